@@ -1,0 +1,70 @@
+//! The one error type of the domain. Each variant knows its HTTP status; the UI's server
+//! functions and the server's JSON routes both map it through `status()` and nowhere else.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum CoreError {
+    /// Also what a non-member, an unknown tenant and a wrong plane get: indistinguishable.
+    #[error("Not found")]
+    NotFound,
+    #[error("You do not have permission to do this. {hint}")]
+    Forbidden { hint: String },
+    #[error("Sign in to continue")]
+    Unauthenticated,
+    /// Never says which of the two was wrong, or whether the account exists.
+    #[error("That e-mail and password do not match an account")]
+    BadCredentials,
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// Details go to the log, never to the client.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+}
+
+impl CoreError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        CoreError::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(capability: crate::Capability) -> Self {
+        CoreError::Forbidden {
+            hint: capability.requirement_hint(),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            CoreError::NotFound => 404,
+            CoreError::Forbidden { .. } => 403,
+            CoreError::Unauthenticated | CoreError::BadCredentials => 401,
+            CoreError::Invalid { .. } => 400,
+            CoreError::Conflict(_) => 409,
+            CoreError::TooManyAttempts { .. } => 429,
+            CoreError::Internal => 500,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<sqlx::Error> for CoreError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        CoreError::Internal
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<sqlx::migrate::MigrateError> for CoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        tracing::error!(%error, "migration failed");
+        CoreError::Internal
+    }
+}

@@ -1,0 +1,27 @@
+//! TenantPilot's domain core: models, roles and capabilities, errors, and (with the `server`
+//! feature) the store, password hashing and the access guard's logic. No HTTP, no UI.
+
+pub mod capability;
+pub mod error;
+pub mod model;
+pub mod validate;
+
+#[cfg(feature = "server")]
+pub mod access;
+#[cfg(feature = "server")]
+pub mod accounts;
+#[cfg(feature = "server")]
+pub mod password;
+#[cfg(feature = "server")]
+pub mod seed;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod tenancy;
+#[cfg(feature = "server")]
+pub mod testing;
+#[cfg(feature = "server")]
+pub mod throttle;
+
+pub use capability::{Capability, Role};
+pub use error::CoreError;

@@ -1,0 +1,63 @@
+//! Records as the UI and the JSON routes see them. They compile to wasm: no database types here.
+
+use crate::{Capability, Role};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub is_platform_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub external_tenant_id: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant as one member sees it: the tenant, the member's role and what that role allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantMembership {
+    pub tenant: Tenant,
+    pub workspace_name: String,
+    pub role: Role,
+}
+
+impl TenantMembership {
+    pub fn can(&self, capability: Capability) -> bool {
+        self.role.has(capability)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A workspace with its tenants, for the platform plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceTenants {
+    pub workspace: Workspace,
+    pub tenants: Vec<Tenant>,
+}

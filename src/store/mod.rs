@@ -1,0 +1,147 @@
+//! The store: one API over two backends, chosen by the database URL. Queries are written once
+//! with `$n` placeholders (both SQLite and PostgreSQL accept them) and run on whichever pool
+//! is in use; a backend-specific statement is the exception and says why.
+
+mod memberships;
+mod tenants;
+mod throttle;
+mod users;
+
+pub use memberships::MembershipChange;
+pub use tenants::Ensured;
+pub use throttle::ThrottleRow;
+
+use crate::CoreError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the same body against whichever pool the store holds. The body is compiled once per
+/// backend, so it is type-checked against both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL must start with sqlite: or postgres:, got `{0}`")]
+    UnknownScheme(String),
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Open(#[from] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Store {
+    /// Opens the database at `url` (`sqlite://path` or `postgres://…`). A SQLite file and its
+    /// directory are created when missing and run in WAL mode.
+    pub async fn connect(url: &str) -> Result<Store, ConnectError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let parent = options.get_filename().parent().map(ToOwned::to_owned);
+            if let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(&dir).map_err(|source| ConnectError::Directory {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Ok(Store::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            Ok(Store::Postgres(Self::pg_pool(options).await?))
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(ConnectError::UnknownScheme(scheme.to_string()))
+        }
+    }
+
+    /// A PostgreSQL store whose tables live in `schema` (created when missing): lets tests
+    /// share one server without seeing each other's rows.
+    pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Store, ConnectError> {
+        let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        Ok(Store::Postgres(Self::pg_pool(options).await?))
+    }
+
+    async fn pg_pool(options: PgConnectOptions) -> Result<PgPool, sqlx::Error> {
+        PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+    }
+
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        match self {
+            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// For `/readyz`: does the database answer?
+    pub async fn ping(&self) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Postgres reports unique violations as SQLSTATE 23505; SQLite as extended code 2067 (or 1555
+/// for a primary key).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("23505" | "2067" | "1555"))
+        }
+        _ => false,
+    }
+}

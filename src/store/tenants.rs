@@ -1,0 +1,165 @@
+use super::{is_unique_violation, on_pool, Store};
+use crate::model::{Tenant, Workspace, WorkspaceTenants};
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: i64,
+    slug: String,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(row: WorkspaceRow) -> Self {
+        Workspace {
+            id: row.id,
+            slug: row.slug,
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TenantRow {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub external_tenant_id: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(row: TenantRow) -> Self {
+        Tenant {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            slug: row.slug,
+            name: row.name,
+            external_tenant_id: row.external_tenant_id,
+            enabled: row.enabled,
+            created_at: row.created_at,
+        }
+    }
+}
+
+pub(super) const TENANT_COLUMNS: &str =
+    "id, workspace_id, slug, name, external_tenant_id, enabled, created_at";
+/// The same columns qualified by the alias `t`, for joins.
+pub(super) const TENANT_COLUMNS_T: &str =
+    "t.id, t.workspace_id, t.slug, t.name, t.external_tenant_id, t.enabled, t.created_at";
+
+/// What `ensure_*` did, so scripted set-up can say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    Created,
+    Existing,
+}
+
+impl Store {
+    /// Returns the workspace with `slug`, creating it when missing (idempotent set-up).
+    pub async fn ensure_workspace(
+        &self,
+        slug: &str,
+        name: &str,
+    ) -> Result<(Workspace, Ensured), CoreError> {
+        if let Some(existing) = self.workspace_by_slug(slug).await? {
+            return Ok((existing, Ensured::Existing));
+        }
+        let sql = "INSERT INTO workspaces (slug, name, created_at) VALUES ($1, $2, $3) \
+                   ON CONFLICT (slug) DO NOTHING RETURNING id, slug, name, created_at";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(sql)
+            .bind(slug).bind(name).bind(Utc::now()).fetch_optional(pool).await)?;
+        match row {
+            Some(row) => Ok((row.into(), Ensured::Created)),
+            // Lost a race with a concurrent creator: theirs is as good as ours.
+            None => Ok((
+                self.workspace_by_slug(slug)
+                    .await?
+                    .ok_or(CoreError::Internal)?,
+                Ensured::Existing,
+            )),
+        }
+    }
+
+    pub async fn workspace_by_slug(&self, slug: &str) -> Result<Option<Workspace>, CoreError> {
+        let sql = "SELECT id, slug, name, created_at FROM workspaces WHERE slug = $1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(sql)
+            .bind(slug).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Creates a tenant. A slug that is taken is a conflict unless it names the same tenant in
+    /// the same workspace, which makes scripted set-up idempotent.
+    pub async fn ensure_tenant(
+        &self,
+        workspace: &Workspace,
+        slug: &str,
+        name: &str,
+        external_tenant_id: &str,
+    ) -> Result<(Tenant, Ensured), CoreError> {
+        if let Some(existing) = self.tenant_by_slug(slug).await? {
+            return if existing.workspace_id == workspace.id {
+                Ok((existing, Ensured::Existing))
+            } else {
+                Err(CoreError::Conflict(format!(
+                    "The tenant slug {slug} is taken"
+                )))
+            };
+        }
+        let sql = format!(
+            "INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {TENANT_COLUMNS}"
+        );
+        let result = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
+            .bind(workspace.id)
+            .bind(slug)
+            .bind(name)
+            .bind(external_tenant_id)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await);
+        match result {
+            Ok(row) => Ok((row.into(), Ensured::Created)),
+            Err(error) if is_unique_violation(&error) => Err(CoreError::Conflict(format!(
+                "The tenant slug {slug} is taken"
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, CoreError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
+            .bind(slug).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Every workspace with its tenants, for the platform plane.
+    pub async fn workspaces_with_tenants(&self) -> Result<Vec<WorkspaceTenants>, CoreError> {
+        let workspaces = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(
+            "SELECT id, slug, name, created_at FROM workspaces ORDER BY name").fetch_all(pool).await)?;
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        let tenants: Vec<Tenant> = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
+            .fetch_all(pool).await)?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+        Ok(workspaces
+            .into_iter()
+            .map(|row| {
+                let workspace: Workspace = row.into();
+                let tenants = tenants
+                    .iter()
+                    .filter(|tenant| tenant.workspace_id == workspace.id)
+                    .cloned()
+                    .collect();
+                WorkspaceTenants { workspace, tenants }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,99 @@
+use super::{is_unique_violation, on_pool, Store};
+use crate::model::User;
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    display_name: String,
+    is_platform_admin: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            email: row.email,
+            display_name: row.display_name,
+            is_platform_admin: row.is_platform_admin,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    id: i64,
+    password_hash: String,
+}
+
+const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, created_at";
+
+impl Store {
+    /// `email` must already be validated (lower case); `password_hash` is a PHC string.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        display_name: &str,
+        password_hash: &str,
+        is_platform_admin: bool,
+    ) -> Result<User, CoreError> {
+        let sql = format!(
+            "INSERT INTO users (email, display_name, password_hash, is_platform_admin, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+        );
+        let result = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+            .bind(email)
+            .bind(display_name)
+            .bind(password_hash)
+            .bind(is_platform_admin)
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await);
+        match result {
+            Ok(row) => Ok(row.into()),
+            Err(error) if is_unique_violation(&error) => Err(CoreError::Conflict(format!(
+                "A user with the e-mail {email} already exists"
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, CoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+            .bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, CoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+            .bind(email).fetch_optional(pool).await)?;
+        Ok(row.map(Into::into))
+    }
+
+    /// The user id and stored password hash for a sign-in attempt.
+    pub async fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, CoreError> {
+        let sql = "SELECT id, password_hash FROM users WHERE email = $1";
+        let row = on_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(sql)
+            .bind(email).fetch_optional(pool).await)?;
+        Ok(row.map(|row| (row.id, row.password_hash)))
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, CoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+        let rows =
+            on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn count_users(&self) -> Result<i64, CoreError> {
+        let count: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(pool).await)?;
+        Ok(count)
+    }
+}
