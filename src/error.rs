@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Serialised as `{"error": "<snake_case variant>", …fields}`; see the app's `AppError` for the
+/// body clients get.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
 pub enum CoreError {
     /// Also what a non-member, an unknown tenant and a wrong plane get: indistinguishable.
     #[error("Not found")]
@@ -17,8 +20,8 @@ pub enum CoreError {
     BadCredentials,
     #[error("{message}")]
     Invalid { field: String, message: String },
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
     /// Details go to the log, never to the client.
@@ -30,6 +33,12 @@ impl CoreError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         CoreError::Invalid {
             field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        CoreError::Conflict {
             message: message.into(),
         }
     }
@@ -46,7 +55,7 @@ impl CoreError {
             CoreError::Forbidden { .. } => 403,
             CoreError::Unauthenticated | CoreError::BadCredentials => 401,
             CoreError::Invalid { .. } => 400,
-            CoreError::Conflict(_) => 409,
+            CoreError::Conflict { .. } => 409,
             CoreError::TooManyAttempts { .. } => 429,
             CoreError::Internal => 500,
         }

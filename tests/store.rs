@@ -26,7 +26,10 @@ async fn users_are_unique_by_lowercased_email(backend: Backend) {
     assert_eq!(ann.display_name, "ann");
     let again =
         accounts::create_user(store, "ANN@example.com", None, "a long password", false).await;
-    assert!(matches!(again, Err(CoreError::Conflict(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(CoreError::Conflict { .. })),
+        "{again:?}"
+    );
     let short = accounts::create_user(store, "bob@example.com", None, "short", false).await;
     assert!(matches!(short, Err(CoreError::Invalid { ref field, .. }) if field == "password"));
     assert_eq!(store.list_users().await.unwrap().len(), 1);
@@ -57,7 +60,7 @@ async fn tenants_are_idempotent_and_slugs_unique(backend: Backend) {
     assert_eq!((again.id, how), (created.id, Ensured::Existing));
     let elsewhere = tenancy::create_tenant(store, new("other", "contoso")).await;
     assert!(
-        matches!(elsewhere, Err(CoreError::Conflict(_))),
+        matches!(elsewhere, Err(CoreError::Conflict { .. })),
         "{elsewhere:?}"
     );
     let bad = tenancy::create_tenant(store, new("acme", "Not A Slug")).await;
@@ -123,12 +126,12 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
         .set_membership(tenant.id, owner.id, Role::Readonly)
         .await;
     assert!(
-        matches!(refused, Err(CoreError::Conflict(_))),
+        matches!(refused, Err(CoreError::Conflict { .. })),
         "{refused:?}"
     );
     let refused = store.remove_membership(tenant.id, owner.id).await;
     assert!(
-        matches!(refused, Err(CoreError::Conflict(_))),
+        matches!(refused, Err(CoreError::Conflict { .. })),
         "{refused:?}"
     );
     let members = store.members(tenant.id).await.unwrap();

@@ -1,1 +1,104 @@
-fn main() {}
+use clap::Parser;
+use std::process::ExitCode;
+use tenantpilot_core::store::Store;
+use tenantpilot_core::{seed, CoreError};
+use tenantpilot_server::config::{Cli, Command, ServeArgs};
+use tenantpilot_server::{cli, logging, router};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse();
+    logging::init(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Cli) -> Result<(), String> {
+    let store = Store::connect(&args.database_url)
+        .await
+        .map_err(|error| error.to_string())?;
+    store.migrate().await.map_err(|error| error.to_string())?;
+    let outcome = match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => return serve_http(store, args.serve).await,
+        Command::Migrate => {
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User(command) => cli::user(&store, command).await,
+        Command::Tenant(command) => cli::tenant(&store, command).await,
+        Command::Member(command) => cli::member(&store, command).await,
+    };
+    store.close().await;
+    outcome.map_err(|error| describe(&error))
+}
+
+fn describe(error: &CoreError) -> String {
+    match error {
+        CoreError::Invalid { field, message } => format!("{field}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+async fn serve_http(store: Store, serve: ServeArgs) -> Result<(), String> {
+    if serve.demo {
+        if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
+            println!(
+                "\nDemo workspace created. Sign in at http://{}/login with any of:",
+                serve.site_addr
+            );
+            for (email, role) in &demo.emails {
+                println!("  {email:<22} {role}");
+            }
+            println!(
+                "Password for all of them (shown only now): {}\n",
+                demo.password
+            );
+        }
+    }
+    let options = router::leptos_options(&serve);
+    let app = router::build(store.clone(), &serve, options)
+        .await
+        .map_err(|error| error.to_string())?;
+    let listener = tokio::net::TcpListener::bind(serve.site_addr)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
+    tracing::info!(addr = %serve.site_addr, "listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|error| error.to_string())?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, finish what is in flight, then exit.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -121,7 +121,7 @@ impl Store {
                 Some(from) if from == role => MembershipChange::Unchanged,
                 Some(from) => {
                     if from == Role::Owner && sqlx::query_scalar::<_, i64>(COUNT_OWNERS).bind(tenant_id).fetch_one(&mut *tx).await? <= 1 {
-                        return Err(CoreError::Conflict(LAST_OWNER.into()));
+                        return Err(CoreError::conflict(LAST_OWNER));
                     }
                     sqlx::query("UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
                         .bind(tenant_id).bind(user_id).bind(role.as_str())
@@ -146,7 +146,7 @@ impl Store {
                 return Ok(false);
             };
             if role == Role::Owner && sqlx::query_scalar::<_, i64>(COUNT_OWNERS).bind(tenant_id).fetch_one(&mut *tx).await? <= 1 {
-                return Err(CoreError::Conflict(LAST_OWNER.into()));
+                return Err(CoreError::conflict(LAST_OWNER));
             }
             sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant_id).bind(user_id).execute(&mut *tx).await?;

@@ -106,7 +106,7 @@ impl Store {
             return if existing.workspace_id == workspace.id {
                 Ok((existing, Ensured::Existing))
             } else {
-                Err(CoreError::Conflict(format!(
+                Err(CoreError::conflict(format!(
                     "The tenant slug {slug} is taken"
                 )))
             };
@@ -125,7 +125,7 @@ impl Store {
             .await);
         match result {
             Ok(row) => Ok((row.into(), Ensured::Created)),
-            Err(error) if is_unique_violation(&error) => Err(CoreError::Conflict(format!(
+            Err(error) if is_unique_violation(&error) => Err(CoreError::conflict(format!(
                 "The tenant slug {slug} is taken"
             ))),
             Err(error) => Err(error.into()),

@@ -55,7 +55,7 @@ impl Store {
             .await);
         match result {
             Ok(row) => Ok(row.into()),
-            Err(error) if is_unique_violation(&error) => Err(CoreError::Conflict(format!(
+            Err(error) if is_unique_violation(&error) => Err(CoreError::conflict(format!(
                 "A user with the e-mail {email} already exists"
             ))),
             Err(error) => Err(error.into()),

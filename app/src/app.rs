@@ -1,0 +1,49 @@
+use crate::routes::{
+    HomePage, LoginPage, MembersPage, NotFoundPage, PlatformPage, TenantOverviewPage,
+    WorkspaceHomePage,
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Pages load their data before the first byte is sent (`SsrMode::Async`), so a page can answer
+/// 404, 403 or a redirect with the right status, and everything shows with JavaScript off.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tenantpilot.css" />
+        <Title formatter=|page: String| if page.is_empty() { "TenantPilot".to_string() } else { format!("{page} · TenantPilot") } />
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/") view=HomePage />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/admin") view=WorkspaceHomePage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:tenant") view=TenantOverviewPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:tenant/members") view=MembersPage ssr=SsrMode::Async />
+                <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,75 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_location;
+use tenantpilot_core::CoreError;
+
+/// What a page shows instead of its content when loading it failed. The status code was set
+/// when the error was made (see `AppError`).
+#[component]
+pub fn ErrorView(error: AppError) -> impl IntoView {
+    match error.0 {
+        CoreError::Unauthenticated => {
+            let location = use_location();
+            let (path, search) = (
+                location.pathname.get_untracked(),
+                location.search.get_untracked(),
+            );
+            let search = search.trim_start_matches('?');
+            let here = if search.is_empty() {
+                path
+            } else {
+                format!("{path}?{search}")
+            };
+            let path = format!("/login?next={}", encode_query(&here));
+            view! { <Redirect path /> }.into_any()
+        }
+        CoreError::NotFound => view! { <NotFound /> }.into_any(),
+        CoreError::Forbidden { hint } => view! { <Forbidden hint /> }.into_any(),
+        other => view! {
+            <section class="problem" role="alert">
+                <h1>"Something went wrong"</h1>
+                <p>{other.to_string()}</p>
+            </section>
+        }
+        .into_any(),
+    }
+}
+
+/// Unknown, not yours, or on a plane you cannot enter: all look the same.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="problem">
+            <p class="problem-code">"404"</p>
+            <h1>"Page not found"</h1>
+            <p>"There is nothing here, or you do not have access to it."</p>
+            <A href="/admin">"Go to your workspace"</A>
+        </section>
+    }
+}
+
+#[component]
+pub fn Forbidden(hint: String) -> impl IntoView {
+    view! {
+        <section class="problem">
+            <p class="problem-code">"403"</p>
+            <h1>"Access denied"</h1>
+            <p>"Your role in this tenant does not allow this. " {hint}</p>
+            <A href="/admin">"Go to your workspace"</A>
+        </section>
+    }
+}
+
+/// Percent-encodes a value for a query string.
+fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

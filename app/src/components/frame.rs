@@ -1,0 +1,81 @@
+use crate::components::ErrorView;
+use crate::functions::{current_viewer, Logout, Viewer};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The signed-in layout: header with the tenant switcher and account menu, then the page.
+/// `tenant` is the slug of the tenant the page is about, if any.
+#[component]
+pub fn Frame(
+    #[prop(optional, into)] tenant: Option<Signal<String>>,
+    children: Children,
+) -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| current_viewer());
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/admin">"TenantPilot"</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match viewer.await {
+                        Ok(viewer) => view! { <Header viewer tenant logout /> }.into_any(),
+                        Err(error) => view! { <ErrorView error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </header>
+        <main class="page">{children()}</main>
+    }
+}
+
+#[component]
+fn Header(
+    viewer: Viewer,
+    tenant: Option<Signal<String>>,
+    logout: ServerAction<Logout>,
+) -> impl IntoView {
+    let current = move || tenant.map(|slug| slug.get());
+    let tenants = viewer.tenants.clone();
+    let current_name = move || {
+        current()
+            .and_then(|slug| {
+                tenants
+                    .iter()
+                    .find(|m| m.tenant.slug == slug)
+                    .map(|m| m.tenant.name.clone())
+            })
+            .unwrap_or_else(|| "Choose a tenant".to_string())
+    };
+    view! {
+        <details class="switcher">
+            <summary aria-label="Switch tenant">{current_name}</summary>
+            <ul class="menu" role="list">
+                {viewer
+                    .tenants
+                    .iter()
+                    .map(|membership| {
+                        let slug = membership.tenant.slug.clone();
+                        let href = format!("/admin/t/{slug}");
+                        let is_current = move || current().as_deref() == Some(slug.as_str());
+                        view! {
+                            <li>
+                                <a href=href aria-current=move || is_current().then_some("page")>
+                                    <span>{membership.tenant.name.clone()}</span>
+                                    <small>{membership.role.label()}</small>
+                                </a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+                {viewer.tenants.is_empty().then(|| view! { <li class="muted">"You are not a member of any tenant yet."</li> })}
+            </ul>
+        </details>
+        <nav class="account" aria-label="Account">
+            {viewer.user.is_platform_admin.then(|| view! { <A href="/system">"Platform"</A> })}
+            <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>
+            <ActionForm action=logout>
+                <button type="submit" class="link">"Sign out"</button>
+            </ActionForm>
+        </nav>
+    }
+}

@@ -1,0 +1,25 @@
+use leptos::prelude::*;
+use tenantpilot_core::Capability;
+
+/// A submit button that stays visible when the viewer lacks `capability`, disabled, with a hint
+/// naming the role that has it (on the wrapper: disabled buttons get no hover events).
+#[component]
+pub fn GatedButton(
+    allowed: bool,
+    capability: Capability,
+    #[prop(into)] label: String,
+    #[prop(optional, into)] class: String,
+) -> impl IntoView {
+    if allowed {
+        view! { <button type="submit" class=class>{label}</button> }.into_any()
+    } else {
+        let hint = capability.requirement_hint();
+        let described = format!("{label}: {hint}");
+        view! {
+            <span class="gated" title=hint tabindex="0" aria-label=described>
+                <button type="submit" class=class disabled=true>{label}</button>
+            </span>
+        }
+        .into_any()
+    }
+}

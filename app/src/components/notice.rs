@@ -1,0 +1,21 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+/// The outcome of a form's last submission: its error, or `done` on success. Works with
+/// JavaScript off too, where the error comes back in the redirect's URL.
+#[component]
+pub fn ActionNotice<S>(action: ServerAction<S>, #[prop(into)] done: String) -> impl IntoView
+where
+    S: ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    move || {
+        action.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="notice ok" role="status">{done.clone()}</p> }.into_any(),
+            Err(error) => {
+                view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+        })
+    }
+}

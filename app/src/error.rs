@@ -1,0 +1,155 @@
+//! The error server functions return: the core's error, so the browser gets the same variants
+//! and messages. On the server, turning a `CoreError` into one is where its HTTP status is set.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use tenantpilot_core::CoreError;
+
+/// On the wire (server functions and JSON routes alike): the core error's tagged form plus its
+/// human-readable `message`, e.g. `{"error":"invalid","field":"email","message":"Enter …"}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AppError(pub CoreError);
+
+impl Serialize for AppError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut body = serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("message".into(), self.0.to_string().into());
+        }
+        body.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for AppError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut body = serde_json::Value::deserialize(deserializer)?;
+        // `message` is derived from the variant; only `Invalid` and `Conflict` carry their own.
+        let keeps_message = matches!(
+            body.get("error").and_then(|e| e.as_str()),
+            Some("invalid" | "conflict")
+        );
+        if let (false, Some(fields)) = (keeps_message, body.as_object_mut()) {
+            fields.remove("message");
+        }
+        serde_json::from_value(body)
+            .map(AppError)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl AppError {
+    pub fn core(&self) -> &CoreError {
+        &self.0
+    }
+}
+
+impl From<CoreError> for AppError {
+    fn from(error: CoreError) -> Self {
+        #[cfg(feature = "ssr")]
+        set_response_status(&error);
+        AppError(error)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        let core = match error {
+            // The request did not carry what the function needs: the client's mistake.
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                CoreError::invalid(
+                    "form",
+                    format!("The form was incomplete or malformed: {message}"),
+                )
+            }
+            ServerFnErrorErr::Deserialization(message) => {
+                CoreError::invalid("form", format!("The request could not be read: {message}"))
+            }
+            // Network trouble seen by the browser, or a failure on the server.
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %other, "server function failed");
+                #[cfg(not(feature = "ssr"))]
+                let _ = other;
+                CoreError::Internal
+            }
+        };
+        core.into()
+    }
+}
+
+/// Sets the response's status from the error: a page rendered on the server answers 404/403,
+/// a server function called by script answers with the error's status, not 500. A plain form
+/// post (JavaScript off) keeps the redirect back to its page, which shows the error.
+#[cfg(feature = "ssr")]
+fn set_response_status(error: &CoreError) {
+    use axum::http::{header, Method, StatusCode};
+    let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let form_post =
+        leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+            parts.method == Method::POST
+                && parts
+                    .headers
+                    .get(header::ACCEPT)
+                    .and_then(|accept| accept.to_str().ok())
+                    .is_some_and(|accept| accept.contains("text/html"))
+        });
+    if !form_post {
+        response.set_status(
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
+    }
+}
+
+/// JSON routes answer errors with the same body as server functions, and the error's status.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::StatusCode;
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_carries_code_fields_and_message() {
+        let cases = [
+            (
+                CoreError::NotFound,
+                r#"{"error":"not_found","message":"Not found"}"#,
+            ),
+            (
+                CoreError::invalid("email", "Enter an e-mail"),
+                r#"{"error":"invalid","field":"email","message":"Enter an e-mail"}"#,
+            ),
+            (
+                CoreError::conflict("Taken"),
+                r#"{"error":"conflict","message":"Taken"}"#,
+            ),
+            (
+                CoreError::TooManyAttempts {
+                    retry_after_secs: 5,
+                },
+                r#"{"error":"too_many_attempts","message":"Too many attempts. Try again in 5 seconds.","retry_after_secs":5}"#,
+            ),
+        ];
+        for (error, json) in cases {
+            let wire = serde_json::to_string(&AppError(error.clone())).unwrap();
+            assert_eq!(wire, json);
+            assert_eq!(
+                serde_json::from_str::<AppError>(&wire).unwrap(),
+                AppError(error)
+            );
+        }
+    }
+}

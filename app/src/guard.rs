@@ -1,0 +1,147 @@
+//! The one guard. `SignedIn` is an axum extractor (pages, JSON routes); server functions reach
+//! the very same code through `signed_in()` and `tenant()`. Access rules live in the core.
+
+use crate::error::AppError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use tenantpilot_core::model::{TenantMembership, User};
+use tenantpilot_core::store::Store;
+use tenantpilot_core::{access, Capability, CoreError};
+use tower_sessions::Session;
+
+/// What every request handler may need, put into request extensions by the server.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// A session ends this long after sign-in, however active it is.
+    pub session_absolute_lifetime: chrono::Duration,
+}
+
+/// Session keys.
+pub const USER_ID: &str = "user_id";
+pub const SIGNED_IN_AT: &str = "signed_in_at";
+
+pub struct SignedIn {
+    pub user: User,
+    pub session: Session,
+    pub state: AppState,
+}
+
+pub fn state_of(parts: &Parts) -> Result<AppState, CoreError> {
+    parts.extensions.get::<AppState>().cloned().ok_or_else(|| {
+        tracing::error!("AppState missing from request extensions");
+        CoreError::Internal
+    })
+}
+
+pub fn session_of(parts: &Parts) -> Result<Session, CoreError> {
+    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+        tracing::error!("no session layer in front of this route");
+        CoreError::Internal
+    })
+}
+
+fn session_failed(error: tower_sessions::session::Error) -> CoreError {
+    tracing::error!(%error, "session store failed");
+    CoreError::Internal
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let state = state_of(parts)?;
+        let session = session_of(parts)?;
+        let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
+        let signed_in_at: Option<DateTime<Utc>> =
+            session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
+        let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
+            return Err(CoreError::Unauthenticated.into());
+        };
+        if Utc::now() - signed_in_at > state.session_absolute_lifetime {
+            session.flush().await.map_err(session_failed)?;
+            return Err(CoreError::Unauthenticated.into());
+        }
+        // A deleted account's session is worth nothing.
+        let Some(user) = state.store.user_by_id(user_id).await? else {
+            session.flush().await.map_err(session_failed)?;
+            return Err(CoreError::Unauthenticated.into());
+        };
+        Ok(SignedIn {
+            user,
+            session,
+            state,
+        })
+    }
+}
+
+/// A tenant member holding the capability a handler needs.
+pub struct TenantMember {
+    pub signed_in: SignedIn,
+    pub membership: TenantMembership,
+}
+
+impl SignedIn {
+    pub async fn in_tenant(
+        self,
+        slug: &str,
+        capability: Capability,
+    ) -> Result<TenantMember, AppError> {
+        let membership = access::tenant(&self.state.store, &self.user, slug, capability).await?;
+        Ok(TenantMember {
+            signed_in: self,
+            membership,
+        })
+    }
+
+    pub fn on_platform(&self) -> Result<(), AppError> {
+        Ok(access::platform(&self.user)?)
+    }
+}
+
+/// The request parts of the server function or page being handled.
+fn request_parts() -> Result<Parts, AppError> {
+    leptos::prelude::use_context::<Parts>().ok_or_else(|| {
+        tracing::error!("request parts missing from the Leptos context");
+        CoreError::Internal.into()
+    })
+}
+
+/// The guard for server functions: the `SignedIn` extractor on the current request.
+pub async fn signed_in() -> Result<SignedIn, AppError> {
+    let mut parts = request_parts()?;
+    SignedIn::from_request_parts(&mut parts, &()).await
+}
+
+pub async fn tenant(slug: &str, capability: Capability) -> Result<TenantMember, AppError> {
+    signed_in().await?.in_tenant(slug, capability).await
+}
+
+pub async fn platform() -> Result<SignedIn, AppError> {
+    let signed_in = signed_in().await?;
+    signed_in.on_platform()?;
+    Ok(signed_in)
+}
+
+/// For handlers that run without a session (sign-in): the state alone.
+pub fn state() -> Result<AppState, AppError> {
+    Ok(state_of(&request_parts()?)?)
+}
+
+pub fn session() -> Result<Session, AppError> {
+    Ok(session_of(&request_parts()?)?)
+}
+
+/// The client's address, for throttling sign-ins: the peer, as the server saw it.
+pub fn client_address() -> String {
+    request_parts()
+        .ok()
+        .and_then(|parts| {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}

@@ -1,0 +1,47 @@
+//! Pages, one module each.
+
+mod home;
+mod login;
+mod members;
+mod not_found;
+mod platform;
+mod tenant_overview;
+mod workspace_home;
+
+pub use home::HomePage;
+pub use login::LoginPage;
+pub use members::MembersPage;
+pub use not_found::NotFoundPage;
+pub use platform::PlatformPage;
+pub use tenant_overview::TenantOverviewPage;
+pub use workspace_home::WorkspaceHomePage;
+
+/// `next` after sign-in, if it is a path on this site (never another origin: no open redirect)
+/// made of visible ASCII, as a `Location` header must be.
+pub fn local_path(next: Option<&str>) -> Option<&str> {
+    next.filter(|path| {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(super::local_path(Some("/admin/t/x")), Some("/admin/t/x"));
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "admin",
+            "/a\nb",
+            "/ä",
+            "/a b",
+        ] {
+            assert_eq!(super::local_path(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(super::local_path(None), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! Commands other than `serve`: scripted set-up. Each prints what it did; errors go to stderr
+//! with a non-zero exit.
+
+use crate::config::{MemberCommand, TenantCommand, UserCommand};
+use std::io::Read;
+use tenantpilot_core::store::{Ensured, MembershipChange, Store};
+use tenantpilot_core::tenancy::{self, NewTenant};
+use tenantpilot_core::{accounts, CoreError};
+
+pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
+    match command {
+        UserCommand::Create {
+            email,
+            name,
+            password_stdin: _,
+            platform_admin,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|_| {
+                    CoreError::invalid(
+                        "password",
+                        "Could not read the password from standard input",
+                    )
+                })?;
+            // A trailing newline from `echo` or a here-string is not part of the password.
+            let password = password.strip_suffix('\n').unwrap_or(&password);
+            let password = password.strip_suffix('\r').unwrap_or(password);
+            let user =
+                accounts::create_user(store, &email, name.as_deref(), password, platform_admin)
+                    .await?;
+            println!(
+                "created user {} (id {}){}",
+                user.email,
+                user.id,
+                if platform_admin {
+                    ", platform admin"
+                } else {
+                    ""
+                }
+            );
+        }
+        UserCommand::List => {
+            for user in store.list_users().await? {
+                let admin = if user.is_platform_admin {
+                    "platform-admin"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}\t{}\t{}\t{admin}",
+                    user.id, user.email, user.display_name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreError> {
+    let TenantCommand::Create {
+        slug,
+        name,
+        workspace,
+        external_id,
+    } = command;
+    let new = NewTenant {
+        workspace_slug: &workspace,
+        slug: &slug,
+        name: &name,
+        external_tenant_id: external_id.as_deref(),
+    };
+    let (tenant, ensured) = tenancy::create_tenant(store, new).await?;
+    match ensured {
+        Ensured::Created => println!("created tenant {} in workspace {workspace}", tenant.slug),
+        Ensured::Existing => println!("tenant {} exists already", tenant.slug),
+    }
+    Ok(())
+}
+
+pub async fn member(store: &Store, command: MemberCommand) -> Result<(), CoreError> {
+    let MemberCommand::Add {
+        tenant,
+        email,
+        role,
+    } = command;
+    match tenancy::set_member(store, &tenant, &email, role).await? {
+        MembershipChange::Added => println!("added {email} to {tenant} as {role}"),
+        MembershipChange::RoleChanged { from } => {
+            println!("changed {email} in {tenant} from {from} to {role}")
+        }
+        MembershipChange::Unchanged => println!("{email} is already {role} in {tenant}"),
+    }
+    Ok(())
+}

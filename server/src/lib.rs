@@ -1,0 +1,10 @@
+//! The `tenantpilot` server: configuration, the HTTP router (Leptos pages, server functions,
+//! JSON routes), sessions, the same-origin check, and the command line.
+
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod origin;
+pub mod router;
+pub mod sessions;

@@ -1,0 +1,95 @@
+//! The HTTP surface: Leptos pages and server functions, JSON routes, static files, and the
+//! layers every request passes (request id, tracing, body limit, same-origin check, session).
+
+use crate::config::ServeArgs;
+use crate::health;
+use crate::origin::{same_origin, OriginPolicy};
+use crate::sessions::SessionBackend;
+use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::routing::get;
+use axum::{middleware, Extension, Router};
+use leptos::prelude::*;
+use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
+use tenantpilot_app::guard::AppState;
+use tenantpilot_app::{shell, App};
+use tenantpilot_core::store::Store;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Forms and JSON bodies are small; anything larger is refused with 413 before it is read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const SESSION_COOKIE: &str = "tenantpilot_session";
+
+/// Leptos' settings as cargo-leptos compiled them in, with our address. Without an explicit
+/// `LEPTOS_ENV` it runs as production (no live-reload script in pages).
+pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
+    let mut options = get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("tenantpilot").build());
+    options.site_addr = serve.site_addr;
+    if std::env::var_os("LEPTOS_ENV").is_none() {
+        options.env = leptos::config::Env::PROD;
+    }
+    options
+}
+
+pub async fn build(
+    store: Store,
+    serve: &ServeArgs,
+    options: LeptosOptions,
+) -> Result<Router, sqlx::Error> {
+    let sessions = SessionBackend::open(&store).await?;
+    sessions.spawn_cleanup();
+    let state = AppState {
+        store,
+        session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
+    };
+    let session_layer = SessionManagerLayer::new(sessions)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(serve.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            serve.session_idle_minutes,
+        )));
+    let origin_policy = OriginPolicy {
+        public_origin: serve.public_origin(),
+    };
+
+    let routes = generate_route_list(App);
+    let pages = {
+        let options = options.clone();
+        move || shell(options.clone())
+    };
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes(&options, routes, pages)
+        .fallback(file_and_error_handler(shell))
+        .with_state(options);
+
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(middleware::from_fn_with_state(origin_policy, same_origin))
+        .layer(session_layer)
+        .layer(Extension(state));
+    // The body limit goes on the routes themselves: it changes the body type, which the
+    // middleware above would not accept.
+    Ok(router
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(layers))
+}
