@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`. Both set up what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# cargo-leptos compiles the output name into the server; every other build must see the same
+# value or cargo rebuilds Leptos back and forth. Cargo.toml is its one source.
+export LEPTOS_OUTPUT_NAME := $(shell sed -n 's/^output-name = "\(.*\)"/\1/p' Cargo.toml)
+TOOLS := source target/tools.env
+
+.PHONY: run test test-rust test-e2e bootstrap build-release fmt lint
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+## Build for release, migrate, seed the demo workspace on first run, and serve on :3000.
+run: bootstrap
+	$(TOOLS) && cargo leptos build --release
+	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo
+
+## Everything: unit and integration tests on SQLite and PostgreSQL, then the browser suite.
+test:
+	@scripts/bootstrap.sh --test
+	scripts/with-postgres.sh $(MAKE) --no-print-directory test-rust test-e2e
+
+test-rust:
+	cargo test --workspace --locked
+
+test-e2e:
+	$(TOOLS) && cargo leptos build
+	cd end2end && TENANTPILOT_BIN=../target/debug/tenantpilot npm test
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

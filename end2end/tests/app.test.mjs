@@ -1,0 +1,121 @@
+// The main journeys, once with JavaScript on (hydrated app) and once with it off (plain HTML
+// forms): sign in, switch tenant, members page, gated actions, sign out.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, signIn, startServer } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+for (const javaScriptEnabled of [true, false]) {
+  describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
+    const open = async () => {
+      const context = await browser.newContext({ javaScriptEnabled });
+      const page = await context.newPage();
+      const wasm = [];
+      page.on('response', (response) => {
+        if (response.url().endsWith('.wasm')) wasm.push(response.status());
+      });
+      return { context, page, wasm };
+    };
+
+    test('signed-out visitors are sent to sign in and back', async () => {
+      const { context, page } = await open();
+      await page.goto(`${server.base}/admin/t/contoso/members`);
+      assert.match(page.url(), /\/login\?next=\/admin\/t\/contoso\/members$/);
+      await page.fill('input[name=email]', 'owner@demo.test');
+      await page.fill('input[name=password]', server.password);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${server.base}/admin/t/contoso/members`);
+      await page.getByRole('heading', { name: 'Members of Contoso Ltd' }).waitFor();
+      await context.close();
+    });
+
+    test('a wrong password is refused with a message', async () => {
+      const { context, page } = await open();
+      await page.goto(`${server.base}/login`);
+      await page.fill('input[name=email]', 'owner@demo.test');
+      await page.fill('input[name=password]', 'not the password');
+      await page.click('button[type=submit]');
+      await page.getByRole('alert').filter({ hasText: 'do not match an account' }).waitFor();
+      assert.match(page.url(), /\/login/);
+      await context.close();
+    });
+
+    test('sign in, switch tenant, see the members, sign out', async () => {
+      const { context, page, wasm } = await open();
+      await signIn(page, server, 'manager@demo.test');
+      await page.getByRole('heading', { name: 'Your tenants' }).waitFor();
+      // With JavaScript off the browser may still preload the module; it just never runs it.
+      if (javaScriptEnabled) assert.deepEqual([...new Set(wasm)], [200], 'the app hydrates');
+
+      await page.getByText('Choose a tenant').click();
+      await page.locator('.switcher').getByRole('link', { name: /Fabrikam Inc/ }).click();
+      await page.waitForURL(`${server.base}/admin/t/fabrikam`);
+      await page.getByRole('heading', { name: 'Fabrikam Inc' }).waitFor();
+      assert.equal(await page.locator('.switcher > summary').innerText(), 'Fabrikam Inc');
+
+      await page.getByRole('navigation', { name: 'Tenant' }).getByRole('link', { name: 'Members' }).click();
+      await page.waitForURL(`${server.base}/admin/t/fabrikam/members`);
+      for (const email of ['owner@demo.test', 'manager@demo.test', 'operator@demo.test']) {
+        await page.getByRole('cell', { name: email, exact: true }).waitFor();
+      }
+      // A manager may not manage members: the button is there, disabled, saying who may.
+      const add = page.getByRole('button', { name: 'Add member' });
+      assert.equal(await add.isDisabled(), true);
+      const hint = await page.locator('.gated', { has: add }).getAttribute('title');
+      assert.equal(hint, 'Requires the Owner role or higher');
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${server.base}/login`);
+      await page.goto(`${server.base}/admin`);
+      assert.match(page.url(), /\/login\?next=\/admin$/);
+      await context.close();
+    });
+
+    test('an owner adds a member and changes their role, with confirmation', async () => {
+      const { context, page } = await open();
+      await signIn(page, server, 'owner@demo.test');
+      // Each run adds someone who was not a member there (and whom no other test relies on).
+      const [tenant, email] = javaScriptEnabled
+        ? ['northwind', 'operator@demo.test']
+        : ['fabrikam', 'readonly@demo.test'];
+      await page.goto(`${server.base}/admin/t/${tenant}/members`);
+      await page.fill('input[name=email]', email);
+      await page.selectOption('.inline-form select[name=role]', 'operator');
+      await page.getByRole('button', { name: 'Add member' }).click();
+      const row = page.getByRole('row').filter({ hasText: email });
+      await row.locator('.badge', { hasText: 'Operator' }).waitFor();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Member saved.' }).waitFor();
+
+      await row.getByText('Change role…').click();
+      await row.locator('select[name=role]').selectOption('manager');
+      await row.getByRole('button', { name: 'Confirm role change' }).click();
+      await page.getByRole('row').filter({ hasText: email }).locator('.badge', { hasText: 'Manager' }).waitFor();
+      await context.close();
+    });
+
+    test('no access looks like nothing there; a missing capability says which role has it', async () => {
+      const { context, page } = await open();
+      await signIn(page, server, 'readonly@demo.test');
+      const members = await page.goto(`${server.base}/admin/t/contoso/members`);
+      assert.equal(members.status(), 403);
+      await page.getByRole('heading', { name: 'Access denied' }).waitFor();
+      await page.getByText('Requires the Operator role or higher').waitFor();
+      const other = await page.goto(`${server.base}/admin/t/northwind`);
+      assert.equal(other.status(), 404);
+      await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+      const system = await page.goto(`${server.base}/system`);
+      assert.equal(system.status(), 404);
+      await context.close();
+    });
+  });
+}
