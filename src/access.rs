@@ -14,10 +14,7 @@ pub async fn tenant(
     slug: &str,
     capability: Capability,
 ) -> Result<TenantMembership, CoreError> {
-    let membership = store
-        .membership(user.id, slug)
-        .await?
-        .ok_or(CoreError::NotFound)?;
+    let membership = store.membership(user.id, slug).await?.ok_or(CoreError::NotFound)?;
     if membership.can(capability) {
         Ok(membership)
     } else {

@@ -19,9 +19,7 @@ pub async fn create_user(
         None => email.split('@').next().unwrap_or(&email).to_string(),
     };
     let hash = password::hash(password.to_string()).await?;
-    store
-        .create_user(&email, &display_name, &hash, is_platform_admin)
-        .await
+    store.create_user(&email, &display_name, &hash, is_platform_admin).await
 }
 
 /// Checks a sign-in attempt from `address`. Throttled per account and per address; every
@@ -39,23 +37,12 @@ pub async fn authenticate(
     }
     let email = validate::email(email).unwrap_or_default();
     let plausible = !password.is_empty() && password.len() <= validate::PASSWORD_MAX;
-    let credentials = if email.is_empty() || !plausible {
-        None
-    } else {
-        store.credentials(&email).await?
-    };
+    let credentials = if email.is_empty() || !plausible { None } else { store.credentials(&email).await? };
     let user_id = credentials.as_ref().map(|(id, _)| *id);
     let stored_hash = credentials.map(|(_, hash)| hash);
-    let password = if plausible {
-        password.to_string()
-    } else {
-        String::new()
-    };
+    let password = if plausible { password.to_string() } else { String::new() };
     if password::verify(password, stored_hash).await? {
-        let user = store
-            .user_by_id(user_id.unwrap_or_default())
-            .await?
-            .ok_or(CoreError::Internal)?;
+        let user = store.user_by_id(user_id.unwrap_or_default()).await?.ok_or(CoreError::Internal)?;
         throttle::record_success(store, &email).await?;
         Ok(user)
     } else {

@@ -41,21 +41,10 @@ impl Role {
         use Capability::*;
         match self {
             Role::Readonly => &[CoreView, OperationsView],
-            Role::Operator => &[
-                CoreView,
-                MembersView,
-                OperationsView,
-                OperationsStart,
-                BackupsManage,
-            ],
-            Role::Manager => &[
-                CoreView,
-                MembersView,
-                OperationsView,
-                OperationsStart,
-                BackupsManage,
-                RestoreExecute,
-            ],
+            Role::Operator => &[CoreView, MembersView, OperationsView, OperationsStart, BackupsManage],
+            Role::Manager => {
+                &[CoreView, MembersView, OperationsView, OperationsStart, BackupsManage, RestoreExecute]
+            }
             Role::Owner => &Capability::ALL,
         }
     }
@@ -110,18 +99,12 @@ impl Capability {
     pub fn minimum_role(self) -> Role {
         let mut roles = Role::ALL;
         roles.sort();
-        roles
-            .into_iter()
-            .find(|role| role.has(self))
-            .unwrap_or(Role::Owner)
+        roles.into_iter().find(|role| role.has(self)).unwrap_or(Role::Owner)
     }
 
     /// The sentence a disabled control's tooltip shows.
     pub fn requirement_hint(self) -> String {
-        format!(
-            "Requires the {} role or higher",
-            self.minimum_role().label()
-        )
+        format!("Requires the {} role or higher", self.minimum_role().label())
     }
 }
 
@@ -144,10 +127,7 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == s)
-            .ok_or_else(|| UnknownRole(s.to_string()))
+        Role::ALL.into_iter().find(|role| role.as_str() == s).ok_or_else(|| UnknownRole(s.to_string()))
     }
 }
 
@@ -165,10 +145,7 @@ mod tests {
             (Role::Owner, [true, true, true, true, true, true, true]),
             (Role::Manager, [true, true, false, true, true, true, true]),
             (Role::Operator, [true, true, false, true, true, true, false]),
-            (
-                Role::Readonly,
-                [true, false, false, true, false, false, false],
-            ),
+            (Role::Readonly, [true, false, false, true, false, false, false]),
         ];
         for (role, row) in expected {
             for (capability, allowed) in Capability::ALL.into_iter().zip(row) {
@@ -183,12 +160,7 @@ mod tests {
         ascending.sort();
         for pair in ascending.windows(2) {
             for capability in pair[0].capabilities() {
-                assert!(
-                    pair[1].has(*capability),
-                    "{} lacks {capability} of {}",
-                    pair[1],
-                    pair[0]
-                );
+                assert!(pair[1].has(*capability), "{} lacks {capability} of {}", pair[1], pair[0]);
             }
         }
     }
@@ -199,10 +171,7 @@ mod tests {
         assert_eq!(RestoreExecute.minimum_role(), Role::Manager);
         assert_eq!(BackupsManage.minimum_role(), Role::Operator);
         assert_eq!(CoreView.minimum_role(), Role::Readonly);
-        assert_eq!(
-            MembersManage.requirement_hint(),
-            "Requires the Owner role or higher"
-        );
+        assert_eq!(MembersManage.requirement_hint(), "Requires the Owner role or higher");
     }
 
     #[test]

@@ -31,22 +31,15 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        CoreError::Invalid {
-            field: field.to_string(),
-            message: message.into(),
-        }
+        CoreError::Invalid { field: field.to_string(), message: message.into() }
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
-        CoreError::Conflict {
-            message: message.into(),
-        }
+        CoreError::Conflict { message: message.into() }
     }
 
     pub fn forbidden(capability: crate::Capability) -> Self {
-        CoreError::Forbidden {
-            hint: capability.requirement_hint(),
-        }
+        CoreError::Forbidden { hint: capability.requirement_hint() }
     }
 
     pub fn status(&self) -> u16 {

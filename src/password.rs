@@ -2,9 +2,7 @@
 //! deliberately slow and must not stall the async runtime.
 
 use crate::CoreError;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
@@ -17,13 +15,10 @@ fn hasher() -> Argon2<'static> {
 pub async fn hash(password: String) -> Result<String, CoreError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        hasher()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| {
-                tracing::error!(%error, "password hashing failed");
-                CoreError::Internal
-            })
+        hasher().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|error| {
+            tracing::error!(%error, "password hashing failed");
+            CoreError::Internal
+        })
     })
     .await
     .map_err(|_| CoreError::Internal)?
@@ -49,9 +44,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Co
             tracing::error!("a stored password hash is not a valid PHC string");
             return false;
         };
-        let matches = hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let matches = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
         known && matches
     })
     .await
@@ -63,9 +56,7 @@ pub fn generate() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
 }
 
 #[cfg(test)]
@@ -75,13 +66,8 @@ mod tests {
     #[tokio::test]
     async fn hashes_are_argon2id_and_verify() {
         let stored = hash("correct horse battery".into()).await.unwrap();
-        assert!(
-            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{stored}"
-        );
-        assert!(verify("correct horse battery".into(), Some(stored.clone()))
-            .await
-            .unwrap());
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
         assert!(!verify("wrong".into(), Some(stored)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

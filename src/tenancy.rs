@@ -15,27 +15,16 @@ pub struct NewTenant<'a> {
 }
 
 /// Creates a tenant (and its workspace when missing). Idempotent for the same slug and workspace.
-pub async fn create_tenant(
-    store: &Store,
-    new: NewTenant<'_>,
-) -> Result<(Tenant, Ensured), CoreError> {
+pub async fn create_tenant(store: &Store, new: NewTenant<'_>) -> Result<(Tenant, Ensured), CoreError> {
     let workspace_slug = validate::slug("workspace", new.workspace_slug)?;
     let slug = validate::slug("slug", new.slug)?;
     let name = validate::name("name", new.name)?;
-    let external = match new
-        .external_tenant_id
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-    {
+    let external = match new.external_tenant_id.map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => validate::name("external_tenant_id", id)?,
         None => slug.clone(),
     };
-    let (workspace, _) = store
-        .ensure_workspace(&workspace_slug, &title_case(&workspace_slug))
-        .await?;
-    store
-        .ensure_tenant(&workspace, &slug, &name, &external)
-        .await
+    let (workspace, _) = store.ensure_workspace(&workspace_slug, &title_case(&workspace_slug)).await?;
+    store.ensure_tenant(&workspace, &slug, &name, &external).await
 }
 
 /// Adds the user with `email` to the tenant, or changes their role there.
@@ -45,16 +34,10 @@ pub async fn set_member(
     email: &str,
     role: Role,
 ) -> Result<MembershipChange, CoreError> {
-    let tenant = store
-        .tenant_by_slug(tenant_slug)
-        .await?
-        .ok_or(CoreError::NotFound)?;
+    let tenant = store.tenant_by_slug(tenant_slug).await?.ok_or(CoreError::NotFound)?;
     let email = validate::email(email)?;
     let user = store.user_by_email(&email).await?.ok_or_else(|| {
-        CoreError::invalid(
-            "email",
-            format!("No account uses {email}. Create the user first."),
-        )
+        CoreError::invalid("email", format!("No account uses {email}. Create the user first."))
     })?;
     store.set_membership(tenant.id, user.id, role).await
 }
@@ -70,11 +53,7 @@ pub async fn change_role(
     store.set_membership(actor.tenant.id, user_id, role).await
 }
 
-pub async fn remove_member(
-    store: &Store,
-    actor: &TenantMembership,
-    user_id: i64,
-) -> Result<(), CoreError> {
+pub async fn remove_member(store: &Store, actor: &TenantMembership, user_id: i64) -> Result<(), CoreError> {
     if store.remove_membership(actor.tenant.id, user_id).await? {
         Ok(())
     } else {
@@ -82,11 +61,7 @@ pub async fn remove_member(
     }
 }
 
-async fn ensure_member(
-    store: &Store,
-    actor: &TenantMembership,
-    user_id: i64,
-) -> Result<(), CoreError> {
+async fn ensure_member(store: &Store, actor: &TenantMembership, user_id: i64) -> Result<(), CoreError> {
     let members = store.members(actor.tenant.id).await?;
     if members.iter().any(|member| member.user_id == user_id) {
         Ok(())

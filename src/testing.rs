@@ -31,19 +31,12 @@ impl TestDatabase {
         let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
         let database = match backend {
             Backend::Sqlite => {
-                let file = std::env::temp_dir()
-                    .join(format!("tenantpilot-test-{}-{n}.db", std::process::id()));
+                let file =
+                    std::env::temp_dir().join(format!("tenantpilot-test-{}-{n}.db", std::process::id()));
                 remove_sqlite_files(&file);
                 let url = format!("sqlite://{}", file.display());
-                let store = Store::connect(&url)
-                    .await
-                    .expect("open SQLite test database");
-                TestDatabase {
-                    store,
-                    url,
-                    schema: None,
-                    sqlite_file: Some(file),
-                }
+                let store = Store::connect(&url).await.expect("open SQLite test database");
+                TestDatabase { store, url, schema: None, sqlite_file: Some(file) }
             }
             Backend::Postgres => {
                 let url = postgres_url();
@@ -52,19 +45,10 @@ impl TestDatabase {
                 let store = Store::connect_postgres_schema(&url, &schema).await.unwrap_or_else(|error| {
                     panic!("PostgreSQL at {url} (TEST_POSTGRES_URL) is needed for these tests: {error}")
                 });
-                TestDatabase {
-                    store,
-                    url,
-                    schema: Some(schema),
-                    sqlite_file: None,
-                }
+                TestDatabase { store, url, schema: Some(schema), sqlite_file: None }
             }
         };
-        database
-            .store
-            .migrate()
-            .await
-            .expect("migrate test database");
+        database.store.migrate().await.expect("migrate test database");
         database
     }
 
@@ -88,9 +72,7 @@ fn remove_sqlite_files(file: &std::path::Path) {
 
 async fn drop_schema(url: &str, schema: &str) {
     if let Ok(pool) = sqlx::PgPool::connect(url).await {
-        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .execute(&pool)
-            .await;
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&pool).await;
         pool.close().await;
     }
 }
@@ -100,18 +82,14 @@ async fn sweep_dead_schemas(url: String) {
     let Ok(pool) = sqlx::PgPool::connect(&url).await else {
         return;
     };
-    let schemas: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'tp\\_test\\_%'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap_or_default();
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'tp\\_test\\_%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
     pool.close().await;
     for schema in schemas {
-        let pid = schema
-            .split('_')
-            .nth(2)
-            .and_then(|pid| pid.parse::<u32>().ok());
+        let pid = schema.split('_').nth(2).and_then(|pid| pid.parse::<u32>().ok());
         if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
             drop_schema(&url, &schema).await;
         }

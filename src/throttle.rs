@@ -34,10 +34,7 @@ pub const ADDRESS: Limits = Limits {
 
 /// The keys one sign-in attempt is counted under.
 pub fn keys(email: &str, address: &str) -> [(String, Limits); 2] {
-    [
-        (format!("email:{}", email.trim().to_lowercase()), ACCOUNT),
-        (format!("ip:{address}"), ADDRESS),
-    ]
+    [(format!("email:{}", email.trim().to_lowercase()), ACCOUNT), (format!("ip:{address}"), ADDRESS)]
 }
 
 /// Before checking a password: refuses a locked key, else says how long to slow this attempt.
@@ -82,17 +79,8 @@ pub async fn record_failure(
         if row.window_start + limits.window <= now {
             // The old window is over: this failure is the first of a new one.
             store.reset_throttle(key, 1, now, None).await?;
-        } else if row.failures >= limits.lock_after
-            && row.locked_until.is_none_or(|until| until <= now)
-        {
-            store
-                .reset_throttle(
-                    key,
-                    row.failures,
-                    row.window_start,
-                    Some(now + limits.lock_for),
-                )
-                .await?;
+        } else if row.failures >= limits.lock_after && row.locked_until.is_none_or(|until| until <= now) {
+            store.reset_throttle(key, row.failures, row.window_start, Some(now + limits.lock_for)).await?;
         }
     }
     Ok(())
@@ -100,9 +88,7 @@ pub async fn record_failure(
 
 /// A successful sign-in forgives the account's failures (not the address's).
 pub async fn record_success(store: &Store, email: &str) -> Result<(), CoreError> {
-    store
-        .clear_throttle(&format!("email:{}", email.trim().to_lowercase()))
-        .await
+    store.clear_throttle(&format!("email:{}", email.trim().to_lowercase())).await
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ pub fn slug(field: &str, value: &str) -> Result<String, CoreError> {
     let value = value.trim();
     let valid = !value.is_empty()
         && value.len() <= SLUG_MAX
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !value.starts_with('-')
         && !value.ends_with('-');
     if valid {
@@ -24,9 +22,7 @@ pub fn slug(field: &str, value: &str) -> Result<String, CoreError> {
     } else {
         Err(CoreError::invalid(
             field,
-            format!(
-                "Use 1–{SLUG_MAX} lower-case letters, digits and inner hyphens (like contoso-eu)"
-            ),
+            format!("Use 1–{SLUG_MAX} lower-case letters, digits and inner hyphens (like contoso-eu)"),
         ))
     }
 }
@@ -34,10 +30,7 @@ pub fn slug(field: &str, value: &str) -> Result<String, CoreError> {
 pub fn name(field: &str, value: &str) -> Result<String, CoreError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > NAME_MAX || value.chars().any(char::is_control) {
-        return Err(CoreError::invalid(
-            field,
-            format!("Enter a name of 1–{NAME_MAX} characters"),
-        ));
+        return Err(CoreError::invalid(field, format!("Enter a name of 1–{NAME_MAX} characters")));
     }
     Ok(value.to_string())
 }
@@ -53,20 +46,14 @@ pub fn email(value: &str) -> Result<String, CoreError> {
     if well_formed {
         Ok(value)
     } else {
-        Err(CoreError::invalid(
-            "email",
-            "Enter an e-mail address like name@example.com",
-        ))
+        Err(CoreError::invalid("email", "Enter an e-mail address like name@example.com"))
     }
 }
 
 pub fn new_password(value: &str) -> Result<(), CoreError> {
     let length = value.chars().count();
     if length < PASSWORD_MIN {
-        return Err(CoreError::invalid(
-            "password",
-            format!("Use at least {PASSWORD_MIN} characters"),
-        ));
+        return Err(CoreError::invalid("password", format!("Use at least {PASSWORD_MIN} characters")));
     }
     if value.len() > PASSWORD_MAX {
         return Err(CoreError::invalid("password", "That password is too long"));
@@ -81,16 +68,7 @@ mod tests {
     #[test]
     fn slugs() {
         assert_eq!(slug("slug", " contoso-eu ").unwrap(), "contoso-eu");
-        for bad in [
-            "",
-            "-a",
-            "a-",
-            "Contoso",
-            "a b",
-            "a/b",
-            "ä",
-            &"a".repeat(64),
-        ] {
+        for bad in ["", "-a", "a-", "Contoso", "a b", "a/b", "ä", &"a".repeat(64)] {
             assert!(slug("slug", bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -98,15 +76,7 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email(" Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "a b@example.com",
-            "a@b@c.de",
-        ] {
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.de"] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
         }
     }

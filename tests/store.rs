@@ -19,50 +19,30 @@ tenantpilot_core::test_on_both_backends!(
 async fn users_are_unique_by_lowercased_email(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
-    let ann = accounts::create_user(store, "Ann@Example.com", None, "a long password", false)
-        .await
-        .unwrap();
+    let ann = accounts::create_user(store, "Ann@Example.com", None, "a long password", false).await.unwrap();
     assert_eq!(ann.email, "ann@example.com");
     assert_eq!(ann.display_name, "ann");
-    let again =
-        accounts::create_user(store, "ANN@example.com", None, "a long password", false).await;
-    assert!(
-        matches!(again, Err(CoreError::Conflict { .. })),
-        "{again:?}"
-    );
+    let again = accounts::create_user(store, "ANN@example.com", None, "a long password", false).await;
+    assert!(matches!(again, Err(CoreError::Conflict { .. })), "{again:?}");
     let short = accounts::create_user(store, "bob@example.com", None, "short", false).await;
     assert!(matches!(short, Err(CoreError::Invalid { ref field, .. }) if field == "password"));
     assert_eq!(store.list_users().await.unwrap().len(), 1);
-    assert_eq!(
-        store.user_by_email("ann@example.com").await.unwrap(),
-        Some(ann)
-    );
+    assert_eq!(store.user_by_email("ann@example.com").await.unwrap(), Some(ann));
     db.drop_database().await;
 }
 
 async fn tenants_are_idempotent_and_slugs_unique(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
-    let new = |workspace_slug, slug| NewTenant {
-        workspace_slug,
-        slug,
-        name: "Contoso",
-        external_tenant_id: None,
-    };
-    let (created, how) = tenancy::create_tenant(store, new("acme", "contoso"))
-        .await
-        .unwrap();
+    let new =
+        |workspace_slug, slug| NewTenant { workspace_slug, slug, name: "Contoso", external_tenant_id: None };
+    let (created, how) = tenancy::create_tenant(store, new("acme", "contoso")).await.unwrap();
     assert_eq!(how, Ensured::Created);
     assert_eq!(created.external_tenant_id, "contoso");
-    let (again, how) = tenancy::create_tenant(store, new("acme", "contoso"))
-        .await
-        .unwrap();
+    let (again, how) = tenancy::create_tenant(store, new("acme", "contoso")).await.unwrap();
     assert_eq!((again.id, how), (created.id, Ensured::Existing));
     let elsewhere = tenancy::create_tenant(store, new("other", "contoso")).await;
-    assert!(
-        matches!(elsewhere, Err(CoreError::Conflict { .. })),
-        "{elsewhere:?}"
-    );
+    assert!(matches!(elsewhere, Err(CoreError::Conflict { .. })), "{elsewhere:?}");
     let bad = tenancy::create_tenant(store, new("acme", "Not A Slug")).await;
     assert!(matches!(bad, Err(CoreError::Invalid { ref field, .. }) if field == "slug"));
     let all = store.workspaces_with_tenants().await.unwrap();
@@ -70,9 +50,7 @@ async fn tenants_are_idempotent_and_slugs_unique(backend: Backend) {
     assert_eq!(acme.workspace.name, "Acme");
     assert_eq!(acme.tenants.len(), 1);
     // "other" was created before its tenant was refused; it stays, empty.
-    assert!(all
-        .iter()
-        .any(|w| w.workspace.slug == "other" && w.tenants.is_empty()));
+    assert!(all.iter().any(|w| w.workspace.slug == "other" && w.tenants.is_empty()));
     db.drop_database().await;
 }
 
@@ -81,77 +59,45 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
     let store = &db.store;
     let tenant = tenancy::create_tenant(
         store,
-        NewTenant {
-            workspace_slug: "w",
-            slug: "t1",
-            name: "T1",
-            external_tenant_id: None,
-        },
+        NewTenant { workspace_slug: "w", slug: "t1", name: "T1", external_tenant_id: None },
     )
     .await
     .unwrap()
     .0;
     for email in ["o@x.io", "m@x.io"] {
-        accounts::create_user(store, email, None, "a long password", false)
-            .await
-            .unwrap();
+        accounts::create_user(store, email, None, "a long password", false).await.unwrap();
     }
     assert_eq!(
-        tenancy::set_member(store, "t1", "o@x.io", Role::Owner)
-            .await
-            .unwrap(),
+        tenancy::set_member(store, "t1", "o@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Added
     );
     assert_eq!(
-        tenancy::set_member(store, "t1", "o@x.io", Role::Owner)
-            .await
-            .unwrap(),
+        tenancy::set_member(store, "t1", "o@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Unchanged
     );
     assert_eq!(
-        tenancy::set_member(store, "t1", "m@x.io", Role::Owner)
-            .await
-            .unwrap(),
+        tenancy::set_member(store, "t1", "m@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Added
     );
     assert_eq!(
-        tenancy::set_member(store, "t1", "m@x.io", Role::Manager)
-            .await
-            .unwrap(),
+        tenancy::set_member(store, "t1", "m@x.io", Role::Manager).await.unwrap(),
         MembershipChange::RoleChanged { from: Role::Owner }
     );
     // o is now the only owner: neither demoted nor removed.
     let owner = store.user_by_email("o@x.io").await.unwrap().unwrap();
-    let refused = store
-        .set_membership(tenant.id, owner.id, Role::Readonly)
-        .await;
-    assert!(
-        matches!(refused, Err(CoreError::Conflict { .. })),
-        "{refused:?}"
-    );
+    let refused = store.set_membership(tenant.id, owner.id, Role::Readonly).await;
+    assert!(matches!(refused, Err(CoreError::Conflict { .. })), "{refused:?}");
     let refused = store.remove_membership(tenant.id, owner.id).await;
-    assert!(
-        matches!(refused, Err(CoreError::Conflict { .. })),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, Err(CoreError::Conflict { .. })), "{refused:?}");
     let members = store.members(tenant.id).await.unwrap();
     let roles: Vec<_> = members.iter().map(|m| (m.email.as_str(), m.role)).collect();
     assert_eq!(roles, [("m@x.io", Role::Manager), ("o@x.io", Role::Owner)]);
     let manager = store.user_by_email("m@x.io").await.unwrap().unwrap();
-    assert!(store
-        .remove_membership(tenant.id, manager.id)
-        .await
-        .unwrap());
-    assert!(!store
-        .remove_membership(tenant.id, manager.id)
-        .await
-        .unwrap());
+    assert!(store.remove_membership(tenant.id, manager.id).await.unwrap());
+    assert!(!store.remove_membership(tenant.id, manager.id).await.unwrap());
     let unknown = tenancy::set_member(store, "t1", "nobody@x.io", Role::Owner).await;
     assert!(matches!(unknown, Err(CoreError::Invalid { ref field, .. }) if field == "email"));
-    assert_eq!(
-        tenancy::set_member(store, "nope", "o@x.io", Role::Owner).await,
-        Err(CoreError::NotFound)
-    );
+    assert_eq!(tenancy::set_member(store, "nope", "o@x.io", Role::Owner).await, Err(CoreError::NotFound));
     db.drop_database().await;
 }
 
@@ -159,13 +105,10 @@ async fn access_rules(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
     seed::demo(store).await.unwrap().unwrap();
-    let user =
-        |email: &'static str| async move { store.user_by_email(email).await.unwrap().unwrap() };
+    let user = |email: &'static str| async move { store.user_by_email(email).await.unwrap().unwrap() };
     let reader = user("readonly@demo.test").await;
     let admin = user("admin@demo.test").await;
-    let membership = access::tenant(store, &reader, "contoso", Capability::CoreView)
-        .await
-        .unwrap();
+    let membership = access::tenant(store, &reader, "contoso", Capability::CoreView).await.unwrap();
     assert_eq!(membership.role, Role::Readonly);
     assert_eq!(membership.workspace_name, "Demo");
     let forbidden = access::tenant(store, &reader, "contoso", Capability::MembersManage).await;
@@ -199,12 +142,8 @@ async fn access_rules(backend: Backend) {
 async fn sign_in_checks_password_and_throttles(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
-    accounts::create_user(store, "ann@x.io", None, "the right password", false)
-        .await
-        .unwrap();
-    let ok = accounts::authenticate(store, "ANN@x.io", "the right password", "10.0.0.1")
-        .await
-        .unwrap();
+    accounts::create_user(store, "ann@x.io", None, "the right password", false).await.unwrap();
+    let ok = accounts::authenticate(store, "ANN@x.io", "the right password", "10.0.0.1").await.unwrap();
     assert_eq!(ok.email, "ann@x.io");
     // Wrong password and unknown account fail alike.
     assert_eq!(
@@ -218,15 +157,11 @@ async fn sign_in_checks_password_and_throttles(backend: Backend) {
     // One failure so far. Reach the lock without waiting out the slow-down: count directly.
     let keys = throttle::keys("ann@x.io", "10.0.0.2");
     for _ in 2..throttle::ACCOUNT.lock_after {
-        throttle::record_failure(store, &keys, Utc::now())
-            .await
-            .unwrap();
+        throttle::record_failure(store, &keys, Utc::now()).await.unwrap();
     }
     let delay = throttle::admit(store, &keys, Utc::now()).await.unwrap();
     assert_eq!(delay.as_secs(), 8, "slowed before the lock");
-    throttle::record_failure(store, &keys, Utc::now())
-        .await
-        .unwrap();
+    throttle::record_failure(store, &keys, Utc::now()).await.unwrap();
     // Now locked: even the right password is refused, from any address, for a while.
     let refused = accounts::authenticate(store, "ann@x.io", "the right password", "10.9.9.9").await;
     assert!(
@@ -235,13 +170,7 @@ async fn sign_in_checks_password_and_throttles(backend: Backend) {
     );
     // Once the lock is over, a failure starts a fresh window.
     let later = Utc::now() + Duration::minutes(16);
-    assert_eq!(
-        throttle::admit(store, &keys, later)
-            .await
-            .unwrap()
-            .as_secs(),
-        0
-    );
+    assert_eq!(throttle::admit(store, &keys, later).await.unwrap().as_secs(), 0);
     throttle::record_failure(store, &keys, later).await.unwrap();
     let rows = store.throttle_rows(&[keys[0].0.clone()]).await.unwrap();
     assert_eq!(rows[0].failures, 1);
@@ -257,9 +186,8 @@ async fn demo_seed_runs_once(backend: Backend) {
     let workspaces = db.store.workspaces_with_tenants().await.unwrap();
     assert_eq!(workspaces.len(), 1);
     assert_eq!(workspaces[0].tenants.len(), 3);
-    let owner = accounts::authenticate(&db.store, "owner@demo.test", &first.password, "127.0.0.1")
-        .await
-        .unwrap();
+    let owner =
+        accounts::authenticate(&db.store, "owner@demo.test", &first.password, "127.0.0.1").await.unwrap();
     assert_eq!(db.store.memberships_of(owner.id).await.unwrap().len(), 3);
     db.drop_database().await;
 }
@@ -270,50 +198,26 @@ async fn concurrent_membership_changes_keep_an_owner(backend: Backend) {
     let store = &db.store;
     let tenant = tenancy::create_tenant(
         store,
-        NewTenant {
-            workspace_slug: "w",
-            slug: "t1",
-            name: "T1",
-            external_tenant_id: None,
-        },
+        NewTenant { workspace_slug: "w", slug: "t1", name: "T1", external_tenant_id: None },
     )
     .await
     .unwrap()
     .0;
     let mut ids = Vec::new();
     for email in ["a@x.io", "b@x.io"] {
-        ids.push(
-            accounts::create_user(store, email, None, "a long password", false)
-                .await
-                .unwrap()
-                .id,
-        );
-        tenancy::set_member(store, "t1", email, Role::Owner)
-            .await
-            .unwrap();
+        ids.push(accounts::create_user(store, email, None, "a long password", false).await.unwrap().id);
+        tenancy::set_member(store, "t1", email, Role::Owner).await.unwrap();
     }
     for _ in 0..10 {
         let (a, b) = tokio::join!(
             store.set_membership(tenant.id, ids[0], Role::Readonly),
             store.set_membership(tenant.id, ids[1], Role::Readonly)
         );
-        assert!(
-            a.is_ok() != b.is_ok(),
-            "exactly one demotion wins: {a:?} {b:?}"
-        );
-        let owners = store
-            .members(tenant.id)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|m| m.role == Role::Owner)
-            .count();
+        assert!(a.is_ok() != b.is_ok(), "exactly one demotion wins: {a:?} {b:?}");
+        let owners = store.members(tenant.id).await.unwrap().iter().filter(|m| m.role == Role::Owner).count();
         assert_eq!(owners, 1);
         for id in &ids {
-            store
-                .set_membership(tenant.id, *id, Role::Owner)
-                .await
-                .unwrap();
+            store.set_membership(tenant.id, *id, Role::Owner).await.unwrap();
         }
     }
     db.drop_database().await;

@@ -1,6 +1,5 @@
 use crate::routes::{
-    HomePage, LoginPage, MembersPage, NotFoundPage, PlatformPage, TenantOverviewPage,
-    WorkspaceHomePage,
+    HomePage, LoginPage, MembersPage, NotFoundPage, PlatformPage, TenantOverviewPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

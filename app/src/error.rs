@@ -26,16 +26,12 @@ impl<'de> Deserialize<'de> for AppError {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut body = serde_json::Value::deserialize(deserializer)?;
         // `message` is derived from the variant; only `Invalid` and `Conflict` carry their own.
-        let keeps_message = matches!(
-            body.get("error").and_then(|e| e.as_str()),
-            Some("invalid" | "conflict")
-        );
+        let keeps_message =
+            matches!(body.get("error").and_then(|e| e.as_str()), Some("invalid" | "conflict"));
         if let (false, Some(fields)) = (keeps_message, body.as_object_mut()) {
             fields.remove("message");
         }
-        serde_json::from_value(body)
-            .map(AppError)
-            .map_err(serde::de::Error::custom)
+        serde_json::from_value(body).map(AppError).map_err(serde::de::Error::custom)
     }
 }
 
@@ -60,10 +56,7 @@ impl FromServerFnError for AppError {
         let core = match error {
             // The request did not carry what the function needs: the client's mistake.
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
-                CoreError::invalid(
-                    "form",
-                    format!("The form was incomplete or malformed: {message}"),
-                )
+                CoreError::invalid("form", format!("The form was incomplete or malformed: {message}"))
             }
             ServerFnErrorErr::Deserialization(message) => {
                 CoreError::invalid("form", format!("The request could not be read: {message}"))
@@ -90,19 +83,17 @@ fn set_response_status(error: &CoreError) {
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
-    let form_post =
-        leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-            parts.method == Method::POST
-                && parts
-                    .headers
-                    .get(header::ACCEPT)
-                    .and_then(|accept| accept.to_str().ok())
-                    .is_some_and(|accept| accept.contains("text/html"))
-        });
+    let form_post = leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.method == Method::POST
+            && parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    });
     if !form_post {
-        response.set_status(
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        );
+        response
+            .set_status(StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     }
 }
 
@@ -111,8 +102,7 @@ fn set_response_status(error: &CoreError) {
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         use axum::http::StatusCode;
-        let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(self)).into_response()
     }
 }
@@ -124,32 +114,21 @@ mod tests {
     #[test]
     fn wire_form_carries_code_fields_and_message() {
         let cases = [
-            (
-                CoreError::NotFound,
-                r#"{"error":"not_found","message":"Not found"}"#,
-            ),
+            (CoreError::NotFound, r#"{"error":"not_found","message":"Not found"}"#),
             (
                 CoreError::invalid("email", "Enter an e-mail"),
                 r#"{"error":"invalid","field":"email","message":"Enter an e-mail"}"#,
             ),
+            (CoreError::conflict("Taken"), r#"{"error":"conflict","message":"Taken"}"#),
             (
-                CoreError::conflict("Taken"),
-                r#"{"error":"conflict","message":"Taken"}"#,
-            ),
-            (
-                CoreError::TooManyAttempts {
-                    retry_after_secs: 5,
-                },
+                CoreError::TooManyAttempts { retry_after_secs: 5 },
                 r#"{"error":"too_many_attempts","message":"Too many attempts. Try again in 5 seconds.","retry_after_secs":5}"#,
             ),
         ];
         for (error, json) in cases {
             let wire = serde_json::to_string(&AppError(error.clone())).unwrap();
             assert_eq!(wire, json);
-            assert_eq!(
-                serde_json::from_str::<AppError>(&wire).unwrap(),
-                AppError(error)
-            );
+            assert_eq!(serde_json::from_str::<AppError>(&wire).unwrap(), AppError(error));
         }
     }
 }

@@ -54,8 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         let state = state_of(parts)?;
         let session = session_of(parts)?;
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
-        let signed_in_at: Option<DateTime<Utc>> =
-            session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
+        let signed_in_at: Option<DateTime<Utc>> = session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
         let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
             return Err(CoreError::Unauthenticated.into());
         };
@@ -68,11 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             session.flush().await.map_err(session_failed)?;
             return Err(CoreError::Unauthenticated.into());
         };
-        Ok(SignedIn {
-            user,
-            session,
-            state,
-        })
+        Ok(SignedIn { user, session, state })
     }
 }
 
@@ -83,16 +78,9 @@ pub struct TenantMember {
 }
 
 impl SignedIn {
-    pub async fn in_tenant(
-        self,
-        slug: &str,
-        capability: Capability,
-    ) -> Result<TenantMember, AppError> {
+    pub async fn in_tenant(self, slug: &str, capability: Capability) -> Result<TenantMember, AppError> {
         let membership = access::tenant(&self.state.store, &self.user, slug, capability).await?;
-        Ok(TenantMember {
-            signed_in: self,
-            membership,
-        })
+        Ok(TenantMember { signed_in: self, membership })
     }
 
     pub fn on_platform(&self) -> Result<(), AppError> {

@@ -9,49 +9,27 @@ use tenantpilot_core::{accounts, CoreError};
 
 pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
     match command {
-        UserCommand::Create {
-            email,
-            name,
-            password_stdin: _,
-            platform_admin,
-        } => {
+        UserCommand::Create { email, name, password_stdin: _, platform_admin } => {
             let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .map_err(|_| {
-                    CoreError::invalid(
-                        "password",
-                        "Could not read the password from standard input",
-                    )
-                })?;
+            std::io::stdin().read_to_string(&mut password).map_err(|_| {
+                CoreError::invalid("password", "Could not read the password from standard input")
+            })?;
             // A trailing newline from `echo` or a here-string is not part of the password.
             let password = password.strip_suffix('\n').unwrap_or(&password);
             let password = password.strip_suffix('\r').unwrap_or(password);
             let user =
-                accounts::create_user(store, &email, name.as_deref(), password, platform_admin)
-                    .await?;
+                accounts::create_user(store, &email, name.as_deref(), password, platform_admin).await?;
             println!(
                 "created user {} (id {}){}",
                 user.email,
                 user.id,
-                if platform_admin {
-                    ", platform admin"
-                } else {
-                    ""
-                }
+                if platform_admin { ", platform admin" } else { "" }
             );
         }
         UserCommand::List => {
             for user in store.list_users().await? {
-                let admin = if user.is_platform_admin {
-                    "platform-admin"
-                } else {
-                    ""
-                };
-                println!(
-                    "{}\t{}\t{}\t{admin}",
-                    user.id, user.email, user.display_name
-                );
+                let admin = if user.is_platform_admin { "platform-admin" } else { "" };
+                println!("{}\t{}\t{}\t{admin}", user.id, user.email, user.display_name);
             }
         }
     }
@@ -59,12 +37,7 @@ pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> 
 }
 
 pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreError> {
-    let TenantCommand::Create {
-        slug,
-        name,
-        workspace,
-        external_id,
-    } = command;
+    let TenantCommand::Create { slug, name, workspace, external_id } = command;
     let new = NewTenant {
         workspace_slug: &workspace,
         slug: &slug,
@@ -80,12 +53,12 @@ pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreErr
 }
 
 pub async fn member(store: &Store, command: MemberCommand) -> Result<(), CoreError> {
-    let MemberCommand::Add {
-        tenant,
-        email,
-        role,
-    } = command;
-    match tenancy::set_member(store, &tenant, &email, role).await? {
+    let MemberCommand::Add { tenant, email, role } = command;
+    let change = tenancy::set_member(store, &tenant, &email, role).await.map_err(|error| match error {
+        CoreError::NotFound => CoreError::invalid("tenant", format!("No tenant has the slug {tenant}")),
+        other => other,
+    })?;
+    match change {
         MembershipChange::Added => println!("added {email} to {tenant} as {role}"),
         MembershipChange::RoleChanged { from } => {
             println!("changed {email} in {tenant} from {from} to {role}")

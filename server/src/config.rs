@@ -4,28 +4,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "tenantpilot",
-    version,
-    about = "TenantPilot: operations control plane for many tenants"
-)]
+#[command(name = "tenantpilot", version, about = "TenantPilot: operations control plane for many tenants")]
 pub struct Cli {
     /// `sqlite://path` (created when missing) or `postgres://…`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/tenantpilot.db",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tenantpilot.db", global = true)]
     pub database_url: String,
 
-    #[arg(
-        long,
-        env = "TENANTPILOT_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
+    #[arg(long, env = "TENANTPILOT_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
 
     #[command(flatten)]
@@ -61,12 +46,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(
-        long,
-        global = true,
-        env = "LEPTOS_SITE_ADDR",
-        default_value = "127.0.0.1:3000"
-    )]
+    #[arg(long, global = true, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub site_addr: SocketAddr,
     /// The URL users reach the app at. With https, cookies are marked Secure; state-changing
     /// requests must come from this origin.
@@ -76,20 +56,10 @@ pub struct ServeArgs {
     #[arg(long, global = true, env = "TENANTPILOT_DEMO")]
     pub demo: bool,
     /// Sign out after this many minutes without a request.
-    #[arg(
-        long,
-        global = true,
-        env = "TENANTPILOT_SESSION_IDLE_MINUTES",
-        default_value_t = 120
-    )]
+    #[arg(long, global = true, env = "TENANTPILOT_SESSION_IDLE_MINUTES", default_value_t = 120)]
     pub session_idle_minutes: i64,
     /// Sign out this many hours after sign-in, however active.
-    #[arg(
-        long,
-        global = true,
-        env = "TENANTPILOT_SESSION_MAX_HOURS",
-        default_value_t = 12
-    )]
+    #[arg(long, global = true, env = "TENANTPILOT_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: i64,
 }
 
@@ -145,16 +115,10 @@ impl ServeArgs {
         let url = self.public_url.as_deref()?.trim_end_matches('/');
         let (scheme, rest) = url.split_once("://")?;
         let host = rest.split('/').next()?;
-        Some(format!(
-            "{}://{}",
-            scheme.to_ascii_lowercase(),
-            host.to_ascii_lowercase()
-        ))
+        Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
+        self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
     }
 }

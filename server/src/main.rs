@@ -19,9 +19,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Cli) -> Result<(), String> {
-    let store = Store::connect(&args.database_url)
-        .await
-        .map_err(|error| error.to_string())?;
+    let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
     let outcome = match args.command.unwrap_or(Command::Serve) {
         Command::Serve => return serve_http(store, args.serve).await,
@@ -47,34 +45,23 @@ fn describe(error: &CoreError) -> String {
 async fn serve_http(store: Store, serve: ServeArgs) -> Result<(), String> {
     if serve.demo {
         if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
-            println!(
-                "\nDemo workspace created. Sign in at http://{}/login with any of:",
-                serve.site_addr
-            );
+            println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
             for (email, role) in &demo.emails {
                 println!("  {email:<22} {role}");
             }
-            println!(
-                "Password for all of them (shown only now): {}\n",
-                demo.password
-            );
+            println!("Password for all of them (shown only now): {}\n", demo.password);
         }
     }
     let options = router::leptos_options(&serve);
-    let app = router::build(store.clone(), &serve, options)
-        .await
-        .map_err(|error| error.to_string())?;
+    let app = router::build(store.clone(), &serve, options).await.map_err(|error| error.to_string())?;
     let listener = tokio::net::TcpListener::bind(serve.site_addr)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
     tracing::info!(addr = %serve.site_addr, "listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|error| error.to_string())?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

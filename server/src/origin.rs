@@ -15,15 +15,8 @@ pub struct OriginPolicy {
     pub public_origin: Option<String>,
 }
 
-pub async fn same_origin(
-    State(policy): State<OriginPolicy>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
+pub async fn same_origin(State(policy): State<OriginPolicy>, request: Request, next: Next) -> Response {
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || policy.allows(request.headers()) {
         return next.run(request).await;
     }
@@ -36,11 +29,7 @@ pub async fn same_origin(
 
 impl OriginPolicy {
     fn allows(&self, headers: &HeaderMap) -> bool {
-        let header = |name| {
-            headers
-                .get(name)
-                .and_then(|value: &header::HeaderValue| value.to_str().ok())
-        };
+        let header = |name| headers.get(name).and_then(|value: &header::HeaderValue| value.to_str().ok());
         // Browsers that send Fetch Metadata say outright whether the request is cross-site.
         if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site")) {
             if !matches!(site, "same-origin" | "none") {
@@ -59,9 +48,7 @@ impl OriginPolicy {
             Some(ours) => claimed == *ours,
             // Without a configured public URL, the request's own Host is ours.
             None => header(header::HOST).is_some_and(|host| {
-                claimed
-                    .split_once("://")
-                    .is_some_and(|(_, authority)| authority == host.to_ascii_lowercase())
+                claimed.split_once("://").is_some_and(|(_, authority)| authority == host.to_ascii_lowercase())
             }),
         }
     }
@@ -91,15 +78,10 @@ mod tests {
 
     #[test]
     fn decides_by_origin_then_referer() {
-        let by_host = OriginPolicy {
-            public_origin: None,
-        };
+        let by_host = OriginPolicy { public_origin: None };
         let host = ("host", "127.0.0.1:3000");
         assert!(by_host.allows(&headers(&[host, ("origin", "http://127.0.0.1:3000")])));
-        assert!(by_host.allows(&headers(&[
-            host,
-            ("referer", "http://127.0.0.1:3000/login?next=/admin")
-        ])));
+        assert!(by_host.allows(&headers(&[host, ("referer", "http://127.0.0.1:3000/login?next=/admin")])));
         assert!(!by_host.allows(&headers(&[host, ("origin", "http://evil.example")])));
         assert!(!by_host.allows(&headers(&[host, ("origin", "null")])));
         assert!(!by_host.allows(&headers(&[host])), "no origin at all");
@@ -108,13 +90,8 @@ mod tests {
             ("origin", "http://127.0.0.1:3000"),
             ("sec-fetch-site", "cross-site")
         ])));
-        let public = OriginPolicy {
-            public_origin: Some("https://ops.example.com".into()),
-        };
+        let public = OriginPolicy { public_origin: Some("https://ops.example.com".into()) };
         assert!(public.allows(&headers(&[("origin", "https://OPS.example.com")])));
-        assert!(
-            !public.allows(&headers(&[("origin", "http://ops.example.com")])),
-            "scheme matters"
-        );
+        assert!(!public.allows(&headers(&[("origin", "http://ops.example.com")])), "scheme matters");
     }
 }

@@ -17,9 +17,10 @@ use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
+use tracing::Level;
 
 /// Forms and JSON bodies are small; anything larger is refused with 413 before it is read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -39,28 +40,18 @@ pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
     options
 }
 
-pub async fn build(
-    store: Store,
-    serve: &ServeArgs,
-    options: LeptosOptions,
-) -> Result<Router, sqlx::Error> {
+pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> Result<Router, sqlx::Error> {
     let sessions = SessionBackend::open(&store).await?;
     sessions.spawn_cleanup();
-    let state = AppState {
-        store,
-        session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
-    };
+    let state =
+        AppState { store, session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours) };
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(serve.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
-            serve.session_idle_minutes,
-        )));
-    let origin_policy = OriginPolicy {
-        public_origin: serve.public_origin(),
-    };
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(serve.session_idle_minutes)));
+    let origin_policy = OriginPolicy { public_origin: serve.public_origin() };
 
     let routes = generate_route_list(App);
     let pages = {
@@ -76,10 +67,15 @@ pub async fn build(
 
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                // Method and path only: headers (cookies) and query strings stay out of the log.
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", id, method = %request.method(), path = request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
@@ -89,7 +85,5 @@ pub async fn build(
         .layer(Extension(state));
     // The body limit goes on the routes themselves: it changes the body type, which the
     // middleware above would not accept.
-    Ok(router
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(layers))
+    Ok(router.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)).layer(layers))
 }

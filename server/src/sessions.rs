@@ -24,9 +24,8 @@ impl SessionBackend {
                     .map_err(|message| sqlx::Error::Configuration(message.into()))?,
             ),
             Store::Postgres(pool) => {
-                let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-                    .fetch_one(pool)
-                    .await?;
+                let schema: String =
+                    sqlx::query_scalar("SELECT current_schema()::text").fetch_one(pool).await?;
                 SessionBackend::Postgres(
                     PostgresStore::new(pool.clone())
                         .with_schema_name(schema)

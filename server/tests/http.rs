@@ -29,27 +29,15 @@ struct Reply {
 
 impl Reply {
     fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     fn session_cookie(&self) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .find_map(|value| {
-                let value = value.to_str().ok()?;
-                value
-                    .strip_prefix(&format!("{}=", router::SESSION_COOKIE))
-                    .map(|rest| {
-                        format!(
-                            "{}={}",
-                            router::SESSION_COOKIE,
-                            rest.split(';').next().unwrap_or_default()
-                        )
-                    })
+        self.headers.get_all(header::SET_COOKIE).iter().find_map(|value| {
+            let value = value.to_str().ok()?;
+            value.strip_prefix(&format!("{}=", router::SESSION_COOKIE)).map(|rest| {
+                format!("{}={}", router::SESSION_COOKIE, rest.split(';').next().unwrap_or_default())
             })
+        })
     }
 }
 
@@ -64,19 +52,10 @@ enum Sender {
 impl TestApp {
     async fn new(backend: Backend) -> TestApp {
         let db = TestDatabase::new(backend).await;
-        let demo = seed::demo(&db.store)
-            .await
-            .unwrap()
-            .expect("fresh database");
+        let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
         let serve = Cli::parse_from(["tenantpilot"]).serve;
-        let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve))
-            .await
-            .unwrap();
-        TestApp {
-            router,
-            db,
-            password: demo.password,
-        }
+        let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+        TestApp { router, db, password: demo.password }
     }
 
     async fn send(
@@ -87,22 +66,15 @@ impl TestApp {
         cookie: Option<&str>,
         sender: Sender,
     ) -> Reply {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(header::HOST, "localhost");
+        let mut request =
+            Request::builder().method(method.clone()).uri(path).header(header::HOST, "localhost");
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
         if method != Method::GET {
-            let origin = if sender == Sender::CrossSite {
-                "http://evil.example"
-            } else {
-                ORIGIN
-            };
-            request = request
-                .header(header::ORIGIN, origin)
-                .header(header::REFERER, format!("{origin}/login"));
+            let origin = if sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
+            request =
+                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
         }
         request = match sender {
             Sender::Script => request.header(header::ACCEPT, "application/json"),
@@ -117,45 +89,22 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        self.send(Method::GET, path, None, cookie, Sender::Browser)
-            .await
+        self.send(Method::GET, path, None, cookie, Sender::Browser).await
     }
 
     /// Signs in as a browser would; returns the session cookie.
     async fn sign_in(&self, email: &str) -> String {
         let form = format!("email={email}&password={}&next=", self.password);
-        let reply = self
-            .send(
-                Method::POST,
-                "/api/login",
-                Some(&form),
-                None,
-                Sender::Browser,
-            )
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::FOUND,
-            "sign-in of {email}: {}",
-            reply.body
-        );
+        let reply = self.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "sign-in of {email}: {}", reply.body);
         assert_eq!(reply.location(), "/admin");
         reply.session_cookie().expect("a session cookie")
     }
@@ -179,70 +128,26 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
     assert!(login_page.body.contains("name=\"password\""));
 
     let form = format!("email=owner@demo.test&password={}", app.password);
-    let first = app
-        .send(
-            Method::POST,
-            "/api/login",
-            Some(&form),
-            None,
-            Sender::Browser,
-        )
-        .await;
-    let set_cookie = first
-        .headers
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let first = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    let set_cookie = first.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
-    assert!(
-        !set_cookie.contains("Secure"),
-        "plain http without a public https URL: {set_cookie}"
-    );
+    assert!(!set_cookie.contains("Secure"), "plain http without a public https URL: {set_cookie}");
     let first = first.session_cookie().unwrap();
 
     // Signing in again from that session gets a new id; the old one is dead.
-    let again = app
-        .send(
-            Method::POST,
-            "/api/login",
-            Some(&form),
-            Some(&first),
-            Sender::Browser,
-        )
-        .await;
+    let again = app.send(Method::POST, "/api/login", Some(&form), Some(&first), Sender::Browser).await;
     let second = again.session_cookie().expect("a new session id");
     assert_ne!(first, second);
-    assert_eq!(
-        app.get("/admin", Some(&first)).await.status,
-        StatusCode::FOUND
-    );
+    assert_eq!(app.get("/admin", Some(&first)).await.status, StatusCode::FOUND);
 
     let home = app.get("/admin", Some(&second)).await;
     assert_eq!(home.status, StatusCode::OK);
-    for name in [
-        "Contoso Ltd",
-        "Fabrikam Inc",
-        "Northwind Traders",
-        "Olivia Owner",
-    ] {
-        assert!(
-            home.body.contains(name),
-            "{name} missing from the workspace home"
-        );
+    for name in ["Contoso Ltd", "Fabrikam Inc", "Northwind Traders", "Olivia Owner"] {
+        assert!(home.body.contains(name), "{name} missing from the workspace home");
     }
 
-    let out = app
-        .send(
-            Method::POST,
-            "/api/logout",
-            Some(""),
-            Some(&second),
-            Sender::Browser,
-        )
-        .await;
+    let out = app.send(Method::POST, "/api/logout", Some(""), Some(&second), Sender::Browser).await;
     assert_eq!((out.status, out.location()), (StatusCode::FOUND, "/login"));
     let after = app.get("/admin", Some(&second)).await;
     assert_eq!(after.status, StatusCode::FOUND);
@@ -254,15 +159,7 @@ async fn wrong_password_is_refused_alike(backend: Backend) {
     let app = TestApp::new(backend).await;
     for email in ["owner@demo.test", "nobody@demo.test"] {
         let form = format!("email={email}&password=wrong-password");
-        let script = app
-            .send(
-                Method::POST,
-                "/api/login",
-                Some(&form),
-                None,
-                Sender::Script,
-            )
-            .await;
+        let script = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Script).await;
         assert_eq!(script.status, StatusCode::UNAUTHORIZED, "{}", script.body);
         assert_eq!(
             script.body,
@@ -270,27 +167,14 @@ async fn wrong_password_is_refused_alike(backend: Backend) {
         );
         assert!(script.session_cookie().is_none());
         // A plain form post goes back to the form, the error carried in the URL for the page.
-        let browser = app
-            .send(
-                Method::POST,
-                "/api/login",
-                Some(&form),
-                None,
-                Sender::Browser,
-            )
-            .await;
+        let browser = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
         assert_eq!(browser.status, StatusCode::FOUND);
         assert!(
             browser.location().starts_with("http://localhost/login?")
                 && browser.location().contains("__err=")
         );
-        let page = app
-            .get(browser.location().trim_start_matches(ORIGIN), None)
-            .await;
-        assert!(
-            page.body.contains("do not match an account"),
-            "the form shows the error with JS off"
-        );
+        let page = app.get(browser.location().trim_start_matches(ORIGIN), None).await;
+        assert!(page.body.contains("do not match an account"), "the form shows the error with JS off");
     }
     app.db.drop_database().await;
 }
@@ -300,34 +184,12 @@ async fn signed_out_visitors_go_to_sign_in_and_back(backend: Backend) {
     let reply = app.get("/admin/t/contoso/members", None).await;
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(reply.location(), "/login?next=/admin/t/contoso/members");
-    let form = format!(
-        "email=owner@demo.test&password={}&next=/admin/t/contoso/members",
-        app.password
-    );
-    let signed_in = app
-        .send(
-            Method::POST,
-            "/api/login",
-            Some(&form),
-            None,
-            Sender::Browser,
-        )
-        .await;
+    let form = format!("email=owner@demo.test&password={}&next=/admin/t/contoso/members", app.password);
+    let signed_in = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
     assert_eq!(signed_in.location(), "/admin/t/contoso/members");
     // Never off-site.
-    let form = format!(
-        "email=owner@demo.test&password={}&next=//evil.example/x",
-        app.password
-    );
-    let signed_in = app
-        .send(
-            Method::POST,
-            "/api/login",
-            Some(&form),
-            None,
-            Sender::Browser,
-        )
-        .await;
+    let form = format!("email=owner@demo.test&password={}&next=//evil.example/x", app.password);
+    let signed_in = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
     assert_eq!(signed_in.location(), "/admin");
     app.db.drop_database().await;
 }
@@ -342,47 +204,22 @@ async fn plane_and_role_matrix(backend: Backend) {
     let pages: [(&str, [u16; 5]); 7] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
-        (
-            "/admin/t/northwind",
-            [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND],
-        ),
+        ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/admin/t/no-such-tenant", [NOT_FOUND; 5]),
-        (
-            "/admin/t/contoso/members",
-            [OK, OK, OK, FORBIDDEN, NOT_FOUND],
-        ),
-        (
-            "/admin/t/northwind/members",
-            [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND],
-        ),
+        ("/admin/t/contoso/members", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
+        ("/admin/t/northwind/members", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/system", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
     ];
     let functions: [(&str, &str, [u16; 5]); 5] = [
-        (
-            "/api/tenant_overview",
-            "tenant=contoso",
-            [OK, OK, OK, OK, NOT_FOUND],
-        ),
-        (
-            "/api/members",
-            "tenant=contoso",
-            [OK, OK, OK, FORBIDDEN, NOT_FOUND],
-        ),
-        (
-            "/api/members",
-            "tenant=northwind",
-            [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND],
-        ),
+        ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),
+        ("/api/members", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
+        ("/api/members", "tenant=northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         (
             "/api/add_member",
             "tenant=contoso&email=readonly@demo.test&role=readonly",
             [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND],
         ),
-        (
-            "/api/platform_overview",
-            "",
-            [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK],
-        ),
+        ("/api/platform_overview", "", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
     ];
     let users = ["owner", "manager", "operator", "readonly", "admin"];
     for (column, user) in users.iter().enumerate() {
@@ -391,39 +228,19 @@ async fn plane_and_role_matrix(backend: Backend) {
             let reply = app.get(path, Some(&cookie)).await;
             assert_eq!(reply.status.as_u16(), expected[column], "{user} GET {path}");
             match expected[column] {
-                FORBIDDEN => assert!(
-                    reply.body.contains("Access denied") && reply.body.contains("Requires the")
-                ),
+                FORBIDDEN => {
+                    assert!(reply.body.contains("Access denied") && reply.body.contains("Requires the"))
+                }
                 NOT_FOUND => assert!(reply.body.contains("Page not found")),
                 _ => {}
             }
         }
         for (path, form, expected) in &functions {
-            let reply = app
-                .send(
-                    Method::POST,
-                    path,
-                    Some(form),
-                    Some(&cookie),
-                    Sender::Script,
-                )
-                .await;
-            assert_eq!(
-                reply.status.as_u16(),
-                expected[column],
-                "{user} POST {path} {form}: {}",
-                reply.body
-            );
+            let reply = app.send(Method::POST, path, Some(form), Some(&cookie), Sender::Script).await;
+            assert_eq!(reply.status.as_u16(), expected[column], "{user} POST {path} {form}: {}", reply.body);
         }
-        let signed_out = app
-            .send(
-                Method::POST,
-                "/api/members",
-                Some("tenant=contoso"),
-                None,
-                Sender::Script,
-            )
-            .await;
+        let signed_out =
+            app.send(Method::POST, "/api/members", Some("tenant=contoso"), None, Sender::Script).await;
         assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
     }
     app.db.drop_database().await;
@@ -439,86 +256,37 @@ async fn not_found_cannot_tell_non_member_from_unknown(backend: Backend) {
         without_nonce(&not_member.body.replace("northwind", "zzzzzzzzz")),
         without_nonce(&unknown.body)
     );
-    let as_script = |form| {
-        app.send(
-            Method::POST,
-            "/api/members",
-            Some(form),
-            Some(&cookie),
-            Sender::Script,
-        )
-    };
-    assert_eq!(
-        as_script("tenant=northwind").await.body,
-        as_script("tenant=zzzzzzzzz").await.body
-    );
+    let as_script = |form| app.send(Method::POST, "/api/members", Some(form), Some(&cookie), Sender::Script);
+    assert_eq!(as_script("tenant=northwind").await.body, as_script("tenant=zzzzzzzzz").await.body);
     app.db.drop_database().await;
 }
 
 /// Each page carries a fresh script nonce; everything else must match.
 fn without_nonce(body: &str) -> String {
-    let nonce = body
-        .split("nonce=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a nonce");
+    let nonce = body.split("nonce=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a nonce");
     body.replace(nonce, "NONCE")
 }
 
 async fn cross_site_posts_change_nothing(backend: Backend) {
     let app = TestApp::new(backend).await;
     let form = format!("email=owner@demo.test&password={}", app.password);
-    let login = app
-        .send(
-            Method::POST,
-            "/api/login",
-            Some(&form),
-            None,
-            Sender::CrossSite,
-        )
-        .await;
+    let login = app.send(Method::POST, "/api/login", Some(&form), None, Sender::CrossSite).await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
     assert!(login.session_cookie().is_none());
 
     let cookie = app.sign_in("owner@demo.test").await;
     let add = "tenant=northwind&email=readonly@demo.test&role=owner";
-    let refused = app
-        .send(
-            Method::POST,
-            "/api/add_member",
-            Some(add),
-            Some(&cookie),
-            Sender::CrossSite,
-        )
-        .await;
+    let refused =
+        app.send(Method::POST, "/api/add_member", Some(add), Some(&cookie), Sender::CrossSite).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let tenant = app
-        .db
-        .store
-        .tenant_by_slug("northwind")
-        .await
-        .unwrap()
-        .unwrap();
+    let tenant = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
     let members = app.db.store.members(tenant.id).await.unwrap();
-    assert!(
-        !members.iter().any(|m| m.email == "readonly@demo.test"),
-        "nothing changed"
-    );
+    assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "nothing changed");
     // The same request from our own origin does change it.
-    let done = app
-        .send(
-            Method::POST,
-            "/api/add_member",
-            Some(add),
-            Some(&cookie),
-            Sender::Script,
-        )
-        .await;
+    let done = app.send(Method::POST, "/api/add_member", Some(add), Some(&cookie), Sender::Script).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     let members = app.db.store.members(tenant.id).await.unwrap();
-    assert!(members
-        .iter()
-        .any(|m| m.email == "readonly@demo.test" && m.role == Role::Owner));
+    assert!(members.iter().any(|m| m.email == "readonly@demo.test" && m.role == Role::Owner));
     app.db.drop_database().await;
 }
 
@@ -531,20 +299,9 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
         ("tenant=contoso", "malformed"),
     ] {
         let reply = app
-            .send(
-                Method::POST,
-                "/api/change_member_role",
-                Some(form),
-                Some(&cookie),
-                Sender::Script,
-            )
+            .send(Method::POST, "/api/change_member_role", Some(form), Some(&cookie), Sender::Script)
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{form}: {}",
-            reply.body
-        );
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{form}: {}", reply.body);
         assert!(reply.body.contains(needle), "{form}: {}", reply.body);
     }
     let reply = app
@@ -557,25 +314,10 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
         )
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert!(
-        reply.body.contains("Enter an e-mail address"),
-        "{}",
-        reply.body
-    );
+    assert!(reply.body.contains("Enter an e-mail address"), "{}", reply.body);
 
-    let huge = format!(
-        "tenant=contoso&email={}",
-        "a".repeat(router::MAX_BODY_BYTES + 1)
-    );
-    let reply = app
-        .send(
-            Method::POST,
-            "/api/add_member",
-            Some(&huge),
-            Some(&cookie),
-            Sender::Script,
-        )
-        .await;
+    let huge = format!("tenant=contoso&email={}", "a".repeat(router::MAX_BODY_BYTES + 1));
+    let reply = app.send(Method::POST, "/api/add_member", Some(&huge), Some(&cookie), Sender::Script).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     let reply = app.get("/no/such/page", Some(&cookie)).await;
@@ -591,10 +333,7 @@ async fn health_and_readiness(backend: Backend) {
     assert!(health.body.contains("\"status\":\"ok\""));
     assert!(health.headers.contains_key("x-request-id"));
     let ready = app.get("/readyz", None).await;
-    assert_eq!(
-        (ready.status, ready.body.as_str()),
-        (StatusCode::OK, "{\"status\":\"ready\"}")
-    );
+    assert_eq!((ready.status, ready.body.as_str()), (StatusCode::OK, "{\"status\":\"ready\"}"));
     app.db.store.close().await;
     let down = app.get("/readyz", None).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);

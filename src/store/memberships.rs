@@ -1,13 +1,13 @@
-use super::tenants::{TenantRow, TENANT_COLUMNS_T};
+use super::tenants::TENANT_COLUMNS_T;
 use super::{on_pool, Backend, Store};
-use crate::model::{Member, TenantMembership};
+use crate::model::{Member, Tenant, TenantMembership};
 use crate::{CoreError, Role};
 use chrono::{DateTime, Utc};
 
 #[derive(sqlx::FromRow)]
 struct MembershipRow {
     #[sqlx(flatten)]
-    tenant: TenantRow,
+    tenant: Tenant,
     workspace_name: String,
     role: String,
 }
@@ -16,7 +16,7 @@ impl TryFrom<MembershipRow> for TenantMembership {
     type Error = CoreError;
     fn try_from(row: MembershipRow) -> Result<Self, CoreError> {
         Ok(TenantMembership {
-            tenant: row.tenant.into(),
+            tenant: row.tenant,
             workspace_name: row.workspace_name,
             role: parse_role(&row.role)?,
         })
@@ -63,11 +63,7 @@ impl Store {
     }
 
     /// The user's membership in the enabled tenant `slug`, if any.
-    pub async fn membership(
-        &self,
-        user_id: i64,
-        slug: &str,
-    ) -> Result<Option<TenantMembership>, CoreError> {
+    pub async fn membership(&self, user_id: i64, slug: &str) -> Result<Option<TenantMembership>, CoreError> {
         let sql = format!(
             "SELECT {TENANT_COLUMNS_T}, w.name AS workspace_name, m.role FROM memberships m \
              JOIN tenants t ON t.id = m.tenant_id JOIN workspaces w ON w.id = t.workspace_id \
@@ -166,5 +162,4 @@ fn lock_tenant_sql(backend: Backend) -> &'static str {
     }
 }
 
-const COUNT_OWNERS: &str =
-    "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'";
+const COUNT_OWNERS: &str = "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'";

@@ -47,10 +47,7 @@ pub enum ConnectError {
     #[error("DATABASE_URL must start with sqlite: or postgres:, got `{0}`")]
     UnknownScheme(String),
     #[error("cannot create the database directory {path}: {source}")]
-    Directory {
-        path: String,
-        source: std::io::Error,
-    },
+    Directory { path: String, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Open(#[from] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
@@ -70,15 +67,10 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10));
             let parent = options.get_filename().parent().map(ToOwned::to_owned);
             if let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
-                std::fs::create_dir_all(&dir).map_err(|source| ConnectError::Directory {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
+                std::fs::create_dir_all(&dir)
+                    .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
-                .await?;
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
             Ok(Store::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
@@ -93,9 +85,7 @@ impl Store {
     /// share one server without seeing each other's rows.
     pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Store, ConnectError> {
         let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .execute(&admin)
-            .await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
         admin.close().await;
         let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
         Ok(Store::Postgres(Self::pg_pool(options).await?))

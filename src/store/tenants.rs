@@ -1,51 +1,7 @@
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::{Tenant, Workspace, WorkspaceTenants};
 use crate::CoreError;
-use chrono::{DateTime, Utc};
-
-#[derive(sqlx::FromRow)]
-struct WorkspaceRow {
-    id: i64,
-    slug: String,
-    name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<WorkspaceRow> for Workspace {
-    fn from(row: WorkspaceRow) -> Self {
-        Workspace {
-            id: row.id,
-            slug: row.slug,
-            name: row.name,
-            created_at: row.created_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct TenantRow {
-    pub id: i64,
-    pub workspace_id: i64,
-    pub slug: String,
-    pub name: String,
-    pub external_tenant_id: String,
-    pub enabled: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<TenantRow> for Tenant {
-    fn from(row: TenantRow) -> Self {
-        Tenant {
-            id: row.id,
-            workspace_id: row.workspace_id,
-            slug: row.slug,
-            name: row.name,
-            external_tenant_id: row.external_tenant_id,
-            enabled: row.enabled,
-            created_at: row.created_at,
-        }
-    }
-}
+use chrono::Utc;
 
 pub(super) const TENANT_COLUMNS: &str =
     "id, workspace_id, slug, name, external_tenant_id, enabled, created_at";
@@ -62,35 +18,26 @@ pub enum Ensured {
 
 impl Store {
     /// Returns the workspace with `slug`, creating it when missing (idempotent set-up).
-    pub async fn ensure_workspace(
-        &self,
-        slug: &str,
-        name: &str,
-    ) -> Result<(Workspace, Ensured), CoreError> {
+    pub async fn ensure_workspace(&self, slug: &str, name: &str) -> Result<(Workspace, Ensured), CoreError> {
         if let Some(existing) = self.workspace_by_slug(slug).await? {
             return Ok((existing, Ensured::Existing));
         }
         let sql = "INSERT INTO workspaces (slug, name, created_at) VALUES ($1, $2, $3) \
                    ON CONFLICT (slug) DO NOTHING RETURNING id, slug, name, created_at";
-        let row = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(sql)
             .bind(slug).bind(name).bind(Utc::now()).fetch_optional(pool).await)?;
         match row {
-            Some(row) => Ok((row.into(), Ensured::Created)),
+            Some(row) => Ok((row, Ensured::Created)),
             // Lost a race with a concurrent creator: theirs is as good as ours.
-            None => Ok((
-                self.workspace_by_slug(slug)
-                    .await?
-                    .ok_or(CoreError::Internal)?,
-                Ensured::Existing,
-            )),
+            None => Ok((self.workspace_by_slug(slug).await?.ok_or(CoreError::Internal)?, Ensured::Existing)),
         }
     }
 
     pub async fn workspace_by_slug(&self, slug: &str) -> Result<Option<Workspace>, CoreError> {
         let sql = "SELECT id, slug, name, created_at FROM workspaces WHERE slug = $1";
-        let row = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(sql)
             .bind(slug).fetch_optional(pool).await)?;
-        Ok(row.map(Into::into))
+        Ok(row)
     }
 
     /// Creates a tenant. A slug that is taken is a conflict unless it names the same tenant in
@@ -106,16 +53,14 @@ impl Store {
             return if existing.workspace_id == workspace.id {
                 Ok((existing, Ensured::Existing))
             } else {
-                Err(CoreError::conflict(format!(
-                    "The tenant slug {slug} is taken"
-                )))
+                Err(CoreError::conflict(format!("The tenant slug {slug} is taken")))
             };
         }
         let sql = format!(
             "INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, enabled, created_at) \
              VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {TENANT_COLUMNS}"
         );
-        let result = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
+        let result = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
             .bind(workspace.id)
             .bind(slug)
             .bind(name)
@@ -124,40 +69,33 @@ impl Store {
             .fetch_one(pool)
             .await);
         match result {
-            Ok(row) => Ok((row.into(), Ensured::Created)),
-            Err(error) if is_unique_violation(&error) => Err(CoreError::conflict(format!(
-                "The tenant slug {slug} is taken"
-            ))),
+            Ok(row) => Ok((row, Ensured::Created)),
+            Err(error) if is_unique_violation(&error) => {
+                Err(CoreError::conflict(format!("The tenant slug {slug} is taken")))
+            }
             Err(error) => Err(error.into()),
         }
     }
 
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, CoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
-        let row = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
             .bind(slug).fetch_optional(pool).await)?;
-        Ok(row.map(Into::into))
+        Ok(row)
     }
 
     /// Every workspace with its tenants, for the platform plane.
     pub async fn workspaces_with_tenants(&self) -> Result<Vec<WorkspaceTenants>, CoreError> {
-        let workspaces = on_pool!(self, pool => sqlx::query_as::<_, WorkspaceRow>(
+        let workspaces = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(
             "SELECT id, slug, name, created_at FROM workspaces ORDER BY name").fetch_all(pool).await)?;
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
-        let tenants: Vec<Tenant> = on_pool!(self, pool => sqlx::query_as::<_, TenantRow>(&sql)
-            .fetch_all(pool).await)?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+        let tenants: Vec<Tenant> = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
+            .fetch_all(pool).await)?;
         Ok(workspaces
             .into_iter()
-            .map(|row| {
-                let workspace: Workspace = row.into();
-                let tenants = tenants
-                    .iter()
-                    .filter(|tenant| tenant.workspace_id == workspace.id)
-                    .cloned()
-                    .collect();
+            .map(|workspace| {
+                let tenants =
+                    tenants.iter().filter(|tenant| tenant.workspace_id == workspace.id).cloned().collect();
                 WorkspaceTenants { workspace, tenants }
             })
             .collect())

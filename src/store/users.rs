@@ -1,28 +1,7 @@
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::User;
 use crate::CoreError;
-use chrono::{DateTime, Utc};
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: i64,
-    email: String,
-    display_name: String,
-    is_platform_admin: bool,
-    created_at: DateTime<Utc>,
-}
-
-impl From<UserRow> for User {
-    fn from(row: UserRow) -> Self {
-        User {
-            id: row.id,
-            email: row.email,
-            display_name: row.display_name,
-            is_platform_admin: row.is_platform_admin,
-            created_at: row.created_at,
-        }
-    }
-}
+use chrono::Utc;
 
 #[derive(sqlx::FromRow)]
 struct CredentialRow {
@@ -45,7 +24,7 @@ impl Store {
             "INSERT INTO users (email, display_name, password_hash, is_platform_admin, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
         );
-        let result = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+        let result = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(email)
             .bind(display_name)
             .bind(password_hash)
@@ -54,26 +33,26 @@ impl Store {
             .fetch_one(pool)
             .await);
         match result {
-            Ok(row) => Ok(row.into()),
-            Err(error) if is_unique_violation(&error) => Err(CoreError::conflict(format!(
-                "A user with the e-mail {email} already exists"
-            ))),
+            Ok(user) => Ok(user),
+            Err(error) if is_unique_violation(&error) => {
+                Err(CoreError::conflict(format!("A user with the e-mail {email} already exists")))
+            }
             Err(error) => Err(error.into()),
         }
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(id).fetch_optional(pool).await)?;
-        Ok(row.map(Into::into))
+        Ok(row)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        let row = on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+        let row = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(email).fetch_optional(pool).await)?;
-        Ok(row.map(Into::into))
+        Ok(row)
     }
 
     /// The user id and stored password hash for a sign-in attempt.
@@ -86,9 +65,7 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
-        let rows =
-            on_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(&sql).fetch_all(pool).await)?)
     }
 
     pub async fn count_users(&self) -> Result<i64, CoreError> {

@@ -11,16 +11,9 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     match error.0 {
         CoreError::Unauthenticated => {
             let location = use_location();
-            let (path, search) = (
-                location.pathname.get_untracked(),
-                location.search.get_untracked(),
-            );
+            let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
             let search = search.trim_start_matches('?');
-            let here = if search.is_empty() {
-                path
-            } else {
-                format!("{path}?{search}")
-            };
+            let here = if search.is_empty() { path } else { format!("{path}?{search}") };
             let path = format!("/login?next={}", encode_query(&here));
             view! { <Redirect path /> }.into_any()
         }

@@ -6,10 +6,7 @@ use leptos_router::components::A;
 /// The signed-in layout: header with the tenant switcher and account menu, then the page.
 /// `tenant` is the slug of the tenant the page is about, if any.
 #[component]
-pub fn Frame(
-    #[prop(optional, into)] tenant: Option<Signal<String>>,
-    children: Children,
-) -> impl IntoView {
+pub fn Frame(#[prop(optional, into)] tenant: Option<Signal<String>>, children: Children) -> impl IntoView {
     let viewer = Resource::new(|| (), |_| current_viewer());
     let logout = ServerAction::<Logout>::new();
     view! {
@@ -29,21 +26,12 @@ pub fn Frame(
 }
 
 #[component]
-fn Header(
-    viewer: Viewer,
-    tenant: Option<Signal<String>>,
-    logout: ServerAction<Logout>,
-) -> impl IntoView {
+fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<Logout>) -> impl IntoView {
     let current = move || tenant.map(|slug| slug.get());
     let tenants = viewer.tenants.clone();
     let current_name = move || {
         current()
-            .and_then(|slug| {
-                tenants
-                    .iter()
-                    .find(|m| m.tenant.slug == slug)
-                    .map(|m| m.tenant.name.clone())
-            })
+            .and_then(|slug| tenants.iter().find(|m| m.tenant.slug == slug).map(|m| m.tenant.name.clone()))
             .unwrap_or_else(|| "Choose a tenant".to_string())
     };
     view! {

@@ -13,9 +13,7 @@ where
     move || {
         action.value().get().map(|result| match result {
             Ok(()) => view! { <p class="notice ok" role="status">{done.clone()}</p> }.into_any(),
-            Err(error) => {
-                view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any()
-            }
+            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
         })
     }
 }

@@ -20,9 +20,7 @@ pub async fn create_tenant(
     };
     let (tenant, ensured) = tenancy::create_tenant(&admin.state.store, new).await?;
     if ensured == Ensured::Existing {
-        return Err(
-            CoreError::conflict(format!("The tenant {} exists already", tenant.slug)).into(),
-        );
+        return Err(CoreError::conflict(format!("The tenant {} exists already", tenant.slug)).into());
     }
     tracing::info!(tenant = %tenant.slug, actor = admin.user.id, "tenant created");
     Ok(())

@@ -9,8 +9,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
     let state = guard::state()?;
     let session = guard::session()?;
-    let user =
-        accounts::authenticate(&state.store, &email, &password, &guard::client_address()).await?;
+    let user = accounts::authenticate(&state.store, &email, &password, &guard::client_address()).await?;
     let stored = async {
         // A new id at sign-in: a session id planted before sign-in is worthless after it.
         session.cycle_id().await?;
@@ -22,6 +21,6 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         CoreError::Internal
     })?;
     tracing::info!(user_id = user.id, "signed in");
-    leptos_axum::redirect(&crate::routes::local_path(next.as_deref()).unwrap_or("/admin"));
+    leptos_axum::redirect(crate::routes::local_path(next.as_deref()).unwrap_or("/admin"));
     Ok(())
 }

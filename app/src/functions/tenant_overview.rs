@@ -5,7 +5,5 @@ use tenantpilot_core::model::TenantMembership;
 #[server(endpoint = "tenant_overview")]
 pub async fn tenant_overview(tenant: String) -> Result<TenantMembership, AppError> {
     use tenantpilot_core::Capability;
-    Ok(crate::guard::tenant(&tenant, Capability::CoreView)
-        .await?
-        .membership)
+    Ok(crate::guard::tenant(&tenant, Capability::CoreView).await?.membership)
 }

@@ -8,13 +8,7 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
-    let error = move || {
-        login
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| error.to_string())
-    };
+    let error = move || login.value().get().and_then(Result::err).map(|error| error.to_string());
     view! {
         <Title text="Sign in" />
         <main class="page narrow">

@@ -14,14 +14,7 @@ pub fn MembersPage() -> impl IntoView {
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let list = Resource::new(
-        move || {
-            (
-                tenant.get(),
-                add.version().get(),
-                change.version().get(),
-                remove.version().get(),
-            )
-        },
+        move || (tenant.get(), add.version().get(), change.version().get(), remove.version().get()),
         |(tenant, ..)| members(tenant),
     );
     view! {

@@ -1,0 +1,107 @@
+//! The `tenantpilot` command line, run as a process: scripted set-up is idempotent, input
+//! errors are clear and exit non-zero, and the password never shows.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    database_url: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Cli {
+    fn new() -> Cli {
+        let dir = std::env::temp_dir().join(format!("tenantpilot-cli-{}", uuid::Uuid::new_v4()));
+        // The database directory is created by the binary itself.
+        let database_url = format!("sqlite://{}/nested/cli.db", dir.display());
+        Cli { database_url, _dir: TempDir(dir) }
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tenantpilot");
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?} failed: {stderr}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let output = self.run(args, stdin);
+        assert!(!output.status.success(), "{args:?} should fail");
+        String::from_utf8(output.stderr).unwrap()
+    }
+}
+
+#[test]
+fn scripted_set_up() {
+    let cli = Cli::new();
+    assert_eq!(cli.ok(&["migrate"], ""), "database is up to date\n");
+
+    let password = "correct horse battery staple";
+    let created = cli.ok(
+        &["user", "create", "--email", "Ann@Example.com", "--password-stdin", "--platform-admin"],
+        &format!("{password}\n"),
+    );
+    assert!(created.starts_with("created user ann@example.com"), "{created}");
+    assert!(created.contains("platform admin"));
+    let again = cli.fails(&["user", "create", "--email", "ann@example.com", "--password-stdin"], password);
+    assert!(again.contains("already exists"), "{again}");
+    let short = cli.fails(&["user", "create", "--email", "bob@example.com", "--password-stdin"], "short\n");
+    assert!(short.contains("password: Use at least 12 characters"), "{short}");
+    let no_stdin_flag = cli.fails(&["user", "create", "--email", "bob@example.com"], "");
+    assert!(no_stdin_flag.contains("--password-stdin"), "{no_stdin_flag}");
+
+    let list = cli.ok(&["user", "list"], "");
+    assert!(list.contains("ann@example.com") && list.contains("platform-admin"), "{list}");
+    assert!(!list.contains(password));
+
+    assert_eq!(
+        cli.ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"], ""),
+        "created tenant contoso in workspace default\n"
+    );
+    assert_eq!(
+        cli.ok(&["tenant", "create", "--slug", "contoso", "--name", "Contoso"], ""),
+        "tenant contoso exists already\n"
+    );
+    let bad_slug = cli.fails(&["tenant", "create", "--slug", "Not OK", "--name", "X"], "");
+    assert!(bad_slug.contains("slug: Use 1–63 lower-case letters"), "{bad_slug}");
+
+    let add = ["member", "add", "--tenant", "contoso", "--email", "ann@example.com", "--role", "owner"];
+    assert_eq!(cli.ok(&add, ""), "added ann@example.com to contoso as owner\n");
+    assert_eq!(cli.ok(&add, ""), "ann@example.com is already owner in contoso\n");
+    let bad_role = cli.fails(
+        &["member", "add", "--tenant", "contoso", "--email", "ann@example.com", "--role", "emperor"],
+        "",
+    );
+    assert!(bad_role.contains("unknown role `emperor`"), "{bad_role}");
+    let unknown_tenant = cli
+        .fails(&["member", "add", "--tenant", "nope", "--email", "ann@example.com", "--role", "owner"], "");
+    assert!(unknown_tenant.contains("tenant: No tenant has the slug nope"), "{unknown_tenant}");
+
+    let bad_url = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
+        .args(["--database-url", "mysql://x", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!bad_url.status.success());
+    assert!(String::from_utf8_lossy(&bad_url.stderr).contains("must start with sqlite: or postgres:"));
+}
