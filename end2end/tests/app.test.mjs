@@ -103,6 +103,25 @@ for (const javaScriptEnabled of [true, false]) {
       await context.close();
     });
 
+    test('a platform admin creates a tenant', async () => {
+      const { context, page } = await open();
+      await signIn(page, server, 'admin@demo.test');
+      await page.getByRole('link', { name: 'Platform' }).click();
+      await page.waitForURL(`${server.base}/system`);
+      const slug = javaScriptEnabled ? 'tailspin' : 'wingtip';
+      await page.fill('input[name=slug]', slug);
+      await page.fill('input[name=name]', `${slug} Toys`);
+      await page.getByRole('button', { name: 'Create tenant' }).click();
+      await page.getByRole('row').filter({ hasText: `${slug} Toys` }).waitFor();
+      // A taken slug is refused with a message, and nothing else changes.
+      await page.fill('input[name=slug]', slug);
+      await page.fill('input[name=name]', 'Again');
+      await page.getByRole('button', { name: 'Create tenant' }).click();
+      await page.getByRole('alert').filter({ hasText: `The tenant ${slug} exists already` }).waitFor();
+      assert.equal(await page.getByRole('cell', { name: 'Again' }).count(), 0);
+      await context.close();
+    });
+
     test('no access looks like nothing there; a missing capability says which role has it', async () => {
       const { context, page } = await open();
       await signIn(page, server, 'readonly@demo.test');

@@ -51,9 +51,14 @@ enum Sender {
 
 impl TestApp {
     async fn new(backend: Backend) -> TestApp {
+        TestApp::with_flags(backend, &[]).await
+    }
+
+    /// A server started with these extra command-line flags.
+    async fn with_flags(backend: Backend, flags: &[&str]) -> TestApp {
         let db = TestDatabase::new(backend).await;
         let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
-        let serve = Cli::parse_from(["tenantpilot"]).serve;
+        let serve = Cli::parse_from(["tenantpilot"].iter().chain(flags)).serve;
         let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
         TestApp { router, db, password: demo.password }
     }
@@ -119,6 +124,8 @@ tenantpilot_core::test_on_both_backends!(
     cross_site_posts_change_nothing,
     bad_input_gets_clear_errors,
     health_and_readiness,
+    sessions_end_at_their_absolute_limit,
+    https_public_url_makes_cookies_secure,
 );
 
 async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
@@ -337,5 +344,39 @@ async fn health_and_readiness(backend: Backend) {
     app.db.store.close().await;
     let down = app.get("/readyz", None).await;
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    app.db.drop_database().await;
+}
+
+async fn sessions_end_at_their_absolute_limit(backend: Backend) {
+    // A limit of zero hours: every session is already past it on its next request.
+    let app = TestApp::with_flags(backend, &["--session-max-hours", "0"]).await;
+    let cookie = app.sign_in("owner@demo.test").await;
+    let reply = app.get("/admin", Some(&cookie)).await;
+    assert_eq!(reply.status, StatusCode::FOUND);
+    assert_eq!(reply.location(), "/login?next=/admin");
+    app.db.drop_database().await;
+}
+
+async fn https_public_url_makes_cookies_secure(backend: Backend) {
+    let app = TestApp::with_flags(backend, &["--public-url", "https://ops.example.com/"]).await;
+    // Our origin is now the public URL's, whatever the Host header says.
+    let form = format!("email=owner@demo.test&password={}", app.password);
+    let refused = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "http://localhost is not https://ops.example.com");
+    let request = Request::post("/api/login")
+        .header(header::HOST, "ops.example.com")
+        .header(header::ORIGIN, "https://ops.example.com")
+        .header(header::ACCEPT, "text/html")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::CONTENT_LENGTH, form.len())
+        .body(Body::from(form))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let cookie = response.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     app.db.drop_database().await;
 }
