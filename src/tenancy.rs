@@ -49,21 +49,15 @@ pub async fn change_role(
     user_id: i64,
     role: Role,
 ) -> Result<MembershipChange, CoreError> {
-    ensure_member(store, actor, user_id).await?;
+    // Only an existing member's role changes here; adding someone is `set_member`'s job.
+    if store.member_role(actor.tenant.id, user_id).await?.is_none() {
+        return Err(CoreError::NotFound);
+    }
     store.set_membership(actor.tenant.id, user_id, role).await
 }
 
 pub async fn remove_member(store: &Store, actor: &TenantMembership, user_id: i64) -> Result<(), CoreError> {
     if store.remove_membership(actor.tenant.id, user_id).await? {
-        Ok(())
-    } else {
-        Err(CoreError::NotFound)
-    }
-}
-
-async fn ensure_member(store: &Store, actor: &TenantMembership, user_id: i64) -> Result<(), CoreError> {
-    let members = store.members(actor.tenant.id).await?;
-    if members.iter().any(|member| member.user_id == user_id) {
         Ok(())
     } else {
         Err(CoreError::NotFound)

@@ -93,8 +93,10 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
     let roles: Vec<_> = members.iter().map(|m| (m.email.as_str(), m.role)).collect();
     assert_eq!(roles, [("m@x.io", Role::Manager), ("o@x.io", Role::Owner)]);
     let manager = store.user_by_email("m@x.io").await.unwrap().unwrap();
+    assert_eq!(store.member_role(tenant.id, manager.id).await.unwrap(), Some(Role::Manager));
     assert!(store.remove_membership(tenant.id, manager.id).await.unwrap());
     assert!(!store.remove_membership(tenant.id, manager.id).await.unwrap());
+    assert_eq!(store.member_role(tenant.id, manager.id).await.unwrap(), None);
     let unknown = tenancy::set_member(store, "t1", "nobody@x.io", Role::Owner).await;
     assert!(matches!(unknown, Err(CoreError::Invalid { ref field, .. }) if field == "email"));
     assert_eq!(tenancy::set_member(store, "nope", "o@x.io", Role::Owner).await, Err(CoreError::NotFound));

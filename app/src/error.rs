@@ -35,12 +35,6 @@ impl<'de> Deserialize<'de> for AppError {
     }
 }
 
-impl AppError {
-    pub fn core(&self) -> &CoreError {
-        &self.0
-    }
-}
-
 impl From<CoreError> for AppError {
     fn from(error: CoreError) -> Self {
         #[cfg(feature = "ssr")]

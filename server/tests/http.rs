@@ -323,6 +323,19 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("Enter an e-mail address"), "{}", reply.body);
 
+    // Only members' roles change here, and a tenant keeps an owner.
+    let owner = app.db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+    let admin = app.db.store.user_by_email("admin@demo.test").await.unwrap().unwrap();
+    let form = format!("tenant=contoso&user_id={}&role=owner", admin.id);
+    let reply =
+        app.send(Method::POST, "/api/change_member_role", Some(&form), Some(&cookie), Sender::Script).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
+    let form = format!("tenant=contoso&user_id={}", owner.id);
+    let reply =
+        app.send(Method::POST, "/api/remove_member", Some(&form), Some(&cookie), Sender::Script).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert!(reply.body.contains("at least one owner"), "{}", reply.body);
+
     let huge = format!("tenant=contoso&email={}", "a".repeat(router::MAX_BODY_BYTES + 1));
     let reply = app.send(Method::POST, "/api/add_member", Some(&huge), Some(&cookie), Sender::Script).await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);

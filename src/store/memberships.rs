@@ -74,6 +74,14 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The role of `user_id` in the tenant, if they are a member.
+    pub async fn member_role(&self, tenant_id: i64, user_id: i64) -> Result<Option<Role>, CoreError> {
+        let role: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant_id).bind(user_id).fetch_optional(pool).await)?;
+        role.as_deref().map(parse_role).transpose()
+    }
+
     pub async fn members(&self, tenant_id: i64) -> Result<Vec<Member>, CoreError> {
         let sql = "SELECT u.id AS user_id, u.email, u.display_name, m.role, m.created_at \
                    FROM memberships m JOIN users u ON u.id = m.user_id \
