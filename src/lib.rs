@@ -4,6 +4,7 @@
 pub mod capability;
 pub mod error;
 pub mod model;
+pub mod operation;
 pub mod validate;
 
 #[cfg(feature = "server")]

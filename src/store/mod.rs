@@ -3,11 +3,13 @@
 //! is in use; a backend-specific statement is the exception and says why.
 
 mod memberships;
+mod operation_runs;
 mod tenants;
 mod throttle;
 mod users;
 
 pub use memberships::MembershipChange;
+pub use operation_runs::{NewRun, Started};
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
 

@@ -1,0 +1,138 @@
+//! Operation runs as everyone sees them: every operation, whatever starts it, is one run that
+//! goes `queued → running → completed` and ends with an outcome.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Pending,
+    Succeeded,
+    PartiallySucceeded,
+    Failed,
+    Cancelled,
+}
+
+/// What a run works on, e.g. `backup_item` 42.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTarget {
+    pub kind: String,
+    pub id: String,
+}
+
+/// Who started a run; the name is a snapshot, so renaming later does not rewrite history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Initiator {
+    User { id: i64, name: String },
+    Token { id: i64, name: String },
+    System,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub total: i64,
+    pub processed: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    pub code: String,
+    pub reason_code: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRun {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub tenant_id: Option<i64>,
+    /// The operation's type, e.g. `assignments.fetch`.
+    pub kind: String,
+    pub status: RunStatus,
+    pub outcome: RunOutcome,
+    pub identity: String,
+    pub target: Option<RunTarget>,
+    pub context: serde_json::Map<String, serde_json::Value>,
+    pub counters: Counters,
+    pub failures: Vec<Failure>,
+    pub initiator: Initiator,
+    pub attempt: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+}
+
+macro_rules! string_enum {
+    ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        impl $type {
+            pub const ALL: &'static [$type] = &[$($type::$variant),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($type::$variant => $text),* }
+            }
+        }
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $type {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $type::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
+                    let known: Vec<&str> = $type::ALL.iter().map(|v| v.as_str()).collect();
+                    format!("unknown value `{s}`: expected one of {}", known.join(", "))
+                })
+            }
+        }
+    };
+}
+
+string_enum!(RunStatus { Queued = "queued", Running = "running", Completed = "completed" });
+string_enum!(RunOutcome {
+    Pending = "pending",
+    Succeeded = "succeeded",
+    PartiallySucceeded = "partially_succeeded",
+    Failed = "failed",
+    Cancelled = "cancelled",
+});
+
+impl RunStatus {
+    /// Queued and running runs are active: a start with the same identity reuses them.
+    pub fn is_active(self) -> bool {
+        self != RunStatus::Completed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_serde_and_parse_back() {
+        for status in RunStatus::ALL {
+            assert_eq!(serde_json::to_string(status).unwrap(), format!("\"{status}\""));
+            assert_eq!(status.as_str().parse::<RunStatus>(), Ok(*status));
+        }
+        for outcome in RunOutcome::ALL {
+            assert_eq!(serde_json::to_string(outcome).unwrap(), format!("\"{outcome}\""));
+            assert_eq!(outcome.as_str().parse::<RunOutcome>(), Ok(*outcome));
+        }
+        assert!("done".parse::<RunStatus>().unwrap_err().contains("queued, running, completed"));
+    }
+}
