@@ -76,6 +76,7 @@ pub struct OperationRun {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
 }
 
 macro_rules! string_enum {

@@ -1,15 +1,20 @@
 //! Operation runs in the store, on SQLite and PostgreSQL.
 
+use chrono::{Duration, Utc};
 use serde_json::json;
 use std::collections::HashSet;
-use tenantpilot_core::operation::{Initiator, RunOutcome, RunStatus, RunTarget};
+use tenantpilot_core::operation::{Counters, Failure, Initiator, RunOutcome, RunStatus, RunTarget};
 use tenantpilot_core::store::{Backend, NewRun, Started};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
 
 tenantpilot_core::test_on_both_backends!(
     start_reuses_the_active_run,
-    concurrent_identical_starts_make_one_run
+    concurrent_identical_starts_make_one_run,
+    claims_are_oldest_first_within_the_tenant_limit,
+    cancel_and_heartbeat,
+    stale_runs_fail_and_keep_their_failures,
+    concurrent_claims_take_each_run_once,
 );
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
@@ -85,4 +90,94 @@ async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) 
         results.push(handle.await.unwrap());
     }
     results
+}
+
+async fn start(db: &TestDatabase, workspace: i64, tenant: i64, item: &str) -> i64 {
+    db.store.start_run(&fetch(workspace, tenant, item)).await.unwrap().id()
+}
+
+async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let a = start(&db, workspace, t1, "a").await;
+    let b = start(&db, workspace, t1, "b").await;
+    let c = start(&db, workspace, t1, "c").await;
+    let d = start(&db, workspace, t2, "d").await;
+    let claim = || async { db.store.claim_run("w1", 2).await.unwrap().map(|run| run.id) };
+    assert_eq!(claim().await, Some(a));
+    assert_eq!(claim().await, Some(b));
+    assert_eq!(claim().await, Some(d), "t1 is at its limit of 2; t2 goes ahead");
+    assert_eq!(claim().await, None);
+    assert!(db.store.complete_run(a, RunOutcome::Succeeded).await.unwrap());
+    let run = db.store.claim_run("w2", 2).await.unwrap().unwrap();
+    assert_eq!((run.id, run.status), (c, RunStatus::Running));
+    assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
+    db.drop_database().await;
+}
+
+async fn cancel_and_heartbeat(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let running = start(&db, workspace, t1, "a").await;
+    assert_eq!(db.store.claim_run("w", 2).await.unwrap().unwrap().id, running);
+    let queued = start(&db, workspace, t1, "b").await;
+
+    let progress = Counters { total: 10, processed: 4, failed: 1 };
+    assert!(!db.store.heartbeat_run(running, progress).await.unwrap(), "no cancel yet");
+    assert_eq!(db.store.operation_run(running).await.unwrap().unwrap().counters, progress);
+
+    assert!(db.store.cancel_run(queued).await.unwrap());
+    let cancelled = db.store.operation_run(queued).await.unwrap().unwrap();
+    assert_eq!((cancelled.status, cancelled.outcome), (RunStatus::Completed, RunOutcome::Cancelled));
+    assert!(db.store.cancel_run(running).await.unwrap());
+    assert!(db.store.heartbeat_run(running, progress).await.unwrap(), "the handler hears the cancel");
+    assert_eq!(db.store.operation_run(running).await.unwrap().unwrap().status, RunStatus::Running);
+    assert!(db.store.complete_run(running, RunOutcome::Cancelled).await.unwrap());
+    assert!(!db.store.cancel_run(running).await.unwrap(), "nothing to cancel once completed");
+    db.drop_database().await;
+}
+
+async fn stale_runs_fail_and_keep_their_failures(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2).await.unwrap().unwrap();
+    let earlier = Failure {
+        code: "item".into(),
+        reason_code: "throttled".into(),
+        message: "429".into(),
+        at: Utc::now(),
+    };
+    db.store.add_run_failure(id, &earlier).await.unwrap();
+    // A heartbeat a minute old is not stale by a ten-minute rule.
+    assert!(db.store.fail_stale_runs(Utc::now() - Duration::minutes(10)).await.unwrap().is_empty());
+    assert_eq!(db.store.fail_stale_runs(Utc::now() + Duration::seconds(1)).await.unwrap(), [id]);
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.outcome), (RunStatus::Completed, RunOutcome::Failed));
+    let codes: Vec<&str> = run.failures.iter().map(|f| f.reason_code.as_str()).collect();
+    assert_eq!(codes, ["throttled", "ops.stale"]);
+    db.drop_database().await;
+}
+
+async fn concurrent_claims_take_each_run_once(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    for item in 0..60 {
+        start(&db, workspace, t1, &item.to_string()).await;
+    }
+    let workers = (0..6).map(|worker| {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000).await.unwrap() {
+                claimed.push(run.id);
+            }
+            claimed
+        })
+    });
+    let claimed: Vec<i64> = join_all(workers).await.into_iter().flatten().collect();
+    let unique: HashSet<i64> = claimed.iter().copied().collect();
+    assert_eq!((claimed.len(), unique.len()), (60, 60), "every run claimed exactly once");
+    db.drop_database().await;
 }

@@ -21,6 +21,10 @@ CREATE TABLE operation_runs (
     created_at     TIMESTAMPTZ NOT NULL,
     started_at     TIMESTAMPTZ,
     completed_at   TIMESTAMPTZ,
+    -- Set by a cancel while running; the handler checks it between items.
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The worker that claimed the run, for logs and the reconciler.
+    claimed_by     TEXT,
     heartbeat_at   TIMESTAMPTZ
 );
 -- At most one queued or running run per identity, on both backends, however many start at once.
