@@ -17,4 +17,8 @@ pub use app::{shell, App};
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    // Marks the page interactive, so browser tests (and anyone curious) can tell.
+    if let Some(body) = leptos::prelude::document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
 }

@@ -2,7 +2,7 @@
 // forms): sign in, switch tenant, members page, gated actions, sign out.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn, startServer } from './harness.mjs';
+import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
 
 let server;
 let browser;
@@ -17,6 +17,8 @@ after(async () => {
 
 for (const javaScriptEnabled of [true, false]) {
   describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
+    const go = (page, url) => visit(page, url, javaScriptEnabled);
+    const signIn = (page, email) => signInWith(page, server, email, javaScriptEnabled);
     const open = async () => {
       const context = await browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
@@ -29,7 +31,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('signed-out visitors are sent to sign in and back', async () => {
       const { context, page } = await open();
-      await page.goto(`${server.base}/admin/t/contoso/members`);
+      await go(page, `${server.base}/admin/t/contoso/members`);
       assert.match(page.url(), /\/login\?next=\/admin\/t\/contoso\/members$/);
       await page.fill('input[name=email]', 'owner@demo.test');
       await page.fill('input[name=password]', server.password);
@@ -41,7 +43,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('a wrong password is refused with a message', async () => {
       const { context, page } = await open();
-      await page.goto(`${server.base}/login`);
+      await go(page, `${server.base}/login`);
       await page.fill('input[name=email]', 'owner@demo.test');
       await page.fill('input[name=password]', 'not the password');
       await page.click('button[type=submit]');
@@ -52,7 +54,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('sign in, switch tenant, see the members, sign out', async () => {
       const { context, page, wasm } = await open();
-      await signIn(page, server, 'manager@demo.test');
+      await signIn(page, 'manager@demo.test');
       await page.getByRole('heading', { name: 'Your tenants' }).waitFor();
       // With JavaScript off the browser may still preload the module; it just never runs it.
       if (javaScriptEnabled) assert.deepEqual([...new Set(wasm)], [200], 'the app hydrates');
@@ -76,19 +78,19 @@ for (const javaScriptEnabled of [true, false]) {
 
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.waitForURL(`${server.base}/login`);
-      await page.goto(`${server.base}/admin`);
+      await go(page, `${server.base}/admin`);
       assert.match(page.url(), /\/login\?next=\/admin$/);
       await context.close();
     });
 
     test('an owner adds a member and changes their role, with confirmation', async () => {
       const { context, page } = await open();
-      await signIn(page, server, 'owner@demo.test');
+      await signIn(page, 'owner@demo.test');
       // Each run adds someone who was not a member there (and whom no other test relies on).
       const [tenant, email] = javaScriptEnabled
         ? ['northwind', 'operator@demo.test']
         : ['fabrikam', 'readonly@demo.test'];
-      await page.goto(`${server.base}/admin/t/${tenant}/members`);
+      await go(page, `${server.base}/admin/t/${tenant}/members`);
       await page.fill('input[name=email]', email);
       await page.selectOption('.inline-form select[name=role]', 'operator');
       await page.getByRole('button', { name: 'Add member' }).click();
@@ -105,7 +107,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('a platform admin creates a tenant', async () => {
       const { context, page } = await open();
-      await signIn(page, server, 'admin@demo.test');
+      await signIn(page, 'admin@demo.test');
       await page.getByRole('link', { name: 'Platform' }).click();
       await page.waitForURL(`${server.base}/system`);
       const slug = javaScriptEnabled ? 'tailspin' : 'wingtip';
@@ -124,15 +126,15 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('no access looks like nothing there; a missing capability says which role has it', async () => {
       const { context, page } = await open();
-      await signIn(page, server, 'readonly@demo.test');
-      const members = await page.goto(`${server.base}/admin/t/contoso/members`);
+      await signIn(page, 'readonly@demo.test');
+      const members = await go(page, `${server.base}/admin/t/contoso/members`);
       assert.equal(members.status(), 403);
       await page.getByRole('heading', { name: 'Access denied' }).waitFor();
       await page.getByText('Requires the Operator role or higher').waitFor();
-      const other = await page.goto(`${server.base}/admin/t/northwind`);
+      const other = await go(page, `${server.base}/admin/t/northwind`);
       assert.equal(other.status(), 404);
       await page.getByRole('heading', { name: 'Page not found' }).waitFor();
-      const system = await page.goto(`${server.base}/system`);
+      const system = await go(page, `${server.base}/system`);
       assert.equal(system.status(), 404);
       await context.close();
     });

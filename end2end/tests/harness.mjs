@@ -59,8 +59,15 @@ export async function launchBrowser() {
   });
 }
 
-export async function signIn(page, server, email) {
-  await page.goto(`${server.base}/login`);
+/// Loads `url`; with JavaScript on, waits until the app has hydrated, so clicks reach it.
+export async function visit(page, url, javaScriptEnabled) {
+  const response = await page.goto(url);
+  if (javaScriptEnabled) await page.waitForSelector('body[data-hydrated]');
+  return response;
+}
+
+export async function signIn(page, server, email, javaScriptEnabled) {
+  await visit(page, `${server.base}/login`, javaScriptEnabled);
   await page.fill('input[name=email]', email);
   await page.fill('input[name=password]', server.password);
   await page.click('button[type=submit]');
