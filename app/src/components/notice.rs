@@ -8,7 +8,6 @@ use leptos::server_fn::ServerFn;
 pub fn ActionNotice<S>(action: ServerAction<S>, #[prop(into)] done: String) -> impl IntoView
 where
     S: ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
 {
     move || {
         action.value().get().map(|result| match result {
