@@ -24,6 +24,9 @@ pub enum CoreError {
     Conflict { message: String },
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The tenant's provider refused or failed a call made while answering the request.
+    #[error("{message}")]
+    Provider { reason_code: String, message: String },
     /// Details go to the log, never to the client.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -50,6 +53,7 @@ impl CoreError {
             CoreError::Invalid { .. } => 400,
             CoreError::Conflict { .. } => 409,
             CoreError::TooManyAttempts { .. } => 429,
+            CoreError::Provider { .. } => 502,
             CoreError::Internal => 500,
         }
     }

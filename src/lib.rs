@@ -1,6 +1,8 @@
 //! TenantPilot's domain core: models, roles and capabilities, errors, and (with the `server`
 //! feature) the store, password hashing and the access guard's logic. No HTTP, no UI.
 
+pub mod audit;
+pub mod backup;
 pub mod capability;
 pub mod error;
 pub mod model;
@@ -11,6 +13,8 @@ pub mod validate;
 pub mod access;
 #[cfg(feature = "server")]
 pub mod accounts;
+#[cfg(feature = "server")]
+pub mod engine;
 #[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use std::collections::HashSet;
 use tenantpilot_core::operation::{Counters, Failure, Initiator, RunOutcome, RunStatus, RunTarget};
-use tenantpilot_core::store::{Backend, NewRun, Started};
+use tenantpilot_core::store::{Backend, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
 
@@ -14,7 +14,13 @@ tenantpilot_core::test_on_both_backends!(
     claims_are_oldest_first_within_the_tenant_limit,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
+    stale_runs_that_may_retry_go_back_to_the_queue,
+    released_runs_are_claimed_again,
     concurrent_claims_take_each_run_once,
+    concurrent_claims_keep_the_tenant_limit,
+    every_change_is_published,
+    completed_runs_are_pruned_after_retention,
+    monitoring_lists_only_entitled_runs_with_filters_and_cursor,
 );
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
@@ -60,8 +66,11 @@ async fn start_reuses_the_active_run(backend: Backend) {
     assert_eq!((run.counters.total, run.attempt, run.failures.len()), (0, 1, 0));
 
     // Once it completes, a start makes a new run.
-    assert!(db.store.complete_run(id, RunOutcome::Succeeded).await.unwrap());
-    assert!(!db.store.complete_run(id, RunOutcome::Failed).await.unwrap(), "completes once");
+    assert!(db.store.complete_run(id, RunOutcome::Succeeded, Counters::default()).await.unwrap());
+    assert!(
+        !db.store.complete_run(id, RunOutcome::Failed, Counters::default()).await.unwrap(),
+        "completes once"
+    );
     let done = db.store.operation_run(id).await.unwrap().unwrap();
     assert_eq!((done.status, done.outcome), (RunStatus::Completed, RunOutcome::Succeeded));
     assert!(done.completed_at.is_some());
@@ -109,7 +118,7 @@ async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
     assert_eq!(claim().await, Some(b));
     assert_eq!(claim().await, Some(d), "t1 is at its limit of 2; t2 goes ahead");
     assert_eq!(claim().await, None);
-    assert!(db.store.complete_run(a, RunOutcome::Succeeded).await.unwrap());
+    assert!(db.store.complete_run(a, RunOutcome::Succeeded, Counters::default()).await.unwrap());
     let run = db.store.claim_run("w2", 2).await.unwrap().unwrap();
     assert_eq!((run.id, run.status), (c, RunStatus::Running));
     assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
@@ -133,7 +142,7 @@ async fn cancel_and_heartbeat(backend: Backend) {
     assert!(db.store.cancel_run(running).await.unwrap());
     assert!(db.store.heartbeat_run(running, progress).await.unwrap(), "the handler hears the cancel");
     assert_eq!(db.store.operation_run(running).await.unwrap().unwrap().status, RunStatus::Running);
-    assert!(db.store.complete_run(running, RunOutcome::Cancelled).await.unwrap());
+    assert!(db.store.complete_run(running, RunOutcome::Cancelled, progress).await.unwrap());
     assert!(!db.store.cancel_run(running).await.unwrap(), "nothing to cancel once completed");
     db.drop_database().await;
 }
@@ -151,8 +160,17 @@ async fn stale_runs_fail_and_keep_their_failures(backend: Backend) {
     };
     db.store.add_run_failure(id, &earlier).await.unwrap();
     // A heartbeat a minute old is not stale by a ten-minute rule.
-    assert!(db.store.fail_stale_runs(Utc::now() - Duration::minutes(10)).await.unwrap().is_empty());
-    assert_eq!(db.store.fail_stale_runs(Utc::now() + Duration::seconds(1)).await.unwrap(), [id]);
+    let never = |_: &_| false;
+    assert!(db
+        .store
+        .reconcile_stale_runs(Utc::now() - Duration::minutes(10), never)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        db.store.reconcile_stale_runs(Utc::now() + Duration::seconds(1), never).await.unwrap(),
+        [(id, Reconciled::Failed)]
+    );
     let run = db.store.operation_run(id).await.unwrap().unwrap();
     assert_eq!((run.status, run.outcome), (RunStatus::Completed, RunOutcome::Failed));
     let codes: Vec<&str> = run.failures.iter().map(|f| f.reason_code.as_str()).collect();
@@ -179,5 +197,185 @@ async fn concurrent_claims_take_each_run_once(backend: Backend) {
     let claimed: Vec<i64> = join_all(workers).await.into_iter().flatten().collect();
     let unique: HashSet<i64> = claimed.iter().copied().collect();
     assert_eq!((claimed.len(), unique.len()), (60, 60), "every run claimed exactly once");
+    db.drop_database().await;
+}
+
+async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2).await.unwrap().unwrap();
+    let first_attempt_only = |run: &tenantpilot_core::operation::OperationRun| run.attempt < 2;
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(
+        db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
+        [(id, Reconciled::Requeued)]
+    );
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.attempt, run.heartbeat_at), (RunStatus::Queued, 2, None));
+    // The identity is still taken by the requeued run.
+    assert_eq!(db.store.start_run(&fetch(workspace, t1, "a")).await.unwrap(), Started::Reused(id));
+    // Its second worker dies too: no third attempt.
+    assert_eq!(db.store.claim_run("w2", 2).await.unwrap().unwrap().id, id);
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(
+        db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
+        [(id, Reconciled::Failed)]
+    );
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.outcome, run.attempt), (RunStatus::Completed, RunOutcome::Failed, 2));
+    db.drop_database().await;
+}
+
+async fn released_runs_are_claimed_again(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("leaving", 2).await.unwrap().unwrap();
+    assert!(db.store.release_run(id).await.unwrap());
+    assert!(!db.store.release_run(id).await.unwrap(), "only a running run is released");
+    let run = db.store.claim_run("staying", 2).await.unwrap().unwrap();
+    assert_eq!((run.id, run.attempt), (id, 1));
+    db.drop_database().await;
+}
+
+async fn concurrent_claims_keep_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    for item in 0..20 {
+        start(&db, workspace, t1, &item.to_string()).await;
+    }
+    let claimers = (0..8).map(|worker| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2).await.unwrap().is_some() })
+    });
+    let claimed = join_all(claimers).await.into_iter().filter(|claimed| *claimed).count();
+    assert_eq!(claimed, 2, "eight workers at once claim no more than the tenant's limit");
+    db.drop_database().await;
+}
+
+async fn next_change(changes: &mut tokio::sync::broadcast::Receiver<RunChange>) -> RunChange {
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv())
+        .await
+        .expect("a change within 5 s")
+        .expect("no missed changes")
+}
+
+async fn every_change_is_published(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let mut changes = db.store.events().subscribe();
+    let id = start(&db, workspace, t1, "a").await;
+    let queued = next_change(&mut changes).await;
+    assert_eq!(
+        queued,
+        RunChange {
+            run_id: id,
+            workspace_id: workspace,
+            tenant_id: Some(t1),
+            status: RunStatus::Queued,
+            outcome: RunOutcome::Pending
+        }
+    );
+    // A reuse changes nothing, so it publishes nothing; the claim is next.
+    start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.status, RunStatus::Running);
+    db.store.heartbeat_run(id, Counters { total: 2, processed: 1, failed: 0 }).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.run_id, id);
+    db.store.cancel_run(id).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.run_id, id);
+    db.store.complete_run(id, RunOutcome::Cancelled, Counters::default()).await.unwrap();
+    let done = next_change(&mut changes).await;
+    assert_eq!((done.status, done.outcome), (RunStatus::Completed, RunOutcome::Cancelled));
+    assert!(changes.try_recv().is_err(), "each change once, even on PostgreSQL where NOTIFY echoes");
+    db.drop_database().await;
+}
+
+async fn completed_runs_are_pruned_after_retention(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let mut done = Vec::new();
+    for item in 0..5 {
+        let id = start(&db, workspace, t1, &item.to_string()).await;
+        db.store.complete_run(id, RunOutcome::Succeeded, Counters::default()).await.unwrap();
+        done.push(id);
+    }
+    let active = start(&db, workspace, t1, "active").await;
+    assert_eq!(db.store.prune_completed_runs(Utc::now() - Duration::days(1), 100).await.unwrap(), 0);
+    let cutoff = Utc::now() + Duration::seconds(1);
+    assert_eq!(db.store.prune_completed_runs(cutoff, 3).await.unwrap(), 3, "one batch at a time");
+    assert_eq!(db.store.prune_completed_runs(cutoff, 3).await.unwrap(), 2);
+    for id in done {
+        assert!(db.store.operation_run(id).await.unwrap().is_none());
+    }
+    assert!(db.store.operation_run(active).await.unwrap().is_some(), "active runs are never pruned");
+    db.drop_database().await;
+}
+
+async fn monitoring_lists_only_entitled_runs_with_filters_and_cursor(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let member = db.store.create_user("m@x.test", "M", "hash", false).await.unwrap();
+    db.store.set_membership(t1, member.id, tenantpilot_core::Role::Readonly).await.unwrap();
+    let mut mine = Vec::new();
+    for item in 0..5 {
+        mine.push(start(&db, workspace, t1, &item.to_string()).await);
+    }
+    let theirs = start(&db, workspace, t2, "x").await;
+    db.store.complete_run(mine[1], RunOutcome::Failed, Counters::default()).await.unwrap();
+    let workspace_level = db
+        .store
+        .start_run(&NewRun { tenant_id: None, target: None, ..fetch(workspace, t1, "w") })
+        .await
+        .unwrap()
+        .id();
+    let ids =
+        |runs: Vec<tenantpilot_core::operation::OperationRun>| runs.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let everything = ids(db.store.list_runs(&RunQuery::new(RunScope::All, 100)).await.unwrap());
+    assert_eq!(everything.len(), 7);
+    assert!(everything.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {everything:?}");
+
+    let scope = RunScope::MemberOf(member.id);
+    let visible = ids(db.store.list_runs(&RunQuery::new(scope, 100)).await.unwrap());
+    assert!(!visible.contains(&theirs), "another tenant's run is not listed");
+    assert!(visible.contains(&workspace_level), "workspace runs of the member's workspace are");
+    assert_eq!(visible.len(), 6);
+
+    let page1 = ids(db.store.list_runs(&RunQuery::new(scope, 4)).await.unwrap());
+    let page2 = ids(db
+        .store
+        .list_runs(&RunQuery { before_id: page1.last().copied(), ..RunQuery::new(scope, 4) })
+        .await
+        .unwrap());
+    assert_eq!((page1.len(), page2.len()), (4, 2));
+    assert_eq!([page1, page2].concat(), visible, "pages join up without gaps or repeats");
+
+    let failed = RunQuery { outcome: Some(RunOutcome::Failed), ..RunQuery::new(scope, 100) };
+    assert_eq!(ids(db.store.list_runs(&failed).await.unwrap()), [mine[1]]);
+    let queued_in_t1 =
+        RunQuery { status: Some(RunStatus::Queued), tenant_id: Some(t1), ..RunQuery::new(scope, 100) };
+    assert_eq!(ids(db.store.list_runs(&queued_in_t1).await.unwrap()).len(), 4);
+    let in_t2 = RunQuery { tenant_id: Some(t2), ..RunQuery::new(scope, 100) };
+    assert!(
+        db.store.list_runs(&in_t2).await.unwrap().is_empty(),
+        "filtering to a foreign tenant shows nothing"
+    );
+    let future =
+        RunQuery { since: Some(Utc::now() + Duration::hours(1)), ..RunQuery::new(RunScope::All, 100) };
+    assert!(db.store.list_runs(&future).await.unwrap().is_empty());
+    let until_now = RunQuery {
+        until: Some(Utc::now() + Duration::seconds(1)),
+        kind: Some("assignments.fetch".into()),
+        ..RunQuery::new(RunScope::All, 100)
+    };
+    assert_eq!(db.store.list_runs(&until_now).await.unwrap().len(), 7);
+
+    let their_run = db.store.operation_run(theirs).await.unwrap().unwrap();
+    let my_run = db.store.operation_run(mine[0]).await.unwrap().unwrap();
+    assert!(!db.store.member_sees_run(member.id, &their_run).await.unwrap());
+    assert!(db.store.member_sees_run(member.id, &my_run).await.unwrap());
     db.drop_database().await;
 }

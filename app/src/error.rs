@@ -25,9 +25,9 @@ impl Serialize for AppError {
 impl<'de> Deserialize<'de> for AppError {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut body = serde_json::Value::deserialize(deserializer)?;
-        // `message` is derived from the variant; only `Invalid` and `Conflict` carry their own.
+        // `message` is derived from the variant, except for those that carry their own.
         let keeps_message =
-            matches!(body.get("error").and_then(|e| e.as_str()), Some("invalid" | "conflict"));
+            matches!(body.get("error").and_then(|e| e.as_str()), Some("invalid" | "conflict" | "provider"));
         if let (false, Some(fields)) = (keeps_message, body.as_object_mut()) {
             fields.remove("message");
         }

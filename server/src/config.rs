@@ -2,6 +2,8 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::time::Duration;
+use tenantpilot_core::engine::EngineSettings;
 
 #[derive(Parser, Debug)]
 #[command(name = "tenantpilot", version, about = "TenantPilot: operations control plane for many tenants")]
@@ -16,6 +18,9 @@ pub struct Cli {
     #[command(flatten)]
     pub serve: ServeArgs,
 
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -28,8 +33,10 @@ pub enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Migrate the database and serve the web app (the default).
+    /// Migrate the database and serve the web app (the default), with its workers.
     Serve,
+    /// Run operation workers only, without HTTP (scale work apart from the web app).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage user accounts.
@@ -61,6 +68,41 @@ pub struct ServeArgs {
     /// Sign out this many hours after sign-in, however active.
     #[arg(long, global = true, env = "TENANTPILOT_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: i64,
+}
+
+/// The operation engine of this process.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Operation workers in this process; 0 leaves the work to other processes.
+    #[arg(long, global = true, env = "TENANTPILOT_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Operations of one tenant running at once, across all processes.
+    #[arg(long, global = true, env = "TENANTPILOT_TENANT_CONCURRENCY", default_value_t = 2,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub tenant_concurrency: i64,
+    /// Seconds without a heartbeat after which a running operation's worker counts as dead.
+    #[arg(long, global = true, env = "TENANTPILOT_STALE_AFTER_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(5..))]
+    pub stale_after_secs: u64,
+    /// Days completed operations are kept; 0 keeps them forever.
+    #[arg(long, global = true, env = "TENANTPILOT_RUN_RETENTION_DAYS", default_value_t = 90)]
+    pub run_retention_days: u32,
+}
+
+impl EngineArgs {
+    pub fn settings(&self) -> EngineSettings {
+        let defaults = EngineSettings::default();
+        let stale_after = Duration::from_secs(self.stale_after_secs);
+        EngineSettings {
+            workers: self.workers,
+            per_tenant_limit: self.tenant_concurrency,
+            stale_after,
+            heartbeat: defaults.heartbeat.min(stale_after / 4),
+            retention: (self.run_retention_days > 0)
+                .then(|| chrono::Duration::days(i64::from(self.run_retention_days))),
+            ..defaults
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]

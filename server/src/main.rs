@@ -1,5 +1,7 @@
 use clap::Parser;
 use std::process::ExitCode;
+use tenantpilot_core::engine::{EngineHandle, EngineSettings, Operations};
+
 use tenantpilot_core::store::Store;
 use tenantpilot_core::{seed, CoreError};
 use tenantpilot_server::config::{Cli, Command, ServeArgs};
@@ -22,7 +24,8 @@ async fn run(args: Cli) -> Result<(), String> {
     let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
     let outcome = match args.command.unwrap_or(Command::Serve) {
-        Command::Serve => return serve_http(store, args.serve).await,
+        Command::Serve => return serve_http(store, args.serve, args.engine.settings()).await,
+        Command::Worker => return work(store, args.engine.settings()).await,
         Command::Migrate => {
             println!("database is up to date");
             Ok(())
@@ -42,7 +45,27 @@ fn describe(error: &CoreError) -> String {
     }
 }
 
-async fn serve_http(store: Store, serve: ServeArgs) -> Result<(), String> {
+/// The workers of this process; its name tells whose runs are whose in the runs table.
+fn start_engine(store: &Store, settings: EngineSettings) -> EngineHandle {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let name = format!("{host}:{}", std::process::id());
+    tracing::info!(workers = settings.workers, %name, "starting the operation engine");
+    EngineHandle::spawn(store.clone(), Operations::default(), settings, &name)
+}
+
+async fn work(store: Store, settings: EngineSettings) -> Result<(), String> {
+    if settings.workers == 0 {
+        return Err("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)".into());
+    }
+    let engine = start_engine(&store, settings);
+    shutdown_signal().await;
+    engine.shutdown().await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn serve_http(store: Store, serve: ServeArgs, engine: EngineSettings) -> Result<(), String> {
     if serve.demo {
         if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
             println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
@@ -58,10 +81,13 @@ async fn serve_http(store: Store, serve: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
     tracing::info!(addr = %serve.site_addr, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let engine = start_engine(&store, engine);
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| error.to_string());
+    engine.shutdown().await;
+    served?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,7 +1,7 @@
 //! Sessions live in the application's own database: one store type over either backend.
 
 use async_trait::async_trait;
-use tenantpilot_core::store::Store;
+use tenantpilot_core::store::{Db, Store};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, Result};
 use tower_sessions::SessionStore;
@@ -17,13 +17,13 @@ impl SessionBackend {
     /// Creates the sessions table beside the application's tables (on PostgreSQL, in the
     /// schema the store's connections use).
     pub async fn open(store: &Store) -> std::result::Result<SessionBackend, sqlx::Error> {
-        let backend = match store {
-            Store::Sqlite(pool) => SessionBackend::Sqlite(
+        let backend = match store.db() {
+            Db::Sqlite(pool) => SessionBackend::Sqlite(
                 SqliteStore::new(pool.clone())
                     .with_table_name("sessions")
                     .map_err(|message| sqlx::Error::Configuration(message.into()))?,
             ),
-            Store::Postgres(pool) => {
+            Db::Postgres(pool) => {
                 let schema: String =
                     sqlx::query_scalar("SELECT current_schema()::text").fetch_one(pool).await?;
                 SessionBackend::Postgres(

@@ -2,14 +2,19 @@
 //! with `$n` placeholders (both SQLite and PostgreSQL accept them) and run on whichever pool
 //! is in use; a backend-specific statement is the exception and says why.
 
+mod audit;
+mod backups;
+mod events;
 mod memberships;
 mod operation_runs;
 mod tenants;
 mod throttle;
 mod users;
 
+pub use backups::{CapturedPolicy, NewRestoreRun};
+pub use events::{RunChange, RunEvents};
 pub use memberships::MembershipChange;
-pub use operation_runs::{NewRun, Started};
+pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
 
@@ -20,8 +25,15 @@ use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The database and the run-change events published through it.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    db: Db,
+    events: RunEvents,
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -36,9 +48,9 @@ pub enum Backend {
 /// backend, so it is type-checked against both.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+        match $store.db() {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
         }
     };
 }
@@ -73,10 +85,9 @@ impl Store {
                     .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store { db: Db::Sqlite(pool), events: RunEvents::local_only() })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?;
-            Ok(Store::Postgres(Self::pg_pool(options).await?))
+            Self::postgres(PgConnectOptions::from_str(url)?).await
         } else {
             let scheme = url.split(':').next().unwrap_or_default();
             Err(ConnectError::UnknownScheme(scheme.to_string()))
@@ -89,30 +100,54 @@ impl Store {
         let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
         admin.close().await;
-        let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-        Ok(Store::Postgres(Self::pg_pool(options).await?))
+        Self::postgres(PgConnectOptions::from_str(url)?.options([("search_path", schema)])).await
     }
 
-    async fn pg_pool(options: PgConnectOptions) -> Result<PgPool, sqlx::Error> {
-        PgPoolOptions::new()
+    async fn postgres(options: PgConnectOptions) -> Result<Store, ConnectError> {
+        let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
+            .connect_with(options.clone())
+            .await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await?;
+        Ok(Store { db: Db::Postgres(pool), events: RunEvents::postgres(options, &schema) })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn events(&self) -> &RunEvents {
+        &self.events
+    }
+
+    /// Tells every subscriber (here and, on PostgreSQL, in other processes) that a run changed.
+    /// A lost notification is logged, not returned: the change itself is committed, and
+    /// subscribers re-read periodically.
+    pub(crate) async fn publish(&self, change: RunChange) {
+        self.events.deliver_locally(change);
+        if let (Db::Postgres(pool), Some(channel)) = (&self.db, self.events.channel()) {
+            let payload = self.events.notification_payload(change);
+            if let Err(error) =
+                sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await
+            {
+                tracing::warn!(%error, run = change.run_id, "cannot notify other processes of a run change");
+            }
+        }
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        match self {
-            Store::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Store::Sqlite(_) => Backend::Sqlite,
-            Store::Postgres(_) => Backend::Postgres,
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
         }
     }
 
@@ -123,6 +158,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.events.stop();
         on_pool!(self, pool => pool.close().await)
     }
 }

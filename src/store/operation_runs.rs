@@ -1,4 +1,4 @@
-use super::{on_pool, Backend, Store};
+use super::{on_pool, RunChange, Store};
 use crate::operation::{Counters, Failure, Initiator, OperationRun, RunOutcome, RunStatus, RunTarget};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -66,6 +66,43 @@ struct RunRow {
     cancel_requested: bool,
 }
 
+/// What a changing statement returns, to publish the change without reading the run again.
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    id: i64,
+    workspace_id: i64,
+    tenant_id: Option<i64>,
+    status: String,
+    outcome: String,
+}
+
+const CHANGE_COLUMNS: &str = "id, workspace_id, tenant_id, status, outcome";
+
+impl TryFrom<ChangeRow> for RunChange {
+    type Error = CoreError;
+    fn try_from(row: ChangeRow) -> Result<Self, CoreError> {
+        Ok(RunChange {
+            run_id: row.id,
+            workspace_id: row.workspace_id,
+            tenant_id: row.tenant_id,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            outcome: row.outcome.parse().map_err(|e| corrupt("outcome", e))?,
+        })
+    }
+}
+
+impl From<&OperationRun> for RunChange {
+    fn from(run: &OperationRun) -> Self {
+        RunChange {
+            run_id: run.id,
+            workspace_id: run.workspace_id,
+            tenant_id: run.tenant_id,
+            status: run.status,
+            outcome: run.outcome,
+        }
+    }
+}
+
 const RUN_COLUMNS: &str = "id, workspace_id, tenant_id, kind, status, outcome, identity, target_kind, target_id, \
      context, total, processed, failed, failures, initiator, attempt, created_at, started_at, completed_at, heartbeat_at, \
      cancel_requested";
@@ -73,6 +110,16 @@ const RUN_COLUMNS: &str = "id, workspace_id, tenant_id, kind, status, outcome, i
 fn corrupt(what: &str, error: impl std::fmt::Display) -> CoreError {
     tracing::error!(%error, "stored operation run has a bad {what}");
     CoreError::Internal
+}
+
+/// Runs a statement that changes at most one run and `RETURNING {CHANGE_COLUMNS}`, binding the
+/// arguments in order, and publishes the change. Evaluates to `Result<bool, CoreError>`.
+macro_rules! change_run {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let row: Option<ChangeRow> =
+            on_pool!($store, pool => sqlx::query_as($sql)$(.bind($arg))*.fetch_optional(pool).await)?;
+        $store.publish_change(row).await
+    }};
 }
 
 impl TryFrom<RunRow> for OperationRun {
@@ -122,6 +169,14 @@ impl Store {
                 .bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator).bind(Utc::now())
                 .fetch_optional(pool).await)?;
             if let Some(id) = created {
+                self.publish(RunChange {
+                    run_id: id,
+                    workspace_id: new.workspace_id,
+                    tenant_id: new.tenant_id,
+                    status: RunStatus::Queued,
+                    outcome: RunOutcome::Pending,
+                })
+                .await;
                 return Ok(Started::Created(id));
             }
             let active: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
@@ -142,41 +197,83 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// Publishes the change a `change_run!` statement made; false when it matched no run.
+    async fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
+        match row {
+            Some(row) => {
+                self.publish(row.try_into()?).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Claims the oldest queued run whose tenant has fewer than `per_tenant_limit` running,
-    /// marking it running for `worker`. On PostgreSQL rows other workers are claiming are
-    /// skipped, not waited for; SQLite has one writer, so the statement is atomic as it is.
-    /// Under concurrent claims the tenant limit is a bound each claim checks, not a lock.
+    /// marking it running for `worker`. On PostgreSQL claims take turns through a transaction
+    /// lock, so the tenant limit holds exactly however many workers claim at once (each claim
+    /// is one short statement); SQLite has one writer, so the statement is atomic as it is.
     pub async fn claim_run(
         &self,
         worker: &str,
         per_tenant_limit: i64,
     ) -> Result<Option<OperationRun>, CoreError> {
-        let skip_locked = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
         let sql = format!(
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
              heartbeat_at = $1, claimed_by = $2 \
              WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
                AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
                     WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
-               ORDER BY q.created_at, q.id LIMIT 1 {skip_locked}) \
+               ORDER BY q.created_at, q.id LIMIT 1) \
              AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
-        let row = on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql)
-            .bind(Utc::now()).bind(worker).bind(per_tenant_limit).fetch_optional(pool).await)?;
-        row.map(TryInto::try_into).transpose()
+        let now = Utc::now();
+        let row = match self.db() {
+            super::Db::Sqlite(pool) => {
+                sqlx::query_as::<_, RunRow>(&sql)
+                    .bind(now)
+                    .bind(worker)
+                    .bind(per_tenant_limit)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            super::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Released at commit; the UPDATE's own snapshot, taken after the lock, sees
+                // every earlier claim.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+                let row = sqlx::query_as::<_, RunRow>(&sql)
+                    .bind(now)
+                    .bind(worker)
+                    .bind(per_tenant_limit)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
+            }
+        };
+        let Some(run) = row.map(OperationRun::try_from).transpose()? else { return Ok(None) };
+        self.publish(RunChange::from(&run)).await;
+        Ok(Some(run))
     }
 
-    /// Records progress and that the worker is alive. Returns whether a cancel was requested.
+    /// Records progress and that the worker is alive. Returns whether the run should stop: a
+    /// cancel was requested, or the run is no longer running (e.g. reconciled as stale).
     pub async fn heartbeat_run(&self, id: i64, counters: Counters) -> Result<bool, CoreError> {
-        let cancel: Option<bool> = on_pool!(self, pool => sqlx::query_scalar(
+        let row: Option<(i64, Option<i64>, bool)> = on_pool!(self, pool => sqlx::query_as(
             "UPDATE operation_runs SET heartbeat_at = $2, total = $3, processed = $4, failed = $5 \
-             WHERE id = $1 AND status = 'running' RETURNING cancel_requested")
+             WHERE id = $1 AND status = 'running' RETURNING workspace_id, tenant_id, cancel_requested")
             .bind(id).bind(Utc::now()).bind(counters.total).bind(counters.processed).bind(counters.failed)
             .fetch_optional(pool).await)?;
-        Ok(cancel.unwrap_or(true))
+        let Some((workspace_id, tenant_id, cancel_requested)) = row else { return Ok(true) };
+        self.publish(RunChange {
+            run_id: id,
+            workspace_id,
+            tenant_id,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+        })
+        .await;
+        Ok(cancel_requested)
     }
 
     /// Appends a failure to an active run.
@@ -186,38 +283,57 @@ impl Store {
         };
         run.failures.push(failure.clone());
         let failures = serde_json::to_string(&run.failures).map_err(|_| CoreError::Internal)?;
-        on_pool!(self, pool => sqlx::query(
-            "UPDATE operation_runs SET failures = $2 WHERE id = $1 AND status IN ('queued', 'running')")
-            .bind(id).bind(failures).execute(pool).await.map(drop))?;
+        let sql = format!(
+            "UPDATE operation_runs SET failures = $2 WHERE id = $1 AND status IN ('queued', 'running') \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id, failures)?;
         Ok(())
     }
 
     /// Cancels a run: a queued one at once; a running one is asked to stop, and its handler
     /// completes it as cancelled. False when the run had completed already.
     pub async fn cancel_run(&self, id: i64) -> Result<bool, CoreError> {
-        let queued = on_pool!(self, pool => sqlx::query(
+        let queued = format!(
             "UPDATE operation_runs SET status = 'completed', outcome = 'cancelled', completed_at = $2 \
-             WHERE id = $1 AND status = 'queued'")
-            .bind(id).bind(Utc::now()).execute(pool).await.map(|done| done.rows_affected()))?;
-        if queued == 1 {
+             WHERE id = $1 AND status = 'queued' RETURNING {CHANGE_COLUMNS}"
+        );
+        if change_run!(self, &queued, id, Utc::now())? {
             return Ok(true);
         }
-        let running = on_pool!(self, pool => sqlx::query(
-            "UPDATE operation_runs SET cancel_requested = TRUE WHERE id = $1 AND status = 'running'")
-            .bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
-        Ok(running == 1)
+        let running = format!(
+            "UPDATE operation_runs SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &running, id)
     }
 
-    /// Completes as failed (`ops.stale`) every running run whose heartbeat is older than
-    /// `stale_before`: its worker died. A run whose worker beats again first is left alone.
-    /// Returns the ids it completed.
-    pub async fn fail_stale_runs(&self, stale_before: DateTime<Utc>) -> Result<Vec<i64>, CoreError> {
+    /// Deals with every running run whose heartbeat is older than `stale_before` (its worker
+    /// died): one `retry` allows goes back to the queue for another attempt; the others
+    /// complete as failed with reason `ops.stale`. A run whose worker beats again first is
+    /// left alone. Returns what it did, by run id.
+    pub async fn reconcile_stale_runs(
+        &self,
+        stale_before: DateTime<Utc>,
+        retry: impl Fn(&OperationRun) -> bool,
+    ) -> Result<Vec<(i64, Reconciled)>, CoreError> {
         let candidates: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT id FROM operation_runs WHERE status = 'running' AND heartbeat_at < $1")
             .bind(stale_before).fetch_all(pool).await)?;
-        let mut failed = Vec::new();
+        let mut reconciled = Vec::new();
         for id in candidates {
             let Some(mut run) = self.operation_run(id).await? else { continue };
+            if retry(&run) {
+                let sql = format!(
+                    "UPDATE operation_runs SET status = 'queued', attempt = attempt + 1, claimed_by = NULL, \
+                     heartbeat_at = NULL WHERE id = $1 AND status = 'running' AND heartbeat_at < $2 \
+                     RETURNING {CHANGE_COLUMNS}"
+                );
+                if change_run!(self, &sql, id, stale_before)? {
+                    reconciled.push((id, Reconciled::Requeued));
+                }
+                continue;
+            }
             let now = Utc::now();
             run.failures.push(Failure {
                 code: "ops.stale".into(),
@@ -226,25 +342,194 @@ impl Store {
                 at: now,
             });
             let failures = serde_json::to_string(&run.failures).map_err(|_| CoreError::Internal)?;
-            let done = on_pool!(self, pool => sqlx::query(
-                "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $3, failures = $4 \
-                 WHERE id = $1 AND status = 'running' AND heartbeat_at < $2")
-                .bind(id).bind(stale_before).bind(now).bind(failures)
-                .execute(pool).await.map(|done| done.rows_affected()))?;
-            if done == 1 {
-                failed.push(id);
+            let sql = format!(
+                "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $3, \
+                 failures = $4 WHERE id = $1 AND status = 'running' AND heartbeat_at < $2 \
+                 RETURNING {CHANGE_COLUMNS}"
+            );
+            if change_run!(self, &sql, id, stale_before, now, failures)? {
+                reconciled.push((id, Reconciled::Failed));
             }
         }
-        Ok(failed)
+        Ok(reconciled)
     }
 
-    /// Ends an active run with `outcome`; false when it was not active.
-    pub async fn complete_run(&self, id: i64, outcome: RunOutcome) -> Result<bool, CoreError> {
-        let done = on_pool!(self, pool => sqlx::query(
-            "UPDATE operation_runs SET status = $2, outcome = $3, completed_at = $4 \
-             WHERE id = $1 AND status IN ('queued', 'running')")
-            .bind(id).bind(RunStatus::Completed.as_str()).bind(outcome.as_str()).bind(Utc::now())
-            .execute(pool).await.map(|result| result.rows_affected()))?;
-        Ok(done == 1)
+    /// Puts a running run back in the queue, for a worker that is shutting down before the run
+    /// could finish; another worker picks it up. Not counted as a new attempt.
+    pub async fn release_run(&self, id: i64) -> Result<bool, CoreError> {
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'queued', claimed_by = NULL, heartbeat_at = NULL \
+             WHERE id = $1 AND status = 'running' RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id)
+    }
+
+    /// Ends an active run with `outcome` and its final counters; false when it was not active.
+    pub async fn complete_run(
+        &self,
+        id: i64,
+        outcome: RunOutcome,
+        counters: Counters,
+    ) -> Result<bool, CoreError> {
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'completed', outcome = $2, completed_at = $3, \
+             total = $4, processed = $5, failed = $6 \
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(
+            self,
+            &sql,
+            id,
+            outcome.as_str(),
+            Utc::now(),
+            counters.total,
+            counters.processed,
+            counters.failed
+        )
+    }
+
+    /// Deletes up to `batch` completed runs that completed before `before`; returns how many.
+    /// Callers loop until it returns less than `batch`, keeping each transaction short.
+    pub async fn prune_completed_runs(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, CoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM operation_runs WHERE id IN (SELECT id FROM operation_runs \
+             WHERE status = 'completed' AND completed_at < $1 LIMIT $2)")
+            .bind(before).bind(batch).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(deleted)
+    }
+}
+
+/// The transaction lock PostgreSQL claims take turns on (an arbitrary constant: "TPCLAIM").
+const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
+
+/// What the reconciler did with a stale run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    Requeued,
+    Failed,
+}
+
+/// Whose runs a Monitoring query may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunScope {
+    /// Platform admins: every run.
+    All,
+    /// A user: runs of tenants they are a member of, and workspace-level runs of workspaces
+    /// where they are a member of some tenant.
+    MemberOf(i64),
+}
+
+/// A Monitoring query: newest first, optional filters, and a cursor (`before_id`, the last id
+/// of the previous page).
+#[derive(Debug, Clone)]
+pub struct RunQuery {
+    pub scope: RunScope,
+    pub tenant_id: Option<i64>,
+    pub kind: Option<String>,
+    pub status: Option<RunStatus>,
+    pub outcome: Option<RunOutcome>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl RunQuery {
+    pub fn new(scope: RunScope, limit: i64) -> RunQuery {
+        RunQuery {
+            scope,
+            tenant_id: None,
+            kind: None,
+            status: None,
+            outcome: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit,
+        }
+    }
+}
+
+/// A bound value of a query whose conditions are assembled at run time.
+enum Arg {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+impl Store {
+    /// Runs matching `query`, newest first. Only the conditions in use are in the SQL, so each
+    /// filter combination gets its own plan on PostgreSQL.
+    pub async fn list_runs(&self, query: &RunQuery) -> Result<Vec<OperationRun>, CoreError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |condition: &str, arg: Arg| {
+            args.push(arg);
+            conditions.push(condition.replace('?', &format!("${}", args.len())));
+        };
+        if let RunScope::MemberOf(user_id) = query.scope {
+            push(
+                "(r.tenant_id IN (SELECT m.tenant_id FROM memberships m WHERE m.user_id = ?) \
+                 OR (r.tenant_id IS NULL AND r.workspace_id IN (SELECT t.workspace_id FROM memberships m \
+                 JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = ?)))",
+                Arg::Int(user_id),
+            );
+        }
+        if let Some(tenant_id) = query.tenant_id {
+            push("r.tenant_id = ?", Arg::Int(tenant_id));
+        }
+        if let Some(kind) = &query.kind {
+            push("r.kind = ?", Arg::Text(kind.clone()));
+        }
+        if let Some(status) = query.status {
+            push("r.status = ?", Arg::Text(status.as_str().into()));
+        }
+        if let Some(outcome) = query.outcome {
+            push("r.outcome = ?", Arg::Text(outcome.as_str().into()));
+        }
+        if let Some(since) = query.since {
+            push("r.created_at >= ?", Arg::Time(since));
+        }
+        if let Some(until) = query.until {
+            push("r.created_at < ?", Arg::Time(until));
+        }
+        if let Some(before_id) = query.before_id {
+            push("r.id < ?", Arg::Int(before_id));
+        }
+        args.push(Arg::Int(query.limit));
+        let filter =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let columns =
+            RUN_COLUMNS.split(", ").map(|column| format!("r.{column}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM operation_runs r {filter} ORDER BY r.id DESC LIMIT ${}",
+            args.len()
+        );
+        let rows: Vec<RunRow> = on_pool!(self, pool => {
+            let mut statement = sqlx::query_as(&sql);
+            for arg in &args {
+                statement = match arg {
+                    Arg::Int(value) => statement.bind(*value),
+                    Arg::Text(value) => statement.bind(value.as_str()),
+                    Arg::Time(value) => statement.bind(*value),
+                };
+            }
+            statement.fetch_all(pool).await
+        })?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Whether `user_id` may see `run` under the same rule as [`RunScope::MemberOf`].
+    pub async fn member_sees_run(&self, user_id: i64, run: &OperationRun) -> Result<bool, CoreError> {
+        let seen: Option<i64> = match run.tenant_id {
+            Some(tenant_id) => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT tenant_id FROM memberships WHERE user_id = $1 AND tenant_id = $2")
+                .bind(user_id).bind(tenant_id).fetch_optional(pool).await)?,
+            None => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+                 WHERE m.user_id = $1 AND t.workspace_id = $2 LIMIT 1")
+                .bind(user_id).bind(run.workspace_id).fetch_optional(pool).await)?,
+        };
+        Ok(seen.is_some())
     }
 }

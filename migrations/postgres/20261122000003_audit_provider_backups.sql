@@ -1,0 +1,78 @@
+-- Who did what, where and when. No foreign key to tenants: entries outlive a purged tenant.
+CREATE TABLE audit_entries (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace_id  BIGINT NOT NULL REFERENCES workspaces(id),
+    tenant_id     BIGINT,
+    -- The actor (user, token or system) with a display-name snapshot, as JSON.
+    actor         TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    target_kind   TEXT,
+    target_id     TEXT,
+    details       TEXT NOT NULL DEFAULT '{}',
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX audit_entries_tenant_created ON audit_entries(tenant_id, created_at DESC, id DESC);
+CREATE INDEX audit_entries_created ON audit_entries(created_at DESC, id DESC);
+
+-- How TenantPilot reaches a tenant's provider. The secret is write-only for people: never
+-- shown again, never logged.
+CREATE TABLE provider_connections (
+    tenant_id     BIGINT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    base_url      TEXT NOT NULL,
+    token_url     TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    client_secret TEXT NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+
+-- A capture of a tenant's policies (settings and assignments) at one moment.
+CREATE TABLE backup_sets (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id     BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    -- The capture run that fills it (runs are pruned, so no foreign key).
+    operation_run_id BIGINT,
+    item_count    BIGINT NOT NULL DEFAULT 0,
+    created_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX backup_sets_tenant ON backup_sets(tenant_id, id DESC);
+-- One set per capture run, so a capture that runs again after a lost worker fills the same set.
+CREATE UNIQUE INDEX backup_sets_run ON backup_sets(operation_run_id);
+-- One set per capture run, so a capture that runs again after a lost worker fills the same set.
+
+CREATE TABLE backup_items (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    backup_set_id BIGINT NOT NULL REFERENCES backup_sets(id) ON DELETE CASCADE,
+    tenant_id     BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    policy_id     TEXT NOT NULL,
+    policy_name   TEXT NOT NULL,
+    policy_type   TEXT NOT NULL,
+    settings      TEXT NOT NULL DEFAULT '{}',
+    -- [{groupId, groupName}] as last captured or fetched.
+    assignments   TEXT NOT NULL DEFAULT '[]',
+    assignments_count BIGINT NOT NULL DEFAULT 0,
+    assignments_fetched_at TIMESTAMPTZ,
+    UNIQUE (backup_set_id, policy_id)
+);
+CREATE INDEX backup_items_tenant ON backup_items(tenant_id, id);
+
+-- A restore of assignments from a backup set, previewed before it is executed.
+CREATE TABLE restore_runs (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant_id     BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    backup_set_id BIGINT NOT NULL REFERENCES backup_sets(id) ON DELETE CASCADE,
+    item_ids      TEXT NOT NULL,
+    -- {sourceGroupId: targetGroupId}
+    group_mapping TEXT NOT NULL DEFAULT '{}',
+    preview       TEXT NOT NULL,
+    created_by    BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    -- The latest execution.
+    operation_run_id BIGINT
+);
+CREATE INDEX restore_runs_tenant ON restore_runs(tenant_id, id DESC);
+
+-- Monitoring pages through runs newest first by id, per tenant or across all.
+DROP INDEX operation_runs_tenant_created;
+DROP INDEX operation_runs_created;
+CREATE INDEX operation_runs_tenant_id ON operation_runs(tenant_id, id DESC);

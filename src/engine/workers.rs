@@ -1,0 +1,314 @@
+//! Workers claim queued runs and execute them; a reconciler deals with runs whose worker died;
+//! a retention job prunes old completed runs. All run as tasks of one process and stop
+//! together through [`EngineHandle::shutdown`].
+
+use super::context::{RunSignals, Stop};
+use super::{Operations, RunContext};
+use crate::operation::{Counters, OperationRun, RunOutcome, RunStatus};
+use crate::store::{Reconciled, RunChange, Store};
+use chrono::Utc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Worker tasks in this process; 0 runs none (another process does the work).
+    pub workers: usize,
+    /// Runs of one tenant running at once, across all processes.
+    pub per_tenant_limit: i64,
+    /// How often a running run proves its worker is alive.
+    pub heartbeat: Duration,
+    /// A running run without a heartbeat for this long has lost its worker.
+    pub stale_after: Duration,
+    /// Attempts a retry-safe run gets before a lost worker fails it.
+    pub max_attempts: i64,
+    /// How often progress is saved (and pushed to watchers) while a run works through items.
+    pub progress_every: Duration,
+    /// An idle worker looks for work at least this often, even without a notification.
+    pub idle_poll: Duration,
+    /// Completed runs older than this are pruned; `None` keeps them forever.
+    pub retention: Option<chrono::Duration>,
+    pub retention_every: Duration,
+    /// On shutdown, in-flight runs get this long to finish before they are released.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            workers: 4,
+            per_tenant_limit: 2,
+            heartbeat: Duration::from_secs(5),
+            stale_after: Duration::from_secs(60),
+            max_attempts: 3,
+            progress_every: Duration::from_millis(250),
+            idle_poll: Duration::from_secs(2),
+            retention: Some(chrono::Duration::days(90)),
+            retention_every: Duration::from_secs(3600),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The running engine of this process.
+pub struct EngineHandle {
+    stop: watch::Sender<bool>,
+    release: watch::Sender<bool>,
+    workers: JoinSet<()>,
+    background: JoinSet<()>,
+    grace: Duration,
+}
+
+impl EngineHandle {
+    /// Starts the workers, the reconciler and the retention job. `name` tells this process's
+    /// workers apart in the runs they claim (e.g. host and pid).
+    pub fn spawn(store: Store, operations: Operations, settings: EngineSettings, name: &str) -> EngineHandle {
+        let (stop, _) = watch::channel(false);
+        let (release, _) = watch::channel(false);
+        let settings = Arc::new(settings);
+        let mut workers = JoinSet::new();
+        for n in 0..settings.workers {
+            let worker = Worker {
+                name: format!("{name}/{n}"),
+                store: store.clone(),
+                operations: operations.clone(),
+                settings: settings.clone(),
+                stop: stop.subscribe(),
+                release: release.subscribe(),
+            };
+            workers.spawn(worker.work());
+        }
+        let mut background = JoinSet::new();
+        background.spawn(reconcile(store.clone(), operations, settings.clone(), stop.subscribe()));
+        if let Some(retention) = settings.retention {
+            background.spawn(prune(store, retention, settings.retention_every, stop.subscribe()));
+        }
+        EngineHandle { stop, release, workers, background, grace: settings.shutdown_grace }
+    }
+
+    /// Stops claiming, gives in-flight runs the grace period to finish, then asks them to
+    /// release their runs to the queue at their next checkpoint. A run whose operation never
+    /// reaches one is left to another process's reconciler.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.background.shutdown().await;
+        if tokio::time::timeout(self.grace, join_all(&mut self.workers)).await.is_err() {
+            let _ = self.release.send(true);
+            tracing::info!("releasing runs still in flight");
+            if tokio::time::timeout(self.grace, join_all(&mut self.workers)).await.is_err() {
+                tracing::warn!("abandoning runs that did not stop; the reconciler will take them over");
+                self.workers.shutdown().await;
+            }
+        }
+    }
+}
+
+/// A task that must not outlive its owner.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
+}
+
+struct Worker {
+    name: String,
+    store: Store,
+    operations: Operations,
+    settings: Arc<EngineSettings>,
+    stop: watch::Receiver<bool>,
+    release: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn work(mut self) {
+        let mut changes = self.store.events().subscribe();
+        while !*self.stop.borrow() {
+            match self.store.claim_run(&self.name, self.settings.per_tenant_limit).await {
+                Ok(Some(run)) => {
+                    self.execute(run).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, worker = %self.name, "cannot claim runs"),
+            }
+            tokio::select! {
+                _ = self.stop.changed() => {}
+                () = claimable(&mut changes) => {}
+                () = tokio::time::sleep(self.settings.idle_poll) => {}
+            }
+        }
+    }
+
+    async fn execute(&mut self, run: OperationRun) {
+        let id = run.id;
+        let span = tracing::info_span!("run", id, kind = %run.kind, worker = %self.name);
+        let Some(operation) = self.operations.get(&run.kind).cloned() else {
+            tracing::error!(parent: &span, "no operation of this kind is known to this version");
+            let stop =
+                Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
+            self.finish(id, Err(stop), run.counters).await;
+            return;
+        };
+        tracing::info!(parent: &span, attempt = run.attempt, "run started");
+        let signals = Arc::new(RunSignals::default());
+        let mut context =
+            RunContext::new(run, self.store.clone(), signals.clone(), self.settings.progress_every);
+        // Beside the operation; aborted with it, also when this worker itself is dropped.
+        let _beating = AbortOnDrop(tokio::spawn(heartbeat(
+            self.store.clone(),
+            id,
+            signals.clone(),
+            self.settings.heartbeat,
+        )));
+        let _releasing = AbortOnDrop(tokio::spawn(watch_release(self.release.clone(), signals.clone())));
+        // In a task of its own, so that a panic fails the run instead of killing the worker.
+        let mut executing = AbortOnDrop(tokio::spawn(
+            async move { operation.execute(&mut context).await }.instrument(span.clone()),
+        ));
+        let result = match (&mut executing.0).await {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::error!(parent: &span, %error, "operation panicked");
+                Err(Stop::failed(
+                    "ops.internal",
+                    "unknown_error",
+                    "An internal error stopped this operation.",
+                ))
+            }
+        };
+        let counters = signals.counters();
+        let ended = match &result {
+            Ok(outcome) => outcome.as_str(),
+            Err(Stop::Cancelled) => "cancelled",
+            Err(Stop::Released) => "released",
+            Err(Stop::Failed(_)) => "failed",
+        };
+        tracing::info!(parent: &span, ended, ?counters, "run ended");
+        self.finish(id, result, counters).await;
+    }
+
+    async fn finish(&self, id: i64, result: Result<RunOutcome, Stop>, counters: Counters) {
+        let saved = match result {
+            Ok(outcome) => self.store.complete_run(id, outcome, counters).await.map(drop),
+            Err(Stop::Cancelled) => {
+                self.store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop)
+            }
+            Err(Stop::Released) => self.store.release_run(id).await.map(drop),
+            Err(Stop::Failed(failure)) => match self.store.add_run_failure(id, &failure).await {
+                Ok(()) => self.store.complete_run(id, RunOutcome::Failed, counters).await.map(drop),
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = saved {
+            // The run stays running without heartbeats; the reconciler completes it.
+            tracing::error!(%error, run = id, "cannot save the end of a run");
+        }
+    }
+}
+
+/// Waits for a change that may make a run claimable: a run queued, or one completing (which
+/// frees a slot of its tenant's limit).
+async fn claimable(changes: &mut broadcast::Receiver<RunChange>) {
+    loop {
+        match changes.recv().await {
+            Ok(change) if change.status != RunStatus::Running => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
+}
+
+/// Proves the worker is alive while the operation is busy inside one long item, and hears a
+/// cancel even when the operation saves no progress.
+async fn heartbeat(store: Store, id: i64, signals: Arc<RunSignals>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match store.heartbeat_run(id, signals.counters()).await {
+            Ok(true) => signals.cancel_requested.store(true, Ordering::Relaxed),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, run = id, "heartbeat failed"),
+        }
+    }
+}
+
+async fn watch_release(mut release: watch::Receiver<bool>, signals: Arc<RunSignals>) {
+    if release.wait_for(|release| *release).await.is_ok() {
+        signals.release.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Completes or requeues runs whose worker stopped beating.
+async fn reconcile(
+    store: Store,
+    operations: Operations,
+    settings: Arc<EngineSettings>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = (settings.stale_after / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let Ok(stale_after) = chrono::Duration::from_std(settings.stale_after) else { return };
+        let retry = |run: &OperationRun| {
+            run.attempt < settings.max_attempts && operations.get(&run.kind).is_some_and(|op| op.retry_safe())
+        };
+        match store.reconcile_stale_runs(Utc::now() - stale_after, retry).await {
+            Ok(reconciled) => {
+                for (run, what) in reconciled {
+                    match what {
+                        Reconciled::Requeued => tracing::warn!(run, "requeued a run whose worker stopped"),
+                        Reconciled::Failed => {
+                            tracing::warn!(run, "failed a run whose worker stopped (ops.stale)")
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot reconcile stale runs"),
+        }
+    }
+}
+
+/// Deletes completed runs older than `retention`, in batches.
+async fn prune(store: Store, retention: chrono::Duration, every: Duration, mut stop: watch::Receiver<bool>) {
+    const BATCH: i64 = 1000;
+    loop {
+        let before = Utc::now() - retention;
+        let mut pruned = 0;
+        loop {
+            match store.prune_completed_runs(before, BATCH).await {
+                Ok(deleted) => {
+                    pruned += deleted;
+                    if deleted < BATCH as u64 {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot prune old runs");
+                    break;
+                }
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(pruned, "pruned completed runs past retention");
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
