@@ -79,6 +79,71 @@ pub struct OperationRun {
     pub cancel_requested: bool,
 }
 
+/// A run as the Monitoring list of the assignment-operations contract shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: RunStatus,
+    pub outcome: RunOutcome,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A failure as the contract shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureItem {
+    pub code: String,
+    pub reason_code: String,
+    pub message: String,
+}
+
+/// A run as the contract's Monitoring detail shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub summary: RunSummary,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub context: serde_json::Map<String, serde_json::Value>,
+    pub failures: Vec<FailureItem>,
+}
+
+impl From<&OperationRun> for RunSummary {
+    fn from(run: &OperationRun) -> Self {
+        RunSummary {
+            id: run.id,
+            kind: run.kind.clone(),
+            status: run.status,
+            outcome: run.outcome,
+            created_at: run.created_at,
+        }
+    }
+}
+
+impl From<&OperationRun> for RunDetail {
+    fn from(run: &OperationRun) -> Self {
+        RunDetail {
+            summary: run.into(),
+            started_at: run.started_at,
+            completed_at: run.completed_at,
+            context: run.context.clone(),
+            failures: run
+                .failures
+                .iter()
+                .map(|failure| FailureItem {
+                    code: failure.code.clone(),
+                    reason_code: failure.reason_code.clone(),
+                    message: failure.message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 macro_rules! string_enum {
     ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
         impl $type {

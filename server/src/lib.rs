@@ -1,6 +1,7 @@
 //! The `tenantpilot` server: configuration, the HTTP router (Leptos pages, server functions,
 //! JSON routes), sessions, the same-origin check, and the command line.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod health;

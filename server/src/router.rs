@@ -2,9 +2,9 @@
 //! layers every request passes (request id, tracing, body limit, same-origin check, session).
 
 use crate::config::ServeArgs;
-use crate::health;
 use crate::origin::{same_origin, OriginPolicy};
 use crate::sessions::SessionBackend;
+use crate::{api, health};
 use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use axum::{middleware, Extension, Router};
@@ -61,6 +61,7 @@ pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> R
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(api::routes())
         .leptos_routes(&options, routes, pages)
         .fallback(file_and_error_handler(shell))
         .with_state(options);

@@ -1,119 +1,15 @@
 //! The router over real HTTP requests (in process), on SQLite and PostgreSQL: sign-in, sessions,
 //! the 404/403 matrix of every plane and role, the same-origin check, and bad input.
 
+mod common;
+
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
-use axum::Router;
-use clap::Parser;
-use http_body_util::BodyExt;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{Sender, TestApp, ORIGIN};
 use tenantpilot_core::store::Backend;
-use tenantpilot_core::testing::TestDatabase;
-use tenantpilot_core::{seed, Role};
-use tenantpilot_server::config::Cli;
+use tenantpilot_core::Role;
 use tenantpilot_server::router;
 use tower::ServiceExt;
-
-const ORIGIN: &str = "http://localhost";
-
-struct TestApp {
-    router: Router,
-    db: TestDatabase,
-    password: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-    fn session_cookie(&self) -> Option<String> {
-        self.headers.get_all(header::SET_COOKIE).iter().find_map(|value| {
-            let value = value.to_str().ok()?;
-            value.strip_prefix(&format!("{}=", router::SESSION_COOKIE)).map(|rest| {
-                format!("{}={}", router::SESSION_COOKIE, rest.split(';').next().unwrap_or_default())
-            })
-        })
-    }
-}
-
-/// How a request is sent: as a browser form post, as script (JSON answers), or cross-site.
-#[derive(Clone, Copy, PartialEq)]
-enum Sender {
-    Browser,
-    Script,
-    CrossSite,
-}
-
-impl TestApp {
-    async fn new(backend: Backend) -> TestApp {
-        TestApp::with_flags(backend, &[]).await
-    }
-
-    /// A server started with these extra command-line flags.
-    async fn with_flags(backend: Backend, flags: &[&str]) -> TestApp {
-        let db = TestDatabase::new(backend).await;
-        let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
-        let serve = Cli::parse_from(["tenantpilot"].iter().chain(flags)).serve;
-        let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
-        TestApp { router, db, password: demo.password }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        form: Option<&str>,
-        cookie: Option<&str>,
-        sender: Sender,
-    ) -> Reply {
-        let mut request =
-            Request::builder().method(method.clone()).uri(path).header(header::HOST, "localhost");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        if method != Method::GET {
-            let origin = if sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
-            request =
-                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
-        }
-        request = match sender {
-            Sender::Script => request.header(header::ACCEPT, "application/json"),
-            _ => request.header(header::ACCEPT, "text/html"),
-        };
-        let body = match form {
-            Some(form) => {
-                request = request
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(header::CONTENT_LENGTH, form.len());
-                Body::from(form.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-    }
-
-    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        self.send(Method::GET, path, None, cookie, Sender::Browser).await
-    }
-
-    /// Signs in as a browser would; returns the session cookie.
-    async fn sign_in(&self, email: &str) -> String {
-        let form = format!("email={email}&password={}&next=", self.password);
-        let reply = self.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
-        assert_eq!(reply.status, StatusCode::FOUND, "sign-in of {email}: {}", reply.body);
-        assert_eq!(reply.location(), "/admin");
-        reply.session_cookie().expect("a session cookie")
-    }
-}
 
 tenantpilot_core::test_on_both_backends!(
     sign_in_rotates_the_session_and_sign_out_ends_it,

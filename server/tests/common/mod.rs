@@ -1,0 +1,147 @@
+//! A server in process, driven over real HTTP requests: what every router suite shares.
+#![allow(dead_code)] // Each suite uses its own part of this.
+
+pub mod contract;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use clap::Parser;
+use http_body_util::BodyExt;
+use tenantpilot_core::seed;
+use tenantpilot_core::store::Backend;
+use tenantpilot_core::testing::TestDatabase;
+use tenantpilot_server::config::Cli;
+use tenantpilot_server::router;
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://localhost";
+
+pub struct TestApp {
+    pub router: Router,
+    pub db: TestDatabase,
+    pub password: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers.get_all(header::SET_COOKIE).iter().find_map(|value| {
+            let value = value.to_str().ok()?;
+            value.strip_prefix(&format!("{}=", router::SESSION_COOKIE)).map(|rest| {
+                format!("{}={}", router::SESSION_COOKIE, rest.split(';').next().unwrap_or_default())
+            })
+        })
+    }
+}
+
+/// How a request is sent: as a browser form post, as script (JSON answers), or cross-site.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Sender {
+    Browser,
+    Script,
+    CrossSite,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        TestApp::with_flags(backend, &[]).await
+    }
+
+    /// A server started with these extra command-line flags.
+    pub async fn with_flags(backend: Backend, flags: &[&str]) -> TestApp {
+        let db = TestDatabase::new(backend).await;
+        let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
+        let serve = Cli::parse_from(["tenantpilot"].iter().chain(flags)).serve;
+        let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+        TestApp { router, db, password: demo.password }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&str>,
+        cookie: Option<&str>,
+        sender: Sender,
+    ) -> Reply {
+        let mut request =
+            Request::builder().method(method.clone()).uri(path).header(header::HOST, "localhost");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if method != Method::GET {
+            let origin = if sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
+            request =
+                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
+        }
+        request = match sender {
+            Sender::Script => request.header(header::ACCEPT, "application/json"),
+            _ => request.header(header::ACCEPT, "text/html"),
+        };
+        let body = match form {
+            Some(form) => {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::CONTENT_LENGTH, form.len());
+                Body::from(form.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// A script's request: JSON in and out, same origin.
+    pub async fn json(&self, method: Method, path: &str, body: Option<&str>, cookie: Option<&str>) -> Reply {
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::HOST, "localhost")
+            .header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if method != Method::GET {
+            request = request.header(header::ORIGIN, ORIGIN);
+        }
+        let body = match body {
+            Some(body) => {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::CONTENT_LENGTH, body.len());
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        self.send(Method::GET, path, None, cookie, Sender::Browser).await
+    }
+
+    /// Signs in as a browser would; returns the session cookie.
+    pub async fn sign_in(&self, email: &str) -> String {
+        let form = format!("email={email}&password={}&next=", self.password);
+        let reply = self.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+        assert_eq!(reply.status, StatusCode::FOUND, "sign-in of {email}: {}", reply.body);
+        assert_eq!(reply.location(), "/admin");
+        reply.session_cookie().expect("a session cookie")
+    }
+}

@@ -1,0 +1,189 @@
+//! The Monitoring routes of the assignment-operations contract, on SQLite and PostgreSQL: who
+//! sees which runs, filters, cursor paging, bad parameters, and every body against the
+//! contract's schemas.
+
+mod common;
+
+use axum::http::{header, Method, StatusCode};
+use common::contract::{self, Contract};
+use common::TestApp;
+use serde_json::{json, Value};
+use tenantpilot_core::operation::{Counters, Failure, Initiator, RunOutcome, RunTarget};
+use tenantpilot_core::store::{Backend, NewRun};
+
+const CONTRACT: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/assignment-operations.openapi.yaml");
+const LIST: &str = "/admin/monitoring/operations";
+const DETAIL: &str = "/admin/monitoring/operations/{operationRun}";
+
+tenantpilot_core::test_on_both_backends!(
+    lists_show_entitled_runs_newest_first,
+    details_follow_the_same_entitlement,
+    filters_and_cursor_paging,
+    bad_parameters_name_the_parameter,
+);
+
+/// Starts a run of `kind` in tenant `slug` and returns its id.
+async fn run_in(app: &TestApp, slug: &str, target: &str) -> i64 {
+    let tenant = app.db.store.tenant_by_slug(slug).await.unwrap().unwrap();
+    let new = NewRun {
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        kind: "assignments.fetch".into(),
+        target: Some(RunTarget { kind: "backup_item".into(), id: target.into() }),
+        context: json!({ "backupItemId": target }).as_object().unwrap().clone(),
+        initiator: Initiator::System,
+    };
+    app.db.store.start_run(&new).await.unwrap().id()
+}
+
+fn ids(body: &str) -> Vec<i64> {
+    serde_json::from_str::<Vec<Value>>(body).unwrap().iter().map(|run| run["id"].as_i64().unwrap()).collect()
+}
+
+async fn lists_show_entitled_runs_newest_first(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let contract = Contract::load(CONTRACT);
+    contract::self_check(&contract);
+    let contoso = run_in(&app, "contoso", "1").await;
+    let fabrikam = run_in(&app, "fabrikam", "2").await;
+    let northwind = run_in(&app, "northwind", "3").await;
+
+    let expectations: [(&str, Vec<i64>); 4] = [
+        ("admin@demo.test", vec![northwind, fabrikam, contoso]),
+        ("owner@demo.test", vec![northwind, fabrikam, contoso]),
+        ("operator@demo.test", vec![fabrikam, contoso]),
+        ("readonly@demo.test", vec![contoso]),
+    ];
+    for (email, expected) in expectations {
+        let cookie = app.sign_in(email).await;
+        let reply = app.json(Method::GET, LIST, None, Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{email}: {}", reply.body);
+        contract.check("get", LIST, 200, &reply.body);
+        assert_eq!(ids(&reply.body), expected, "{email}");
+        assert!(reply.headers.get(header::LINK).is_none(), "one page only");
+    }
+    let signed_out = app.json(Method::GET, LIST, None, None).await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+    app.db.drop_database().await;
+}
+
+async fn details_follow_the_same_entitlement(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let contract = Contract::load(CONTRACT);
+    let fabrikam = run_in(&app, "fabrikam", "2").await;
+    let failure = Failure {
+        code: "assignments.fetch".into(),
+        reason_code: "throttled".into(),
+        message: "The provider is throttling requests.".into(),
+        at: chrono::Utc::now(),
+    };
+    app.db.store.claim_run("w", 2).await.unwrap();
+    app.db.store.add_run_failure(fabrikam, &failure).await.unwrap();
+    app.db.store.complete_run(fabrikam, RunOutcome::Failed, Counters::default()).await.unwrap();
+
+    let path = format!("{LIST}/{fabrikam}");
+    let operator = app.sign_in("operator@demo.test").await;
+    let reply = app.json(Method::GET, &path, None, Some(&operator)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    contract.check("get", DETAIL, 200, &reply.body);
+    let detail: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        (detail["id"].as_i64(), detail["status"].as_str(), detail["outcome"].as_str()),
+        (Some(fabrikam), Some("completed"), Some("failed"))
+    );
+    assert_eq!(
+        detail["failures"][0],
+        json!({ "code": "assignments.fetch", "reasonCode": "throttled", "message": "The provider is throttling requests." })
+    );
+    assert_eq!(detail["context"], json!({ "backupItemId": "2" }));
+    assert!(detail["startedAt"].is_string() && detail["completedAt"].is_string());
+
+    // Not a member of fabrikam; an id that does not exist; not a number: all the same 404.
+    let reader = app.sign_in("readonly@demo.test").await;
+    let hidden = app.json(Method::GET, &path, None, Some(&reader)).await;
+    let missing = app.json(Method::GET, &format!("{LIST}/999999"), None, Some(&reader)).await;
+    let garbage = app.json(Method::GET, &format!("{LIST}/abc"), None, Some(&reader)).await;
+    for reply in [&hidden, &missing, &garbage] {
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert_eq!(reply.body, hidden.body);
+    }
+    let admin = app.sign_in("admin@demo.test").await;
+    assert_eq!(app.json(Method::GET, &path, None, Some(&admin)).await.status, StatusCode::OK);
+    app.db.drop_database().await;
+}
+
+async fn filters_and_cursor_paging(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let contract = Contract::load(CONTRACT);
+    let mut contoso = Vec::new();
+    for n in 0..5 {
+        contoso.push(run_in(&app, "contoso", &n.to_string()).await);
+    }
+    let fabrikam = run_in(&app, "fabrikam", "x").await;
+    app.db.store.complete_run(contoso[0], RunOutcome::Succeeded, Counters::default()).await.unwrap();
+    let owner = app.sign_in("owner@demo.test").await;
+    let get = |path: String| {
+        let app = &app;
+        let owner = owner.clone();
+        async move { app.json(Method::GET, &path, None, Some(&owner)).await }
+    };
+
+    let only_fabrikam = get(format!("{LIST}?tenant=fabrikam")).await;
+    assert_eq!(ids(&only_fabrikam.body), [fabrikam]);
+    let succeeded = get(format!("{LIST}?outcome=succeeded&type=assignments.fetch")).await;
+    assert_eq!(ids(&succeeded.body), [contoso[0]]);
+    let queued = get(format!("{LIST}?status=queued&tenant=contoso")).await;
+    assert_eq!(ids(&queued.body).len(), 4);
+    assert!(ids(&get(format!("{LIST}?tenant=nowhere")).await.body).is_empty());
+    let window = get(format!("{LIST}?since=2020-01-01T00:00:00Z&until=2999-01-01T00:00:00Z")).await;
+    assert_eq!(ids(&window.body).len(), 6);
+
+    // Three pages of two, following the Link header.
+    let mut seen = Vec::new();
+    let mut next = Some(format!("{LIST}?limit=2&tenant=contoso"));
+    while let Some(path) = next.take() {
+        let page = get(path).await;
+        assert_eq!(page.status, StatusCode::OK);
+        contract.check("get", LIST, 200, &page.body);
+        seen.extend(ids(&page.body));
+        next = page.headers.get(header::LINK).map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            assert!(link.contains("tenant=contoso"), "filters carry over: {link}");
+            link.trim_start_matches('<').split('>').next().unwrap().to_string()
+        });
+    }
+    let mut newest_first = contoso.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    app.db.drop_database().await;
+}
+
+async fn bad_parameters_name_the_parameter(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    for (query, parameter) in [
+        ("status=done", "status"),
+        ("outcome=great", "outcome"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01T00:00:00Z", "until"),
+        ("cursor=abc", "cursor"),
+        ("cursor=-5", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=100000", "limit"),
+        ("limit=%ZZ", "limit"),
+        ("status=queued&status=running", "query"),
+    ] {
+        let reply = app.json(Method::GET, &format!("{LIST}?{query}"), None, Some(&owner)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}: {}", reply.body);
+        let error: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            (error["error"].as_str(), error["field"].as_str()),
+            (Some("invalid"), Some(parameter)),
+            "{query}"
+        );
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
+    app.db.drop_database().await;
+}

@@ -1,0 +1,124 @@
+//! Monitoring: who may see which runs, and the list query as clients spell it (query-string
+//! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
+
+use crate::model::User;
+use crate::operation::{OperationRun, RunOutcome, RunStatus};
+use crate::store::{RunQuery, RunScope, Store};
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const PAGE_DEFAULT: i64 = 50;
+pub const PAGE_MAX: i64 = 200;
+
+/// The filters of a Monitoring list as they arrive in a query string: all text, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListParams {
+    pub tenant: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// One page of runs and, when there are more, the cursor of the next page.
+pub struct Page {
+    pub runs: Vec<OperationRun>,
+    pub next_cursor: Option<i64>,
+}
+
+fn scope(user: &User) -> RunScope {
+    if user.is_platform_admin {
+        RunScope::All
+    } else {
+        RunScope::MemberOf(user.id)
+    }
+}
+
+fn blank_is_none(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, CoreError> {
+    value
+        .map(|value| {
+            DateTime::parse_from_rfc3339(value).map(|time| time.with_timezone(&Utc)).map_err(|_| {
+                CoreError::invalid(
+                    field,
+                    format!("`{value}` is not an RFC 3339 time, like 2026-11-22T08:00:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn parse_positive(field: &str, value: Option<&str>) -> Result<Option<i64>, CoreError> {
+    value
+        .map(|value| match value.parse::<i64>() {
+            Ok(number) if number > 0 => Ok(number),
+            _ => Err(CoreError::invalid(field, format!("`{value}` is not a positive whole number"))),
+        })
+        .transpose()
+}
+
+impl ListParams {
+    /// Checks every parameter and names the first bad one.
+    pub async fn query(&self, store: &Store, user: &User) -> Result<RunQuery, CoreError> {
+        let status = blank_is_none(&self.status)
+            .map(|value| value.parse::<RunStatus>().map_err(|message| CoreError::invalid("status", message)))
+            .transpose()?;
+        let outcome = blank_is_none(&self.outcome)
+            .map(|value| {
+                value.parse::<RunOutcome>().map_err(|message| CoreError::invalid("outcome", message))
+            })
+            .transpose()?;
+        let since = parse_time("since", blank_is_none(&self.since))?;
+        let until = parse_time("until", blank_is_none(&self.until))?;
+        let before_id = parse_positive("cursor", blank_is_none(&self.cursor))?;
+        let limit = parse_positive("limit", blank_is_none(&self.limit))?.unwrap_or(PAGE_DEFAULT);
+        if limit > PAGE_MAX {
+            return Err(CoreError::invalid("limit", format!("At most {PAGE_MAX} runs per page")));
+        }
+        let kind = blank_is_none(&self.kind).map(str::to_string);
+        if kind.as_deref().is_some_and(|kind| kind.len() > 64) {
+            return Err(CoreError::invalid("type", "An operation type is at most 64 characters"));
+        }
+        let mut query =
+            RunQuery { status, outcome, since, until, before_id, kind, ..RunQuery::new(scope(user), limit) };
+        if let Some(slug) = blank_is_none(&self.tenant) {
+            // An unknown tenant filters everything out, as a tenant the caller may not see does.
+            query.tenant_id = Some(store.tenant_by_slug(slug).await?.map_or(0, |tenant| tenant.id));
+        }
+        Ok(query)
+    }
+}
+
+/// A page of the runs `user` may see, newest first.
+pub async fn list(store: &Store, user: &User, params: &ListParams) -> Result<Page, CoreError> {
+    let mut query = params.query(store, user).await?;
+    let limit = query.limit;
+    // One more than asked tells whether there is a next page.
+    query.limit = limit + 1;
+    let mut runs = store.list_runs(&query).await?;
+    let next_cursor = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last().map(|run| run.id)
+    } else {
+        None
+    };
+    Ok(Page { runs, next_cursor })
+}
+
+/// The run `id`, if `user` may see it; otherwise not found, as if it did not exist.
+pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
+    let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
+    if user.is_platform_admin || store.member_sees_run(user.id, &run).await? {
+        Ok(run)
+    } else {
+        Err(CoreError::NotFound)
+    }
+}
