@@ -1,6 +1,7 @@
 //! Backups of a tenant's policies and restores of their assignments, as the UI and JSON
 //! routes see them.
 
+use crate::CoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -102,4 +103,179 @@ pub struct RestoreRun {
     pub created_at: DateTime<Utc>,
     /// The latest execution.
     pub operation_run_id: Option<i64>,
+}
+
+/// What a restore run is created from: a backup set, the items to restore (all of the set when
+/// absent), and source → target group ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    pub backup_set_id: i64,
+    pub item_ids: Option<Vec<i64>>,
+    pub group_mapping: BTreeMap<String, String>,
+}
+
+/// Group ids are the provider's; anything longer than this is not one.
+pub const GROUP_ID_MAX: usize = 200;
+/// A restore touches at most this many policies at once.
+pub const RESTORE_ITEMS_MAX: usize = 1000;
+
+impl RestoreRequest {
+    /// Reads a JSON body field by field, so a mistake names the field it is in.
+    pub fn from_json(body: &serde_json::Value) -> Result<RestoreRequest, CoreError> {
+        let Some(fields) = body.as_object() else {
+            return Err(CoreError::invalid(
+                "body",
+                "Send a JSON object with backupSetId, itemIds and groupMapping",
+            ));
+        };
+        if let Some(unknown) =
+            fields.keys().find(|key| !["backupSetId", "itemIds", "groupMapping"].contains(&key.as_str()))
+        {
+            return Err(CoreError::invalid(unknown, format!("`{unknown}` is not a field of a restore run")));
+        }
+        let backup_set_id =
+            fields.get("backupSetId").and_then(serde_json::Value::as_i64).filter(|id| *id > 0).ok_or_else(
+                || CoreError::invalid("backupSetId", "Give the id of a backup set of this tenant"),
+            )?;
+        let item_ids = match fields.get("itemIds") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(ids)) => {
+                let ids: Option<Vec<i64>> = ids.iter().map(|id| id.as_i64().filter(|id| *id > 0)).collect();
+                Some(ids.ok_or_else(|| CoreError::invalid("itemIds", "Item ids are positive whole numbers"))?)
+            }
+            Some(_) => return Err(CoreError::invalid("itemIds", "Give the item ids as an array of numbers")),
+        };
+        let group_mapping = match fields.get("groupMapping") {
+            None | Some(serde_json::Value::Null) => BTreeMap::new(),
+            Some(serde_json::Value::Object(mapping)) => mapping
+                .iter()
+                .map(|(source, target)| match target.as_str() {
+                    Some(target) => Ok((source.clone(), target.to_string())),
+                    None => Err(CoreError::invalid(
+                        "groupMapping",
+                        format!("The target of group {source} must be a group id"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(CoreError::invalid(
+                    "groupMapping",
+                    "Give the mapping as an object of source → target group ids",
+                ))
+            }
+        };
+        let request = RestoreRequest { backup_set_id, item_ids, group_mapping };
+        request.check()?;
+        Ok(request)
+    }
+
+    /// The rules any restore request must follow, however it arrived.
+    pub fn check(&self) -> Result<(), CoreError> {
+        if let Some(ids) = &self.item_ids {
+            if ids.is_empty() {
+                return Err(CoreError::invalid("itemIds", "Select at least one policy to restore"));
+            }
+            if ids.len() > RESTORE_ITEMS_MAX {
+                return Err(CoreError::invalid(
+                    "itemIds",
+                    format!("Restore at most {RESTORE_ITEMS_MAX} policies at once"),
+                ));
+            }
+        }
+        let bad_id =
+            |id: &String| id.trim().is_empty() || id.len() > GROUP_ID_MAX || id.chars().any(char::is_control);
+        if let Some((source, target)) =
+            self.group_mapping.iter().find(|(source, target)| bad_id(source) || bad_id(target))
+        {
+            return Err(CoreError::invalid(
+                "groupMapping",
+                format!("`{source}` → `{target}` is not a pair of group ids"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What restoring `item` assigns: each source group, mapped through `mapping` (a group not
+/// listed keeps its id), goes to the target group when `target_groups` (id → name) has it, and
+/// is reported as unmapped otherwise.
+pub fn plan_item(
+    item: &BackupItem,
+    mapping: &BTreeMap<String, String>,
+    target_groups: &BTreeMap<String, String>,
+) -> RestorePreviewItem {
+    let mut assign = Vec::new();
+    let mut unmapped = Vec::new();
+    for source in &item.assignments {
+        let target = mapping.get(&source.group_id).unwrap_or(&source.group_id);
+        match target_groups.get(target) {
+            Some(name) => {
+                assign.push(AssignedGroup { group_id: target.clone(), group_name: Some(name.clone()) })
+            }
+            None => unmapped.push(source.clone()),
+        }
+    }
+    assign.sort();
+    assign.dedup();
+    RestorePreviewItem {
+        item_id: item.id,
+        policy_id: item.policy_id.clone(),
+        policy_name: item.policy_name.clone(),
+        assign,
+        unmapped,
+    }
+}
+
+/// The preview of restoring `items`.
+pub fn plan(
+    items: &[BackupItem],
+    mapping: &BTreeMap<String, String>,
+    target_groups: &BTreeMap<String, String>,
+) -> RestorePreview {
+    let items: Vec<RestorePreviewItem> =
+        items.iter().map(|item| plan_item(item, mapping, target_groups)).collect();
+    let mut unmapped_groups: Vec<AssignedGroup> =
+        items.iter().flat_map(|item| item.unmapped.clone()).collect();
+    unmapped_groups.sort();
+    unmapped_groups.dedup();
+    RestorePreview { items, unmapped_groups }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(id: &str, name: &str) -> AssignedGroup {
+        AssignedGroup { group_id: id.into(), group_name: Some(name.into()) }
+    }
+
+    #[test]
+    fn groups_map_keep_their_id_or_are_reported_unmapped() {
+        let item = BackupItem {
+            id: 7,
+            backup_set_id: 1,
+            tenant_id: 1,
+            policy_id: "pol".into(),
+            policy_name: "Policy".into(),
+            policy_type: "deviceConfiguration".into(),
+            settings: serde_json::json!({}),
+            assignments: vec![
+                group("old-finance", "Finance"),
+                group("staff", "Staff"),
+                group("gone", "Gone"),
+            ],
+            assignments_count: 3,
+            assignments_fetched_at: None,
+        };
+        let mapping = BTreeMap::from([("old-finance".to_string(), "finance".to_string())]);
+        let target = BTreeMap::from([
+            ("finance".to_string(), "Finance (new)".to_string()),
+            ("staff".to_string(), "Staff".to_string()),
+        ]);
+        let preview = plan(std::slice::from_ref(&item), &mapping, &target);
+        assert_eq!(preview.items[0].assign, vec![group("finance", "Finance (new)"), group("staff", "Staff")]);
+        assert_eq!(preview.items[0].unmapped, vec![group("gone", "Gone")]);
+        assert_eq!(preview.unmapped_groups, vec![group("gone", "Gone")]);
+    }
 }

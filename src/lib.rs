@@ -7,6 +7,7 @@ pub mod capability;
 pub mod error;
 pub mod model;
 pub mod operation;
+pub mod provider;
 pub mod validate;
 
 #[cfg(feature = "server")]

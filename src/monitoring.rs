@@ -1,10 +1,11 @@
 //! Monitoring: who may see which runs, and the list query as clients spell it (query-string
 //! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
 
+use crate::engine;
 use crate::model::User;
-use crate::operation::{OperationRun, RunOutcome, RunStatus};
+use crate::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
 use crate::store::{RunQuery, RunScope, Store};
-use crate::CoreError;
+use crate::{Capability, CoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -121,4 +122,23 @@ pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, Co
     } else {
         Err(CoreError::NotFound)
     }
+}
+
+/// Cancels run `id` for `user`: they must see it (else not found) and hold
+/// `tenant.operations.start` in its tenant (else forbidden; workspace-level runs: platform
+/// admins). Returns the run as it is after the cancel.
+pub async fn cancel(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
+    let run = run(store, user, id).await?;
+    let allowed = match run.tenant_id {
+        Some(tenant_id) => store
+            .member_role(tenant_id, user.id)
+            .await?
+            .is_some_and(|role| role.has(Capability::OperationsStart)),
+        None => user.is_platform_admin,
+    };
+    if !allowed {
+        return Err(CoreError::forbidden(Capability::OperationsStart));
+    }
+    engine::cancel(store, &Initiator::user(user), &run).await?;
+    store.operation_run(id).await?.ok_or(CoreError::NotFound)
 }

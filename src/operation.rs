@@ -40,6 +40,13 @@ pub enum Initiator {
     System,
 }
 
+impl Initiator {
+    /// A user, with their name as it is now.
+    pub fn user(user: &crate::model::User) -> Initiator {
+        Initiator::User { id: user.id, name: user.display_name.clone() }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
     pub total: i64,

@@ -1,5 +1,7 @@
 //! The demo workspace `make run` starts with: three tenants, one user per role, a platform admin.
 
+use crate::operation::Initiator;
+use crate::provider::{self, NewConnection};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
 use crate::{accounts, password, CoreError, Role};
@@ -45,4 +47,31 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
         emails.push((email, role.label()));
     }
     Ok(Some(DemoAccounts { password, emails }))
+}
+
+/// Connects each demo tenant that has no provider connection yet to the provider simulator at
+/// `simulator_url` (started with `--demo`, which accepts the credentials a tenant first presents).
+/// Returns the slugs it connected.
+pub async fn connect_demo_provider(
+    store: &Store,
+    simulator_url: &str,
+) -> Result<Vec<&'static str>, CoreError> {
+    let root = simulator_url.trim_end_matches('/');
+    let mut connected = Vec::new();
+    for (slug, _) in TENANTS {
+        let Some(tenant) = store.tenant_by_slug(slug).await? else { continue };
+        if store.provider_connection_info(tenant.id).await?.is_some() {
+            continue;
+        }
+        let secret = password::generate();
+        let new = NewConnection {
+            base_url: &format!("{root}/{slug}/v1.0"),
+            token_url: &format!("{root}/{slug}/oauth2/v2.0/token"),
+            client_id: "tenantpilot-demo",
+            client_secret: &secret,
+        };
+        provider::connect(store, &Initiator::System, &tenant, new).await?;
+        connected.push(slug);
+    }
+    Ok(connected)
 }

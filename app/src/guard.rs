@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use tenantpilot_core::model::{TenantMembership, User};
+use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
 use tenantpilot_core::{access, Capability, CoreError};
 use tower_sessions::Session;
@@ -14,6 +15,8 @@ use tower_sessions::Session;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    /// Calls tenants' providers while answering a request (e.g. a restore preview).
+    pub provider: ProviderClient,
     /// A session ends this long after sign-in, however active it is.
     pub session_absolute_lifetime: chrono::Duration,
 }

@@ -38,7 +38,6 @@ CREATE TABLE backup_sets (
 CREATE INDEX backup_sets_tenant ON backup_sets(tenant_id, id DESC);
 -- One set per capture run, so a capture that runs again after a lost worker fills the same set.
 CREATE UNIQUE INDEX backup_sets_run ON backup_sets(operation_run_id);
--- One set per capture run, so a capture that runs again after a lost worker fills the same set.
 
 CREATE TABLE backup_items (
     id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

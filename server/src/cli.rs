@@ -3,6 +3,8 @@
 
 use crate::config::{MemberCommand, TenantCommand, UserCommand};
 use std::io::Read;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::provider::{self, NewConnection};
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::{accounts, CoreError};
@@ -10,15 +12,9 @@ use tenantpilot_core::{accounts, CoreError};
 pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
     match command {
         UserCommand::Create { email, name, password_stdin: _, platform_admin } => {
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).map_err(|_| {
-                CoreError::invalid("password", "Could not read the password from standard input")
-            })?;
-            // A trailing newline from `echo` or a here-string is not part of the password.
-            let password = password.strip_suffix('\n').unwrap_or(&password);
-            let password = password.strip_suffix('\r').unwrap_or(password);
+            let password = read_secret("password")?;
             let user =
-                accounts::create_user(store, &email, name.as_deref(), password, platform_admin).await?;
+                accounts::create_user(store, &email, name.as_deref(), &password, platform_admin).await?;
             println!(
                 "created user {} (id {}){}",
                 user.email,
@@ -36,8 +32,35 @@ pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> 
     Ok(())
 }
 
+/// A secret from standard input. A trailing newline from `echo` or a here-string is not part of it.
+fn read_secret(field: &str) -> Result<String, CoreError> {
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_to_string(&mut secret)
+        .map_err(|_| CoreError::invalid(field, "Could not read it from standard input"))?;
+    let secret = secret.strip_suffix('\n').unwrap_or(&secret);
+    Ok(secret.strip_suffix('\r').unwrap_or(secret).to_string())
+}
+
 pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreError> {
-    let TenantCommand::Create { slug, name, workspace, external_id } = command;
+    let (slug, name, workspace, external_id) = match command {
+        TenantCommand::Create { slug, name, workspace, external_id } => (slug, name, workspace, external_id),
+        TenantCommand::Connect { tenant, base_url, token_url, client_id, client_secret_stdin: _ } => {
+            let secret = read_secret("client_secret")?;
+            let found = store.tenant_by_slug(&tenant).await?;
+            let found = found
+                .ok_or_else(|| CoreError::invalid("tenant", format!("No tenant has the slug {tenant}")))?;
+            let new = NewConnection {
+                base_url: &base_url,
+                token_url: &token_url,
+                client_id: &client_id,
+                client_secret: &secret,
+            };
+            let info = provider::connect(store, &Initiator::System, &found, new).await?;
+            println!("connected {tenant} to {} as {}", info.base_url, info.client_id);
+            return Ok(());
+        }
+    };
     let new = NewTenant {
         workspace_slug: &workspace,
         slug: &slug,

@@ -48,6 +48,15 @@ pub enum Command {
     /// Manage tenant memberships.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Serve the provider simulator (for demos and tests): a Graph-style API with fault settings.
+    ProviderSim {
+        /// Address to listen on; keep it on loopback.
+        #[arg(long, default_value = "127.0.0.1:3100")]
+        addr: SocketAddr,
+        /// Create unknown tenants with sample policies and groups on their first sign-in.
+        #[arg(long)]
+        demo: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -68,6 +77,9 @@ pub struct ServeArgs {
     /// Sign out this many hours after sign-in, however active.
     #[arg(long, global = true, env = "TENANTPILOT_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: i64,
+    /// With --demo: connect the demo tenants to the provider simulator at this URL.
+    #[arg(long, global = true, env = "TENANTPILOT_DEMO_PROVIDER_URL")]
+    pub demo_provider_url: Option<String>,
 }
 
 /// The operation engine of this process.
@@ -135,6 +147,23 @@ pub enum TenantCommand {
         workspace: String,
         #[arg(long)]
         external_id: Option<String>,
+    },
+    /// Set how TenantPilot reaches the tenant's provider; the client secret is read from
+    /// standard input and never shown again.
+    Connect {
+        #[arg(long)]
+        tenant: String,
+        /// The API root, e.g. https://graph.example.com/v1.0
+        #[arg(long)]
+        base_url: String,
+        /// The OAuth2 token endpoint (client credentials).
+        #[arg(long)]
+        token_url: String,
+        #[arg(long)]
+        client_id: String,
+        /// Read the client secret from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        client_secret_stdin: bool,
     },
 }
 

@@ -7,5 +7,6 @@ pub mod config;
 pub mod health;
 pub mod logging;
 pub mod origin;
+pub mod provider_sim;
 pub mod router;
 pub mod sessions;

@@ -1,11 +1,12 @@
 use clap::Parser;
 use std::process::ExitCode;
-use tenantpilot_core::engine::{EngineHandle, EngineSettings, Operations};
+use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 
 use tenantpilot_core::store::Store;
 use tenantpilot_core::{seed, CoreError};
 use tenantpilot_server::config::{Cli, Command, ServeArgs};
-use tenantpilot_server::{cli, logging, router};
+use tenantpilot_server::{cli, logging, provider_sim, router};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,6 +22,15 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Cli) -> Result<(), String> {
+    if let Some(Command::ProviderSim { addr, demo }) = args.command {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+        tracing::info!(%addr, demo, "provider simulator listening");
+        return provider_sim::serve(listener, demo, shutdown_signal())
+            .await
+            .map_err(|error| error.to_string());
+    }
     let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
     let outcome = match args.command.unwrap_or(Command::Serve) {
@@ -33,6 +43,7 @@ async fn run(args: Cli) -> Result<(), String> {
         Command::User(command) => cli::user(&store, command).await,
         Command::Tenant(command) => cli::tenant(&store, command).await,
         Command::Member(command) => cli::member(&store, command).await,
+        Command::ProviderSim { .. } => unreachable!("served above, without a database"),
     };
     store.close().await;
     outcome.map_err(|error| describe(&error))
@@ -50,7 +61,8 @@ fn start_engine(store: &Store, settings: EngineSettings) -> EngineHandle {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     let name = format!("{host}:{}", std::process::id());
     tracing::info!(workers = settings.workers, %name, "starting the operation engine");
-    EngineHandle::spawn(store.clone(), Operations::default(), settings, &name)
+    let provider = ProviderClient::new(ClientSettings::default());
+    EngineHandle::spawn(store.clone(), operations::all(provider), settings, &name)
 }
 
 async fn work(store: Store, settings: EngineSettings) -> Result<(), String> {
@@ -73,6 +85,13 @@ async fn serve_http(store: Store, serve: ServeArgs, engine: EngineSettings) -> R
                 println!("  {email:<22} {role}");
             }
             println!("Password for all of them (shown only now): {}\n", demo.password);
+        }
+        if let Some(url) = &serve.demo_provider_url {
+            let connected =
+                seed::connect_demo_provider(&store, url).await.map_err(|error| describe(&error))?;
+            if !connected.is_empty() {
+                println!("Connected {} to the provider simulator at {url}", connected.join(", "));
+            }
         }
     }
     let options = router::leptos_options(&serve);

@@ -12,6 +12,7 @@ use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
 use tenantpilot_app::guard::AppState;
 use tenantpilot_app::{shell, App};
+use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::store::Store;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -43,8 +44,11 @@ pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
 pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> Result<Router, sqlx::Error> {
     let sessions = SessionBackend::open(&store).await?;
     sessions.spawn_cleanup();
-    let state =
-        AppState { store, session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours) };
+    let state = AppState {
+        store,
+        provider: ProviderClient::new(ClientSettings::default()),
+        session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
+    };
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

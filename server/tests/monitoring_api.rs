@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use tenantpilot_core::operation::{Counters, Failure, Initiator, RunOutcome, RunTarget};
 use tenantpilot_core::store::{Backend, NewRun};
 
-const CONTRACT: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/assignment-operations.openapi.yaml");
+const CONTRACT: &str = contract::ASSIGNMENT_OPERATIONS;
 const LIST: &str = "/admin/monitoring/operations";
 const DETAIL: &str = "/admin/monitoring/operations/{operationRun}";
 

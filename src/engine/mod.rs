@@ -3,6 +3,7 @@
 //! from `queued` to `completed`. The run row is the job; nothing else is queued anywhere.
 
 mod context;
+pub mod operations;
 mod workers;
 
 pub use context::{RunContext, Stop};

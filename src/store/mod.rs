@@ -7,6 +7,7 @@ mod backups;
 mod events;
 mod memberships;
 mod operation_runs;
+mod providers;
 mod tenants;
 mod throttle;
 mod users;

@@ -1,5 +1,6 @@
 //! `GET /admin/monitoring/operations` and `GET /admin/monitoring/operations/{operationRun}`.
 
+use super::path_id;
 use axum::extract::{Path, RawQuery};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -33,7 +34,15 @@ pub async fn list(signed_in: SignedIn, RawQuery(query): RawQuery) -> Result<Resp
 
 /// A run the caller may see; 404 otherwise, and for an id that is not a number.
 pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
-    let id: i64 = id.parse().map_err(|_| CoreError::NotFound)?;
+    let id = path_id(&id)?;
     let run = monitoring::run(&signed_in.state.store, &signed_in.user, id).await?;
+    Ok(Json(RunDetail::from(&run)))
+}
+
+/// `POST /admin/monitoring/operations/{operationRun}/cancel`: the run after the cancel (a
+/// running one completes as cancelled at its next checkpoint); 409 once it has completed.
+pub async fn cancel(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
+    let id = path_id(&id)?;
+    let run = monitoring::cancel(&signed_in.state.store, &signed_in.user, id).await?;
     Ok(Json(RunDetail::from(&run)))
 }

@@ -9,6 +9,11 @@ pub struct Contract {
     document: Value,
 }
 
+/// The assignment-operations contract, from the shared folder beside the checkout: the one copy
+/// every party reads, so it cannot drift.
+pub const ASSIGNMENT_OPERATIONS: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/contracts/assignment-operations.openapi.yaml");
+
 impl Contract {
     pub fn load(path: &str) -> Contract {
         let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {path}: {error}"));

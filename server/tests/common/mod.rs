@@ -2,6 +2,7 @@
 #![allow(dead_code)] // Each suite uses its own part of this.
 
 pub mod contract;
+pub mod sim;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};

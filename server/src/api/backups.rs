@@ -1,0 +1,49 @@
+//! Backups of a tenant: capture a backup set, list items, fetch an item's assignments.
+
+use super::{path_id, OperationStarted};
+use axum::extract::Path;
+use axum::Json;
+use tenantpilot_app::error::AppError;
+use tenantpilot_app::guard::SignedIn;
+use tenantpilot_core::backup::{BackupItemSummary, BackupSet};
+use tenantpilot_core::engine::operations;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::Capability;
+
+/// `POST /admin/t/{tenant}/backup-sets/capture`
+pub async fn capture(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<OperationStarted, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
+    let initiator = Initiator::user(&member.signed_in.user);
+    let started =
+        operations::start_capture(&member.signed_in.state.store, &member.membership, initiator).await?;
+    Ok(OperationStarted(started.id()))
+}
+
+/// `GET /admin/t/{tenant}/backup-sets`
+pub async fn sets(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<Json<Vec<BackupSet>>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    Ok(Json(member.signed_in.state.store.backup_sets(member.membership.tenant.id).await?))
+}
+
+/// `GET /admin/t/{tenant}/backup-items`
+pub async fn items(
+    signed_in: SignedIn,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<BackupItemSummary>>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    let items = member.signed_in.state.store.backup_items(member.membership.tenant.id, None).await?;
+    Ok(Json(items.iter().map(BackupItemSummary::from).collect()))
+}
+
+/// `POST /admin/t/{tenant}/backup-items/{backupItem}/assignments/fetch`
+pub async fn fetch(
+    signed_in: SignedIn,
+    Path((tenant, item)): Path<(String, String)>,
+) -> Result<OperationStarted, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
+    let item = path_id(&item)?;
+    let initiator = Initiator::user(&member.signed_in.user);
+    let started =
+        operations::start_fetch(&member.signed_in.state.store, &member.membership, item, initiator).await?;
+    Ok(OperationStarted(started.id()))
+}

@@ -1,0 +1,70 @@
+//! Restore runs of a tenant: plan one (with its preview), read it, execute it.
+
+use super::{path_id, OperationStarted};
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::Json;
+use tenantpilot_app::error::AppError;
+use tenantpilot_app::guard::SignedIn;
+use tenantpilot_core::backup::{RestoreRequest, RestoreRun};
+use tenantpilot_core::engine::operations;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::{Capability, CoreError};
+
+/// `POST /admin/t/{tenant}/restore-runs` with `backupSetId`, `itemIds`, `groupMapping`: 201 and
+/// the run with its preview. Nothing is assigned until it is executed.
+pub async fn create(
+    signed_in: SignedIn,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RestoreRun>), AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|error| CoreError::invalid("body", format!("The body is not valid JSON: {error}")))?;
+    let request = RestoreRequest::from_json(&body)?;
+    let state = &member.signed_in.state;
+    let run = operations::create_restore_run(
+        &state.store,
+        &state.provider,
+        &member.membership,
+        member.signed_in.user.id,
+        &request,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(run)))
+}
+
+/// `GET /admin/t/{tenant}/restore-runs`
+pub async fn list(
+    signed_in: SignedIn,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<RestoreRun>>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    Ok(Json(member.signed_in.state.store.restore_runs(member.membership.tenant.id).await?))
+}
+
+/// `GET /admin/t/{tenant}/restore-runs/{restoreRun}`
+pub async fn detail(
+    signed_in: SignedIn,
+    Path((tenant, restore)): Path<(String, String)>,
+) -> Result<Json<RestoreRun>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    let restore = path_id(&restore)?;
+    let run = member.signed_in.state.store.restore_run(member.membership.tenant.id, restore).await?;
+    Ok(Json(run.ok_or(CoreError::NotFound)?))
+}
+
+/// `POST /admin/t/{tenant}/restore-runs/{restoreRun}/assignments/restore`
+pub async fn execute(
+    signed_in: SignedIn,
+    Path((tenant, restore)): Path<(String, String)>,
+) -> Result<OperationStarted, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
+    let restore = path_id(&restore)?;
+    let initiator = Initiator::user(&member.signed_in.user);
+    let started =
+        operations::start_restore(&member.signed_in.state.store, &member.membership, restore, initiator)
+            .await?;
+    Ok(OperationStarted(started.id()))
+}

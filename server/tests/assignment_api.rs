@@ -1,0 +1,345 @@
+//! The start routes of the assignment-operations contract and their JSON twins, on SQLite and
+//! PostgreSQL: 202 with the same run id while a run is active, the plane × role 404/403 matrix,
+//! cross-tenant ids, restore previews and bad bodies that name their field and change nothing.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::contract::{self, Contract};
+use common::sim::Sim;
+use common::{Sender, TestApp};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use tenantpilot_core::backup::{AssignedGroup, BackupItem, BackupSet, RestorePreview};
+use tenantpilot_core::engine::operations;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
+
+tenantpilot_core::test_on_both_backends!(
+    starts_answer_202_and_reuse_the_active_run,
+    who_may_start_what,
+    restore_runs_are_previewed_and_bad_bodies_name_their_field,
+    backup_items_list_and_runs_cancel,
+);
+
+const FETCH: &str = "/admin/t/{tenant}/backup-items/{backupItem}/assignments/fetch";
+const RESTORE: &str = "/admin/t/{tenant}/restore-runs/{restoreRun}/assignments/restore";
+
+fn fetch_path(tenant: &str, item: impl std::fmt::Display) -> String {
+    format!("/admin/t/{tenant}/backup-items/{item}/assignments/fetch")
+}
+
+fn restore_path(tenant: &str, restore: impl std::fmt::Display) -> String {
+    format!("/admin/t/{tenant}/restore-runs/{restore}/assignments/restore")
+}
+
+/// A backup set of two policies in tenant `slug`, as a capture would leave it.
+async fn backup(app: &TestApp, slug: &str) -> (BackupSet, Vec<BackupItem>) {
+    let store = &app.db.store;
+    let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+    let member = store.membership(owner.id, slug).await.unwrap().unwrap();
+    let capture = operations::start_capture(store, &member, Initiator::System).await.unwrap();
+    let set = store.backup_set_for_run(member.tenant.id, capture.id(), "Backup").await.unwrap();
+    for (id, name, groups) in
+        [("pol-bitlocker", "BitLocker", vec!["grp-all-staff"]), ("pol-edge", "Edge", vec!["grp-pilot"])]
+    {
+        let assignments: Vec<AssignedGroup> =
+            groups.into_iter().map(|g| AssignedGroup { group_id: g.into(), group_name: None }).collect();
+        let policy = CapturedPolicy {
+            policy_id: id,
+            policy_name: name,
+            policy_type: "deviceConfiguration",
+            settings: &json!({}),
+            assignments: &assignments,
+        };
+        store.put_backup_item(&set, &policy).await.unwrap();
+    }
+    store
+        .complete_run(capture.id(), tenantpilot_core::operation::RunOutcome::Succeeded, Default::default())
+        .await
+        .unwrap();
+    let items = store.backup_items(member.tenant.id, Some(set.id)).await.unwrap();
+    (set, items)
+}
+
+/// A restore run of `set`, planned without a provider.
+async fn restore_run(app: &TestApp, set: &BackupSet, items: &[BackupItem]) -> i64 {
+    let ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+    let run = app
+        .db
+        .store
+        .create_restore_run(&NewRestoreRun {
+            tenant_id: set.tenant_id,
+            backup_set_id: set.id,
+            item_ids: &ids,
+            group_mapping: &BTreeMap::new(),
+            preview: &RestorePreview::default(),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    run.id
+}
+
+fn run_id(body: &str) -> i64 {
+    serde_json::from_str::<Value>(body).unwrap()["operationRunId"].as_i64().expect("operationRunId")
+}
+
+async fn starts_answer_202_and_reuse_the_active_run(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let contract = Contract::load(contract::ASSIGNMENT_OPERATIONS);
+    let (set, items) = backup(&app, "contoso").await;
+    let restore = restore_run(&app, &set, &items).await;
+    let cookie = app.sign_in("owner@demo.test").await;
+
+    let first = app.json(Method::POST, &fetch_path("contoso", items[0].id), None, Some(&cookie)).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    contract.check("post", FETCH, 202, &first.body);
+    let again = app.json(Method::POST, &fetch_path("contoso", items[0].id), None, Some(&cookie)).await;
+    assert_eq!(run_id(&again.body), run_id(&first.body), "the active run is reused");
+    let other = app.json(Method::POST, &fetch_path("contoso", items[1].id), None, Some(&cookie)).await;
+    assert_ne!(run_id(&other.body), run_id(&first.body), "another target is another run");
+
+    let restoring = app.json(Method::POST, &restore_path("contoso", restore), None, Some(&cookie)).await;
+    assert_eq!(restoring.status, StatusCode::ACCEPTED, "{}", restoring.body);
+    contract.check("post", RESTORE, 202, &restoring.body);
+    let again = app.json(Method::POST, &restore_path("contoso", restore), None, Some(&cookie)).await;
+    assert_eq!(run_id(&again.body), run_id(&restoring.body));
+
+    let capture = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&cookie)).await;
+    assert_eq!(capture.status, StatusCode::ACCEPTED, "{}", capture.body);
+    let again = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&cookie)).await;
+    assert_eq!(run_id(&again.body), run_id(&capture.body));
+
+    // The run is in Monitoring, queued, with what it works on.
+    let detail = app
+        .json(
+            Method::GET,
+            &format!("/admin/monitoring/operations/{}", run_id(&first.body)),
+            None,
+            Some(&cookie),
+        )
+        .await;
+    contract.check("get", "/admin/monitoring/operations/{operationRun}", 200, &detail.body);
+    let detail: Value = serde_json::from_str(&detail.body).unwrap();
+    assert_eq!(
+        (detail["type"].as_str(), detail["status"].as_str()),
+        (Some("assignments.fetch"), Some("queued"))
+    );
+    assert_eq!(detail["context"]["backupItemId"], items[0].id);
+    assert_eq!(detail["context"]["policyName"], "BitLocker");
+
+    // Starts and reuses are audited, with who asked.
+    let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let audit = app.db.store.tenant_audit(tenant.id, 100).await.unwrap();
+    let reused = audit.iter().filter(|entry| entry.action == "operation.reused").count();
+    assert_eq!(reused, 3);
+    assert!(audit.iter().all(|entry| entry.action != "operation.reused"
+        || matches!(&entry.actor, Initiator::User { name, .. } if name == "Olivia Owner")));
+    app.db.drop_database().await;
+}
+
+async fn who_may_start_what(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (set, items) = backup(&app, "contoso").await;
+    let restore = restore_run(&app, &set, &items).await;
+    let (other_set, other_items) = backup(&app, "fabrikam").await;
+    let other_restore = restore_run(&app, &other_set, &other_items).await;
+    let item = items[0].id;
+
+    // (who, capture, fetch, restore)
+    let matrix = [
+        ("owner@demo.test", 202, 202, 202),
+        ("manager@demo.test", 202, 202, 202),
+        ("operator@demo.test", 202, 202, 403),
+        ("readonly@demo.test", 403, 403, 403),
+        ("admin@demo.test", 404, 404, 404),
+    ];
+    for (email, capture, fetch, restoring) in matrix {
+        let cookie = app.sign_in(email).await;
+        let reply = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&cookie)).await;
+        assert_eq!(reply.status.as_u16(), capture, "{email} capture: {}", reply.body);
+        let reply = app.json(Method::POST, &fetch_path("contoso", item), None, Some(&cookie)).await;
+        assert_eq!(reply.status.as_u16(), fetch, "{email} fetch: {}", reply.body);
+        let reply = app.json(Method::POST, &restore_path("contoso", restore), None, Some(&cookie)).await;
+        assert_eq!(reply.status.as_u16(), restoring, "{email} restore: {}", reply.body);
+    }
+
+    // Whatever may not be seen is one and the same 404.
+    let operator = app.sign_in("operator@demo.test").await;
+    let readonly = app.sign_in("readonly@demo.test").await;
+    let not_found = app.json(Method::POST, &fetch_path("no-such-tenant", item), None, Some(&operator)).await;
+    assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+    let unseen = [
+        ("a tenant the reader is not in", fetch_path("fabrikam", other_items[0].id), &readonly),
+        ("an unknown tenant", fetch_path("no-such-tenant", item), &operator),
+        ("another tenant's item", fetch_path("contoso", other_items[0].id), &operator),
+        ("an unknown item", fetch_path("contoso", 999_999), &operator),
+        ("an item id that is no number", fetch_path("contoso", "abc"), &operator),
+        (
+            "another tenant's restore run",
+            restore_path("contoso", other_restore),
+            &app.sign_in("owner@demo.test").await,
+        ),
+        ("a tenant the operator is not in", restore_path("northwind", restore), &operator),
+    ];
+    for (what, path, cookie) in unseen {
+        let reply = app.json(Method::POST, &path, None, Some(cookie)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{what}: {}", reply.body);
+        assert_eq!(reply.body, not_found.body, "{what} looks exactly like nothing");
+    }
+
+    let signed_out = app.json(Method::POST, &fetch_path("contoso", item), None, None).await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+
+    // A post from another site changes nothing.
+    let runs_before = app
+        .db
+        .store
+        .list_runs(&tenantpilot_core::store::RunQuery::new(tenantpilot_core::store::RunScope::All, 1000))
+        .await
+        .unwrap()
+        .len();
+    let owner = app.sign_in("owner@demo.test").await;
+    let cross = app
+        .send(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&owner), Sender::CrossSite)
+        .await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let runs_after = app
+        .db
+        .store
+        .list_runs(&tenantpilot_core::store::RunQuery::new(tenantpilot_core::store::RunScope::All, 1000))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(runs_before, runs_after);
+    app.db.drop_database().await;
+}
+
+async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let sim = Sim::start().await;
+    sim.connect(&app.db.store, "contoso", 50).await;
+    let (set, items) = backup(&app, "contoso").await;
+    let (other_set, other_items) = backup(&app, "fabrikam").await;
+    let cookie = app.sign_in("manager@demo.test").await;
+    let path = "/admin/t/contoso/restore-runs";
+
+    let body = json!({ "backupSetId": set.id, "itemIds": [items[1].id], "groupMapping": { "grp-pilot": "grp-finance" } });
+    let created = app.json(Method::POST, path, Some(&body.to_string()), Some(&cookie)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let created: Value = serde_json::from_str(&created.body).unwrap();
+    assert!(created["id"].as_i64().is_some());
+    assert_eq!(created["itemIds"], json!([items[1].id]));
+    assert_eq!(
+        created["preview"]["items"][0]["assign"],
+        json!([{ "groupId": "grp-finance", "groupName": "Finance" }])
+    );
+    assert_eq!(created["preview"]["unmappedGroups"], json!([]));
+    let all = json!({ "backupSetId": set.id });
+    let created_all = app.json(Method::POST, path, Some(&all.to_string()), Some(&cookie)).await;
+    assert_eq!(created_all.status, StatusCode::CREATED, "{}", created_all.body);
+
+    let count = || async { app.db.store.restore_runs(set.tenant_id).await.unwrap().len() };
+    let before = count().await;
+    let bad: Vec<(&str, String)> = vec![
+        ("body", "{not json".into()),
+        ("body", "[]".into()),
+        ("backupSetId", json!({}).to_string()),
+        ("backupSetId", json!({ "backupSetId": "1" }).to_string()),
+        ("backupSetId", json!({ "backupSetId": other_set.id }).to_string()),
+        ("backupSetId", json!({ "backupSetId": 999_999 }).to_string()),
+        ("itemIds", json!({ "backupSetId": set.id, "itemIds": "all" }).to_string()),
+        ("itemIds", json!({ "backupSetId": set.id, "itemIds": [] }).to_string()),
+        ("itemIds", json!({ "backupSetId": set.id, "itemIds": [-1] }).to_string()),
+        ("itemIds", json!({ "backupSetId": set.id, "itemIds": [other_items[0].id] }).to_string()),
+        ("groupMapping", json!({ "backupSetId": set.id, "groupMapping": ["a"] }).to_string()),
+        ("groupMapping", json!({ "backupSetId": set.id, "groupMapping": { "a": 1 } }).to_string()),
+        (
+            "groupMapping",
+            json!({ "backupSetId": set.id, "groupMapping": { "grp-pilot": "no-such-group" } }).to_string(),
+        ),
+        ("groupMapping", json!({ "backupSetId": set.id, "groupMapping": { "": "grp-finance" } }).to_string()),
+        ("itemIDs", json!({ "backupSetId": set.id, "itemIDs": [1] }).to_string()),
+    ];
+    for (field, body) in bad {
+        let reply = app.json(Method::POST, path, Some(&body), Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        let error: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(
+            (error["error"].as_str(), error["field"].as_str()),
+            (Some("invalid"), Some(field)),
+            "{body}"
+        );
+        assert!(!error["message"].as_str().unwrap_or_default().is_empty());
+    }
+    assert_eq!(count().await, before, "nothing was created");
+
+    // Fabrikam has no provider connection: the preview cannot be made.
+    let owner = app.sign_in("owner@demo.test").await;
+    let body = json!({ "backupSetId": other_set.id }).to_string();
+    let unconnected =
+        app.json(Method::POST, "/admin/t/fabrikam/restore-runs", Some(&body), Some(&owner)).await;
+    assert_eq!(unconnected.status, StatusCode::CONFLICT, "{}", unconnected.body);
+    // The provider failing is the provider's failure, with its reason.
+    sim.faults(
+        "contoso",
+        &[tenantpilot_server::provider_sim::Fault {
+            path: Some("/groups".into()),
+            status: Some(403),
+            ..Default::default()
+        }],
+    )
+    .await;
+    let refused = app.json(Method::POST, path, Some(&all.to_string()), Some(&owner)).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.body);
+    assert_eq!(serde_json::from_str::<Value>(&refused.body).unwrap()["reason_code"], "permission_denied");
+
+    let operator = app.sign_in("operator@demo.test").await;
+    let forbidden = app.json(Method::POST, path, Some(&all.to_string()), Some(&operator)).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    app.db.drop_database().await;
+}
+
+async fn backup_items_list_and_runs_cancel(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (set, items) = backup(&app, "contoso").await;
+    let readonly = app.sign_in("readonly@demo.test").await;
+    let listed = app.json(Method::GET, "/admin/t/contoso/backup-items", None, Some(&readonly)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let listed: Vec<Value> = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(listed.len(), 2);
+    let keys: Vec<&str> = listed[0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 6);
+    for key in ["id", "backupSetId", "policyName", "policyType", "assignmentsCount", "assignmentsFetchedAt"] {
+        assert!(keys.contains(&key), "{key} in {keys:?}");
+    }
+    assert_eq!(listed[0]["backupSetId"], set.id);
+    assert_eq!(listed[0]["assignmentsCount"], 1);
+    let not_member = app.json(Method::GET, "/admin/t/northwind/backup-items", None, Some(&readonly)).await;
+    assert_eq!(not_member.status, StatusCode::NOT_FOUND);
+
+    let operator = app.sign_in("operator@demo.test").await;
+    let id = run_id(
+        &app.json(Method::POST, &fetch_path("contoso", items[0].id), None, Some(&operator)).await.body,
+    );
+    let cancel = format!("/admin/monitoring/operations/{id}/cancel");
+    let refused = app.json(Method::POST, &cancel, None, Some(&readonly)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let cancelled = app.json(Method::POST, &cancel, None, Some(&operator)).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    let cancelled: Value = serde_json::from_str(&cancelled.body).unwrap();
+    assert_eq!(
+        (cancelled["status"].as_str(), cancelled["outcome"].as_str()),
+        (Some("completed"), Some("cancelled"))
+    );
+    let twice = app.json(Method::POST, &cancel, None, Some(&operator)).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT);
+    let fabrikam_only = app.sign_in("admin@demo.test").await;
+    assert_eq!(
+        app.json(Method::POST, &cancel, None, Some(&fabrikam_only)).await.status,
+        StatusCode::FORBIDDEN,
+        "a platform admin sees every run but cancels only as a member"
+    );
+    app.db.drop_database().await;
+}

@@ -1,0 +1,148 @@
+//! The operations TenantPilot runs against a tenant's provider, and the use cases that start
+//! them. Pages, server functions and JSON routes call these after the guard has checked the
+//! caller's capability; each start is create-or-reuse through [`super::start`].
+
+mod capture;
+mod fetch;
+mod restore;
+
+pub use restore::create_restore_run;
+
+use super::{Operation, Operations, RunContext, Stop};
+use crate::model::TenantMembership;
+use crate::operation::{Failure, Initiator, RunTarget};
+use crate::provider::{ProviderClient, ProviderError, ProviderSession};
+use crate::store::{NewRun, Started, Store};
+use crate::CoreError;
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub const CAPTURE: &str = "backup_set.capture";
+pub const FETCH: &str = "assignments.fetch";
+pub const RESTORE: &str = "assignments.restore";
+
+/// Every operation this version runs, calling providers through `client`.
+pub fn all(client: ProviderClient) -> Operations {
+    Operations::new(vec![
+        Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
+        Arc::new(fetch::Fetch { client: client.clone() }),
+        Arc::new(restore::Restore { client }),
+    ])
+}
+
+fn new_run(
+    member: &TenantMembership,
+    kind: &str,
+    target: Option<RunTarget>,
+    context: serde_json::Value,
+    initiator: Initiator,
+) -> NewRun {
+    NewRun {
+        workspace_id: member.tenant.workspace_id,
+        tenant_id: Some(member.tenant.id),
+        kind: kind.into(),
+        target,
+        context: match context {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
+        initiator,
+    }
+}
+
+/// Captures the tenant's policies into a new backup set.
+pub async fn start_capture(
+    store: &Store,
+    member: &TenantMembership,
+    initiator: Initiator,
+) -> Result<Started, CoreError> {
+    let context = serde_json::json!({ "tenant": member.tenant.slug });
+    super::start(store, &new_run(member, CAPTURE, None, context, initiator)).await
+}
+
+/// Fetches the current assignments of backup item `item_id`; not found unless it is the tenant's.
+pub async fn start_fetch(
+    store: &Store,
+    member: &TenantMembership,
+    item_id: i64,
+    initiator: Initiator,
+) -> Result<Started, CoreError> {
+    let item = store.backup_item(member.tenant.id, item_id).await?.ok_or(CoreError::NotFound)?;
+    let target = RunTarget { kind: "backup_item".into(), id: item.id.to_string() };
+    let context = serde_json::json!({
+        "tenant": member.tenant.slug,
+        "backupItemId": item.id,
+        "backupSetId": item.backup_set_id,
+        "policyId": item.policy_id,
+        "policyName": item.policy_name,
+    });
+    super::start(store, &new_run(member, FETCH, Some(target), context, initiator)).await
+}
+
+/// Executes restore run `restore_id`; not found unless it is the tenant's.
+pub async fn start_restore(
+    store: &Store,
+    member: &TenantMembership,
+    restore_id: i64,
+    initiator: Initiator,
+) -> Result<Started, CoreError> {
+    let restore = store.restore_run(member.tenant.id, restore_id).await?.ok_or(CoreError::NotFound)?;
+    let target = RunTarget { kind: "restore_run".into(), id: restore.id.to_string() };
+    let context = serde_json::json!({
+        "tenant": member.tenant.slug,
+        "restoreRunId": restore.id,
+        "backupSetId": restore.backup_set_id,
+        "itemCount": restore.item_ids.len(),
+    });
+    let started = super::start(store, &new_run(member, RESTORE, Some(target), context, initiator)).await?;
+    store.set_restore_execution(restore.id, started.id()).await?;
+    Ok(started)
+}
+
+/// A provider failure as a run records it.
+fn provider_failure(code: &str, error: &ProviderError) -> Failure {
+    Failure {
+        code: code.into(),
+        reason_code: error.reason.as_str().into(),
+        message: error.message.clone(),
+        at: Utc::now(),
+    }
+}
+
+/// A session with the run's tenant's provider, or the run fails saying why.
+async fn provider_session(run: &RunContext, client: &ProviderClient) -> Result<ProviderSession, Stop> {
+    let tenant_id = run
+        .run
+        .tenant_id
+        .ok_or_else(|| Stop::failed("ops.no_tenant", "invalid_state", "This operation needs a tenant."))?;
+    let connection = run.store.provider_connection(tenant_id).await?.ok_or_else(|| {
+        Stop::failed(
+            "provider.not_connected",
+            "invalid_state",
+            "This tenant has no provider connection. Set one in the tenant's settings.",
+        )
+    })?;
+    client
+        .connect(&connection)
+        .await
+        .map_err(|error| Stop::Failed(provider_failure("provider.connect", &error)))
+}
+
+/// The tenant's groups, id → name.
+async fn group_names(session: &ProviderSession, code: &str) -> Result<BTreeMap<String, String>, Stop> {
+    let groups = session.groups().await.map_err(|error| Stop::Failed(provider_failure(code, &error)))?;
+    Ok(groups.into_iter().map(|group| (group.id, group.display_name)).collect())
+}
+
+/// The run's target id as a number (the start wrote it, so anything else is a broken run).
+fn target_id(run: &RunContext, kind: &str) -> Result<i64, Stop> {
+    run.run
+        .target
+        .as_ref()
+        .filter(|target| target.kind == kind)
+        .and_then(|target| target.id.parse().ok())
+        .ok_or_else(|| {
+            Stop::failed("ops.bad_target", "invalid_state", format!("This operation needs a {kind} target."))
+        })
+}
