@@ -12,10 +12,14 @@ TOOLS := source target/tools.env
 bootstrap:
 	@scripts/bootstrap.sh
 
-## Build for release, migrate, seed the demo workspace on first run, and serve on :3000.
+## Build for release, migrate, seed the demo workspace on first run, and serve on :3000, with
+## the provider simulator on :3100 (loopback) standing in for the demo tenants' provider.
+SIMULATOR := 127.0.0.1:3100
 run: bootstrap
 	$(TOOLS) && cargo leptos build --release
-	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo
+	target/release/tenantpilot provider-sim --demo --addr $(SIMULATOR) & simulator=$$!; \
+	trap 'kill $$simulator 2>/dev/null' EXIT; \
+	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo --demo-provider-url http://$(SIMULATOR)
 
 ## Everything: unit and integration tests on SQLite and PostgreSQL, then the browser suite.
 test:

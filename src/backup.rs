@@ -197,6 +197,35 @@ impl RestoreRequest {
     }
 }
 
+/// A group mapping typed one pair a line, `source = target` (`->` and `→` work too); blank
+/// lines are skipped. Errors name `field` and the line.
+pub fn parse_group_mapping(field: &str, text: &str) -> Result<BTreeMap<String, String>, CoreError> {
+    let mut mapping = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let pair = ["→", "->", "="].iter().find_map(|separator| line.split_once(separator));
+        let Some((source, target)) = pair.map(|(s, t)| (s.trim(), t.trim())) else {
+            return Err(CoreError::invalid(
+                field,
+                format!("Line {}: write `source group id = target group id`", number + 1),
+            ));
+        };
+        if source.is_empty() || target.is_empty() {
+            return Err(CoreError::invalid(field, format!("Line {}: both group ids are needed", number + 1)));
+        }
+        mapping.insert(source.to_string(), target.to_string());
+    }
+    let request = RestoreRequest { group_mapping: mapping, ..RestoreRequest::default() };
+    request.check().map_err(|error| match error {
+        CoreError::Invalid { message, .. } => CoreError::invalid(field, message),
+        other => other,
+    })?;
+    Ok(request.group_mapping)
+}
+
 /// What restoring `item` assigns: each source group, mapped through `mapping` (a group not
 /// listed keeps its id), goes to the target group when `target_groups` (id → name) has it, and
 /// is reported as unmapped otherwise.
@@ -248,6 +277,17 @@ mod tests {
 
     fn group(id: &str, name: &str) -> AssignedGroup {
         AssignedGroup { group_id: id.into(), group_name: Some(name.into()) }
+    }
+
+    #[test]
+    fn typed_mappings_are_read_line_by_line() {
+        let mapping = parse_group_mapping("m", "a = b\n\n  c -> d \ne → f").unwrap();
+        assert_eq!(mapping.len(), 3);
+        assert_eq!((mapping["a"].as_str(), mapping["c"].as_str(), mapping["e"].as_str()), ("b", "d", "f"));
+        for bad in ["just-one", "= b", "a =", "a = b\nnonsense"] {
+            let error = parse_group_mapping("m", bad).unwrap_err();
+            assert!(matches!(&error, CoreError::Invalid { field, .. } if field == "m"), "{bad}: {error:?}");
+        }
     }
 
     #[test]

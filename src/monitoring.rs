@@ -4,27 +4,14 @@
 use crate::engine;
 use crate::model::User;
 use crate::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
-use crate::store::{RunQuery, RunScope, Store};
+pub use crate::operation::{ListParams, LIKELY_STALE_AFTER_SECS};
+use crate::store::{RunChange, RunQuery, RunScope, Store};
 use crate::{Capability, CoreError};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 pub const PAGE_DEFAULT: i64 = 50;
-pub const PAGE_MAX: i64 = 200;
 
-/// The filters of a Monitoring list as they arrive in a query string: all text, all optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListParams {
-    pub tenant: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub status: Option<String>,
-    pub outcome: Option<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<String>,
-}
+pub const PAGE_MAX: i64 = 200;
 
 /// One page of runs and, when there are more, the cursor of the next page.
 pub struct Page {
@@ -129,16 +116,73 @@ pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, Co
 /// admins). Returns the run as it is after the cancel.
 pub async fn cancel(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
     let run = run(store, user, id).await?;
-    let allowed = match run.tenant_id {
+    if !may_cancel(store, user, &run).await? {
+        return Err(CoreError::forbidden(Capability::OperationsStart));
+    }
+    engine::cancel(store, &Initiator::user(user), &run).await?;
+    store.operation_run(id).await?.ok_or(CoreError::NotFound)
+}
+
+/// Which runs' changes a user may hear about, as loaded at one moment: members hear their
+/// tenants' runs (and their workspaces' tenant-less runs), platform admins every run.
+#[derive(Debug, Clone, Default)]
+pub struct Entitlement {
+    all: bool,
+    tenants: std::collections::HashSet<i64>,
+    workspaces: std::collections::HashSet<i64>,
+}
+
+impl Entitlement {
+    pub async fn load(store: &Store, user: &User) -> Result<Entitlement, CoreError> {
+        if user.is_platform_admin {
+            return Ok(Entitlement { all: true, ..Entitlement::default() });
+        }
+        let memberships = store.memberships_of(user.id).await?;
+        Ok(Entitlement {
+            all: false,
+            tenants: memberships.iter().map(|m| m.tenant.id).collect(),
+            workspaces: memberships.iter().map(|m| m.tenant.workspace_id).collect(),
+        })
+    }
+
+    pub fn sees(&self, change: &RunChange) -> bool {
+        self.all
+            || match change.tenant_id {
+                Some(tenant) => self.tenants.contains(&tenant),
+                None => self.workspaces.contains(&change.workspace_id),
+            }
+    }
+}
+
+/// Whether `run` is running but its worker has gone quiet.
+pub fn likely_stale(run: &OperationRun, now: DateTime<Utc>) -> bool {
+    run.status == RunStatus::Running
+        && run.heartbeat_at.is_none_or(|beat| now - beat > chrono::Duration::seconds(LIKELY_STALE_AFTER_SECS))
+}
+
+/// Whether `user` may cancel `run` (which they can see): a member holding
+/// `tenant.operations.start` in its tenant; for workspace-level runs, a platform admin.
+pub async fn may_cancel(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
+    Ok(match run.tenant_id {
         Some(tenant_id) => store
             .member_role(tenant_id, user.id)
             .await?
             .is_some_and(|role| role.has(Capability::OperationsStart)),
         None => user.is_platform_admin,
-    };
-    if !allowed {
-        return Err(CoreError::forbidden(Capability::OperationsStart));
-    }
-    engine::cancel(store, &Initiator::user(user), &run).await?;
-    store.operation_run(id).await?.ok_or(CoreError::NotFound)
+    })
+}
+
+/// Runs by outcome over the last 24 hours, under the list's tenant and type filters.
+pub async fn outcomes_last_day(
+    store: &Store,
+    user: &User,
+    params: &ListParams,
+    now: DateTime<Utc>,
+) -> Result<Vec<(RunOutcome, i64)>, CoreError> {
+    let mut query = params.query(store, user).await?;
+    query.since = Some(now - chrono::Duration::hours(24));
+    query.until = None;
+    query.status = None;
+    query.outcome = None;
+    store.count_runs_by_outcome(&query).await
 }

@@ -151,6 +151,62 @@ impl From<&OperationRun> for RunDetail {
     }
 }
 
+/// The filters of a Monitoring list as they arrive in a query string: all text, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListParams {
+    pub tenant: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<String>,
+}
+
+impl ListParams {
+    /// The filters as a query string (without `?`), e.g. for a link to the next page.
+    pub fn to_query(&self) -> String {
+        let fields = [
+            ("tenant", &self.tenant),
+            ("type", &self.kind),
+            ("status", &self.status),
+            ("outcome", &self.outcome),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("cursor", &self.cursor),
+            ("limit", &self.limit),
+        ];
+        fields
+            .iter()
+            .filter_map(|(name, value)| {
+                value.as_deref().filter(|value| !value.is_empty()).map(|value| (name, value))
+            })
+            .map(|(name, value)| format!("{name}={}", encode_query_value(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// A running run whose worker has not been heard from for this long is shown as likely stale
+/// (the reconciler settles it once the engine's own threshold passes).
+pub const LIKELY_STALE_AFTER_SECS: i64 = 30;
+
+/// The operation types this version runs, for filters.
+pub const KNOWN_TYPES: &[&str] = &["backup_set.capture", "assignments.fetch", "assignments.restore"];
+
 macro_rules! string_enum {
     ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
         impl $type {
@@ -185,7 +241,58 @@ string_enum!(RunOutcome {
     Cancelled = "cancelled",
 });
 
+/// What people call an operation type; unknown types show as they are.
+pub fn type_label(kind: &str) -> &str {
+    match kind {
+        "backup_set.capture" => "Capture backup",
+        "assignments.fetch" => "Fetch assignments",
+        "assignments.restore" => "Restore assignments",
+        "tenant.install" => "Install tenant",
+        "tenant.upgrade" => "Upgrade tenant",
+        "tenant.disable" => "Disable tenant",
+        "pipeline.run" => "Run pipeline",
+        other => other,
+    }
+}
+
+impl RunOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunOutcome::Pending => "Pending",
+            RunOutcome::Succeeded => "Succeeded",
+            RunOutcome::PartiallySucceeded => "Partially succeeded",
+            RunOutcome::Failed => "Failed",
+            RunOutcome::Cancelled => "Cancelled",
+        }
+    }
+}
+
+impl Initiator {
+    /// Who started it, for people.
+    pub fn label(&self) -> &str {
+        match self {
+            Initiator::User { name, .. } | Initiator::Token { name, .. } => name,
+            Initiator::System => "System",
+        }
+    }
+}
+
+impl Counters {
+    /// Share of the items done, 0–100; `None` while the total is unknown.
+    pub fn percent(&self) -> Option<i64> {
+        (self.total > 0).then(|| (self.processed.clamp(0, self.total) * 100) / self.total)
+    }
+}
+
 impl RunStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "Queued",
+            RunStatus::Running => "Running",
+            RunStatus::Completed => "Completed",
+        }
+    }
+
     /// Queued and running runs are active: a start with the same identity reuses them.
     pub fn is_active(self) -> bool {
         self != RunStatus::Completed
@@ -195,6 +302,18 @@ impl RunStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_make_a_query_string() {
+        let params = ListParams {
+            tenant: Some("contoso".into()),
+            since: Some("2026-11-22T08:00:00+01:00".into()),
+            status: Some(String::new()),
+            cursor: Some("42".into()),
+            ..ListParams::default()
+        };
+        assert_eq!(params.to_query(), "tenant=contoso&since=2026-11-22T08%3A00%3A00%2B01%3A00&cursor=42");
+    }
 
     #[test]
     fn names_match_serde_and_parse_back() {

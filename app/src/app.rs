@@ -1,5 +1,6 @@
 use crate::routes::{
-    HomePage, LoginPage, MembersPage, NotFoundPage, PlatformPage, TenantOverviewPage, WorkspaceHomePage,
+    BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PlatformPage, RestorePage,
+    RunPage, TenantOverviewPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -15,6 +16,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                // No icon to fetch: saves every page a request that would only 404.
+                <link rel="icon" href="data:," />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -41,6 +44,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin") view=WorkspaceHomePage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant") view=TenantOverviewPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/members") view=MembersPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:tenant/backups") view=BackupsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:tenant/restores/:id") view=RestorePage ssr=SsrMode::Async />
+                <Route path=path!("/admin/monitoring") view=MonitoringPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/monitoring/runs/:id") view=RunPage ssr=SsrMode::Async />
                 <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
             </Routes>
         </Router>

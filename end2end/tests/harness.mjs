@@ -1,5 +1,6 @@
 // Starts a real `tenantpilot` (the binary cargo-leptos built) on a fresh SQLite database with
-// the demo workspace, and Debian's chromium. Each suite gets its own server.
+// the demo workspace, its provider simulator (the same binary, over real HTTP), and Debian's
+// chromium. Each suite gets its own server and simulator.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +12,28 @@ const ROOT = resolve('..');
 const BIN = resolve(process.env.TENANTPILOT_BIN ?? '../target/debug/tenantpilot');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
+async function waitUntil(what, ready, child, output) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${output()}`);
+    try {
+      if (await ready()) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready:\n${output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export async function startServer() {
   const dir = mkdtempSync(join(tmpdir(), 'tenantpilot-e2e-'));
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(BIN, ['serve', '--demo'], {
+  const simulatorUrl = `http://127.0.0.1:${port + 1}`;
+  const simulator = spawn(BIN, ['provider-sim', '--demo', '--addr', `127.0.0.1:${port + 1}`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitUntil('the provider simulator', async () => (await fetch(`${simulatorUrl}/_sim/tenants/none`)).status === 404,
+    simulator, () => '');
+  const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -27,23 +46,19 @@ export async function startServer() {
   let output = '';
   child.stdout.on('data', (chunk) => { output += chunk; });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`tenantpilot exited (${child.exitCode}):\n${output}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`tenantpilot did not become ready:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntil('tenantpilot', async () => (await fetch(`${base}/readyz`)).ok, child, () => output);
   const password = output.match(/shown only now\): (\S+)/)?.[1];
   if (!password) throw new Error(`no demo password in the output:\n${output}`);
   return {
     base,
     password,
+    simulatorUrl,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      for (const running of [child, simulator]) {
+        if (running.exitCode !== null) continue;
+        running.kill('SIGTERM');
+        await new Promise((resolve) => running.once('exit', resolve));
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -106,8 +106,12 @@ async fn starts_answer_202_and_reuse_the_active_run(backend: Backend) {
     let again = app.json(Method::POST, &restore_path("contoso", restore), None, Some(&cookie)).await;
     assert_eq!(run_id(&again.body), run_id(&restoring.body));
 
+    let api = app.api_document().await;
     let capture = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&cookie)).await;
     assert_eq!(capture.status, StatusCode::ACCEPTED, "{}", capture.body);
+    api.check("post", "/admin/t/{tenant}/backup-sets/capture", 202, &capture.body);
+    let sets = app.json(Method::GET, "/admin/t/contoso/backup-sets", None, Some(&cookie)).await;
+    api.check("get", "/admin/t/{tenant}/backup-sets", 200, &sets.body);
     let again = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&cookie)).await;
     assert_eq!(run_id(&again.body), run_id(&capture.body));
 
@@ -226,8 +230,16 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
     let path = "/admin/t/contoso/restore-runs";
 
     let body = json!({ "backupSetId": set.id, "itemIds": [items[1].id], "groupMapping": { "grp-pilot": "grp-finance" } });
+    let api = app.api_document().await;
     let created = app.json(Method::POST, path, Some(&body.to_string()), Some(&cookie)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    api.check("post", "/admin/t/{tenant}/restore-runs", 201, &created.body);
+    let one = format!("{path}/{}", serde_json::from_str::<Value>(&created.body).unwrap()["id"]);
+    let fetched = app.json(Method::GET, &one, None, Some(&cookie)).await;
+    api.check("get", "/admin/t/{tenant}/restore-runs/{restoreRun}", 200, &fetched.body);
+    assert_eq!(fetched.body, created.body, "reads back as created");
+    let listed = app.json(Method::GET, path, None, Some(&cookie)).await;
+    api.check("get", "/admin/t/{tenant}/restore-runs", 200, &listed.body);
     let created: Value = serde_json::from_str(&created.body).unwrap();
     assert!(created["id"].as_i64().is_some());
     assert_eq!(created["itemIds"], json!([items[1].id]));
@@ -265,6 +277,7 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
     for (field, body) in bad {
         let reply = app.json(Method::POST, path, Some(&body), Some(&cookie)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        api.check("post", "/admin/t/{tenant}/restore-runs", 400, &reply.body);
         let error: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(
             (error["error"].as_str(), error["field"].as_str()),
@@ -281,6 +294,7 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
     let unconnected =
         app.json(Method::POST, "/admin/t/fabrikam/restore-runs", Some(&body), Some(&owner)).await;
     assert_eq!(unconnected.status, StatusCode::CONFLICT, "{}", unconnected.body);
+    api.check("post", "/admin/t/{tenant}/restore-runs", 409, &unconnected.body);
     // The provider failing is the provider's failure, with its reason.
     sim.faults(
         "contoso",
@@ -293,11 +307,13 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
     .await;
     let refused = app.json(Method::POST, path, Some(&all.to_string()), Some(&owner)).await;
     assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.body);
+    api.check("post", "/admin/t/{tenant}/restore-runs", 502, &refused.body);
     assert_eq!(serde_json::from_str::<Value>(&refused.body).unwrap()["reason_code"], "permission_denied");
 
     let operator = app.sign_in("operator@demo.test").await;
     let forbidden = app.json(Method::POST, path, Some(&all.to_string()), Some(&operator)).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    api.check("post", "/admin/t/{tenant}/restore-runs", 403, &forbidden.body);
     app.db.drop_database().await;
 }
 
@@ -305,8 +321,10 @@ async fn backup_items_list_and_runs_cancel(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (set, items) = backup(&app, "contoso").await;
     let readonly = app.sign_in("readonly@demo.test").await;
+    let api = app.api_document().await;
     let listed = app.json(Method::GET, "/admin/t/contoso/backup-items", None, Some(&readonly)).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    api.check("get", "/admin/t/{tenant}/backup-items", 200, &listed.body);
     let listed: Vec<Value> = serde_json::from_str(&listed.body).unwrap();
     assert_eq!(listed.len(), 2);
     let keys: Vec<&str> = listed[0].as_object().unwrap().keys().map(String::as_str).collect();
@@ -328,6 +346,7 @@ async fn backup_items_list_and_runs_cancel(backend: Backend) {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     let cancelled = app.json(Method::POST, &cancel, None, Some(&operator)).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    api.check("post", "/admin/monitoring/operations/{operationRun}/cancel", 200, &cancelled.body);
     let cancelled: Value = serde_json::from_str(&cancelled.body).unwrap();
     assert_eq!(
         (cancelled["status"].as_str(), cancelled["outcome"].as_str()),
@@ -335,6 +354,7 @@ async fn backup_items_list_and_runs_cancel(backend: Backend) {
     );
     let twice = app.json(Method::POST, &cancel, None, Some(&operator)).await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
+    api.check("post", "/admin/monitoring/operations/{operationRun}/cancel", 409, &twice.body);
     let fabrikam_only = app.sign_in("admin@demo.test").await;
     assert_eq!(
         app.json(Method::POST, &cancel, None, Some(&fabrikam_only)).await.status,

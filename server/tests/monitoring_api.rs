@@ -20,6 +20,7 @@ tenantpilot_core::test_on_both_backends!(
     details_follow_the_same_entitlement,
     filters_and_cursor_paging,
     bad_parameters_name_the_parameter,
+    events_reach_only_those_who_may_see_the_run,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -184,5 +185,57 @@ async fn bad_parameters_name_the_parameter(backend: Backend) {
         );
         assert!(!error["message"].as_str().unwrap().is_empty());
     }
+    app.db.drop_database().await;
+}
+
+/// The next `run` event's data on an open event stream, skipping keep-alive comments.
+async fn next_run_event(body: &mut axum::body::Body) -> Value {
+    use http_body_util::BodyExt;
+    let mut text = String::new();
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream stays open")
+            .unwrap();
+        let Ok(data) = frame.into_data() else { continue };
+        text.push_str(std::str::from_utf8(&data).unwrap());
+        if let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) {
+                assert!(event.contains("event: run"), "{event}");
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    }
+}
+
+async fn events_reach_only_those_who_may_see_the_run(backend: Backend) {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let app = TestApp::new(backend).await;
+    let reader = app.sign_in("readonly@demo.test").await;
+    let request = Request::get("/admin/monitoring/events")
+        .header(header::HOST, "localhost")
+        .header(header::COOKIE, &reader)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = response.into_body();
+
+    // The reader is in contoso only: fabrikam's run is not for them.
+    run_in(&app, "fabrikam", "1").await;
+    let contoso = run_in(&app, "contoso", "2").await;
+    let event = next_run_event(&mut body).await;
+    assert_eq!((event["runId"].as_i64(), event["status"].as_str()), (Some(contoso), Some("queued")));
+    app.db.store.complete_run(contoso, RunOutcome::Succeeded, Counters::default()).await.unwrap();
+    let event = next_run_event(&mut body).await;
+    assert_eq!((event["runId"].as_i64(), event["outcome"].as_str()), (Some(contoso), Some("succeeded")));
+
+    let signed_out = app.json(Method::GET, "/admin/monitoring/events", None, None).await;
+    assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
     app.db.drop_database().await;
 }

@@ -199,7 +199,7 @@ impl Store {
     ) -> Result<Vec<BackupItem>, CoreError> {
         let sql = format!(
             "SELECT {ITEM_COLUMNS} FROM backup_items WHERE tenant_id = $1 AND ($2 IS NULL OR backup_set_id = $2) \
-             ORDER BY backup_set_id DESC, policy_name, id"
+             ORDER BY backup_set_id DESC, LOWER(policy_name), id"
         );
         let rows: Vec<ItemRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant_id).bind(set_id).fetch_all(pool).await)?;

@@ -457,17 +457,18 @@ enum Arg {
     Time(DateTime<Utc>),
 }
 
-impl Store {
-    /// Runs matching `query`, newest first. Only the conditions in use are in the SQL, so each
-    /// filter combination gets its own plan on PostgreSQL.
-    pub async fn list_runs(&self, query: &RunQuery) -> Result<Vec<OperationRun>, CoreError> {
+impl RunQuery {
+    /// The query's conditions as SQL (on the run table aliased `r`) and the values they bind,
+    /// numbered from `$1`. Only the conditions in use are in the SQL, so each filter
+    /// combination gets its own plan on PostgreSQL.
+    fn conditions(&self) -> (String, Vec<Arg>) {
         let mut conditions: Vec<String> = Vec::new();
         let mut args: Vec<Arg> = Vec::new();
         let mut push = |condition: &str, arg: Arg| {
             args.push(arg);
             conditions.push(condition.replace('?', &format!("${}", args.len())));
         };
-        if let RunScope::MemberOf(user_id) = query.scope {
+        if let RunScope::MemberOf(user_id) = self.scope {
             push(
                 "(r.tenant_id IN (SELECT m.tenant_id FROM memberships m WHERE m.user_id = ?) \
                  OR (r.tenant_id IS NULL AND r.workspace_id IN (SELECT t.workspace_id FROM memberships m \
@@ -475,48 +476,80 @@ impl Store {
                 Arg::Int(user_id),
             );
         }
-        if let Some(tenant_id) = query.tenant_id {
+        if let Some(tenant_id) = self.tenant_id {
             push("r.tenant_id = ?", Arg::Int(tenant_id));
         }
-        if let Some(kind) = &query.kind {
+        if let Some(kind) = &self.kind {
             push("r.kind = ?", Arg::Text(kind.clone()));
         }
-        if let Some(status) = query.status {
+        if let Some(status) = self.status {
             push("r.status = ?", Arg::Text(status.as_str().into()));
         }
-        if let Some(outcome) = query.outcome {
+        if let Some(outcome) = self.outcome {
             push("r.outcome = ?", Arg::Text(outcome.as_str().into()));
         }
-        if let Some(since) = query.since {
+        if let Some(since) = self.since {
             push("r.created_at >= ?", Arg::Time(since));
         }
-        if let Some(until) = query.until {
+        if let Some(until) = self.until {
             push("r.created_at < ?", Arg::Time(until));
         }
-        if let Some(before_id) = query.before_id {
+        if let Some(before_id) = self.before_id {
             push("r.id < ?", Arg::Int(before_id));
         }
-        args.push(Arg::Int(query.limit));
         let filter =
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        (filter, args)
+    }
+}
+
+/// Binds `args` in order to a query built at run time.
+macro_rules! bind_all {
+    ($statement:expr, $args:expr) => {{
+        let mut statement = $statement;
+        for arg in $args {
+            statement = match arg {
+                Arg::Int(value) => statement.bind(*value),
+                Arg::Text(value) => statement.bind(value.as_str()),
+                Arg::Time(value) => statement.bind(*value),
+            };
+        }
+        statement
+    }};
+}
+
+impl Store {
+    /// Runs matching `query`, newest first.
+    pub async fn list_runs(&self, query: &RunQuery) -> Result<Vec<OperationRun>, CoreError> {
+        let (filter, mut args) = query.conditions();
+        args.push(Arg::Int(query.limit));
         let columns =
             RUN_COLUMNS.split(", ").map(|column| format!("r.{column}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {columns} FROM operation_runs r {filter} ORDER BY r.id DESC LIMIT ${}",
             args.len()
         );
-        let rows: Vec<RunRow> = on_pool!(self, pool => {
-            let mut statement = sqlx::query_as(&sql);
-            for arg in &args {
-                statement = match arg {
-                    Arg::Int(value) => statement.bind(*value),
-                    Arg::Text(value) => statement.bind(value.as_str()),
-                    Arg::Time(value) => statement.bind(*value),
-                };
-            }
-            statement.fetch_all(pool).await
-        })?;
+        let rows: Vec<RunRow> =
+            on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// How many runs matching `query` (its limit and cursor aside) ended each way.
+    pub async fn count_runs_by_outcome(&self, query: &RunQuery) -> Result<Vec<(RunOutcome, i64)>, CoreError> {
+        let query = RunQuery { before_id: None, ..query.clone() };
+        let (filter, args) = query.conditions();
+        let sql = format!("SELECT r.outcome, COUNT(*) FROM operation_runs r {filter} GROUP BY r.outcome");
+        let rows: Vec<(String, i64)> =
+            on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
+        let mut counts: Vec<(RunOutcome, i64)> =
+            RunOutcome::ALL.iter().map(|outcome| (*outcome, 0)).collect();
+        for (outcome, count) in rows {
+            let outcome: RunOutcome = outcome.parse().map_err(|e| corrupt("outcome", e))?;
+            if let Some(slot) = counts.iter_mut().find(|(known, _)| *known == outcome) {
+                slot.1 = count;
+            }
+        }
+        Ok(counts)
     }
 
     /// Whether `user_id` may see `run` under the same rule as [`RunScope::MemberOf`].

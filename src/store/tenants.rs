@@ -77,6 +77,13 @@ impl Store {
         }
     }
 
+    pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, CoreError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let row =
+            on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql).bind(id).fetch_optional(pool).await)?;
+        Ok(row)
+    }
+
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, CoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)

@@ -59,6 +59,7 @@ fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<L
             </ul>
         </details>
         <nav class="account" aria-label="Account">
+            <A href="/admin/monitoring">"Monitoring"</A>
             {viewer.user.is_platform_admin.then(|| view! { <A href="/system">"Platform"</A> })}
             <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>
             <ActionForm action=logout>

@@ -3,9 +3,15 @@
 mod errors;
 mod frame;
 mod gated;
+mod live;
 mod notice;
+mod runs;
+mod tenant_tabs;
 
 pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::Frame;
 pub use gated::GatedButton;
+pub use live::{poll_for, use_live_refresh, Poll};
 pub use notice::ActionNotice;
+pub use runs::{duration, run_href, timestamp, Progress, RunNotice, RunTable, StatusBadge};
+pub use tenant_tabs::{TenantTab, TenantTabs};

@@ -1,23 +1,41 @@
 //! Server functions: one per file, each a thin call into the core behind the guard.
 
 mod add_member;
+mod backups;
+mod cancel_run;
 mod change_member_role;
 mod create_tenant;
 mod login;
 mod logout;
 mod members;
+mod monitoring;
+mod plan_restore;
 mod platform_overview;
 mod remove_member;
+mod restore;
+mod run_detail;
+mod start_capture;
+mod start_fetch;
+mod start_restore;
 mod tenant_overview;
 mod viewer;
 
 pub use add_member::*;
+pub use backups::*;
+pub use cancel_run::*;
 pub use change_member_role::*;
 pub use create_tenant::*;
 pub use login::*;
 pub use logout::*;
 pub use members::*;
+pub use monitoring::*;
+pub use plan_restore::*;
 pub use platform_overview::*;
 pub use remove_member::*;
+pub use restore::*;
+pub use run_detail::*;
+pub use start_capture::*;
+pub use start_fetch::*;
+pub use start_restore::*;
 pub use tenant_overview::*;
 pub use viewer::*;

@@ -1,4 +1,4 @@
-use crate::components::{ActionNotice, ErrorView, Frame, GatedButton};
+use crate::components::{ActionNotice, ErrorView, Frame, GatedButton, TenantTab, TenantTabs};
 use crate::functions::{members, AddMember, ChangeMemberRole, MembersView, RemoveMember};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -47,10 +47,7 @@ fn Members(
             <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a> " / Members"
         </nav>
         <h1>"Members of " {tenant.name.clone()}</h1>
-        <nav class="tabs" aria-label="Tenant">
-            <a href=format!("/admin/t/{slug}")>"Overview"</a>
-            <a href=format!("/admin/t/{slug}/members") aria-current="page">"Members"</a>
-        </nav>
+        <TenantTabs slug=slug.clone() current=TenantTab::Members />
         <ActionNotice action=add done="Member saved." />
         <ActionNotice action=change done="Role changed." />
         <ActionNotice action=remove done="Member removed." />

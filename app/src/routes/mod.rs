@@ -1,18 +1,26 @@
 //! Pages, one module each.
 
+mod backups;
 mod home;
 mod login;
 mod members;
+mod monitoring;
 mod not_found;
+mod operation_run;
 mod platform;
+mod restore;
 mod tenant_overview;
 mod workspace_home;
 
+pub use backups::BackupsPage;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use members::MembersPage;
+pub use monitoring::MonitoringPage;
 pub use not_found::NotFoundPage;
+pub use operation_run::RunPage;
 pub use platform::PlatformPage;
+pub use restore::RestorePage;
 pub use tenant_overview::TenantOverviewPage;
 pub use workspace_home::WorkspaceHomePage;
 

@@ -1,4 +1,4 @@
-use crate::components::{ErrorView, Frame};
+use crate::components::{ErrorView, Frame, TenantTab, TenantTabs};
 use crate::functions::tenant_overview;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,10 +21,7 @@ pub fn TenantOverviewPage() -> impl IntoView {
                                 <Title text=membership.tenant.name.clone() />
                                 <nav class="crumbs" aria-label="Breadcrumb"><a href="/admin">"Tenants"</a> " / " {membership.tenant.name.clone()}</nav>
                                 <h1>{membership.tenant.name.clone()}</h1>
-                                <nav class="tabs" aria-label="Tenant">
-                                    <a href=format!("/admin/t/{slug}") aria-current="page">"Overview"</a>
-                                    <a href=format!("/admin/t/{slug}/members")>"Members"</a>
-                                </nav>
+                                <TenantTabs slug=slug.clone() current=TenantTab::Overview />
                                 <dl class="facts">
                                     <dt>"Workspace"</dt><dd>{membership.workspace_name.clone()}</dd>
                                     <dt>"Slug"</dt><dd><code>{slug.clone()}</code></dd>

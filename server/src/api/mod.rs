@@ -6,7 +6,7 @@ mod backups;
 mod monitoring;
 mod restores;
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -26,10 +26,18 @@ fn path_id(raw: &str) -> Result<i64, CoreError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(CoreError::NotFound)
 }
 
+/// `GET /api/openapi.json`: the OpenAPI document of every JSON route. Tests hold it to the
+/// contract file and check the routes' answers against it.
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
+}
+
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
+        .route("/api/openapi.json", get(openapi))
         .route("/admin/monitoring/operations", get(monitoring::list))
         .route("/admin/monitoring/operations/{operation_run}", get(monitoring::detail))
+        .route("/admin/monitoring/events", get(monitoring::events))
         .route("/admin/monitoring/operations/{operation_run}/cancel", post(monitoring::cancel))
         .route("/admin/t/{tenant}/backup-sets", get(backups::sets))
         .route("/admin/t/{tenant}/backup-sets/capture", post(backups::capture))

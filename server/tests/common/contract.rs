@@ -17,8 +17,31 @@ pub const ASSIGNMENT_OPERATIONS: &str =
 impl Contract {
     pub fn load(path: &str) -> Contract {
         let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {path}: {error}"));
-        let document = serde_yaml::from_str(&text).unwrap_or_else(|error| panic!("parse {path}: {error}"));
+        Contract::parse(&text)
+    }
+
+    /// A document in YAML or JSON (which is YAML too).
+    pub fn parse(text: &str) -> Contract {
+        let document =
+            serde_yaml::from_str(text).unwrap_or_else(|error| panic!("not an OpenAPI document: {error}"));
         Contract { document }
+    }
+
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// `value` with every `$ref` replaced by what it points at, so two documents can be compared
+    /// whatever their components are called.
+    pub fn inline(&self, value: &Value) -> Value {
+        match value {
+            Value::Object(map) if map.contains_key("$ref") => self.inline(self.resolve(value)),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.inline(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|item| self.inline(item)).collect()),
+            other => other.clone(),
+        }
     }
 
     /// The schema of the JSON response `status` to `method path` (a path as the document spells

@@ -137,6 +137,11 @@ impl TestApp {
         self.send(Method::GET, path, None, cookie, Sender::Browser).await
     }
 
+    /// The OpenAPI document the server serves, to check the JSON twins' answers against.
+    pub async fn api_document(&self) -> contract::Contract {
+        contract::Contract::parse(&self.json(Method::GET, "/api/openapi.json", None, None).await.body)
+    }
+
     /// Signs in as a browser would; returns the session cookie.
     pub async fn sign_in(&self, email: &str) -> String {
         let form = format!("email={email}&password={}&next=", self.password);

@@ -1,0 +1,174 @@
+//! Keeping Monitoring pages current. Pages ask for a refresh counter and refetch whenever it
+//! moves: on every run change the server pushes (server-sent events, already filtered to what
+//! the viewer may see), or, while push is unavailable, on a poll that adapts to the runs shown:
+//! every second while the youngest active run is under 10 s old, every 5 s under a minute, then
+//! every 10 s; paused while the tab is hidden, and stopped once every shown run has completed.
+//! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use tenantpilot_core::operation::OperationRun;
+
+/// How often to poll when push is unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    Stop,
+    EverySecs(u32),
+}
+
+/// The poll for `runs` as they were at `now`.
+pub fn poll_for<'a>(runs: impl IntoIterator<Item = &'a OperationRun>, now: DateTime<Utc>) -> Poll {
+    let youngest_active =
+        runs.into_iter().filter(|run| run.status.is_active()).map(|run| now - run.created_at).min();
+    match youngest_active.map(|age| age.num_seconds()) {
+        None => Poll::Stop,
+        Some(age) if age < 10 => Poll::EverySecs(1),
+        Some(age) if age < 60 => Poll::EverySecs(5),
+        Some(_) => Poll::EverySecs(10),
+    }
+}
+
+/// A counter that moves whenever what the page shows may have changed.
+pub fn use_live_refresh(poll: Signal<Poll>) -> ReadSignal<u64> {
+    let (ticks, set_ticks) = signal(0u64);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| client::follow(poll, set_ticks));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (poll, set_ticks);
+    ticks
+}
+
+#[cfg(feature = "hydrate")]
+mod client {
+    use super::Poll;
+    use leptos::prelude::*;
+    use send_wrapper::SendWrapper;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::EventSource;
+
+    const EVENTS: &str = "/admin/monitoring/events";
+    /// Pushed changes come in bursts (progress of a busy run): refetch at most this often.
+    const PUSH_SETTLE: Duration = Duration::from_millis(300);
+
+    pub fn follow(poll: Signal<Poll>, set_ticks: WriteSignal<u64>) {
+        let pushing = Rc::new(Cell::new(false));
+        let bump = Rc::new(move || set_ticks.update(|ticks| *ticks += 1));
+        let settling = Rc::new(Cell::new(false));
+        let source = EventSource::new(EVENTS).ok();
+        let mut listeners: Vec<Closure<dyn FnMut(web_sys::Event)>> = Vec::new();
+        if let Some(source) = &source {
+            let on_open = {
+                let pushing = pushing.clone();
+                move |_| pushing.set(true)
+            };
+            // The browser reconnects by itself; until it has, polling covers.
+            let on_error = {
+                let pushing = pushing.clone();
+                move |_| pushing.set(false)
+            };
+            let on_change = {
+                let (bump, settling) = (bump.clone(), settling.clone());
+                move |_| {
+                    if !settling.replace(true) {
+                        let (bump, settling) = (bump.clone(), settling.clone());
+                        set_timeout(
+                            move || {
+                                settling.set(false);
+                                bump()
+                            },
+                            PUSH_SETTLE,
+                        );
+                    }
+                }
+            };
+            for (event, listener) in [
+                ("open", Closure::<dyn FnMut(web_sys::Event)>::new(on_open)),
+                ("error", Closure::new(on_error)),
+                ("run", Closure::new(on_change.clone())),
+                ("resync", Closure::new(on_change)),
+            ] {
+                let _ = source.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+                listeners.push(listener);
+            }
+        }
+        let quiet_secs = Rc::new(Cell::new(0u32));
+        let interval = set_interval_with_handle(
+            move || {
+                let hidden = document().hidden();
+                if pushing.get() || hidden {
+                    quiet_secs.set(0);
+                    return;
+                }
+                quiet_secs.set(quiet_secs.get() + 1);
+                if let Poll::EverySecs(every) = poll.get_untracked() {
+                    if quiet_secs.get() >= every {
+                        quiet_secs.set(0);
+                        bump();
+                    }
+                }
+            },
+            Duration::from_secs(1),
+        )
+        .ok();
+        let held = SendWrapper::new((source, listeners, interval));
+        on_cleanup(move || {
+            let (source, _listeners, interval) = held.take();
+            if let Some(source) = source {
+                source.close();
+            }
+            if let Some(interval) = interval {
+                interval.clear();
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenantpilot_core::operation::{Counters, Initiator, RunOutcome, RunStatus};
+
+    fn run(status: RunStatus, age_secs: i64, now: DateTime<Utc>) -> OperationRun {
+        OperationRun {
+            id: 1,
+            workspace_id: 1,
+            tenant_id: Some(1),
+            kind: "assignments.fetch".into(),
+            status,
+            outcome: RunOutcome::Pending,
+            identity: String::new(),
+            target: None,
+            context: Default::default(),
+            counters: Counters::default(),
+            failures: Vec::new(),
+            initiator: Initiator::System,
+            attempt: 1,
+            created_at: now - chrono::Duration::seconds(age_secs),
+            started_at: None,
+            completed_at: None,
+            heartbeat_at: None,
+            cancel_requested: false,
+        }
+    }
+
+    #[test]
+    fn polling_slows_as_runs_age_and_stops_when_all_are_done() {
+        let now = Utc::now();
+        let done = run(RunStatus::Completed, 1, now);
+        assert_eq!(poll_for([&done], now), Poll::Stop);
+        assert_eq!(poll_for([], now), Poll::Stop);
+        assert_eq!(poll_for([&done, &run(RunStatus::Running, 3, now)], now), Poll::EverySecs(1));
+        assert_eq!(poll_for([&run(RunStatus::Queued, 30, now)], now), Poll::EverySecs(5));
+        let old = run(RunStatus::Running, 600, now);
+        assert_eq!(poll_for([&old], now), Poll::EverySecs(10));
+        assert_eq!(
+            poll_for([&old, &run(RunStatus::Queued, 2, now)], now),
+            Poll::EverySecs(1),
+            "the youngest decides"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! How a run looks wherever it is shown: badges, a progress bar, a duration, the toast after
+//! a start, and a compact table of runs.
+
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use tenantpilot_core::operation::{type_label, Counters, OperationRun, RunOutcome, RunStatus};
+
+pub fn run_href(id: i64) -> String {
+    format!("/admin/monitoring/runs/{id}")
+}
+
+#[component]
+pub fn StatusBadge(status: RunStatus, outcome: RunOutcome) -> impl IntoView {
+    // A completed run is told by its outcome; an active one by its status.
+    let (class, label) = match status {
+        RunStatus::Completed => (format!("badge outcome-{}", outcome.as_str()), outcome.label()),
+        active => (format!("badge status-{}", active.as_str()), active.label()),
+    };
+    view! { <span class=class data-status=status.as_str() data-outcome=outcome.as_str()>{label}</span> }
+}
+
+#[component]
+pub fn Progress(counters: Counters) -> impl IntoView {
+    let label = format!(
+        "{} of {} done{}",
+        counters.processed,
+        counters.total,
+        if counters.failed > 0 { format!(", {} failed", counters.failed) } else { String::new() }
+    );
+    match counters.percent() {
+        Some(percent) => view! {
+            <span class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+                  aria-valuenow=percent aria-label=label.clone() title=label>
+                <span class="progress-bar" style=format!("width: {percent}%")></span>
+            </span>
+        }
+        .into_any(),
+        None => view! { <span class="muted">"starting…"</span> }.into_any(),
+    }
+}
+
+/// "1 min 5 s" from start to end (or to `now` while running); empty before it started.
+pub fn duration(run: &OperationRun, now: DateTime<Utc>) -> String {
+    let Some(started) = run.started_at else { return String::new() };
+    let seconds = (run.completed_at.unwrap_or(now) - started).num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60),
+    }
+}
+
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// After a start: "<what> queued." with a link to the run, or the error.
+#[component]
+pub fn RunNotice<S>(action: ServerAction<S>, #[prop(into)] queued: String) -> impl IntoView
+where
+    S: ServerFn<Output = i64, Error = AppError> + Clone + Send + Sync + 'static,
+{
+    move || {
+        action.value().get().map(|result| match result {
+            Ok(id) => view! {
+                <p class="notice ok toast" role="status">{queued.clone()} " " <a href=run_href(id)>"View run"</a></p>
+            }
+            .into_any(),
+            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+        })
+    }
+}
+
+/// A short table of runs (a tenant's latest), linking to each.
+#[component]
+pub fn RunTable(runs: Vec<OperationRun>, now: DateTime<Utc>) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="muted">"No operations yet."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="runs">
+                <thead><tr><th scope="col">"Operation"</th><th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th></tr></thead>
+                <tbody>
+                    {runs.into_iter().map(|run| view! {
+                        <tr data-run=run.id>
+                            <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()} " #" {run.id}</a></td>
+                            <td><StatusBadge status=run.status outcome=run.outcome /></td>
+                            <td>{if run.status == RunStatus::Running { view! { <Progress counters=run.counters /> }.into_any() } else { duration(&run, now).into_any() }}</td>
+                            <td>{run.initiator.label().to_string()}</td>
+                            <td><time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }.into_any()
+}

@@ -1,0 +1,180 @@
+use crate::components::{
+    duration, poll_for, run_href, timestamp, use_live_refresh, ErrorView, Frame, Poll, Progress, StatusBadge,
+};
+use crate::functions::{monitoring, MonitoringView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use tenantpilot_core::operation::ListParams;
+use tenantpilot_core::operation::{type_label, RunOutcome, RunStatus, KNOWN_TYPES};
+
+/// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
+/// outcome over the last day, kept current by push (or polling).
+#[component]
+pub fn MonitoringPage() -> impl IntoView {
+    let query = use_query_map();
+    let params = Memo::new(move |_| {
+        let query = query.read();
+        let get = |name: &str| query.get(name).filter(|value| !value.is_empty());
+        ListParams {
+            tenant: get("tenant"),
+            kind: get("type"),
+            status: get("status"),
+            outcome: get("outcome"),
+            since: get("since"),
+            until: get("until"),
+            cursor: get("cursor"),
+            limit: get("limit"),
+        }
+    });
+    let (poll, set_poll) = signal(Poll::Stop);
+    let ticks = use_live_refresh(poll.into());
+    let view = Resource::new(move || (params.get(), ticks.get()), |(params, _)| monitoring(Some(params)));
+    view! {
+        <Title text="Monitoring" />
+        <Frame>
+            <h1>"Monitoring"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view.await {
+                        Ok(view) => {
+                            set_poll.set(poll_for(&view.runs, view.now));
+                            view! { <Runs view params=params.get_untracked() /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorView error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Frame>
+    }
+}
+
+#[component]
+fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
+    let filtered = ListParams { cursor: None, limit: None, ..params.clone() } != ListParams::default();
+    let next = view.next_cursor.map(|cursor| {
+        format!(
+            "/admin/monitoring?{}",
+            ListParams { cursor: Some(cursor.to_string()), ..params.clone() }.to_query()
+        )
+    });
+    let first = params
+        .cursor
+        .is_some()
+        .then(|| format!("/admin/monitoring?{}", ListParams { cursor: None, ..params.clone() }.to_query()));
+    view! {
+        <OutcomeChart counts=view.by_outcome.clone() />
+        <Filters view=view.clone() params=params.clone() />
+        {if view.runs.is_empty() {
+            view! { <p class="muted">{if filtered { "No operations match these filters." } else { "No operations yet." }}</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap">
+                    <table class="runs monitoring">
+                        <thead><tr>
+                            <th scope="col">"Operation"</th><th scope="col">"Tenant"</th><th scope="col">"State"</th>
+                            <th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th>
+                        </tr></thead>
+                        <tbody>
+                            {view.runs.iter().map(|run| {
+                                let tenant = view.tenant(run.tenant_id).map(|tenant| view! {
+                                    <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a>
+                                }.into_any()).unwrap_or_else(|| view! { <span class="muted">"Workspace"</span> }.into_any());
+                                let progress = if run.status == RunStatus::Running {
+                                    view! { <Progress counters=run.counters /> }.into_any()
+                                } else {
+                                    duration(run, view.now).into_any()
+                                };
+                                view! {
+                                    <tr data-run=run.id>
+                                        <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()}</a> <small class="muted">" #" {run.id}</small></td>
+                                        <td>{tenant}</td>
+                                        <td><StatusBadge status=run.status outcome=run.outcome /></td>
+                                        <td>{progress}</td>
+                                        <td>{run.initiator.label().to_string()}</td>
+                                        <td><time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
+        <nav class="pager" aria-label="Pages">
+            {first.map(|href| view! { <a href=href>"← Newest"</a> })}
+            {next.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
+        </nav>
+    }
+}
+
+/// Runs by outcome over the last 24 hours, as bars.
+#[component]
+fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
+    let most = counts.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
+    let total: i64 = counts.iter().map(|(_, count)| count).sum();
+    view! {
+        <section class="card chart" aria-labelledby="chart-title">
+            <h2 id="chart-title">"Last 24 hours " <small class="muted">{total} " runs"</small></h2>
+            <ul class="bars" role="list">
+                {counts.into_iter().map(|(outcome, count)| view! {
+                    <li data-outcome=outcome.as_str()>
+                        <span class="bar-label">{outcome.label()}</span>
+                        <span class="bar-track"><span class=format!("bar outcome-{}", outcome.as_str()) style=format!("width: {}%", count * 100 / most)></span></span>
+                        <span class="bar-count">{count}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    view! {
+        <Form method="GET" action="/admin/monitoring" attr:class="inline-form filters">
+            <label>"Tenant"
+                <select name="tenant">
+                    <option value="">"All"</option>
+                    {view.tenants.iter().map(|tenant| view! {
+                        <option value=tenant.slug.clone() selected=selected(&params.tenant, &tenant.slug)>{tenant.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Operation"
+                <select name="type">
+                    <option value="">"All"</option>
+                    {KNOWN_TYPES.iter().map(|kind| view! {
+                        <option value=*kind selected=selected(&params.kind, kind)>{type_label(kind)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Status"
+                <select name="status">
+                    <option value="">"Any"</option>
+                    {RunStatus::ALL.iter().map(|status| view! {
+                        <option value=status.as_str() selected=selected(&params.status, status.as_str())>{status.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Outcome"
+                <select name="outcome">
+                    <option value="">"Any"</option>
+                    {RunOutcome::ALL.iter().map(|outcome| view! {
+                        <option value=outcome.as_str() selected=selected(&params.outcome, outcome.as_str())>{outcome.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Since " <small class="muted">"(RFC 3339)"</small>
+                <input name="since" value=params.since.clone().unwrap_or_default() placeholder="2026-11-22T00:00:00Z" />
+            </label>
+            <label>"Until"
+                <input name="until" value=params.until.clone().unwrap_or_default() placeholder="2026-11-23T00:00:00Z" />
+            </label>
+            <button type="submit">"Filter"</button>
+            <a href="/admin/monitoring">"Clear"</a>
+        </Form>
+    }
+}

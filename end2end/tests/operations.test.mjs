@@ -1,0 +1,139 @@
+// Operations in the browser, with JavaScript on (live updates by push) and off (plain forms and
+// reloads): capture a backup, fetch an item's assignments and follow the run to its outcome,
+// plan and execute a restore, and watch a run started by API appear in an open Monitoring list.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/// Tells the simulator how the tenant's provider should misbehave (here: slowly).
+async function simulatorFaults(tenant, faults) {
+  const reply = await fetch(`${server.simulatorUrl}/_sim/tenants/${tenant}/faults`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults),
+  });
+  assert.equal(reply.status, 204);
+}
+
+for (const javaScriptEnabled of [true, false]) {
+  describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
+    const go = (page, url) => visit(page, url, javaScriptEnabled);
+    const signIn = (page, email) => signInWith(page, server, email, javaScriptEnabled);
+    const open = async (email) => {
+      const context = await browser.newContext({ javaScriptEnabled });
+      const page = await context.newPage();
+      await signIn(page, email);
+      return { context, page };
+    };
+    /// With JavaScript on the page must change by itself; off, a person reloads.
+    const until = async (page, locator, timeout = 20_000) => {
+      if (javaScriptEnabled) return locator.first().waitFor({ timeout });
+      const deadline = Date.now() + timeout;
+      while ((await locator.count()) === 0) {
+        assert.ok(Date.now() < deadline, `never appeared: ${locator}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await page.reload();
+      }
+    };
+    // Each pass works on a tenant of its own, so one's restore does not change the other's data.
+    const tenant = javaScriptEnabled ? 'contoso' : 'fabrikam';
+    const reloads = (page) => {
+      const seen = { count: 0 };
+      page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) seen.count += 1; });
+      return seen;
+    };
+
+    test('capture a backup, fetch assignments, and follow the run to its outcome', async () => {
+      const { context, page } = await open('owner@demo.test');
+      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await page.getByRole('button', { name: 'Capture backup' }).click();
+      if (javaScriptEnabled) {
+        await page.getByRole('status').filter({ hasText: 'Capture backup queued.' }).waitFor();
+      }
+      const newest = page.locator('section.backup-set').first();
+      await until(page, newest.locator('tr[data-policy=pol-bitlocker]'));
+      const bitlocker = newest.locator('tr[data-policy=pol-bitlocker]');
+      assert.equal(await bitlocker.locator('td.groups').innerText(), 'All staff, Executives');
+
+      // A slow provider, so the run is seen before it ends.
+      await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
+      await bitlocker.getByRole('button', { name: 'Fetch assignments' }).click();
+      if (javaScriptEnabled) {
+        await page.getByRole('status').filter({ hasText: 'Fetch assignments queued.' })
+          .getByRole('link', { name: 'View run' }).click();
+      } else {
+        await page.locator('table.runs a', { hasText: 'Fetch assignments' }).first().click();
+      }
+      await page.waitForURL(/\/admin\/monitoring\/runs\/\d+$/);
+      const navigations = reloads(page);
+      const badge = page.locator('h1 .badge').first();
+      assert.notEqual(await badge.getAttribute('data-status'), 'completed', 'still going when first shown');
+      await until(page, page.locator('h1 .badge[data-outcome=succeeded]'));
+      if (javaScriptEnabled) assert.equal(navigations.count, 0, 'no reload needed');
+      // BitLocker is assigned to two groups.
+      assert.match(await page.locator('.counters').innerText(), /Total 2\s+Processed 2\s+Failed 0/);
+      await simulatorFaults(tenant, []);
+      await context.close();
+    });
+
+    test('plan a restore, see its preview, and execute it', async () => {
+      const { context, page } = await open('manager@demo.test');
+      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await until(page, page.locator('section.backup-set'));
+      const set = page.locator('section.backup-set').first();
+      await set.getByText('Plan a restore from this backup…').click();
+      await set.locator('textarea[name=group_mapping]').fill('grp-executives = grp-pilot');
+      await set.getByRole('button', { name: 'Preview restore' }).click();
+      await page.waitForURL(new RegExp(`/admin/t/${tenant}/restores/\\d+$`));
+      const bitlocker = page.getByRole('row').filter({ hasText: 'BitLocker disk encryption' });
+      await bitlocker.getByRole('cell', { name: 'All staff, Pilot devices' }).waitFor();
+
+      await page.getByRole('button', { name: 'Restore assignments' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Restore assignments queued.' }).waitFor();
+      await until(page, page.locator('section.card .badge[data-outcome=succeeded]'));
+      const state = await (await fetch(`${server.simulatorUrl}/_sim/tenants/${tenant}`)).json();
+      const restored = state.policies.find((policy) => policy.id === 'pol-bitlocker');
+      assert.deepEqual(restored.assignments, ['grp-all-staff', 'grp-pilot']);
+      await context.close();
+    });
+
+    test('a reader sees the actions, disabled, saying who may', async () => {
+      const { context, page } = await open('readonly@demo.test');
+      const reply = await go(page, `${server.base}/admin/t/contoso/backups`);
+      assert.equal(reply.status(), 200);
+      const capture = page.getByRole('button', { name: 'Capture backup' });
+      assert.equal(await capture.isDisabled(), true);
+      assert.equal(await page.locator('.gated', { has: capture }).getAttribute('title'), 'Requires the Operator role or higher');
+      const fabrikam = await go(page, `${server.base}/admin/t/fabrikam/backups`);
+      assert.equal(fabrikam.status(), 404);
+      await context.close();
+    });
+
+    if (javaScriptEnabled) {
+      test('a run started by API shows up in an open Monitoring list by itself', async () => {
+        const { context, page } = await open('owner@demo.test');
+        await go(page, `${server.base}/admin/monitoring`);
+        await page.getByRole('heading', { name: 'Monitoring' }).waitFor();
+        const navigations = reloads(page);
+        const reply = await page.request.post(`${server.base}/admin/t/northwind/backup-sets/capture`, {
+          headers: { Origin: server.base, Accept: 'application/json' },
+        });
+        assert.equal(reply.status(), 202);
+        const { operationRunId } = await reply.json();
+        await page.locator(`tr[data-run="${operationRunId}"]`).waitFor({ timeout: 10_000 });
+        await page.locator(`tr[data-run="${operationRunId}"] .badge[data-outcome=succeeded]`).waitFor({ timeout: 20_000 });
+        assert.equal(navigations.count, 0);
+        await context.close();
+      });
+    }
+  });
+}

@@ -1,0 +1,223 @@
+//! Two real `tenantpilot serve` processes on one PostgreSQL database: runs started through
+//! either are each executed exactly once between them, and a change made through one reaches a
+//! Monitoring subscriber of the other (LISTEN/NOTIFY).
+
+mod common;
+
+use common::sim::{Sim, CLIENT_ID, SECRET};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tenantpilot_core::engine::operations;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::store::{Backend, CapturedPolicy, Db};
+use tenantpilot_core::testing::TestDatabase;
+use tenantpilot_core::{provider, seed};
+use tenantpilot_server::provider_sim::{sample_tenant, SimPolicy};
+
+const RUNS: usize = 1000;
+const TENANTS: [&str; 3] = ["contoso", "fabrikam", "northwind"];
+
+struct Server {
+    base: String,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Server {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
+            .arg("serve")
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("TENANTPILOT_WORKERS", "2")
+            .env("TENANTPILOT_TENANT_CONCURRENCY", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start tenantpilot");
+        let server = Server { base: format!("http://127.0.0.1:{port}"), child };
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("tenantpilot on port {port} did not become ready");
+    }
+
+    /// Signs in; returns the session cookie.
+    async fn sign_in(&self, http: &reqwest::Client, password: &str) -> String {
+        let reply = http
+            .post(format!("{}/api/login", self.base))
+            .header("Origin", &self.base)
+            .header("Accept", "text/html")
+            .form(&[("email", "owner@demo.test"), ("password", password), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 302);
+        let cookie = reply.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_string()
+    }
+}
+
+/// Starts a fetch of `item` through the server at `base`; returns the run's id.
+async fn fetch(http: reqwest::Client, base: String, cookie: String, tenant: &str, item: i64) -> i64 {
+    let reply = http
+        .post(format!("{base}/admin/t/{tenant}/backup-items/{item}/assignments/fetch"))
+        .header("Origin", &base)
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    reply.json::<serde_json::Value>().await.unwrap()["operationRunId"].as_i64().unwrap()
+}
+
+/// The next `run` event's data on an open event stream.
+async fn next_event(stream: &mut reqwest::Response, buffer: &mut String) -> serde_json::Value {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            if let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) {
+                return serde_json::from_str(data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_share_the_work_and_the_news() {
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let store = &db.store;
+    let password = seed::demo(store).await.unwrap().unwrap().password;
+    let sim = Sim::start().await;
+    let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+
+    // RUNS policies across the tenants, each captured as a backup item to fetch.
+    let mut items: Vec<(&str, i64)> = Vec::new();
+    for (n, slug) in TENANTS.iter().enumerate() {
+        let count = RUNS / TENANTS.len() + usize::from(n < RUNS % TENANTS.len());
+        let mut tenant = sample_tenant(CLIENT_ID, SECRET);
+        tenant.page_size = 100;
+        tenant.policies = (0..count)
+            .map(|i| SimPolicy {
+                id: format!("pol-{i}"),
+                display_name: format!("Policy {i}"),
+                policy_type: "deviceConfiguration".into(),
+                settings: serde_json::json!({}),
+                assignments: vec!["grp-finance".into()],
+            })
+            .collect();
+        sim.put_tenant(slug, &tenant).await;
+        let member = store.membership(owner.id, slug).await.unwrap().unwrap();
+        let connection = sim.connection(slug, SECRET);
+        let new = provider::NewConnection {
+            base_url: &connection.base_url,
+            token_url: &connection.token_url,
+            client_id: CLIENT_ID,
+            client_secret: SECRET,
+        };
+        provider::connect(store, &Initiator::System, &member.tenant, new).await.unwrap();
+        let capture = operations::start_capture(store, &member, Initiator::System).await.unwrap().id();
+        let set = store.backup_set_for_run(member.tenant.id, capture, "Load").await.unwrap();
+        for policy in &tenant.policies {
+            let captured = CapturedPolicy {
+                policy_id: &policy.id,
+                policy_name: &policy.display_name,
+                policy_type: &policy.policy_type,
+                settings: &policy.settings,
+                assignments: &[],
+            };
+            store.put_backup_item(&set, &captured).await.unwrap();
+        }
+        store.cancel_run(capture).await.unwrap();
+        for item in store.backup_items(member.tenant.id, Some(set.id)).await.unwrap() {
+            items.push((slug, item.id));
+        }
+    }
+    assert_eq!(items.len(), RUNS);
+
+    let url = format!("{}?options[search_path]={}", db.url, db.schema.as_deref().unwrap());
+    let servers = [Server::start(&url).await, Server::start(&url).await];
+    // Sign-in answers with a redirect; its cookie is what we want, not where it points.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let cookies = [servers[0].sign_in(&http, &password).await, servers[1].sign_in(&http, &password).await];
+
+    // A Monitoring subscriber of the first server hears a run started through the second.
+    let mut stream = http
+        .get(format!("{}/admin/monitoring/events", servers[0].base))
+        .header("Cookie", &cookies[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut buffer = String::new();
+    let (slug, item) = items[0];
+    let first = fetch(http.clone(), servers[1].base.clone(), cookies[1].clone(), slug, item).await;
+    let event = next_event(&mut stream, &mut buffer).await;
+    assert_eq!(event["runId"].as_i64(), Some(first), "heard across processes: {event}");
+
+    // The rest, started through both servers at once.
+    let mut starts = tokio::task::JoinSet::new();
+    for (n, (slug, item)) in items.iter().copied().enumerate().skip(1) {
+        starts.spawn(fetch(http.clone(), servers[n % 2].base.clone(), cookies[n % 2].clone(), slug, item));
+        if starts.len() >= 32 {
+            starts.join_next().await.unwrap().unwrap();
+        }
+    }
+    while let Some(started) = starts.join_next().await {
+        started.unwrap();
+    }
+
+    let Db::Postgres(pool) = store.db() else { unreachable!("a PostgreSQL test") };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM operation_runs WHERE kind = 'assignments.fetch' AND status = 'completed'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if done == RUNS as i64 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{done} of {RUNS} runs completed in time");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (succeeded, first_attempts, workers): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE outcome = 'succeeded'), COUNT(*) FILTER (WHERE attempt = 1), \
+         COUNT(DISTINCT split_part(claimed_by, '/', 1)) FROM operation_runs WHERE kind = 'assignments.fetch'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!((succeeded, first_attempts), (RUNS as i64, RUNS as i64));
+    assert_eq!(workers, 2, "both servers took work");
+    // Exactly once: each execution makes three provider calls (token, assignments, groups).
+    let mut calls = 0;
+    for slug in TENANTS {
+        calls += sim.tenant(slug).await.requests;
+    }
+    assert_eq!(calls, 3 * RUNS as u64, "no run was executed twice");
+    drop(servers);
+    db.drop_database().await;
+}
