@@ -31,6 +31,9 @@ pub enum Capability {
     BackupsManage,
     #[serde(rename = "tenant.restore.execute")]
     RestoreExecute,
+    /// The tenant's settings, such as its provider connection and credentials.
+    #[serde(rename = "tenant.settings.manage")]
+    SettingsManage,
 }
 
 impl Role {
@@ -73,7 +76,7 @@ impl Role {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 7] = [
+    pub const ALL: [Capability; 8] = [
         Capability::CoreView,
         Capability::MembersView,
         Capability::MembersManage,
@@ -81,6 +84,7 @@ impl Capability {
         Capability::OperationsStart,
         Capability::BackupsManage,
         Capability::RestoreExecute,
+        Capability::SettingsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl Capability {
             Capability::OperationsStart => "tenant.operations.start",
             Capability::BackupsManage => "tenant.backups.manage",
             Capability::RestoreExecute => "tenant.restore.execute",
+            Capability::SettingsManage => "tenant.settings.manage",
         }
     }
 
@@ -140,12 +145,12 @@ mod tests {
     /// deliberate change to this test too.
     #[test]
     fn every_role_and_capability() {
-        let expected: [(Role, [bool; 7]); 4] = [
-            //                core   m.view m.man  op.view op.start backups restore
-            (Role::Owner, [true, true, true, true, true, true, true]),
-            (Role::Manager, [true, true, false, true, true, true, true]),
-            (Role::Operator, [true, true, false, true, true, true, false]),
-            (Role::Readonly, [true, false, false, true, false, false, false]),
+        let expected: [(Role, [bool; 8]); 4] = [
+            //                core   m.view m.man  op.view op.start backups restore settings
+            (Role::Owner, [true, true, true, true, true, true, true, true]),
+            (Role::Manager, [true, true, false, true, true, true, true, false]),
+            (Role::Operator, [true, true, false, true, true, true, false, false]),
+            (Role::Readonly, [true, false, false, true, false, false, false, false]),
         ];
         for (role, row) in expected {
             for (capability, allowed) in Capability::ALL.into_iter().zip(row) {
@@ -168,6 +173,7 @@ mod tests {
     #[test]
     fn minimum_roles_for_hints() {
         assert_eq!(MembersManage.minimum_role(), Role::Owner);
+        assert_eq!(SettingsManage.minimum_role(), Role::Owner);
         assert_eq!(RestoreExecute.minimum_role(), Role::Manager);
         assert_eq!(BackupsManage.minimum_role(), Role::Operator);
         assert_eq!(CoreView.minimum_role(), Role::Readonly);

@@ -20,6 +20,8 @@ tenantpilot_core::test_on_both_backends!(
     who_may_start_what,
     restore_runs_are_previewed_and_bad_bodies_name_their_field,
     backup_items_list_and_runs_cancel,
+    provider_connections_are_set_checked_and_never_shown,
+    the_restore_form_reads_the_checked_policies,
 );
 
 const FETCH: &str = "/admin/t/{tenant}/backup-items/{backupItem}/assignments/fetch";
@@ -361,5 +363,112 @@ async fn backup_items_list_and_runs_cancel(backend: Backend) {
         StatusCode::FORBIDDEN,
         "a platform admin sees every run but cancels only as a member"
     );
+    app.db.drop_database().await;
+}
+
+async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let sim = Sim::start().await;
+    sim.sample("contoso", 50).await;
+    let api = app.api_document().await;
+    let path = "/admin/t/contoso/provider-connection";
+    let owner = app.sign_in("owner@demo.test").await;
+    let none = app.json(Method::GET, path, None, Some(&owner)).await;
+    assert_eq!(none.status, StatusCode::NO_CONTENT);
+
+    let connection = sim.connection("contoso", common::sim::SECRET);
+    let body = json!({
+        "baseUrl": connection.base_url, "tokenUrl": connection.token_url,
+        "clientId": common::sim::CLIENT_ID, "clientSecret": common::sim::SECRET,
+    });
+    let saved = app.json(Method::PUT, path, Some(&body.to_string()), Some(&owner)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    api.check("put", "/admin/t/{tenant}/provider-connection", 200, &saved.body);
+    let reader = app.sign_in("readonly@demo.test").await;
+    let shown = app.json(Method::GET, path, None, Some(&reader)).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    api.check("get", "/admin/t/{tenant}/provider-connection", 200, &shown.body);
+    assert!(!shown.body.contains(common::sim::SECRET) && !saved.body.contains(common::sim::SECRET));
+
+    // A new URL without a secret keeps the stored secret: the check still signs in.
+    let keep = json!({ "baseUrl": connection.base_url, "tokenUrl": connection.token_url, "clientId": common::sim::CLIENT_ID });
+    assert_eq!(
+        app.json(Method::PUT, path, Some(&keep.to_string()), Some(&owner)).await.status,
+        StatusCode::OK
+    );
+    let checked = app.json(Method::POST, &format!("{path}/check"), None, Some(&owner)).await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
+    api.check("post", "/admin/t/{tenant}/provider-connection/check", 200, &checked.body);
+    assert_eq!(serde_json::from_str::<Value>(&checked.body).unwrap(), json!({ "ok": true, "groups": 5 }));
+    sim.faults(
+        "contoso",
+        &[tenantpilot_server::provider_sim::Fault {
+            path: Some("/oauth2".into()),
+            status: Some(401),
+            ..Default::default()
+        }],
+    )
+    .await;
+    let refused = app.json(Method::POST, &format!("{path}/check"), None, Some(&owner)).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(serde_json::from_str::<Value>(&refused.body).unwrap()["reason_code"], "authentication_failed");
+
+    for (bad, field) in [
+        (json!({ "baseUrl": "ftp://x", "tokenUrl": connection.token_url, "clientId": "c" }), "baseUrl"),
+        (json!({ "baseUrl": connection.base_url, "tokenUrl": 5, "clientId": "c" }), "tokenUrl"),
+        (json!({ "baseUrl": connection.base_url, "tokenUrl": connection.token_url }), "clientId"),
+        (
+            json!({ "baseUrl": connection.base_url, "tokenUrl": connection.token_url, "clientId": "c", "secret": "x" }),
+            "secret",
+        ),
+    ] {
+        let reply = app.json(Method::PUT, path, Some(&bad.to_string()), Some(&owner)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}: {}", reply.body);
+        api.check("put", "/admin/t/{tenant}/provider-connection", 400, &reply.body);
+        assert_eq!(serde_json::from_str::<Value>(&reply.body).unwrap()["field"], field, "{bad}");
+    }
+    let manager = app.sign_in("manager@demo.test").await;
+    assert_eq!(
+        app.json(Method::PUT, path, Some(&body.to_string()), Some(&manager)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.json(Method::GET, "/admin/t/northwind/provider-connection", None, Some(&reader)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The secret never reaches the audit trail.
+    let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let audit = app.db.store.tenant_audit(tenant.id, 50).await.unwrap();
+    assert_eq!(audit.iter().filter(|entry| entry.action == "provider.connected").count(), 2);
+    assert!(!serde_json::to_string(&audit).unwrap().contains(common::sim::SECRET));
+    app.db.drop_database().await;
+}
+
+/// The page's plan form without JavaScript: checkboxes `item_ids[i]` (unchecked ones absent),
+/// then a redirect to the new restore run; nothing checked is an error, and nothing is made.
+async fn the_restore_form_reads_the_checked_policies(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let sim = Sim::start().await;
+    sim.connect(&app.db.store, "contoso", 50).await;
+    let (set, items) = backup(&app, "contoso").await;
+    let cookie = app.sign_in("manager@demo.test").await;
+    let form = format!(
+        "tenant=contoso&backup_set_id={}&item_ids%5B1%5D={}&group_mapping=grp-pilot+%3D+grp-finance",
+        set.id, items[1].id
+    );
+    let reply =
+        app.send(Method::POST, "/api/plan_restore", Some(&form), Some(&cookie), Sender::Browser).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
+    let restores = app.db.store.restore_runs(set.tenant_id).await.unwrap();
+    assert_eq!(reply.location(), format!("/admin/t/contoso/restores/{}", restores[0].id));
+    assert_eq!(restores[0].item_ids, vec![items[1].id]);
+    assert_eq!(restores[0].group_mapping["grp-pilot"], "grp-finance");
+
+    let nothing = format!("tenant=contoso&backup_set_id={}&group_mapping=", set.id);
+    let reply =
+        app.send(Method::POST, "/api/plan_restore", Some(&nothing), Some(&cookie), Sender::Script).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(serde_json::from_str::<Value>(&reply.body).unwrap()["field"], "itemIds");
+    assert_eq!(app.db.store.restore_runs(set.tenant_id).await.unwrap().len(), 1);
     app.db.drop_database().await;
 }

@@ -104,7 +104,7 @@ async fn plane_and_role_matrix(backend: Backend) {
     const FORBIDDEN: u16 = 403;
     const NOT_FOUND: u16 = 404;
     // (route, [owner, manager, operator, readonly, platform admin])
-    let pages: [(&str, [u16; 5]); 7] = [
+    let pages: [(&str, [u16; 5]); 13] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -112,8 +112,14 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/t/contoso/members", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/admin/t/northwind/members", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/system", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        ("/admin/t/contoso/backups", [OK, OK, OK, OK, NOT_FOUND]),
+        ("/admin/t/northwind/backups", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
+        ("/admin/t/contoso/settings", [OK, OK, OK, OK, NOT_FOUND]),
+        ("/admin/t/contoso/restores/999", [NOT_FOUND; 5]),
+        ("/admin/monitoring", [OK; 5]),
+        ("/admin/monitoring/runs/999", [NOT_FOUND; 5]),
     ];
-    let functions: [(&str, &str, [u16; 5]); 5] = [
+    let functions: [(&str, &str, [u16; 5]); 10] = [
         ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/api/members", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/api/members", "tenant=northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -123,6 +129,15 @@ async fn plane_and_role_matrix(backend: Backend) {
             [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND],
         ),
         ("/api/platform_overview", "", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        ("/api/start_capture", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
+        ("/api/start_fetch", "tenant=contoso&item_id=999", [NOT_FOUND, NOT_FOUND, NOT_FOUND, FORBIDDEN, NOT_FOUND]),
+        (
+            "/api/save_connection",
+            "tenant=contoso&base_url=http://127.0.0.1:9/v1&token_url=http://127.0.0.1:9/t&client_id=c&client_secret=s",
+            [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND],
+        ),
+        ("/api/cancel_run", "id=999", [NOT_FOUND; 5]),
+        ("/api/monitoring", "", [OK; 5]),
     ];
     let users = ["owner", "manager", "operator", "readonly", "admin"];
     for (column, user) in users.iter().enumerate() {

@@ -49,8 +49,9 @@ async fn the_document_carries_the_contract_unchanged() {
             }
             let method: Method = method.to_uppercase().parse().unwrap();
             let reply = app.json(method.clone(), &concrete, Some("{}"), Some(&cookie)).await;
+            let json = reply.headers.get(header::CONTENT_TYPE).is_some_and(|t| t == "application/json");
             assert!(
-                reply.headers.get(header::CONTENT_TYPE).is_some_and(|t| t == "application/json"),
+                json || reply.status == StatusCode::NO_CONTENT,
                 "{method} {concrete} is not a JSON route: {} {}",
                 reply.status,
                 reply.body

@@ -1,6 +1,6 @@
 //! Setting a tenant's provider connection: the one use case behind the CLI and the settings page.
 
-use super::{ConnectionInfo, ProviderConnection, Secret};
+use super::{ConnectionInfo, Group, ProviderClient, ProviderConnection, ProviderError, Secret};
 use crate::audit::{action, NewAuditEntry};
 use crate::model::Tenant;
 use crate::operation::Initiator;
@@ -81,6 +81,25 @@ pub async fn connect(
         })
         .await?;
     store.provider_connection_info(tenant.id).await?.ok_or(CoreError::Internal)
+}
+
+/// The tenant's groups as its provider lists them now, through its stored connection: what a
+/// restore plan maps onto, and how a connection is checked. A provider failure is the
+/// provider's error, with its reason code.
+pub async fn current_groups(
+    store: &Store,
+    client: &ProviderClient,
+    tenant_id: i64,
+) -> Result<Vec<Group>, CoreError> {
+    let connection = store.provider_connection(tenant_id).await?.ok_or_else(|| {
+        CoreError::conflict("This tenant has no provider connection. Set one in the tenant's settings first.")
+    })?;
+    let provider = |error: ProviderError| CoreError::Provider {
+        reason_code: error.reason.as_str().into(),
+        message: error.message,
+    };
+    let session = client.connect(&connection).await.map_err(provider)?;
+    session.groups().await.map_err(provider)
 }
 
 #[cfg(test)]

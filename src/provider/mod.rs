@@ -14,7 +14,7 @@ pub use client::{
     ClientSettings, ProviderClient, ProviderConnection, ProviderError, ProviderSession, Secret,
 };
 #[cfg(feature = "server")]
-pub use connect::{connect, NewConnection};
+pub use connect::{connect, current_groups, NewConnection};
 
 /// Why a provider call failed, as runs and admins see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

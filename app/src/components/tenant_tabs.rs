@@ -6,6 +6,7 @@ pub enum TenantTab {
     Overview,
     Members,
     Backups,
+    Settings,
 }
 
 #[component]
@@ -14,6 +15,7 @@ pub fn TenantTabs(#[prop(into)] slug: String, current: TenantTab) -> impl IntoVi
         (TenantTab::Overview, "Overview", format!("/admin/t/{slug}")),
         (TenantTab::Members, "Members", format!("/admin/t/{slug}/members")),
         (TenantTab::Backups, "Backups & restores", format!("/admin/t/{slug}/backups")),
+        (TenantTab::Settings, "Settings", format!("/admin/t/{slug}/settings")),
     ];
     view! {
         <nav class="tabs" aria-label="Tenant">

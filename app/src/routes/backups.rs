@@ -77,8 +77,8 @@ fn Backups(
                        <small class="muted">" · set " {timestamp(connection.updated_at)}</small></p>
                 }.into_any(),
                 None => view! {
-                    <p class="notice error">"No provider connection yet: operations on this tenant will fail. A platform operator sets it with "
-                       <code>"tenantpilot tenant connect --tenant " {slug.clone()} " …"</code> "."</p>
+                    <p class="notice error">"No provider connection yet: operations on this tenant will fail. An owner sets it in "
+                       <a href=format!("/admin/t/{slug}/settings")>"Settings"</a> "."</p>
                 }.into_any(),
             }}
             <ActionForm action=capture attr:class="inline-form">

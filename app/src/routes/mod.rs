@@ -9,6 +9,7 @@ mod not_found;
 mod operation_run;
 mod platform;
 mod restore;
+mod settings;
 mod tenant_overview;
 mod workspace_home;
 
@@ -21,6 +22,7 @@ pub use not_found::NotFoundPage;
 pub use operation_run::RunPage;
 pub use platform::PlatformPage;
 pub use restore::RestorePage;
+pub use settings::SettingsPage;
 pub use tenant_overview::TenantOverviewPage;
 pub use workspace_home::WorkspaceHomePage;
 

@@ -4,6 +4,7 @@
 
 mod backups;
 mod monitoring;
+mod provider_connection;
 mod restores;
 
 use axum::http::{header, StatusCode};
@@ -43,6 +44,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/admin/t/{tenant}/backup-sets/capture", post(backups::capture))
         .route("/admin/t/{tenant}/backup-items", get(backups::items))
         .route("/admin/t/{tenant}/backup-items/{backup_item}/assignments/fetch", post(backups::fetch))
+        .route(
+            "/admin/t/{tenant}/provider-connection",
+            get(provider_connection::show).put(provider_connection::set),
+        )
+        .route("/admin/t/{tenant}/provider-connection/check", post(provider_connection::check))
         .route("/admin/t/{tenant}/restore-runs", get(restores::list).post(restores::create))
         .route("/admin/t/{tenant}/restore-runs/{restore_run}", get(restores::detail))
         .route("/admin/t/{tenant}/restore-runs/{restore_run}/assignments/restore", post(restores::execute))

@@ -8,7 +8,7 @@ use crate::backup::{self, BackupItem, RestoreRequest, RestoreRun};
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
 use crate::model::TenantMembership;
 use crate::operation::RunOutcome;
-use crate::provider::ProviderClient;
+use crate::provider::{self, ProviderClient};
 use crate::store::{NewRestoreRun, Store};
 use crate::CoreError;
 use std::collections::BTreeMap;
@@ -44,7 +44,11 @@ pub async fn create_restore_run(
     if items.is_empty() {
         return Err(CoreError::invalid("backupSetId", "This backup set has no policies to restore"));
     }
-    let groups = current_groups(store, client, tenant_id).await?;
+    let groups: BTreeMap<String, String> = provider::current_groups(store, client, tenant_id)
+        .await?
+        .into_iter()
+        .map(|group| (group.id, group.display_name))
+        .collect();
     if let Some((source, target)) =
         request.group_mapping.iter().find(|(_, target)| !groups.contains_key(*target))
     {
@@ -65,24 +69,6 @@ pub async fn create_restore_run(
             created_by: Some(created_by),
         })
         .await
-}
-
-/// The tenant's groups as its provider lists them now; a provider failure is the provider's.
-async fn current_groups(
-    store: &Store,
-    client: &ProviderClient,
-    tenant_id: i64,
-) -> Result<BTreeMap<String, String>, CoreError> {
-    let connection = store.provider_connection(tenant_id).await?.ok_or_else(|| {
-        CoreError::conflict("This tenant has no provider connection. Set one in the tenant's settings first.")
-    })?;
-    let provider = |error: crate::provider::ProviderError| CoreError::Provider {
-        reason_code: error.reason.as_str().into(),
-        message: error.message,
-    };
-    let session = client.connect(&connection).await.map_err(provider)?;
-    let groups = session.groups().await.map_err(provider)?;
-    Ok(groups.into_iter().map(|group| (group.id, group.display_name)).collect())
 }
 
 pub(super) struct Restore {

@@ -1,0 +1,85 @@
+//! A tenant's provider connection: read it (never the secret), set it, check it.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tenantpilot_app::error::AppError;
+use tenantpilot_app::guard::SignedIn;
+use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::provider::{self, ConnectionInfo, NewConnection};
+use tenantpilot_core::{Capability, CoreError};
+
+/// `GET /admin/t/{tenant}/provider-connection`: 200 with the connection, 204 when there is none.
+pub async fn show(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<Response, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    let info = member.signed_in.state.store.provider_connection_info(member.membership.tenant.id).await?;
+    Ok(match info {
+        Some(info) => Json(info).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+fn text<'a>(body: &'a serde_json::Value, field: &str, required: bool) -> Result<&'a str, CoreError> {
+    match body.get(field) {
+        Some(serde_json::Value::String(value)) => Ok(value),
+        None | Some(serde_json::Value::Null) if !required => Ok(""),
+        _ => Err(CoreError::invalid(field, format!("`{field}` must be a string"))),
+    }
+}
+
+/// `PUT /admin/t/{tenant}/provider-connection` with `baseUrl`, `tokenUrl`, `clientId` and
+/// `clientSecret` (omit it to keep the stored one).
+pub async fn set(
+    signed_in: SignedIn,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<Json<ConnectionInfo>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::SettingsManage).await?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|error| CoreError::invalid("body", format!("The body is not valid JSON: {error}")))?;
+    if let Some(unknown) = body.as_object().and_then(|fields| {
+        fields.keys().find(|key| !["baseUrl", "tokenUrl", "clientId", "clientSecret"].contains(&key.as_str()))
+    }) {
+        return Err(CoreError::invalid(unknown, format!("`{unknown}` is not a field of a connection")).into());
+    }
+    let new = NewConnection {
+        base_url: text(&body, "baseUrl", true)?,
+        token_url: text(&body, "tokenUrl", true)?,
+        client_id: text(&body, "clientId", true)?,
+        client_secret: text(&body, "clientSecret", false)?,
+    };
+    let actor = Initiator::user(&member.signed_in.user);
+    let saved =
+        provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await;
+    // The core names the fields as forms do (`base_url`); this body spells them in camelCase.
+    Ok(Json(saved.map_err(|error| match error {
+        CoreError::Invalid { field, message } => CoreError::Invalid { field: camel_case(&field), message },
+        other => other,
+    })?))
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut words = snake.split('_');
+    let first = words.next().unwrap_or_default().to_string();
+    words.fold(first, |mut camel, word| {
+        let mut letters = word.chars();
+        if let Some(initial) = letters.next() {
+            camel.extend(initial.to_uppercase());
+            camel.push_str(letters.as_str());
+        }
+        camel
+    })
+}
+
+/// `POST /admin/t/{tenant}/provider-connection/check`: signs in to the provider and lists groups.
+pub async fn check(
+    signed_in: SignedIn,
+    Path(tenant): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::SettingsManage).await?;
+    let state = &member.signed_in.state;
+    let groups = provider::current_groups(&state.store, &state.provider, member.membership.tenant.id).await?;
+    Ok(Json(serde_json::json!({ "ok": true, "groups": groups.len() })))
+}
