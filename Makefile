@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export LEPTOS_OUTPUT_NAME := $(shell sed -n 's/^output-name = "\(.*\)"/\1/p' Cargo.toml)
 TOOLS := source target/tools.env
 
-.PHONY: run test test-rust test-e2e bootstrap build-release fmt lint
+.PHONY: run test test-rust test-e2e bench bootstrap build-release fmt lint
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -32,6 +32,10 @@ test-rust:
 test-e2e:
 	$(TOOLS) && cargo leptos build
 	cd end2end && TENANTPILOT_BIN=../target/debug/tenantpilot npm test
+
+## Speed numbers (release build), on SQLite and PostgreSQL; see the README for the latest.
+bench:
+	scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations
 
 fmt:
 	cargo fmt --all

@@ -118,6 +118,41 @@ for (const javaScriptEnabled of [true, false]) {
       await context.close();
     });
 
+    test('cancel a running operation from its page', async () => {
+      const { context, page } = await open('owner@demo.test');
+      // Six policies at 1.5 s each: long enough to cancel midway.
+      await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
+      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await page.getByRole('button', { name: 'Capture backup' }).click();
+      if (javaScriptEnabled) {
+        await page.getByRole('status').filter({ hasText: 'Capture backup queued.' })
+          .getByRole('link', { name: 'View run' }).click();
+      } else {
+        await page.locator('table.runs a', { hasText: 'Capture backup' }).first().click();
+      }
+      await page.waitForURL(/\/admin\/monitoring\/runs\/\d+$/);
+      await page.getByText('Cancel this operation…').click();
+      await page.getByRole('button', { name: 'Cancel operation' }).click();
+      await until(page, page.locator('h1 .badge[data-outcome=cancelled]'));
+      const processed = Number((await page.locator('.counters').innerText()).match(/Processed (\d+)/)[1]);
+      assert.ok(processed < 6, `stopped before the end (${processed} of 6)`);
+      await simulatorFaults(tenant, []);
+      await context.close();
+    });
+
+    test('Monitoring filters live in the URL', async () => {
+      const { context, page } = await open('owner@demo.test');
+      await go(page, `${server.base}/admin/monitoring`);
+      await page.selectOption('select[name=outcome]', 'cancelled');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.waitForURL(/[?&]outcome=cancelled/);
+      const rows = page.locator('table.monitoring tbody tr');
+      await rows.first().waitFor();
+      const outcomes = await rows.locator('.badge').evaluateAll((badges) => badges.map((b) => b.dataset.outcome));
+      assert.ok(outcomes.length > 0 && outcomes.every((outcome) => outcome === 'cancelled'), outcomes.join());
+      await context.close();
+    });
+
     if (javaScriptEnabled) {
       test('a run started by API shows up in an open Monitoring list by itself', async () => {
         const { context, page } = await open('owner@demo.test');

@@ -98,6 +98,31 @@ fn scripted_set_up() {
         .fails(&["member", "add", "--tenant", "nope", "--email", "ann@example.com", "--role", "owner"], "");
     assert!(unknown_tenant.contains("tenant: No tenant has the slug nope"), "{unknown_tenant}");
 
+    let connect = [
+        "tenant",
+        "connect",
+        "--tenant",
+        "contoso",
+        "--base-url",
+        "https://graph.example.com/v1.0",
+        "--token-url",
+        "https://login.example.com/t/token",
+        "--client-id",
+        "app-1",
+        "--client-secret-stdin",
+    ];
+    let secret = "very-secret-value";
+    let connected = cli.ok(&connect, &format!("{secret}\n"));
+    assert_eq!(connected, "connected contoso to https://graph.example.com/v1.0 as app-1\n");
+    let mut bad = connect;
+    bad[5] = "graph.example.com";
+    let refused = cli.fails(&bad, secret);
+    assert!(refused.contains("base_url: Enter an http:// or https:// URL"), "{refused}");
+    assert!(!refused.contains(secret));
+    let mut nowhere = connect;
+    nowhere[3] = "nope";
+    assert!(cli.fails(&nowhere, secret).contains("tenant: No tenant has the slug nope"));
+
     let bad_url = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
         .args(["--database-url", "mysql://x", "migrate"])
         .output()
