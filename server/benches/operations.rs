@@ -3,6 +3,7 @@
 //! - Monitoring's first page (unfiltered and filtered) and a run's detail with 1,000,000 runs
 //!   in the store;
 //! - server-side rendering of the Monitoring page, through the real router.
+//!
 //! Prints a table; nothing here asserts (speed is measured, not tested).
 
 use axum::body::Body;
