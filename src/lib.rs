@@ -4,10 +4,12 @@
 pub mod audit;
 pub mod backup;
 pub mod capability;
+pub mod encoding;
 pub mod error;
 pub mod model;
 pub mod operation;
 pub mod provider;
+pub mod token;
 pub mod validate;
 
 #[cfg(feature = "server")]
@@ -30,6 +32,8 @@ pub mod tenancy;
 pub mod testing;
 #[cfg(feature = "server")]
 pub mod throttle;
+#[cfg(feature = "server")]
+pub mod tokens;
 
 pub use capability::{Capability, Role};
 pub use error::CoreError;

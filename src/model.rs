@@ -1,5 +1,6 @@
 //! Records as the UI and the JSON routes see them. They compile to wasm: no database types here.
 
+use crate::token::AccountRole;
 use crate::{Capability, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,9 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub is_platform_admin: bool,
+    /// Site Admin, Power User or User: what the account may do outside tenants (API routes).
+    #[cfg_attr(feature = "server", sqlx(try_from = "String"))]
+    pub account_role: AccountRole,
     pub created_at: DateTime<Utc>,
 }
 

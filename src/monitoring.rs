@@ -111,15 +111,20 @@ pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, Co
     }
 }
 
-/// Cancels run `id` for `user`: they must see it (else not found) and hold
+/// Cancels run `id` for `user` (recorded as `actor`): they must see it (else not found) and hold
 /// `tenant.operations.start` in its tenant (else forbidden; workspace-level runs: platform
 /// admins). Returns the run as it is after the cancel.
-pub async fn cancel(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
+pub async fn cancel(
+    store: &Store,
+    user: &User,
+    actor: &Initiator,
+    id: i64,
+) -> Result<OperationRun, CoreError> {
     let run = run(store, user, id).await?;
     if !may_cancel(store, user, &run).await? {
         return Err(CoreError::forbidden(Capability::OperationsStart));
     }
-    engine::cancel(store, &Initiator::user(user), &run).await?;
+    engine::cancel(store, actor, &run).await?;
     store.operation_run(id).await?.ok_or(CoreError::NotFound)
 }
 

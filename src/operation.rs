@@ -183,21 +183,10 @@ impl ListParams {
             .filter_map(|(name, value)| {
                 value.as_deref().filter(|value| !value.is_empty()).map(|value| (name, value))
             })
-            .map(|(name, value)| format!("{name}={}", encode_query_value(value)))
+            .map(|(name, value)| format!("{name}={}", crate::encoding::percent_encode(value)))
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// A running run whose worker has not been heard from for this long is shown as likely stale

@@ -4,11 +4,14 @@
 use crate::error::AppError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
 use tenantpilot_core::model::{TenantMembership, User};
+use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
-use tenantpilot_core::{access, Capability, CoreError};
+use tenantpilot_core::token::ApiToken;
+use tenantpilot_core::{access, tokens, Capability, CoreError};
 use tower_sessions::Session;
 
 /// What every request handler may need, put into request extensions by the server.
@@ -29,6 +32,15 @@ pub struct SignedIn {
     pub user: User,
     pub session: Session,
     pub state: AppState,
+    pub via: Via,
+}
+
+/// How the caller proved who they are.
+#[derive(Clone, Debug)]
+pub enum Via {
+    Session,
+    /// A personal access token (JSON routes only), within its scopes.
+    Token(ApiToken),
 }
 
 pub fn state_of(parts: &Parts) -> Result<AppState, CoreError> {
@@ -56,6 +68,10 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let state = state_of(parts)?;
         let session = session_of(parts)?;
+        if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
+            let (user, token) = bearer(&state, parts.uri.path(), authorization).await?;
+            return Ok(SignedIn { user, session, state, via: Via::Token(token) });
+        }
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
         let signed_in_at: Option<DateTime<Utc>> = session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
         let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
@@ -70,8 +86,26 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             session.flush().await.map_err(session_failed)?;
             return Err(CoreError::Unauthenticated.into());
         };
-        Ok(SignedIn { user, session, state })
+        Ok(SignedIn { user, session, state, via: Via::Session })
     }
+}
+
+/// The user and token of an `Authorization: Bearer` header, if the token may be used on `path`
+/// with its scopes. Unknown, expired, revoked, malformed, or on a route for people: 401.
+async fn bearer(
+    state: &AppState,
+    path: &str,
+    authorization: &HeaderValue,
+) -> Result<(User, ApiToken), CoreError> {
+    let plain = authorization.to_str().ok().and_then(|value| value.strip_prefix("Bearer "));
+    let (user, token) = tokens::authenticate(&state.store, plain.ok_or(CoreError::Unauthenticated)?).await?;
+    let needed = access::token_scopes(path).ok_or(CoreError::Unauthenticated)?;
+    if let Some(missing) = needed.iter().find(|scope| !token.has(**scope)) {
+        return Err(CoreError::Forbidden {
+            hint: format!("This token lacks the {} scope.", missing.label()),
+        });
+    }
+    Ok((user, token))
 }
 
 /// A tenant member holding the capability a handler needs.
@@ -88,6 +122,17 @@ impl SignedIn {
 
     pub fn on_platform(&self) -> Result<(), AppError> {
         Ok(access::platform(&self.user)?)
+    }
+
+    /// Who an operation started by this caller is recorded as.
+    pub fn initiator(&self) -> Initiator {
+        match &self.via {
+            Via::Session => Initiator::user(&self.user),
+            Via::Token(token) => Initiator::Token {
+                id: token.id,
+                name: format!("{} (token {})", self.user.display_name, token.name),
+            },
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 //! Commands other than `serve`: scripted set-up. Each prints what it did; errors go to stderr
 //! with a non-zero exit.
 
-use crate::config::{MemberCommand, TenantCommand, UserCommand};
+use crate::config::{MemberCommand, TenantCommand, TokenCommand, UserCommand};
 use std::io::Read;
+use tenantpilot_core::model::User;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::provider::{self, NewConnection};
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
-use tenantpilot_core::{accounts, CoreError};
+use tenantpilot_core::{accounts, token, tokens, validate, CoreError};
 
 pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
     match command {
@@ -22,6 +23,11 @@ pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> 
                 if platform_admin { ", platform admin" } else { "" }
             );
         }
+        UserCommand::Role { email, role } => {
+            let user = user_by_email(store, &email).await?;
+            store.set_account_role(user.id, role).await?;
+            println!("{} is now {}", user.email, role.label());
+        }
         UserCommand::List => {
             for user in store.list_users().await? {
                 let admin = if user.is_platform_admin { "platform-admin" } else { "" };
@@ -29,6 +35,31 @@ pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> 
             }
         }
     }
+    Ok(())
+}
+
+async fn user_by_email(store: &Store, email: &str) -> Result<User, CoreError> {
+    let email = validate::email(email)?;
+    store.user_by_email(&email).await?.ok_or_else(|| {
+        CoreError::invalid("email", format!("No account uses {email}. Create the user first."))
+    })
+}
+
+/// Prints the new token alone on standard output (for scripts to capture), and what it is on
+/// standard error.
+pub async fn token(store: &Store, command: TokenCommand) -> Result<(), CoreError> {
+    let TokenCommand::Create { email, name, scopes, expires_days } = command;
+    let user = user_by_email(store, &email).await?;
+    let scopes = token::parse_scopes("scopes", &scopes)?;
+    let (token, plain) = tokens::create(store, &user, &name, &scopes, expires_days).await?;
+    println!("{plain}");
+    eprintln!(
+        "created token {} ({}…) for {}, expiring {}; it is shown only now",
+        token.id,
+        token.prefix,
+        user.email,
+        token.expires_at.format("%Y-%m-%d")
+    );
     Ok(())
 }
 

@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage tenant memberships.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Manage personal access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Serve the provider simulator (for demos and tests): a Graph-style API with fault settings.
     ProviderSim {
         /// Address to listen on; keep it on loopback.
@@ -133,6 +136,31 @@ pub enum UserCommand {
     },
     /// List users.
     List,
+    /// Set a user's account role: site-admin, power-user or user.
+    Role {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: tenantpilot_core::token::AccountRole,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a personal access token for a user and print it (shown only now).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: api, pipeline, pipeline_logs, tool_registry, security_logs,
+        /// operations, tenant_admin (api is needed for any call).
+        #[arg(long)]
+        scopes: String,
+        /// Days until it expires (default 30, at most 365).
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -43,6 +43,7 @@ async fn run(args: Cli) -> Result<(), String> {
         Command::User(command) => cli::user(&store, command).await,
         Command::Tenant(command) => cli::tenant(&store, command).await,
         Command::Member(command) => cli::member(&store, command).await,
+        Command::Token(command) => cli::token(&store, command).await,
         Command::ProviderSim { .. } => unreachable!("served above, without a database"),
     };
     store.close().await;

@@ -325,6 +325,25 @@ async fn token(
     Json(json!({ "token_type": "Bearer", "expires_in": 3600, "access_token": access_token })).into_response()
 }
 
+/// A paged list of what `items` takes from the tenant (`None`: what it lists does not exist),
+/// after the faults and the token check every call goes through.
+async fn listing(
+    sim: &Simulator,
+    tenant: &str,
+    paging: Paging,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    items: impl FnOnce(&SimTenant) -> Option<Vec<Value>>,
+) -> Response {
+    if let Some(response) = guard(sim, tenant, method, uri, headers).await {
+        return response;
+    }
+    let listed = sim.state().tenants.get(tenant).and_then(|found| Some((items(found)?, found.page_size)));
+    match listed {
+        Some((items, size)) => page(items, size, paging.skip.unwrap_or(0), uri, headers),
+        None => graph_error(StatusCode::NOT_FOUND, "ResourceNotFound", "No such resource."),
+    }
+}
+
 async fn list_policies(
     State(sim): State<Simulator>,
     Path(tenant): Path<String>,
@@ -333,27 +352,23 @@ async fn list_policies(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = guard(&sim, &tenant, &method, &uri, &headers).await {
-        return response;
-    }
-    let (items, size) = {
-        let state = sim.state();
-        let Some(tenant) = state.tenants.get(&tenant) else { return StatusCode::NOT_FOUND.into_response() };
-        let items = tenant
-            .policies
-            .iter()
-            .map(|policy| {
-                json!({
-                    "id": policy.id,
-                    "displayName": policy.display_name,
-                    "@odata.type": format!("#microsoft.graph.{}", policy.policy_type),
-                    "settings": policy.settings,
+    listing(&sim, &tenant, paging, (&method, &uri, &headers), |tenant| {
+        Some(
+            tenant
+                .policies
+                .iter()
+                .map(|policy| {
+                    json!({
+                        "id": policy.id,
+                        "displayName": policy.display_name,
+                        "@odata.type": format!("#microsoft.graph.{}", policy.policy_type),
+                        "settings": policy.settings,
+                    })
                 })
-            })
-            .collect();
-        (items, tenant.page_size)
-    };
-    page(items, size, paging.skip.unwrap_or(0), &uri, &headers)
+                .collect(),
+        )
+    })
+    .await
 }
 
 async fn list_assignments(
@@ -364,16 +379,9 @@ async fn list_assignments(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = guard(&sim, &tenant, &method, &uri, &headers).await {
-        return response;
-    }
-    let (items, size) = {
-        let state = sim.state();
-        let Some(tenant) = state.tenants.get(&tenant) else { return StatusCode::NOT_FOUND.into_response() };
-        let Some(policy) = tenant.policies.iter().find(|p| p.id == policy) else {
-            return graph_error(StatusCode::NOT_FOUND, "ResourceNotFound", "No policy has this id.");
-        };
-        let items = policy
+    listing(&sim, &tenant, paging, (&method, &uri, &headers), |tenant| {
+        let policy = tenant.policies.iter().find(|p| p.id == policy)?;
+        Some(policy
             .assignments
             .iter()
             .map(|group| {
@@ -382,10 +390,9 @@ async fn list_assignments(
                     "target": { "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": group },
                 })
             })
-            .collect();
-        (items, tenant.page_size)
-    };
-    page(items, size, paging.skip.unwrap_or(0), &uri, &headers)
+            .collect())
+    })
+    .await
 }
 
 async fn list_groups(
@@ -396,17 +403,10 @@ async fn list_groups(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = guard(&sim, &tenant, &method, &uri, &headers).await {
-        return response;
-    }
-    let (items, size) = {
-        let state = sim.state();
-        let Some(tenant) = state.tenants.get(&tenant) else { return StatusCode::NOT_FOUND.into_response() };
-        let items =
-            tenant.groups.iter().map(|g| json!({ "id": g.id, "displayName": g.display_name })).collect();
-        (items, tenant.page_size)
-    };
-    page(items, size, paging.skip.unwrap_or(0), &uri, &headers)
+    listing(&sim, &tenant, paging, (&method, &uri, &headers), |tenant| {
+        Some(tenant.groups.iter().map(|g| json!({ "id": g.id, "displayName": g.display_name })).collect())
+    })
+    .await
 }
 
 async fn assign(

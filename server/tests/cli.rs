@@ -123,6 +123,26 @@ fn scripted_set_up() {
     nowhere[3] = "nope";
     assert!(cli.fails(&nowhere, secret).contains("tenant: No tenant has the slug nope"));
 
+    assert_eq!(
+        cli.ok(&["user", "role", "--email", "ann@example.com", "--role", "power-user"], ""),
+        "ann@example.com is now Power User\n"
+    );
+    let bad_account_role = cli.fails(&["user", "role", "--email", "ann@example.com", "--role", "king"], "");
+    assert!(bad_account_role.contains("unknown account role `king`"), "{bad_account_role}");
+
+    let create_token =
+        ["token", "create", "--email", "ann@example.com", "--name", "ci", "--scopes", "api,operations"];
+    let output = cli.run(&create_token, "");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap();
+    assert!(token.starts_with("tpat_") && token.trim().len() == 45, "only the token on stdout: {token}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("shown only now"));
+    let bad_scope = cli
+        .fails(&["token", "create", "--email", "ann@example.com", "--name", "x", "--scopes", "api,root"], "");
+    assert!(bad_scope.contains("scopes: unknown scope `root`"), "{bad_scope}");
+    let too_long = cli.fails(&[&create_token[..], &["--expires-days", "400"]].concat(), "");
+    assert!(too_long.contains("expires_days: A token lives 1–365 days"), "{too_long}");
+
     let bad_url = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
         .args(["--database-url", "mysql://x", "migrate"])
         .output()

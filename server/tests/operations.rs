@@ -254,12 +254,13 @@ async fn cancelling_a_capture_stops_it_between_policies(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline, "the capture never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    monitoring::cancel(world.store(), &world.owner, id).await.unwrap();
+    monitoring::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
     let run = world.completed(id).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
     assert!(run.counters.processed < 6, "stopped before the last policy: {:?}", run.counters);
     let readonly = world.store().user_by_email("readonly@demo.test").await.unwrap().unwrap();
-    let refused = monitoring::cancel(world.store(), &readonly, id).await.unwrap_err();
+    let refused =
+        monitoring::cancel(world.store(), &readonly, &Initiator::user(&readonly), id).await.unwrap_err();
     assert_eq!(refused.status(), 403, "a reader may see the run but not cancel it");
     world.end().await;
 }

@@ -3,6 +3,7 @@
 //! never reach a log line or an error message.
 
 use super::{Group, Policy, ReasonCode};
+use crate::encoding::percent_encode;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -338,7 +339,8 @@ impl ProviderSession {
 
     /// The ids of the groups a policy is assigned to (other kinds of targets are not groups).
     pub async fn assignments(&self, policy_id: &str) -> Result<Vec<String>, ProviderError> {
-        let path = format!("/deviceManagement/configurationPolicies/{}/assignments", encode(policy_id));
+        let path =
+            format!("/deviceManagement/configurationPolicies/{}/assignments", percent_encode(policy_id));
         let items = self.list(&path).await?;
         Ok(items.iter().filter_map(|item| item["target"]["groupId"].as_str().map(str::to_string)).collect())
     }
@@ -361,7 +363,7 @@ impl ProviderSession {
         let url = format!(
             "{}/deviceManagement/configurationPolicies/{}/assign",
             self.connection.base_url.trim_end_matches('/'),
-            encode(policy_id)
+            percent_encode(policy_id)
         );
         let assignments: Vec<Value> = group_ids
             .iter()
@@ -369,17 +371,6 @@ impl ProviderSession {
             .collect();
         self.call(Method::POST, &url, Some(&json!({ "assignments": assignments }))).await.map(drop)
     }
-}
-
-/// Ids go into paths; anything but unreserved characters is percent-encoded.
-fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -430,6 +421,5 @@ mod tests {
         assert!(describe(ReasonCode::AuthenticationFailed, 401, oauth).contains("Bad client secret"));
         let secret = Secret::new("hunter2".into());
         assert_eq!((format!("{secret}"), format!("{secret:?}")), ("••••".to_string(), "••••".to_string()));
-        assert_eq!(encode("a b/c"), "a%20b%2Fc");
     }
 }

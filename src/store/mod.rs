@@ -10,6 +10,7 @@ mod operation_runs;
 mod providers;
 mod tenants;
 mod throttle;
+mod tokens;
 mod users;
 
 pub use backups::{CapturedPolicy, NewRestoreRun};
@@ -18,6 +19,7 @@ pub use memberships::MembershipChange;
 pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
+pub use tokens::NewToken;
 
 use crate::CoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -1,5 +1,6 @@
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::User;
+use crate::token::AccountRole;
 use crate::CoreError;
 use chrono::Utc;
 
@@ -9,7 +10,7 @@ struct CredentialRow {
     password_hash: String,
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, created_at";
+const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, account_role, created_at";
 
 impl Store {
     /// `email` must already be validated (lower case); `password_hash` is a PHC string.
@@ -39,6 +40,13 @@ impl Store {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Sets the account role of user `id`; false when there is no such user.
+    pub async fn set_account_role(&self, id: i64, role: AccountRole) -> Result<bool, CoreError> {
+        let done = on_pool!(self, pool => sqlx::query("UPDATE users SET account_role = $2 WHERE id = $1")
+            .bind(id).bind(role.as_str()).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(done == 1)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, CoreError> {

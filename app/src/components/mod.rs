@@ -13,5 +13,7 @@ pub use frame::Frame;
 pub use gated::GatedButton;
 pub use live::{poll_for, use_live_refresh, Poll};
 pub use notice::ActionNotice;
-pub use runs::{duration, run_href, timestamp, Progress, RunNotice, RunTable, StatusBadge};
+pub use runs::{
+    duration, run_href, timestamp, CreatedAt, Progress, RunNotice, RunProgress, RunTable, StatusBadge,
+};
 pub use tenant_tabs::{TenantTab, TenantTabs};

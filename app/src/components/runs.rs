@@ -56,6 +56,21 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// A progress bar while the run is running; otherwise how long it took (or nothing yet).
+#[component]
+pub fn RunProgress(run: OperationRun, now: DateTime<Utc>) -> impl IntoView {
+    if run.status == RunStatus::Running {
+        view! { <Progress counters=run.counters /> }.into_any()
+    } else {
+        duration(&run, now).into_any()
+    }
+}
+
+#[component]
+pub fn CreatedAt(time: DateTime<Utc>) -> impl IntoView {
+    view! { <time datetime=time.to_rfc3339()>{timestamp(time)}</time> }
+}
+
 /// After a start: "<what> queued." with a link to the run, or the error.
 #[component]
 pub fn RunNotice<S>(action: ServerAction<S>, #[prop(into)] queued: String) -> impl IntoView
@@ -88,9 +103,9 @@ pub fn RunTable(runs: Vec<OperationRun>, now: DateTime<Utc>) -> impl IntoView {
                         <tr data-run=run.id>
                             <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()} " #" {run.id}</a></td>
                             <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                            <td>{if run.status == RunStatus::Running { view! { <Progress counters=run.counters /> }.into_any() } else { duration(&run, now).into_any() }}</td>
+                            <td><RunProgress run=run.clone() now /></td>
                             <td>{run.initiator.label().to_string()}</td>
-                            <td><time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></td>
+                            <td><CreatedAt time=run.created_at /></td>
                         </tr>
                     }).collect_view()}
                 </tbody>

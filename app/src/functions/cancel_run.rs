@@ -4,6 +4,7 @@ use leptos::prelude::*;
 #[server(endpoint = "cancel_run")]
 pub async fn cancel_run(id: i64) -> Result<(), AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    tenantpilot_core::monitoring::cancel(&signed_in.state.store, &signed_in.user, id).await?;
+    let actor = signed_in.initiator();
+    tenantpilot_core::monitoring::cancel(&signed_in.state.store, &signed_in.user, &actor, id).await?;
     Ok(())
 }

@@ -10,7 +10,6 @@ pub async fn save_connection(
     client_id: String,
     client_secret: Option<String>,
 ) -> Result<(), AppError> {
-    use tenantpilot_core::operation::Initiator;
     use tenantpilot_core::provider::{self, NewConnection};
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::SettingsManage).await?;
@@ -20,7 +19,7 @@ pub async fn save_connection(
         client_id: &client_id,
         client_secret: client_secret.as_deref().unwrap_or_default(),
     };
-    let actor = Initiator::user(&member.signed_in.user);
+    let actor = member.signed_in.initiator();
     provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await?;
     Ok(())
 }

@@ -5,10 +5,9 @@ use leptos::prelude::*;
 #[server(endpoint = "start_capture")]
 pub async fn start_capture(tenant: String) -> Result<i64, AppError> {
     use tenantpilot_core::engine::operations;
-    use tenantpilot_core::operation::Initiator;
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::BackupsManage).await?;
-    let initiator = Initiator::user(&member.signed_in.user);
+    let initiator = member.signed_in.initiator();
     let started =
         operations::start_capture(&member.signed_in.state.store, &member.membership, initiator).await?;
     Ok(started.id())

@@ -1,5 +1,5 @@
 use crate::components::{
-    duration, poll_for, run_href, timestamp, use_live_refresh, ErrorView, Frame, Poll, Progress, StatusBadge,
+    poll_for, run_href, use_live_refresh, CreatedAt, ErrorView, Frame, Poll, RunProgress, StatusBadge,
 };
 use crate::functions::{monitoring, MonitoringView};
 use leptos::prelude::*;
@@ -81,19 +81,14 @@ fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
                                 let tenant = view.tenant(run.tenant_id).map(|tenant| view! {
                                     <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a>
                                 }.into_any()).unwrap_or_else(|| view! { <span class="muted">"Workspace"</span> }.into_any());
-                                let progress = if run.status == RunStatus::Running {
-                                    view! { <Progress counters=run.counters /> }.into_any()
-                                } else {
-                                    duration(run, view.now).into_any()
-                                };
                                 view! {
                                     <tr data-run=run.id>
                                         <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()}</a> <small class="muted">" #" {run.id}</small></td>
                                         <td>{tenant}</td>
                                         <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                                        <td>{progress}</td>
+                                        <td><RunProgress run=run.clone() now=view.now /></td>
                                         <td>{run.initiator.label().to_string()}</td>
-                                        <td><time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></td>
+                                        <td><CreatedAt time=run.created_at /></td>
                                     </tr>
                                 }
                             }).collect_view()}

@@ -7,13 +7,12 @@ use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
 use tenantpilot_core::backup::{BackupItemSummary, BackupSet};
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::Capability;
 
 /// `POST /admin/t/{tenant}/backup-sets/capture`
 pub async fn capture(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
-    let initiator = Initiator::user(&member.signed_in.user);
+    let initiator = member.signed_in.initiator();
     let started =
         operations::start_capture(&member.signed_in.state.store, &member.membership, initiator).await?;
     Ok(OperationStarted(started.id()))
@@ -42,7 +41,7 @@ pub async fn fetch(
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
     let item = path_id(&item)?;
-    let initiator = Initiator::user(&member.signed_in.user);
+    let initiator = member.signed_in.initiator();
     let started =
         operations::start_fetch(&member.signed_in.state.store, &member.membership, item, initiator).await?;
     Ok(OperationStarted(started.id()))

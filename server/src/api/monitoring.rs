@@ -50,7 +50,7 @@ pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<
 /// running one completes as cancelled at its next checkpoint); 409 once it has completed.
 pub async fn cancel(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
     let id = path_id(&id)?;
-    let run = monitoring::cancel(&signed_in.state.store, &signed_in.user, id).await?;
+    let run = monitoring::cancel(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id).await?;
     Ok(Json(RunDetail::from(&run)))
 }
 

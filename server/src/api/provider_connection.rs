@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::provider::{self, ConnectionInfo, NewConnection};
 use tenantpilot_core::{Capability, CoreError};
 
@@ -50,7 +49,7 @@ pub async fn set(
         client_id: text(&body, "clientId", true)?,
         client_secret: text(&body, "clientSecret", false)?,
     };
-    let actor = Initiator::user(&member.signed_in.user);
+    let actor = member.signed_in.initiator();
     let saved =
         provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await;
     // The core names the fields as forms do (`base_url`); this body spells them in camelCase.

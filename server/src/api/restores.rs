@@ -9,7 +9,6 @@ use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
 use tenantpilot_core::backup::{RestoreRequest, RestoreRun};
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::{Capability, CoreError};
 
 /// `POST /admin/t/{tenant}/restore-runs` with `backupSetId`, `itemIds`, `groupMapping`: 201 and
@@ -62,7 +61,7 @@ pub async fn execute(
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
     let restore = path_id(&restore)?;
-    let initiator = Initiator::user(&member.signed_in.user);
+    let initiator = member.signed_in.initiator();
     let started =
         operations::start_restore(&member.signed_in.state.store, &member.membership, restore, initiator)
             .await?;

@@ -97,11 +97,7 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        self.reply(request.body(body).unwrap()).await
     }
 
     /// A script's request: JSON in and out, same origin.
@@ -126,7 +122,11 @@ impl TestApp {
             }
             None => Body::empty(),
         };
-        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        self.reply(request.body(body).unwrap()).await
+    }
+
+    async fn reply(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -135,6 +135,19 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
         self.send(Method::GET, path, None, cookie, Sender::Browser).await
+    }
+
+    /// A script's request with a bearer token: no cookie, no Origin.
+    pub async fn bearer(&self, method: Method, path: &str, token: &str) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "localhost")
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.reply(request).await
     }
 
     /// The OpenAPI document the server serves, to check the JSON twins' answers against.

@@ -1,0 +1,97 @@
+//! Personal access tokens: stored by the SHA-256 hash of the secret, never the secret itself.
+
+use super::{on_pool, Store};
+use crate::token::{ApiToken, Scope};
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+
+const TOKEN_COLUMNS: &str =
+    "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    prefix: String,
+    scopes: String,
+    created_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = CoreError;
+    fn try_from(row: TokenRow) -> Result<Self, CoreError> {
+        let scopes: Vec<Scope> = serde_json::from_str(&row.scopes).map_err(|error| {
+            tracing::error!(%error, token = row.id, "stored token scopes are malformed");
+            CoreError::Internal
+        })?;
+        Ok(ApiToken {
+            id: row.id,
+            user_id: row.user_id,
+            name: row.name,
+            prefix: row.prefix,
+            scopes,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+/// A token to store: everything but the secret, which arrives hashed.
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub secret_hash: &'a str,
+    pub scopes: &'a [Scope],
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn create_token(&self, new: &NewToken<'_>) -> Result<ApiToken, CoreError> {
+        let scopes = serde_json::to_string(new.scopes).map_err(|_| CoreError::Internal)?;
+        let sql = format!(
+            "INSERT INTO api_tokens (user_id, name, prefix, secret_hash, scopes, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
+        );
+        let row: TokenRow = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(new.user_id).bind(new.name).bind(new.prefix).bind(new.secret_hash).bind(scopes)
+            .bind(Utc::now()).bind(new.expires_at).fetch_one(pool).await)?;
+        row.try_into()
+    }
+
+    /// The token whose secret hashes to `secret_hash`, usable or not.
+    pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>, CoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1");
+        let row: Option<TokenRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(secret_hash).fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// A user's tokens, newest first.
+    pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, CoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
+        let rows: Vec<TokenRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Revokes the user's token `id`; false when they have no such usable token.
+    pub async fn revoke_token(&self, user_id: i64, id: i64) -> Result<bool, CoreError> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
+            .bind(id).bind(user_id).bind(Utc::now()).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    pub async fn touch_token(&self, id: i64) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id).bind(Utc::now()).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+}
