@@ -1,6 +1,6 @@
 use crate::routes::{
     BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PlatformPage, RestorePage,
-    RunPage, SettingsPage, TenantOverviewPage, WorkspaceHomePage,
+    RunPage, SettingsPage, TenantOverviewPage, TokensPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/t/:tenant/restores/:id") view=RestorePage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring") view=MonitoringPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring/runs/:id") view=RunPage ssr=SsrMode::Async />
                 <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
             </Routes>

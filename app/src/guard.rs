@@ -20,6 +20,8 @@ pub struct AppState {
     pub store: Store,
     /// Calls tenants' providers while answering a request (e.g. a restore preview).
     pub provider: ProviderClient,
+    /// New tokens' secrets waiting to be shown once.
+    pub fresh_tokens: crate::fresh_tokens::FreshTokens,
     /// A session ends this long after sign-in, however active it is.
     pub session_absolute_lifetime: chrono::Duration,
 }
@@ -27,6 +29,8 @@ pub struct AppState {
 /// Session keys.
 pub const USER_ID: &str = "user_id";
 pub const SIGNED_IN_AT: &str = "signed_in_at";
+/// The key of a new token waiting in `AppState::fresh_tokens` for its one showing.
+pub const FRESH_TOKEN: &str = "fresh_token";
 
 pub struct SignedIn {
     pub user: User,

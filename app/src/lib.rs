@@ -3,6 +3,8 @@
 
 pub mod components;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod fresh_tokens;
 pub mod functions;
 #[cfg(feature = "ssr")]
 pub mod guard;

@@ -47,6 +47,7 @@ pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> R
     let state = AppState {
         store,
         provider: ProviderClient::new(ClientSettings::default()),
+        fresh_tokens: Default::default(),
         session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
     };
     let session_layer = SessionManagerLayer::new(sessions)

@@ -104,7 +104,7 @@ async fn plane_and_role_matrix(backend: Backend) {
     const FORBIDDEN: u16 = 403;
     const NOT_FOUND: u16 = 404;
     // (route, [owner, manager, operator, readonly, platform admin])
-    let pages: [(&str, [u16; 5]); 13] = [
+    let pages: [(&str, [u16; 5]); 14] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -118,6 +118,7 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/t/contoso/restores/999", [NOT_FOUND; 5]),
         ("/admin/monitoring", [OK; 5]),
         ("/admin/monitoring/runs/999", [NOT_FOUND; 5]),
+        ("/admin/tokens", [OK; 5]),
     ];
     let functions: [(&str, &str, [u16; 5]); 10] = [
         ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),

@@ -60,6 +60,7 @@ fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<L
         </details>
         <nav class="account" aria-label="Account">
             <A href="/admin/monitoring">"Monitoring"</A>
+            <A href="/admin/tokens">"API tokens"</A>
             {viewer.user.is_platform_admin.then(|| view! { <A href="/system">"Platform"</A> })}
             <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>
             <ActionForm action=logout>

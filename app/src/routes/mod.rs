@@ -11,6 +11,7 @@ mod platform;
 mod restore;
 mod settings;
 mod tenant_overview;
+mod tokens;
 mod workspace_home;
 
 pub use backups::BackupsPage;
@@ -24,6 +25,7 @@ pub use platform::PlatformPage;
 pub use restore::RestorePage;
 pub use settings::SettingsPage;
 pub use tenant_overview::TenantOverviewPage;
+pub use tokens::TokensPage;
 pub use workspace_home::WorkspaceHomePage;
 
 /// `next` after sign-in, if it is a path on this site (never another origin: no open redirect)

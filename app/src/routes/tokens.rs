@@ -1,0 +1,127 @@
+use crate::components::{timestamp, ActionNotice, ErrorView, Frame};
+use crate::functions::{my_tokens, CreateToken, RevokeToken, TokensView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use tenantpilot_core::token::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS};
+
+/// The viewer's personal access tokens: create one (its secret shown once), see when each was
+/// last used, revoke.
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let view = Resource::new(move || (create.version().get(), revoke.version().get()), |_| my_tokens());
+    view! {
+        <Title text="API tokens" />
+        <Frame>
+            <h1>"API tokens"</h1>
+            <p class="muted">"Scripts use a token as " <code>"Authorization: Bearer …"</code>
+               " on the JSON routes. A token does at most what you may do, within its scopes."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view.await {
+                        Ok(view) => view! { <Tokens view create revoke /> }.into_any(),
+                        Err(error) => view! { <ErrorView error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Frame>
+    }
+}
+
+#[component]
+fn Tokens(
+    view: TokensView,
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
+    // With JavaScript the answer carries the secret; without, the page after the post does.
+    let fresh = move || create.value().get().and_then(Result::ok).or_else(|| view.fresh.clone());
+    let created_error = move || {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
+    };
+    let now = view.now;
+    view! {
+        {move || fresh().map(|token| view! {
+            <section class="notice ok fresh-token" role="status">
+                <p><strong>"Your new token. Copy it now: it is shown only this once."</strong></p>
+                <p><code class="secret">{token}</code></p>
+            </section>
+        })}
+        {created_error}
+        <ActionNotice action=revoke done="Token revoked." />
+        <section class="card">
+            <h2>"Create a token"</h2>
+            <ActionForm action=create attr:class="stacked-form">
+                <label>"Name" <input name="name" required maxlength="120" placeholder="nightly backup script" /></label>
+                <fieldset>
+                    <legend>"Scopes " <small class="muted">"(API Access is always included)"</small></legend>
+                    {Scope::ALL.into_iter().filter(|scope| *scope != Scope::Api).enumerate().map(|(index, scope)| view! {
+                        <label class="check"><input type="checkbox" name=format!("scopes[{index}]") value=scope.as_str() />
+                            {scope.label()}</label>
+                    }).collect_view()}
+                </fieldset>
+                <label>"Expires in (days, 1–" {MAX_DAYS} ")"
+                    <input type="number" name="expires_days" min="1" max=MAX_DAYS value=DEFAULT_DAYS required /></label>
+                <button type="submit" class="primary">"Create token"</button>
+            </ActionForm>
+        </section>
+        {if view.tokens.is_empty() {
+            view! { <p class="muted">"You have no tokens yet."</p> }.into_any()
+        } else {
+            view! {
+                <div class="table-wrap"><table class="tokens">
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th>
+                        <th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">"Actions"</th></tr></thead>
+                    <tbody>
+                        {view.tokens.into_iter().map(|token| view! { <TokenRow token now revoke /> }).collect_view()}
+                    </tbody>
+                </table></div>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn TokenRow(
+    token: ApiToken,
+    now: chrono::DateTime<chrono::Utc>,
+    revoke: ServerAction<RevokeToken>,
+) -> impl IntoView {
+    let state = if token.revoked_at.is_some() {
+        "Revoked"
+    } else if token.expires_at <= now {
+        "Expired"
+    } else {
+        "Active"
+    };
+    let scopes = token.scopes.iter().map(|scope| scope.label()).collect::<Vec<_>>().join(", ");
+    let usable = token.is_usable(now);
+    let name = token.name.clone();
+    view! {
+        <tr data-token=token.prefix.clone()>
+            <td>{token.name.clone()}</td>
+            <td><code>{token.prefix.clone()} "…"</code></td>
+            <td>{scopes}</td>
+            <td>{timestamp(token.expires_at)}</td>
+            <td>{token.last_used_at.map(timestamp).unwrap_or_else(|| "never".into())}</td>
+            <td>{state}</td>
+            <td>
+                {usable.then(|| view! {
+                    <details class="confirm">
+                        <summary>"Revoke…"</summary>
+                        <ActionForm action=revoke>
+                            <input type="hidden" name="id" value=token.id />
+                            <p>"Revoke " {name} "? Scripts using it stop working at once."</p>
+                            <button type="submit" class="danger">"Confirm revoke"</button>
+                        </ActionForm>
+                    </details>
+                })}
+            </td>
+        </tr>
+    }
+}
