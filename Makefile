@@ -26,8 +26,11 @@ test:
 	@scripts/bootstrap.sh --test
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-rust test-e2e
 
+# One test at a time: each test runs its own Tokio runtime, and with two of them rendering
+# Leptos pages in one process a page now and then never finished (never seen with one test at a
+# time, nor in real servers: the browser suite, replicas.rs, crash.rs). Under investigation.
 test-rust:
-	cargo test --workspace --locked
+	cargo test --workspace --locked -- --test-threads=1
 
 test-e2e:
 	$(TOOLS) && cargo leptos build

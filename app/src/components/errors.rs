@@ -1,6 +1,6 @@
 use crate::error::AppError;
 use leptos::prelude::*;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::Redirect;
 use leptos_router::hooks::use_location;
 use tenantpilot_core::CoreError;
 
@@ -11,7 +11,9 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
     match error.0 {
         CoreError::Unauthenticated => {
             let location = use_location();
-            let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
+            // `try_`: rendering may outlive the route's reactive scope; then start at the workspace.
+            let path = location.pathname.try_get_untracked().unwrap_or_else(|| "/admin".into());
+            let search = location.search.try_get_untracked().unwrap_or_default();
             let search = search.trim_start_matches('?');
             let here = if search.is_empty() { path } else { format!("{path}?{search}") };
             let path = format!("/login?next={}", encode_query(&here));
@@ -37,7 +39,7 @@ pub fn NotFound() -> impl IntoView {
             <p class="problem-code">"404"</p>
             <h1>"Page not found"</h1>
             <p>"There is nothing here, or you do not have access to it."</p>
-            <A href="/admin">"Go to your workspace"</A>
+            <a href="/admin">"Go to your workspace"</a>
         </section>
     }
 }
@@ -49,7 +51,7 @@ pub fn Forbidden(hint: String) -> impl IntoView {
             <p class="problem-code">"403"</p>
             <h1>"Access denied"</h1>
             <p>"Your role in this tenant does not allow this. " {hint}</p>
-            <A href="/admin">"Go to your workspace"</A>
+            <a href="/admin">"Go to your workspace"</a>
         </section>
     }
 }

@@ -1,7 +1,6 @@
 use crate::components::ErrorView;
 use crate::functions::{current_viewer, Logout, Viewer};
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// The signed-in layout: header with the tenant switcher and account menu, then the page.
 /// `tenant` is the slug of the tenant the page is about, if any.
@@ -59,9 +58,9 @@ fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<L
             </ul>
         </details>
         <nav class="account" aria-label="Account">
-            <A href="/admin/monitoring">"Monitoring"</A>
-            <A href="/admin/tokens">"API tokens"</A>
-            {viewer.user.is_platform_admin.then(|| view! { <A href="/system">"Platform"</A> })}
+            <a href="/admin/monitoring">"Monitoring"</a>
+            <a href="/admin/tokens">"API tokens"</a>
+            {viewer.user.is_platform_admin.then(|| view! { <a href="/system">"Platform"</a> })}
             <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>
             <ActionForm action=logout>
                 <button type="submit" class="link">"Sign out"</button>
