@@ -236,10 +236,6 @@ pub fn type_label(kind: &str) -> &str {
         "backup_set.capture" => "Capture backup",
         "assignments.fetch" => "Fetch assignments",
         "assignments.restore" => "Restore assignments",
-        "tenant.install" => "Install tenant",
-        "tenant.upgrade" => "Upgrade tenant",
-        "tenant.disable" => "Disable tenant",
-        "pipeline.run" => "Run pipeline",
         other => other,
     }
 }

@@ -5,6 +5,7 @@ use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operation::{type_label, Counters, OperationRun, RunOutcome, RunStatus};
 
 pub fn run_href(id: i64) -> String {
@@ -88,20 +89,41 @@ where
     }
 }
 
-/// A short table of runs (a tenant's latest), linking to each.
+/// A table of runs, linking to each; with `tenants` (those the viewer may see), a tenant
+/// column too (Monitoring), without it a tenant's own latest runs.
 #[component]
-pub fn RunTable(runs: Vec<OperationRun>, now: DateTime<Utc>) -> impl IntoView {
+pub fn RunTable(
+    runs: Vec<OperationRun>,
+    now: DateTime<Utc>,
+    #[prop(optional)] tenants: Option<Vec<Tenant>>,
+) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted">"No operations yet."</p> }.into_any();
     }
+    let with_tenants = tenants.is_some();
+    let tenant_cell = move |run: &OperationRun| {
+        tenants.as_ref().map(|tenants| {
+            let tenant = run.tenant_id.and_then(|id| tenants.iter().find(|tenant| tenant.id == id));
+            let cell = match tenant {
+                Some(tenant) => view! {
+                    <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a>
+                }
+                .into_any(),
+                None => view! { <span class="muted">"Workspace"</span> }.into_any(),
+            };
+            view! { <td>{cell}</td> }
+        })
+    };
+    let tenant_header = with_tenants.then(|| view! { <th scope="col">"Tenant"</th> });
     view! {
         <div class="table-wrap">
-            <table class="runs">
-                <thead><tr><th scope="col">"Operation"</th><th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th></tr></thead>
+            <table class=if with_tenants { "runs monitoring" } else { "runs" }>
+                <thead><tr><th scope="col">"Operation"</th>{tenant_header}<th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th></tr></thead>
                 <tbody>
                     {runs.into_iter().map(|run| view! {
                         <tr data-run=run.id>
-                            <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()} " #" {run.id}</a></td>
+                            <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()}</a> <small class="muted">" #" {run.id}</small></td>
+                            {tenant_cell(&run)}
                             <td><StatusBadge status=run.status outcome=run.outcome /></td>
                             <td><RunProgress run=run.clone() now /></td>
                             <td>{run.initiator.label().to_string()}</td>

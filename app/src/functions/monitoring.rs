@@ -17,12 +17,6 @@ pub struct MonitoringView {
     pub now: DateTime<Utc>,
 }
 
-impl MonitoringView {
-    pub fn tenant(&self, id: Option<i64>) -> Option<&Tenant> {
-        id.and_then(|id| self.tenants.iter().find(|tenant| tenant.id == id))
-    }
-}
-
 /// `params` is optional because a form encoding drops a struct whose fields are all empty.
 #[server(endpoint = "monitoring")]
 pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, AppError> {

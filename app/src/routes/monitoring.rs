@@ -1,6 +1,4 @@
-use crate::components::{
-    poll_for, run_href, use_live_refresh, CreatedAt, ErrorView, Frame, Poll, RunProgress, StatusBadge,
-};
+use crate::components::{poll_for, use_live_refresh, ErrorView, Frame, Poll, RunTable};
 use crate::functions::{monitoring, MonitoringView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -69,33 +67,7 @@ fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
         {if view.runs.is_empty() {
             view! { <p class="muted">{if filtered { "No operations match these filters." } else { "No operations yet." }}</p> }.into_any()
         } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="runs monitoring">
-                        <thead><tr>
-                            <th scope="col">"Operation"</th><th scope="col">"Tenant"</th><th scope="col">"State"</th>
-                            <th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th>
-                        </tr></thead>
-                        <tbody>
-                            {view.runs.iter().map(|run| {
-                                let tenant = view.tenant(run.tenant_id).map(|tenant| view! {
-                                    <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a>
-                                }.into_any()).unwrap_or_else(|| view! { <span class="muted">"Workspace"</span> }.into_any());
-                                view! {
-                                    <tr data-run=run.id>
-                                        <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()}</a> <small class="muted">" #" {run.id}</small></td>
-                                        <td>{tenant}</td>
-                                        <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                                        <td><RunProgress run=run.clone() now=view.now /></td>
-                                        <td>{run.initiator.label().to_string()}</td>
-                                        <td><CreatedAt time=run.created_at /></td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }.into_any()
+            view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() /> }.into_any()
         }}
         <nav class="pager" aria-label="Pages">
             {first.map(|href| view! { <a href=href>"← Newest"</a> })}
