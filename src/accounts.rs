@@ -44,6 +44,17 @@ pub async fn authenticate(
     if password::verify(password, stored_hash).await? {
         let user = store.user_by_id(user_id.unwrap_or_default()).await?.ok_or(CoreError::Internal)?;
         throttle::record_success(store, &email).await?;
+        store
+            .record_audit(&crate::audit::NewAuditEntry {
+                workspace_id: None,
+                tenant_id: None,
+                actor: crate::operation::Initiator::user(&user),
+                kind: crate::audit::kind::SESSION,
+                action: crate::audit::action::SIGN_IN,
+                target_id: user.id.to_string(),
+                details: serde_json::Map::new(),
+            })
+            .await?;
         Ok(user)
     } else {
         throttle::record_failure(store, &keys, Utc::now()).await?;

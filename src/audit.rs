@@ -1,42 +1,137 @@
-//! The audit trail: one entry per thing a person, token or the system did that others may need
-//! to account for later (starting, reusing and cancelling operations, executing restores, …).
+//! The user-action log (the audit trail): one entry per create, update, delete, run, start,
+//! cancel or sign-in by a person, a token or the system, from pages, server functions and APIs
+//! alike. `GET /api/v1/logs/user/actions` answers it in the pipeline contract's shape.
 
 use crate::operation::Initiator;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An entry as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: i64,
-    pub workspace_id: i64,
+    pub workspace_id: Option<i64>,
+    /// The workspace's slug: the contract's `account`.
+    pub account: Option<String>,
     pub tenant_id: Option<i64>,
+    /// The acting user (a token's owner); none for the system.
+    pub user_id: Option<i64>,
+    pub user_email: Option<String>,
     pub actor: Initiator,
-    /// What was done, e.g. `operation.started`.
+    /// What kind of thing was acted on, e.g. `pipeline`.
+    pub kind: String,
+    /// What was done, e.g. `update`.
     pub action: String,
-    pub target_kind: Option<String>,
     pub target_id: Option<String>,
     pub details: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
-/// An entry to record; the store stamps id and time.
+/// An entry to record; the store stamps id and time and snapshots the user's e-mail.
 #[derive(Debug, Clone)]
 pub struct NewAuditEntry {
-    pub workspace_id: i64,
+    /// None for personal actions (signing in, tokens).
+    pub workspace_id: Option<i64>,
     pub tenant_id: Option<i64>,
     pub actor: Initiator,
+    pub kind: &'static str,
     pub action: &'static str,
-    pub target_kind: &'static str,
     pub target_id: String,
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The actions this version records.
+/// The kinds of things entries are about (the contract's `type`).
+pub mod kind {
+    pub const OPERATION: &str = "operation";
+    pub const RESTORE_RUN: &str = "restore_run";
+    pub const PROVIDER_CONNECTION: &str = "provider_connection";
+    pub const PIPELINE: &str = "pipeline";
+    pub const TOOL: &str = "tool";
+    pub const TOKEN: &str = "token";
+    pub const SESSION: &str = "session";
+    pub const MEMBER: &str = "member";
+    pub const TENANT: &str = "tenant";
+}
+
+/// What was done (the contract's `action`).
 pub mod action {
-    pub const OPERATION_STARTED: &str = "operation.started";
-    pub const OPERATION_REUSED: &str = "operation.reused";
-    pub const OPERATION_CANCELLED: &str = "operation.cancelled";
-    pub const RESTORE_EXECUTED: &str = "restore.executed";
-    pub const PROVIDER_CONNECTED: &str = "provider.connected";
+    pub const CREATE: &str = "create";
+    pub const UPDATE: &str = "update";
+    pub const DELETE: &str = "delete";
+    pub const START: &str = "start";
+    pub const REUSE: &str = "reuse";
+    pub const CANCEL: &str = "cancel";
+    pub const EXECUTE: &str = "execute";
+    pub const RUN: &str = "run";
+    pub const STOP: &str = "stop";
+    pub const RESET: &str = "reset";
+    pub const REVOKE: &str = "revoke";
+    pub const SIGN_IN: &str = "sign_in";
+}
+
+/// `GET /api/v1/logs/user/actions` entries, field for field as the contract shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserAction {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub user_id: Option<String>,
+    pub user_email: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub action: String,
+    pub target_id: Option<String>,
+    pub account: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(rename = "__v")]
+    pub version: u8,
+}
+
+impl From<&AuditEntry> for UserAction {
+    fn from(entry: &AuditEntry) -> Self {
+        UserAction {
+            id: entry.id.to_string(),
+            user_id: entry.user_id.map(|id| id.to_string()),
+            user_email: entry.user_email.clone(),
+            kind: entry.kind.clone(),
+            action: entry.action.clone(),
+            target_id: entry.target_id.clone(),
+            account: entry.account.clone(),
+            created_at: entry.created_at,
+            updated_at: entry.created_at,
+            version: 0,
+        }
+    }
+}
+
+/// One request made with a personal access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenActivity {
+    #[serde(rename = "_id", with = "crate::pipeline::id_string")]
+    pub id: i64,
+    #[serde(with = "crate::pipeline::id_string")]
+    pub token_id: i64,
+    /// The scope the request was let in by.
+    pub scope: String,
+    /// The path requested.
+    pub target: String,
+    #[serde(with = "crate::pipeline::id_string")]
+    pub user_id: i64,
+    pub account: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: DateTime<Utc>,
+    #[serde(rename = "updatedAt")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(rename = "__v")]
+    pub version: u8,
+}
+
+/// Both log routes answer `{"count": n, "data": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogPage<T> {
+    pub count: usize,
+    pub data: Vec<T>,
 }

@@ -6,10 +6,13 @@ pub mod backup;
 pub mod capability;
 pub mod encoding;
 pub mod error;
+pub mod item_access;
 pub mod model;
 pub mod operation;
+pub mod pipeline;
 pub mod provider;
 pub mod token;
+pub mod tool;
 pub mod validate;
 
 #[cfg(feature = "server")]
@@ -17,11 +20,15 @@ pub mod access;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
+pub mod activity;
+#[cfg(feature = "server")]
 pub mod engine;
 #[cfg(feature = "server")]
 pub mod monitoring;
 #[cfg(feature = "server")]
 pub mod password;
+#[cfg(feature = "server")]
+pub mod pipelines;
 #[cfg(feature = "server")]
 pub mod seed;
 #[cfg(feature = "server")]
@@ -34,6 +41,8 @@ pub mod testing;
 pub mod throttle;
 #[cfg(feature = "server")]
 pub mod tokens;
+#[cfg(feature = "server")]
+pub mod tools;
 
 pub use capability::{Capability, Role};
 pub use error::CoreError;

@@ -166,14 +166,23 @@ pub fn likely_stale(run: &OperationRun, now: DateTime<Utc>) -> bool {
 }
 
 /// Whether `user` may cancel `run` (which they can see): a member holding
-/// `tenant.operations.start` in its tenant; for workspace-level runs, a platform admin.
+/// `tenant.operations.start` in its tenant; for a pipeline's run, whoever may change the
+/// pipeline; for other workspace-level runs, a platform admin.
 pub async fn may_cancel(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
-    Ok(match run.tenant_id {
-        Some(tenant_id) => store
+    let pipeline =
+        run.target.as_ref().filter(|target| target.kind == "pipeline").and_then(|t| t.id.parse().ok());
+    Ok(match (run.tenant_id, pipeline) {
+        (Some(tenant_id), _) => store
             .member_role(tenant_id, user.id)
             .await?
             .is_some_and(|role| role.has(Capability::OperationsStart)),
-        None => user.is_platform_admin,
+        (None, Some(pipeline_id)) => {
+            user.is_platform_admin
+                || crate::pipelines::visible(store, user, pipeline_id, crate::item_access::Level::Write)
+                    .await
+                    .is_ok()
+        }
+        (None, None) => user.is_platform_admin,
     })
 }
 

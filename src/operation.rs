@@ -35,8 +35,17 @@ pub struct RunTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Initiator {
-    User { id: i64, name: String },
-    Token { id: i64, name: String },
+    User {
+        id: i64,
+        name: String,
+    },
+    /// A personal access token of user `user_id` (0 in runs recorded before tokens named it).
+    Token {
+        id: i64,
+        name: String,
+        #[serde(default)]
+        user_id: i64,
+    },
     System,
 }
 
@@ -44,6 +53,15 @@ impl Initiator {
     /// A user, with their name as it is now.
     pub fn user(user: &crate::model::User) -> Initiator {
         Initiator::User { id: user.id, name: user.display_name.clone() }
+    }
+
+    /// The person acting: the user, or the token's owner.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Initiator::User { id, .. } => Some(*id),
+            Initiator::Token { user_id, .. } => Some(*user_id).filter(|id| *id > 0),
+            Initiator::System => None,
+        }
     }
 }
 
@@ -194,7 +212,8 @@ impl ListParams {
 pub const LIKELY_STALE_AFTER_SECS: i64 = 30;
 
 /// The operation types this version runs, for filters.
-pub const KNOWN_TYPES: &[&str] = &["backup_set.capture", "assignments.fetch", "assignments.restore"];
+pub const KNOWN_TYPES: &[&str] =
+    &["backup_set.capture", "assignments.fetch", "assignments.restore", "pipeline.run"];
 
 macro_rules! string_enum {
     ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
@@ -236,6 +255,7 @@ pub fn type_label(kind: &str) -> &str {
         "backup_set.capture" => "Capture backup",
         "assignments.fetch" => "Fetch assignments",
         "assignments.restore" => "Restore assignments",
+        "pipeline.run" => "Pipeline run",
         other => other,
     }
 }

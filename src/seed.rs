@@ -1,10 +1,13 @@
-//! The demo workspace `make run` starts with: three tenants, one user per role, a platform admin.
+//! The demo workspace `make run` starts with: three tenants, one user per role, a platform admin,
+//! Olivia Owner as the workspace's Site Admin, and a pipeline to run.
 
 use crate::operation::Initiator;
+use crate::pipeline::PipelineInput;
 use crate::provider::{self, NewConnection};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
-use crate::{accounts, password, CoreError, Role};
+use crate::token::AccountRole;
+use crate::{accounts, password, pipelines, CoreError, Role};
 
 pub struct DemoAccounts {
     pub password: String,
@@ -24,6 +27,7 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
     for (slug, name) in TENANTS {
         tenancy::create_tenant(
             store,
+            &Initiator::System,
             NewTenant { workspace_slug: "demo", slug, name, external_tenant_id: None },
         )
         .await?;
@@ -42,10 +46,26 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
         let email = format!("{}@demo.test", role.as_str());
         accounts::create_user(store, &email, Some(name), &password, false).await?;
         for tenant in tenants {
-            tenancy::set_member(store, tenant, &email, role).await?;
+            tenancy::set_member(store, &Initiator::System, tenant, &email, role).await?;
         }
         emails.push((email, role.label()));
     }
+    let owner = store.user_by_email("owner@demo.test").await?.ok_or(CoreError::Internal)?;
+    store.set_account_role(owner.id, AccountRole::SiteAdmin).await?;
+    let nightly = serde_json::json!({
+        "name": "Nightly backup",
+        "description": "Captures Contoso and Fabrikam, a pause apart.",
+        "account": "demo",
+        "owner": "owner@demo.test",
+        "access": [{"role": "user", "level": "read"}],
+        "steps": [
+            {"name": "Capture Contoso", "kind": "backup_set.capture", "params": {"tenant": "contoso"}},
+            {"name": "Let the provider breathe", "kind": "wait", "params": {"seconds": 3}},
+            {"name": "Capture Fabrikam", "kind": "backup_set.capture", "params": {"tenant": "fabrikam"}}
+        ]
+    });
+    let nightly: PipelineInput = serde_json::from_value(nightly).map_err(|_| CoreError::Internal)?;
+    pipelines::create(store, None, &Initiator::System, &nightly).await?;
     Ok(Some(DemoAccounts { password, emails }))
 }
 

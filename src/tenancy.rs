@@ -1,6 +1,8 @@
 //! Workspaces, tenants and memberships: the use cases the UI, the JSON routes and the CLI share.
 
+use crate::audit::{action, kind, NewAuditEntry};
 use crate::model::{Tenant, TenantMembership};
+use crate::operation::Initiator;
 use crate::store::{Ensured, MembershipChange, Store};
 use crate::{validate, CoreError, Role};
 
@@ -15,7 +17,11 @@ pub struct NewTenant<'a> {
 }
 
 /// Creates a tenant (and its workspace when missing). Idempotent for the same slug and workspace.
-pub async fn create_tenant(store: &Store, new: NewTenant<'_>) -> Result<(Tenant, Ensured), CoreError> {
+pub async fn create_tenant(
+    store: &Store,
+    actor: &Initiator,
+    new: NewTenant<'_>,
+) -> Result<(Tenant, Ensured), CoreError> {
     let workspace_slug = validate::slug("workspace", new.workspace_slug)?;
     let slug = validate::slug("slug", new.slug)?;
     let name = validate::name("name", new.name)?;
@@ -24,12 +30,48 @@ pub async fn create_tenant(store: &Store, new: NewTenant<'_>) -> Result<(Tenant,
         None => slug.clone(),
     };
     let (workspace, _) = store.ensure_workspace(&workspace_slug, &title_case(&workspace_slug)).await?;
-    store.ensure_tenant(&workspace, &slug, &name, &external).await
+    let (tenant, ensured) = store.ensure_tenant(&workspace, &slug, &name, &external).await?;
+    if ensured == Ensured::Created {
+        audit(
+            store,
+            actor,
+            &tenant,
+            kind::TENANT,
+            action::CREATE,
+            tenant.id,
+            serde_json::json!({ "slug": slug }),
+        )
+        .await?;
+    }
+    Ok((tenant, ensured))
+}
+
+async fn audit(
+    store: &Store,
+    actor: &Initiator,
+    tenant: &Tenant,
+    kind: &'static str,
+    verb: &'static str,
+    target_id: i64,
+    details: serde_json::Value,
+) -> Result<(), CoreError> {
+    store
+        .record_audit(&NewAuditEntry {
+            workspace_id: Some(tenant.workspace_id),
+            tenant_id: Some(tenant.id),
+            actor: actor.clone(),
+            kind,
+            action: verb,
+            target_id: target_id.to_string(),
+            details: details.as_object().cloned().unwrap_or_default(),
+        })
+        .await
 }
 
 /// Adds the user with `email` to the tenant, or changes their role there.
 pub async fn set_member(
     store: &Store,
+    actor: &Initiator,
     tenant_slug: &str,
     email: &str,
     role: Role,
@@ -39,12 +81,21 @@ pub async fn set_member(
     let user = store.user_by_email(&email).await?.ok_or_else(|| {
         CoreError::invalid("email", format!("No account uses {email}. Create the user first."))
     })?;
-    store.set_membership(tenant.id, user.id, role).await
+    let change = store.set_membership(tenant.id, user.id, role).await?;
+    let verb = match change {
+        MembershipChange::Added => action::CREATE,
+        MembershipChange::RoleChanged { .. } => action::UPDATE,
+        MembershipChange::Unchanged => return Ok(change),
+    };
+    audit(store, actor, &tenant, kind::MEMBER, verb, user.id, serde_json::json!({ "role": role.as_str() }))
+        .await?;
+    Ok(change)
 }
 
 /// Changes a member's role, as done by a member of `actor` standing (already authorised).
 pub async fn change_role(
     store: &Store,
+    by: &Initiator,
     actor: &TenantMembership,
     user_id: i64,
     role: Role,
@@ -53,12 +104,22 @@ pub async fn change_role(
     if store.member_role(actor.tenant.id, user_id).await?.is_none() {
         return Err(CoreError::NotFound);
     }
-    store.set_membership(actor.tenant.id, user_id, role).await
+    let change = store.set_membership(actor.tenant.id, user_id, role).await?;
+    if change != MembershipChange::Unchanged {
+        let details = serde_json::json!({ "role": role.as_str() });
+        audit(store, by, &actor.tenant, kind::MEMBER, action::UPDATE, user_id, details).await?;
+    }
+    Ok(change)
 }
 
-pub async fn remove_member(store: &Store, actor: &TenantMembership, user_id: i64) -> Result<(), CoreError> {
+pub async fn remove_member(
+    store: &Store,
+    by: &Initiator,
+    actor: &TenantMembership,
+    user_id: i64,
+) -> Result<(), CoreError> {
     if store.remove_membership(actor.tenant.id, user_id).await? {
-        Ok(())
+        audit(store, by, &actor.tenant, kind::MEMBER, action::DELETE, user_id, serde_json::json!({})).await
     } else {
         Err(CoreError::NotFound)
     }

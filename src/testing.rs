@@ -96,17 +96,32 @@ async fn sweep_dead_schemas(url: String) {
     }
 }
 
+/// Longest any one backend test may take. A test that hangs fails with its name instead of
+/// stalling the whole suite (an in-process page render has been seen never to finish, rarely).
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+
+/// Runs one backend test within `TEST_DEADLINE`.
+pub async fn within_deadline(name: &str, test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(TEST_DEADLINE, test).await.is_err() {
+        panic!("{name} did not finish within {TEST_DEADLINE:?}");
+    }
+}
+
 /// Declares each listed `async fn name(backend: Backend)` as a test on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! test_on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::store::Backend::Sqlite).await } )*
+               async fn $name() {
+                   $crate::testing::within_deadline(stringify!($name), super::$name($crate::store::Backend::Sqlite)).await
+               } )*
         }
         mod postgres {
             $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name($crate::store::Backend::Postgres).await } )*
+               async fn $name() {
+                   $crate::testing::within_deadline(stringify!($name), super::$name($crate::store::Backend::Postgres)).await
+               } )*
         }
     };
 }

@@ -1,6 +1,8 @@
 //! Personal access tokens: creating one (shown once), recognising one on a request, revoking.
 
+use crate::audit::{action, kind, NewAuditEntry};
 use crate::model::User;
+use crate::operation::Initiator;
 use crate::store::{NewToken, Store};
 use crate::token::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
 use crate::{validate, CoreError};
@@ -48,6 +50,7 @@ pub async fn create(
         expires_at: Utc::now() + chrono::Duration::days(days),
     };
     let token = store.create_token(&new).await?;
+    audit(store, user, &token, action::CREATE).await?;
     Ok((token, plain))
 }
 
@@ -72,8 +75,32 @@ pub async fn authenticate(store: &Store, plain: &str) -> Result<(User, ApiToken)
 
 pub async fn revoke(store: &Store, user: &User, id: i64) -> Result<(), CoreError> {
     if store.revoke_token(user.id, id).await? {
-        Ok(())
+        let token = store
+            .tokens_of(user.id)
+            .await?
+            .into_iter()
+            .find(|token| token.id == id)
+            .ok_or(CoreError::Internal)?;
+        audit(store, user, &token, action::REVOKE).await
     } else {
         Err(CoreError::NotFound)
     }
+}
+
+/// Token changes are personal: no workspace. The entry names the token, never its secret.
+async fn audit(store: &Store, user: &User, token: &ApiToken, verb: &'static str) -> Result<(), CoreError> {
+    let mut details = serde_json::Map::new();
+    details.insert("name".into(), token.name.clone().into());
+    details.insert("prefix".into(), token.prefix.clone().into());
+    store
+        .record_audit(&NewAuditEntry {
+            workspace_id: None,
+            tenant_id: None,
+            actor: Initiator::user(user),
+            kind: kind::TOKEN,
+            action: verb,
+            target_id: token.id.to_string(),
+            details,
+        })
+        .await
 }

@@ -11,7 +11,11 @@ tenantpilot_core::test_on_both_backends!(captures_fill_one_set_per_run, reads_ar
 
 async fn tenant(db: &TestDatabase, slug: &str) -> i64 {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
-    tenancy::create_tenant(&db.store, new).await.unwrap().0.id
+    tenancy::create_tenant(&db.store, &tenantpilot_core::operation::Initiator::System, new)
+        .await
+        .unwrap()
+        .0
+        .id
 }
 
 fn group(id: &str, name: &str) -> AssignedGroup {

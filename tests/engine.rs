@@ -107,7 +107,9 @@ fn fast() -> EngineSettings {
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
-    let (tenant, _) = tenancy::create_tenant(&db.store, new).await.unwrap();
+    let (tenant, _) = tenancy::create_tenant(&db.store, &tenantpilot_core::operation::Initiator::System, new)
+        .await
+        .unwrap();
     (tenant.workspace_id, tenant.id)
 }
 
@@ -307,17 +309,20 @@ async fn starts_reuses_and_cancels_are_audited(backend: Backend) {
     let queued = db.store.operation_run(first.id()).await.unwrap().unwrap();
     engine::cancel(&db.store, &Initiator::User { id: 2, name: "Bob".into() }, &queued).await.unwrap();
     let entries = db.store.tenant_audit(tenant, 10).await.unwrap();
-    let actions: Vec<(&str, &str)> = entries
+    let actions: Vec<(&str, &str, &str)> = entries
         .iter()
-        .map(|entry| (entry.action.as_str(), entry.target_id.as_deref().unwrap_or_default()))
+        .filter(|entry| entry.kind == "operation")
+        .map(|entry| {
+            (entry.kind.as_str(), entry.action.as_str(), entry.target_id.as_deref().unwrap_or_default())
+        })
         .collect();
     let id = first.id().to_string();
     assert_eq!(
         actions,
         [
-            ("operation.cancelled", id.as_str()),
-            ("operation.reused", id.as_str()),
-            ("operation.started", id.as_str())
+            ("operation", "cancel", id.as_str()),
+            ("operation", "reuse", id.as_str()),
+            ("operation", "start", id.as_str())
         ]
     );
     assert_eq!(entries[0].actor, Initiator::User { id: 2, name: "Bob".into() });

@@ -18,6 +18,7 @@ tenantpilot_core::test_on_both_backends!(
     released_runs_are_claimed_again,
     concurrent_claims_take_each_run_once,
     concurrent_claims_keep_the_tenant_limit,
+    pipeline_runs_leave_a_worker_for_the_runs_they_wait_for,
     every_change_is_published,
     completed_runs_are_pruned_after_retention,
     monitoring_lists_only_entitled_runs_with_filters_and_cursor,
@@ -25,7 +26,7 @@ tenantpilot_core::test_on_both_backends!(
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
-    let (tenant, _) = tenancy::create_tenant(&db.store, new).await.unwrap();
+    let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
     (tenant.workspace_id, tenant.id)
 }
 
@@ -113,13 +114,13 @@ async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
     let b = start(&db, workspace, t1, "b").await;
     let c = start(&db, workspace, t1, "c").await;
     let d = start(&db, workspace, t2, "d").await;
-    let claim = || async { db.store.claim_run("w1", 2).await.unwrap().map(|run| run.id) };
+    let claim = || async { db.store.claim_run("w1", 2, 1).await.unwrap().map(|run| run.id) };
     assert_eq!(claim().await, Some(a));
     assert_eq!(claim().await, Some(b));
     assert_eq!(claim().await, Some(d), "t1 is at its limit of 2; t2 goes ahead");
     assert_eq!(claim().await, None);
     assert!(db.store.complete_run(a, RunOutcome::Succeeded, Counters::default()).await.unwrap());
-    let run = db.store.claim_run("w2", 2).await.unwrap().unwrap();
+    let run = db.store.claim_run("w2", 2, 1).await.unwrap().unwrap();
     assert_eq!((run.id, run.status), (c, RunStatus::Running));
     assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
     db.drop_database().await;
@@ -129,7 +130,7 @@ async fn cancel_and_heartbeat(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let running = start(&db, workspace, t1, "a").await;
-    assert_eq!(db.store.claim_run("w", 2).await.unwrap().unwrap().id, running);
+    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, running);
     let queued = start(&db, workspace, t1, "b").await;
 
     let progress = Counters { total: 10, processed: 4, failed: 1 };
@@ -147,11 +148,34 @@ async fn cancel_and_heartbeat(backend: Backend) {
     db.drop_database().await;
 }
 
+/// A pipeline run waits for the runs its steps start: with `pipeline_limit` of them running,
+/// a claim passes over further pipeline runs and takes other work.
+async fn pipeline_runs_leave_a_worker_for_the_runs_they_wait_for(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let pipeline = |n: &str| NewRun {
+        workspace_id: workspace,
+        tenant_id: None,
+        kind: "pipeline.run".into(),
+        target: Some(RunTarget { kind: "pipeline".into(), id: n.into() }),
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+    };
+    let first = db.store.start_run(&pipeline("1")).await.unwrap().id();
+    let second = db.store.start_run(&pipeline("2")).await.unwrap().id();
+    let step = start(&db, workspace, t1, "a").await;
+    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, first);
+    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, step, "the second pipeline waits");
+    assert!(db.store.claim_run("w", 2, 1).await.unwrap().is_none());
+    assert_eq!(db.store.claim_run("w", 2, 2).await.unwrap().unwrap().id, second);
+    db.drop_database().await;
+}
+
 async fn stale_runs_fail_and_keep_their_failures(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2).await.unwrap().unwrap();
+    db.store.claim_run("w", 2, 1).await.unwrap().unwrap();
     let earlier = Failure {
         code: "item".into(),
         reason_code: "throttled".into(),
@@ -188,7 +212,7 @@ async fn concurrent_claims_take_each_run_once(backend: Backend) {
         let store = db.store.clone();
         tokio::spawn(async move {
             let mut claimed = Vec::new();
-            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000).await.unwrap() {
+            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000, 1).await.unwrap() {
                 claimed.push(run.id);
             }
             claimed
@@ -204,7 +228,7 @@ async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2).await.unwrap().unwrap();
+    db.store.claim_run("w", 2, 1).await.unwrap().unwrap();
     let first_attempt_only = |run: &tenantpilot_core::operation::OperationRun| run.attempt < 2;
     let later = Utc::now() + Duration::seconds(1);
     assert_eq!(
@@ -216,7 +240,7 @@ async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
     // The identity is still taken by the requeued run.
     assert_eq!(db.store.start_run(&fetch(workspace, t1, "a")).await.unwrap(), Started::Reused(id));
     // Its second worker dies too: no third attempt.
-    assert_eq!(db.store.claim_run("w2", 2).await.unwrap().unwrap().id, id);
+    assert_eq!(db.store.claim_run("w2", 2, 1).await.unwrap().unwrap().id, id);
     let later = Utc::now() + Duration::seconds(1);
     assert_eq!(
         db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
@@ -231,10 +255,10 @@ async fn released_runs_are_claimed_again(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("leaving", 2).await.unwrap().unwrap();
+    db.store.claim_run("leaving", 2, 1).await.unwrap().unwrap();
     assert!(db.store.release_run(id).await.unwrap());
     assert!(!db.store.release_run(id).await.unwrap(), "only a running run is released");
-    let run = db.store.claim_run("staying", 2).await.unwrap().unwrap();
+    let run = db.store.claim_run("staying", 2, 1).await.unwrap().unwrap();
     assert_eq!((run.id, run.attempt), (id, 1));
     db.drop_database().await;
 }
@@ -247,7 +271,7 @@ async fn concurrent_claims_keep_the_tenant_limit(backend: Backend) {
     }
     let claimers = (0..8).map(|worker| {
         let store = db.store.clone();
-        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2).await.unwrap().is_some() })
+        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2, 1).await.unwrap().is_some() })
     });
     let claimed = join_all(claimers).await.into_iter().filter(|claimed| *claimed).count();
     assert_eq!(claimed, 2, "eight workers at once claim no more than the tenant's limit");
@@ -279,7 +303,7 @@ async fn every_change_is_published(backend: Backend) {
     );
     // A reuse changes nothing, so it publishes nothing; the claim is next.
     start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2).await.unwrap();
+    db.store.claim_run("w", 2, 1).await.unwrap();
     assert_eq!(next_change(&mut changes).await.status, RunStatus::Running);
     db.store.heartbeat_run(id, Counters { total: 2, processed: 1, failed: 0 }).await.unwrap();
     assert_eq!(next_change(&mut changes).await.run_id, id);

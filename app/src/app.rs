@@ -1,6 +1,7 @@
 use crate::routes::{
-    BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PlatformPage, RestorePage,
-    RunPage, SettingsPage, TenantOverviewPage, TokensPage, WorkspaceHomePage,
+    AuditPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PipelinePage,
+    PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage, TenantOverviewPage,
+    TokensPage, ToolPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -49,6 +50,11 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring") view=MonitoringPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/pipelines") view=PipelinesPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/pipelines/:id") view=PipelinePage ssr=SsrMode::Async />
+                <Route path=path!("/admin/registry") view=RegistryPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/registry/:id") view=ToolPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring/runs/:id") view=RunPage ssr=SsrMode::Async />
                 <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
             </Routes>

@@ -95,7 +95,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 }
 
 /// The user and token of an `Authorization: Bearer` header, if the token may be used on `path`
-/// with its scopes. Unknown, expired, revoked, malformed, or on a route for people: 401.
+/// with its scopes. Unknown, expired, revoked, malformed, or on a route for people: 401. Every
+/// request a valid token makes on a token route is recorded in its activity log, let in or not.
 async fn bearer(
     state: &AppState,
     path: &str,
@@ -104,7 +105,10 @@ async fn bearer(
     let plain = authorization.to_str().ok().and_then(|value| value.strip_prefix("Bearer "));
     let (user, token) = tokens::authenticate(&state.store, plain.ok_or(CoreError::Unauthenticated)?).await?;
     let needed = access::token_scopes(path).ok_or(CoreError::Unauthenticated)?;
-    if let Some(missing) = needed.iter().find(|scope| !token.has(**scope)) {
+    let admitted = needed.admits(&token.scopes);
+    let scope = admitted.unwrap_or_else(|_| needed.principal());
+    state.store.record_token_activity(token.id, user.id, scope.as_str(), path).await?;
+    if let Err(missing) = admitted {
         return Err(CoreError::Forbidden {
             hint: format!("This token lacks the {} scope.", missing.label()),
         });
@@ -134,6 +138,7 @@ impl SignedIn {
             Via::Session => Initiator::user(&self.user),
             Via::Token(token) => Initiator::Token {
                 id: token.id,
+                user_id: self.user.id,
                 name: format!("{} (token {})", self.user.display_name, token.name),
             },
         }

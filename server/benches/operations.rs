@@ -2,23 +2,28 @@
 //! - starts per second, new runs and reused runs, with per-start p50/p99 (16 at once);
 //! - Monitoring's first page (unfiltered and filtered) and a run's detail with 1,000,000 runs
 //!   in the store;
-//! - server-side rendering of the Monitoring page, through the real router.
+//! - server-side rendering of the Monitoring page, through the real router;
+//! - what a bearer token costs a request over a session cookie, through the real router;
+//! - the activity logs (user actions, token activity) with 1,000,000 entries in each.
 //!
 //! Prints a table; nothing here asserts (speed is measured, not tested).
 
 use axum::body::Body;
-use axum::http::{header, Request};
+use axum::http::{header, HeaderName, Request};
+use axum::Router;
+use chrono::{Duration as Days, Utc};
 use clap::Parser;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::time::{Duration, Instant};
-use tenantpilot_core::engine;
 use tenantpilot_core::model::User;
 use tenantpilot_core::monitoring::{self, ListParams};
 use tenantpilot_core::operation::{Initiator, RunTarget};
 use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
+use tenantpilot_core::token::{AccountRole, Scope};
 use tenantpilot_core::{accounts, seed};
+use tenantpilot_core::{activity, engine, tokens};
 use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
 use tower::ServiceExt;
@@ -27,6 +32,13 @@ const STARTS: usize = 2_000;
 const AT_ONCE: usize = 16;
 const MILLION: i64 = 1_000_000;
 const PASSWORD: &str = "benchmark-password-1";
+/// Requests per way of authenticating, one at a time.
+const AUTH_REQUESTS: usize = 2_000;
+/// Calls per activity-log query, one at a time.
+const LOG_CALLS: usize = 50;
+/// The demo users the activity fill spreads its entries over (`seed::demo` makes them).
+const DEMO_USERS: &str =
+    "('admin@demo.test', 'owner@demo.test', 'manager@demo.test', 'operator@demo.test', 'readonly@demo.test')";
 
 struct Sample {
     backend: &'static str,
@@ -36,9 +48,13 @@ struct Sample {
 }
 
 impl Sample {
-    fn print(&mut self) {
+    fn at(&mut self, q: f64) -> Duration {
         self.latencies.sort();
-        let at = |q: f64| self.latencies[((self.latencies.len() as f64 - 1.0) * q).round() as usize];
+        self.latencies[((self.latencies.len() as f64 - 1.0) * q).round() as usize]
+    }
+
+    fn print(&mut self) {
+        let (p50, p99) = (self.at(0.50), self.at(0.99));
         let rate = self.latencies.len() as f64 / self.elapsed.as_secs_f64();
         println!(
             "{:<10} {:<44} {:>6} {:>10.0}/s {:>10.2} ms {:>10.2} ms",
@@ -46,8 +62,8 @@ impl Sample {
             self.what,
             self.latencies.len(),
             rate,
-            at(0.50).as_secs_f64() * 1e3,
-            at(0.99).as_secs_f64() * 1e3
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
         );
     }
 }
@@ -141,6 +157,106 @@ async fn fill(store: &Store, tenants: &[i64], workspace_id: i64, count: i64) {
     }
 }
 
+/// A timestamp `i × 2.592 s` before now (1,000,000 of them span 30 days), as SQLite gets one from
+/// sqlx for a `DateTime<Utc>`: RFC 3339 with `+00:00`, and no fraction when it is `.000`.
+const SQLITE_AGO: &str =
+    "replace(strftime('%Y-%m-%dT%H:%M:%f', 'now', '-' || (i * 2.592) || ' seconds'), '.000', '') \
+    || '+00:00'";
+const POSTGRES_AGO: &str = "now() - make_interval(secs => (i * 2.592)::float8)";
+
+/// Adds `count` user actions and `count` token-activity entries, spread over the last 30 days and
+/// over the demo users: a mix of types (personal ones, token and session, have no workspace) and
+/// of scopes. Token ids are made up: the logs do not join tokens.
+async fn fill_activity(store: &Store, tenants: &[i64], workspace_id: i64, count: i64) {
+    let [a, b, c] = [tenants[0], tenants[1], tenants[2]];
+    let (numbers, users, actor, ago, joined) = match store.db() {
+        Db::Sqlite(_) => (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1), ",
+            "u(k, id, email, name) AS (SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, email, display_name \
+             FROM users WHERE email IN ",
+            "json_object('kind', 'user', 'id', u.id, 'name', u.name)",
+            SQLITE_AGO,
+            "FROM n CROSS JOIN u WHERE u.k = ",
+        ),
+        Db::Postgres(_) => (
+            "WITH ",
+            "u(k, id, email, name) AS (SELECT ROW_NUMBER() OVER (ORDER BY id) - 1, id, email, display_name \
+             FROM users WHERE email IN ",
+            "json_build_object('kind', 'user', 'id', u.id, 'name', u.name)::text",
+            POSTGRES_AGO,
+            "FROM generate_series(1, $1) AS i JOIN u ON u.k = ",
+        ),
+    };
+    let actions = format!(
+        "{numbers}{users}{DEMO_USERS}) \
+         INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, action, target_id, \
+         details, created_at) \
+         SELECT CASE WHEN i % 5 < 3 THEN $2 END, \
+         CASE WHEN i % 5 = 0 THEN CASE (i / 5) % 3 WHEN 0 THEN $3 WHEN 1 THEN $4 ELSE $5 END END, \
+         u.id, u.email, {actor}, \
+         CASE i % 5 WHEN 0 THEN 'operation' WHEN 1 THEN 'pipeline' WHEN 2 THEN 'tool' WHEN 3 THEN 'token' \
+         ELSE 'session' END, \
+         CASE i % 5 WHEN 0 THEN CASE (i / 5) % 3 WHEN 0 THEN 'start' WHEN 1 THEN 'reuse' ELSE 'cancel' END \
+         WHEN 1 THEN CASE (i / 5) % 3 WHEN 0 THEN 'run' WHEN 1 THEN 'stop' ELSE 'update' END \
+         WHEN 2 THEN CASE (i / 5) % 3 WHEN 0 THEN 'create' WHEN 1 THEN 'update' ELSE 'delete' END \
+         WHEN 3 THEN CASE (i / 5) % 2 WHEN 0 THEN 'create' ELSE 'revoke' END ELSE 'sign_in' END, \
+         CASE WHEN i % 5 < 4 THEN CAST(1 + i % 997 AS TEXT) END, '{{}}', {ago} \
+         {joined}(i / 5) % 5"
+    );
+    let activity = format!(
+        "{numbers}{users}{DEMO_USERS}) \
+         INSERT INTO token_activity (token_id, user_id, scope, target, created_at) \
+         SELECT 1000 + u.k, u.id, \
+         CASE i % 4 WHEN 0 THEN 'api' WHEN 1 THEN 'pipeline' WHEN 2 THEN 'operations' ELSE 'security_logs' END, \
+         CASE i % 4 WHEN 0 THEN '/api/v1/pipeline/status' WHEN 1 THEN '/api/v1/pipeline/run' \
+         WHEN 2 THEN '/admin/monitoring/operations' ELSE '/api/v1/logs/user/actions' END, {ago} \
+         {joined}(i / 4) % 5"
+    );
+    match store.db() {
+        Db::Sqlite(pool) => {
+            let query = sqlx::query(&actions).bind(count).bind(workspace_id).bind(a).bind(b).bind(c);
+            query.execute(pool).await.expect("fill SQLite user actions");
+            sqlx::query(&activity).bind(count).execute(pool).await.expect("fill SQLite token activity");
+            sqlx::query("ANALYZE").execute(pool).await.expect("analyze");
+        }
+        Db::Postgres(pool) => {
+            let query = sqlx::query(&actions).bind(count).bind(workspace_id).bind(a).bind(b).bind(c);
+            query.execute(pool).await.expect("fill PostgreSQL user actions");
+            sqlx::query(&activity).bind(count).execute(pool).await.expect("fill PostgreSQL token activity");
+            sqlx::query("ANALYZE audit_entries").execute(pool).await.expect("analyze");
+            sqlx::query("ANALYZE token_activity").execute(pool).await.expect("analyze");
+        }
+    }
+}
+
+/// `count` GETs of `path` through the router, one at a time, signed in with `credential` (a
+/// `Cookie` or an `Authorization` header), each answered 200 and read to the end.
+async fn requests(
+    backend: &'static str,
+    what: &str,
+    app: &Router,
+    credential: (HeaderName, String),
+    path: &'static str,
+    count: usize,
+) -> Sample {
+    let app = app.clone();
+    let call = move |_| {
+        let (app, (name, value)) = (app.clone(), credential.clone());
+        async move {
+            let request = Request::get(path)
+                .header(header::HOST, "localhost")
+                .header(header::ACCEPT, "application/json")
+                .header(name, value)
+                .body(Body::empty())
+                .unwrap();
+            let reply = app.oneshot(request).await.unwrap();
+            assert_eq!(reply.status(), 200, "GET {path}");
+            reply.into_body().collect().await.unwrap();
+        }
+    };
+    measure(backend, what, count, 1, call).await
+}
+
 async fn user(store: &Store, email: &str) -> User {
     store.user_by_email(email).await.unwrap().expect("demo user")
 }
@@ -176,6 +292,42 @@ async fn bench(backend: Backend, name: &'static str) {
         }
     };
     measure(name, "start: reused run (active one found, audited)", STARTS, AT_ONCE, reused).await.print();
+
+    // The router in process, as the server runs it, and a browser session of the bench user.
+    let serve = Cli::parse_from(["tenantpilot"]).serve;
+    let app = router::build(store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+    let form = format!("email=bench%40demo.test&password={PASSWORD}&next=");
+    let login = Request::post("/api/login")
+        .header(header::HOST, "localhost")
+        .header(header::ORIGIN, "http://localhost")
+        .header(header::ACCEPT, "text/html")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let reply = app.clone().oneshot(login).await.unwrap();
+    let cookie = reply.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+
+    // What a bearer token costs a request over a session cookie: the token's SHA-256, its lookup
+    // and a token-activity row, against the session's load.
+    let bencher = user(&store, "bench@demo.test").await;
+    let (_, token) =
+        tokens::create(&store, &bencher, "bench", &[Scope::Api, Scope::Operations], None).await.unwrap();
+    let operations = "/admin/monitoring/operations?limit=1";
+    let session = (header::COOKIE, cookie.clone());
+    let mut by_session =
+        requests(name, "GET operations?limit=1, session cookie", &app, session, operations, AUTH_REQUESTS)
+            .await;
+    let bearer = (header::AUTHORIZATION, format!("Bearer {token}"));
+    let mut by_token =
+        requests(name, "GET operations?limit=1, bearer token", &app, bearer, operations, AUTH_REQUESTS).await;
+    by_session.print();
+    by_token.print();
+    let ms = |sample: &mut Sample, q: f64| sample.at(q).as_secs_f64() * 1e3;
+    println!(
+        "{name:<10} (bearer token over session cookie: p50 {:+.2} ms, p99 {:+.2} ms)",
+        ms(&mut by_token, 0.50) - ms(&mut by_session, 0.50),
+        ms(&mut by_token, 0.99) - ms(&mut by_session, 0.99)
+    );
 
     let filling = Instant::now();
     let ids: Vec<i64> = tenants.iter().map(|tenant| tenant.id).collect();
@@ -229,33 +381,65 @@ async fn bench(backend: Backend, name: &'static str) {
     measure(name, "Monitoring run detail, 1M runs", 1_000, 4, detail).await.print();
 
     // The page as a browser gets it: session, guard, queries and HTML, through the router.
-    let serve = Cli::parse_from(["tenantpilot"]).serve;
-    let app = router::build(store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
-    let form = format!("email=bench%40demo.test&password={PASSWORD}&next=");
-    let login = Request::post("/api/login")
-        .header(header::HOST, "localhost")
-        .header(header::ORIGIN, "http://localhost")
-        .header(header::ACCEPT, "text/html")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form))
-        .unwrap();
-    let reply = app.clone().oneshot(login).await.unwrap();
-    let cookie = reply.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
-    let render = move |_| {
-        let (app, cookie) = (app.clone(), cookie.clone());
-        async move {
-            let request = Request::get("/admin/monitoring")
-                .header(header::HOST, "localhost")
-                .header(header::ACCEPT, "text/html")
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap();
-            let reply = app.oneshot(request).await.unwrap();
-            assert_eq!(reply.status(), 200);
-            reply.into_body().collect().await.unwrap();
+    let render = {
+        let app = app.clone();
+        move |_| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            async move {
+                let request = Request::get("/admin/monitoring")
+                    .header(header::HOST, "localhost")
+                    .header(header::ACCEPT, "text/html")
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .unwrap();
+                let reply = app.oneshot(request).await.unwrap();
+                assert_eq!(reply.status(), 200);
+                reply.into_body().collect().await.unwrap();
+            }
         }
     };
     measure(name, "Monitoring page SSR, 1M runs (platform admin)", 100, 2, render).await.print();
+
+    // The activity logs as a Power User (a member, so what they may read is worked out) reads them.
+    let filling = Instant::now();
+    fill_activity(&store, &ids, workspace, MILLION).await;
+    println!(
+        "{name:<10} (filled {MILLION} user actions and {MILLION} token-activity entries in {:.1} s)",
+        filling.elapsed().as_secs_f64()
+    );
+    store.set_account_role(owner.id, AccountRole::PowerUser).await.unwrap();
+    let owner = user(&store, "owner@demo.test").await;
+    let one_day = format!("date={}&count=100", (Utc::now() - Days::days(3)).format("%Y-%m-%d"));
+    let queries: [(bool, &str, Option<String>, usize); 6] = [
+        (true, "user actions, 1M: last 7 days", None, 1000),
+        (true, "user actions, 1M: type=pipeline", Some("type=pipeline".into()), 1000),
+        (true, "user actions, 1M: one date, count=100", Some(one_day.clone()), 100),
+        (false, "token activity, 1M: last 7 days", None, 1000),
+        (false, "token activity, 1M: scope=pipeline", Some("scope=pipeline".into()), 1000),
+        (false, "token activity, 1M: one date, count=100", Some(one_day), 100),
+    ];
+    for (actions, what, raw, rows) in queries {
+        let call = {
+            let (store, owner) = (store.clone(), owner.clone());
+            move |_| {
+                let (store, owner, raw) = (store.clone(), owner.clone(), raw.clone());
+                async move {
+                    let count = if actions {
+                        activity::user_actions(&store, &owner, raw.as_deref()).await.unwrap().count
+                    } else {
+                        activity::token_activity(&store, &owner, raw.as_deref()).await.unwrap().count
+                    };
+                    assert_eq!(count, rows, "{what}");
+                }
+            }
+        };
+        measure(name, what, LOG_CALLS, 1, call).await.print();
+    }
+    let (_, token) =
+        tokens::create(&store, &owner, "bench", &[Scope::Api, Scope::SecurityLogs], None).await.unwrap();
+    let bearer = (header::AUTHORIZATION, format!("Bearer {token}"));
+    let logs = "/api/v1/logs/user/actions";
+    requests(name, "GET /api/v1/logs/user/actions, 1M (bearer)", &app, bearer, logs, LOG_CALLS).await.print();
     db.drop_database().await;
 }
 

@@ -1,14 +1,15 @@
 //! Commands other than `serve`: scripted set-up. Each prints what it did; errors go to stderr
 //! with a non-zero exit.
 
-use crate::config::{MemberCommand, TenantCommand, TokenCommand, UserCommand};
+use crate::config::{ImportCommand, MemberCommand, TenantCommand, TokenCommand, UserCommand};
 use std::io::Read;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::pipeline::PipelineInput;
 use tenantpilot_core::provider::{self, NewConnection};
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
-use tenantpilot_core::{accounts, token, tokens, validate, CoreError};
+use tenantpilot_core::{accounts, pipelines, token, tokens, tools, validate, CoreError};
 
 pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
     match command {
@@ -63,6 +64,72 @@ pub async fn token(store: &Store, command: TokenCommand) -> Result<(), CoreError
     Ok(())
 }
 
+/// The objects of an import file: one object or an array of them.
+fn import_objects(
+    command: ImportCommand,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, CoreError> {
+    let ImportCommand::Import { file } = command;
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map(|_| text)
+    } else {
+        std::fs::read_to_string(&file)
+    }
+    .map_err(|error| CoreError::invalid("file", format!("Cannot read {file}: {error}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|error| CoreError::invalid("file", format!("{file} is not JSON: {error}")))?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        object => vec![object],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(n, item)| match item {
+            serde_json::Value::Object(fields) => Ok(fields),
+            _ => Err(CoreError::invalid(&format!("[{n}]"), "Each item is a JSON object")),
+        })
+        .collect()
+}
+
+/// Names the item an error is about when the file holds several.
+fn in_item(n: usize, of: usize) -> impl Fn(CoreError) -> CoreError {
+    move |error| match error {
+        CoreError::Invalid { field, message } if of > 1 => {
+            CoreError::invalid(&format!("[{n}].{field}"), message)
+        }
+        other => other,
+    }
+}
+
+/// Prints each new pipeline's id on standard output.
+pub async fn import_pipelines(store: &Store, command: ImportCommand) -> Result<(), CoreError> {
+    let objects = import_objects(command)?;
+    let of = objects.len();
+    for (n, object) in objects.into_iter().enumerate() {
+        let input: PipelineInput = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|error| CoreError::invalid("pipeline", error.to_string()))
+            .map_err(in_item(n, of))?;
+        let pipeline =
+            pipelines::create(store, None, &Initiator::System, &input).await.map_err(in_item(n, of))?;
+        println!("{}", pipeline.id);
+        eprintln!("created pipeline {} ({}) in {}", pipeline.id, pipeline.name, pipeline.account);
+    }
+    Ok(())
+}
+
+/// Prints each new tool's id on standard output.
+pub async fn import_tools(store: &Store, command: ImportCommand) -> Result<(), CoreError> {
+    let objects = import_objects(command)?;
+    let of = objects.len();
+    for (n, object) in objects.into_iter().enumerate() {
+        let tool = tools::create(store, None, &Initiator::System, &object).await.map_err(in_item(n, of))?;
+        println!("{}", tool.id);
+        eprintln!("created tool {} ({}) in {}", tool.id, tool.name, tool.account);
+    }
+    Ok(())
+}
+
 /// A secret from standard input. A trailing newline from `echo` or a here-string is not part of it.
 fn read_secret(field: &str) -> Result<String, CoreError> {
     let mut secret = String::new();
@@ -98,7 +165,7 @@ pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreErr
         name: &name,
         external_tenant_id: external_id.as_deref(),
     };
-    let (tenant, ensured) = tenancy::create_tenant(store, new).await?;
+    let (tenant, ensured) = tenancy::create_tenant(store, &Initiator::System, new).await?;
     match ensured {
         Ensured::Created => println!("created tenant {} in workspace {workspace}", tenant.slug),
         Ensured::Existing => println!("tenant {} exists already", tenant.slug),
@@ -108,10 +175,15 @@ pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreErr
 
 pub async fn member(store: &Store, command: MemberCommand) -> Result<(), CoreError> {
     let MemberCommand::Add { tenant, email, role } = command;
-    let change = tenancy::set_member(store, &tenant, &email, role).await.map_err(|error| match error {
-        CoreError::NotFound => CoreError::invalid("tenant", format!("No tenant has the slug {tenant}")),
-        other => other,
-    })?;
+    let change =
+        tenancy::set_member(store, &Initiator::System, &tenant, &email, role).await.map_err(|error| {
+            match error {
+                CoreError::NotFound => {
+                    CoreError::invalid("tenant", format!("No tenant has the slug {tenant}"))
+                }
+                other => other,
+            }
+        })?;
     match change {
         MembershipChange::Added => println!("added {email} to {tenant} as {role}"),
         MembershipChange::RoleChanged { from } => {

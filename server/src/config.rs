@@ -51,6 +51,12 @@ pub enum Command {
     /// Manage personal access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage pipelines.
+    #[command(subcommand)]
+    Pipeline(ImportCommand),
+    /// Manage the tool registry.
+    #[command(subcommand)]
+    Tool(ImportCommand),
     /// Serve the provider simulator (for demos and tests): a Graph-style API with fault settings.
     ProviderSim {
         /// Address to listen on; keep it on loopback.
@@ -143,6 +149,14 @@ pub enum UserCommand {
         #[arg(long)]
         role: tenantpilot_core::token::AccountRole,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// Create items from a JSON file (`-` for standard input) holding one object shaped as the
+    /// API's `summary` answers, or an array of them; prints each new id. `owner` (an e-mail)
+    /// and `account` (a workspace slug) say whose and where.
+    Import { file: String },
 }
 
 #[derive(Subcommand, Debug)]

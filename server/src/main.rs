@@ -44,6 +44,8 @@ async fn run(args: Cli) -> Result<(), String> {
         Command::Tenant(command) => cli::tenant(&store, command).await,
         Command::Member(command) => cli::member(&store, command).await,
         Command::Token(command) => cli::token(&store, command).await,
+        Command::Pipeline(command) => cli::import_pipelines(&store, command).await,
+        Command::Tool(command) => cli::import_tools(&store, command).await,
         Command::ProviderSim { .. } => unreachable!("served above, without a database"),
     };
     store.close().await;

@@ -138,9 +138,12 @@ async fn starts_answer_202_and_reuse_the_active_run(backend: Backend) {
     // Starts and reuses are audited, with who asked.
     let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
     let audit = app.db.store.tenant_audit(tenant.id, 100).await.unwrap();
-    let reused = audit.iter().filter(|entry| entry.action == "operation.reused").count();
+    let reused = audit
+        .iter()
+        .filter(|entry| (entry.kind.as_str(), entry.action.as_str()) == ("operation", "reuse"))
+        .count();
     assert_eq!(reused, 3);
-    assert!(audit.iter().all(|entry| entry.action != "operation.reused"
+    assert!(audit.iter().all(|entry| (entry.kind.as_str(), entry.action.as_str()) != ("operation", "reuse")
         || matches!(&entry.actor, Initiator::User { name, .. } if name == "Olivia Owner")));
     app.db.drop_database().await;
 }
@@ -439,7 +442,7 @@ async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) 
     // The secret never reaches the audit trail.
     let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
     let audit = app.db.store.tenant_audit(tenant.id, 50).await.unwrap();
-    assert_eq!(audit.iter().filter(|entry| entry.action == "provider.connected").count(), 2);
+    assert_eq!(audit.iter().filter(|entry| entry.kind == "provider_connection").count(), 2);
     assert!(!serde_json::to_string(&audit).unwrap().contains(common::sim::SECRET));
     app.db.drop_database().await;
 }

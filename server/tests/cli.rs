@@ -143,6 +143,39 @@ fn scripted_set_up() {
     let too_long = cli.fails(&[&create_token[..], &["--expires-days", "400"]].concat(), "");
     assert!(too_long.contains("expires_days: A token lives 1–365 days"), "{too_long}");
 
+    // Imports: tools and pipelines from JSON shaped like the API's summaries, one or several.
+    let tool = r#"{"name": "CI", "tool_identifier": "http", "owner": "ann@example.com", "account": "default",
+        "configuration": {"baseUrl": "https://ci.example.com"}, "secrets": {"apiToken": "tool-secret-xyz"}}"#;
+    let tool_id = cli.ok(&["tool", "import", "-"], tool);
+    assert!(tool_id.trim().parse::<i64>().is_ok(), "only the id on stdout: {tool_id}");
+    let pipelines = format!(
+        r#"[{{"_id": "77", "runCount": 9, "state": "paused", "name": "Nightly", "owner": "ann@example.com",
+             "account": "default", "steps": [
+               {{"name": "Capture", "kind": "backup_set.capture", "params": {{"tenant": "contoso"}}}},
+               {{"name": "Deploy", "kind": "tool.http", "params": {{"toolId": "{}", "path": "/go"}}}}]}},
+            {{"name": "Empty", "owner": "ann@example.com"}}]"#,
+        tool_id.trim()
+    );
+    let file = cli._dir.0.join("pipelines.json");
+    std::fs::write(&file, pipelines).unwrap();
+    let ids = cli.ok(&["pipeline", "import", file.to_str().unwrap()], "");
+    let ids: Vec<i64> = ids.lines().map(|id| id.parse().unwrap()).collect();
+    assert!(ids.len() == 2 && ids[0] != 77, "new ids, the summary's ignored: {ids:?}");
+    let bad_step = cli.fails(
+        &["pipeline", "import", "-"],
+        r#"{"name": "Bad", "owner": "ann@example.com", "steps": [{"name": "x", "kind": "wait", "params": {"seconds": -1}}]}"#,
+    );
+    assert!(bad_step.contains("steps[0].params"), "{bad_step}");
+    let nowhere = cli.fails(
+        &["pipeline", "import", "-"],
+        r#"{"name": "X", "owner": "ann@example.com", "account": "nope"}"#,
+    );
+    assert!(nowhere.contains("account: ann@example.com belongs to no workspace `nope`"), "{nowhere}");
+    let no_owner = cli.fails(&["tool", "import", "-"], r#"[{"name": "Y", "tool_identifier": "x"}, 5]"#);
+    assert!(no_owner.contains("[1]: Each item is a JSON object"), "{no_owner}");
+    assert!(cli.fails(&["tool", "import", "/no/such/file"], "").contains("file: Cannot read /no/such/file"));
+    assert!(!cli.ok(&["user", "list"], "").contains("tool-secret-xyz"));
+
     let bad_url = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
         .args(["--database-url", "mysql://x", "migrate"])
         .output()

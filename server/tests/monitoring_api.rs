@@ -78,7 +78,7 @@ async fn details_follow_the_same_entitlement(backend: Backend) {
         message: "The provider is throttling requests.".into(),
         at: chrono::Utc::now(),
     };
-    app.db.store.claim_run("w", 2).await.unwrap();
+    app.db.store.claim_run("w", 2, 1).await.unwrap();
     app.db.store.add_run_failure(fabrikam, &failure).await.unwrap();
     app.db.store.complete_run(fabrikam, RunOutcome::Failed, Counters::default()).await.unwrap();
 

@@ -182,12 +182,15 @@ async fn capture_fetch_and_restore_change_what_they_should(backend: Backend) {
     assert_eq!(linked.operation_run_id, Some(run.id));
 
     let audit = world.store().tenant_audit(tenant_id, 50).await.unwrap();
-    let executed: Vec<_> = audit.iter().filter(|entry| entry.action == "restore.executed").collect();
+    let executed: Vec<_> = audit
+        .iter()
+        .filter(|entry| (entry.kind.as_str(), entry.action.as_str()) == ("restore_run", "execute"))
+        .collect();
     assert_eq!(executed.len(), 1, "one entry per execution");
     assert_eq!(executed[0].actor, world.initiator());
     assert_eq!(executed[0].details["outcome"], "partially_succeeded");
     assert_eq!(executed[0].details["failed"], 1);
-    assert!(audit.iter().any(|entry| entry.action == "provider.connected"));
+    assert!(audit.iter().any(|entry| entry.kind == "provider_connection"));
     let secret_logged =
         audit.iter().any(|entry| serde_json::to_string(entry).unwrap().contains(common::sim::SECRET));
     assert!(!secret_logged, "the client secret is never in the audit trail");

@@ -9,7 +9,7 @@ mod workers;
 pub use context::{RunContext, Stop};
 pub use workers::{EngineHandle, EngineSettings};
 
-use crate::audit::{action, NewAuditEntry};
+use crate::audit::{action, kind, NewAuditEntry};
 use crate::operation::{Initiator, OperationRun, RunOutcome};
 use crate::store::{NewRun, Started, Store};
 use crate::CoreError;
@@ -50,8 +50,8 @@ impl Operations {
 pub async fn start(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
     let started = store.start_run(new).await?;
     let verb = match started {
-        Started::Created(_) => action::OPERATION_STARTED,
-        Started::Reused(_) => action::OPERATION_REUSED,
+        Started::Created(_) => action::START,
+        Started::Reused(_) => action::REUSE,
     };
     let mut details = serde_json::Map::new();
     details.insert("type".into(), new.kind.clone().into());
@@ -60,11 +60,11 @@ pub async fn start(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
     }
     store
         .record_audit(&NewAuditEntry {
-            workspace_id: new.workspace_id,
+            workspace_id: Some(new.workspace_id),
             tenant_id: new.tenant_id,
             actor: new.initiator.clone(),
+            kind: kind::OPERATION,
             action: verb,
-            target_kind: "operation_run",
             target_id: started.id().to_string(),
             details,
         })
@@ -83,11 +83,11 @@ pub async fn cancel(store: &Store, actor: &Initiator, run: &OperationRun) -> Res
     details.insert("statusWhenCancelled".into(), run.status.as_str().into());
     store
         .record_audit(&NewAuditEntry {
-            workspace_id: run.workspace_id,
+            workspace_id: Some(run.workspace_id),
             tenant_id: run.tenant_id,
             actor: actor.clone(),
-            action: action::OPERATION_CANCELLED,
-            target_kind: "operation_run",
+            kind: kind::OPERATION,
+            action: action::CANCEL,
             target_id: run.id.to_string(),
             details,
         })

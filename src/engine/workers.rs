@@ -37,6 +37,14 @@ pub struct EngineSettings {
     pub shutdown_grace: Duration,
 }
 
+impl EngineSettings {
+    /// Pipeline runs this process starts while others run: one worker fewer than it has, so
+    /// the runs a pipeline starts and waits for always find a worker.
+    fn pipeline_limit(&self) -> i64 {
+        self.workers.saturating_sub(1) as i64
+    }
+}
+
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
@@ -133,7 +141,11 @@ impl Worker {
     async fn work(mut self) {
         let mut changes = self.store.events().subscribe();
         while !*self.stop.borrow() {
-            match self.store.claim_run(&self.name, self.settings.per_tenant_limit).await {
+            match self
+                .store
+                .claim_run(&self.name, self.settings.per_tenant_limit, self.settings.pipeline_limit())
+                .await
+            {
                 Ok(Some(run)) => {
                     self.execute(run).await;
                     continue;

@@ -1,7 +1,7 @@
 //! Setting a tenant's provider connection: the one use case behind the CLI and the settings page.
 
 use super::{ConnectionInfo, Group, ProviderClient, ProviderConnection, ProviderError, Secret};
-use crate::audit::{action, NewAuditEntry};
+use crate::audit::{action, kind, NewAuditEntry};
 use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::store::Store;
@@ -71,11 +71,11 @@ pub async fn connect(
     details.insert("secretChanged".into(), (!secret.is_empty()).into());
     store
         .record_audit(&NewAuditEntry {
-            workspace_id: tenant.workspace_id,
+            workspace_id: Some(tenant.workspace_id),
             tenant_id: Some(tenant.id),
             actor: actor.clone(),
-            action: action::PROVIDER_CONNECTED,
-            target_kind: "tenant",
+            kind: kind::PROVIDER_CONNECTION,
+            action: action::UPDATE,
             target_id: tenant.id.to_string(),
             details,
         })

@@ -1,16 +1,24 @@
 use super::{on_pool, Store};
-use crate::audit::{AuditEntry, NewAuditEntry};
+use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
+
+const ENTRY_COLUMNS: &str =
+    "a.id, a.workspace_id, w.slug AS account, a.tenant_id, a.user_id, a.user_email, a.actor, \
+    a.type, a.action, a.target_id, a.details, a.created_at";
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
     id: i64,
-    workspace_id: i64,
+    workspace_id: Option<i64>,
+    account: Option<String>,
     tenant_id: Option<i64>,
+    user_id: Option<i64>,
+    user_email: Option<String>,
     actor: String,
+    #[sqlx(rename = "type")]
+    kind: String,
     action: String,
-    target_kind: Option<String>,
     target_id: Option<String>,
     details: String,
     created_at: DateTime<Utc>,
@@ -26,10 +34,13 @@ impl TryFrom<AuditRow> for AuditEntry {
         Ok(AuditEntry {
             id: row.id,
             workspace_id: row.workspace_id,
+            account: row.account,
             tenant_id: row.tenant_id,
+            user_id: row.user_id,
+            user_email: row.user_email,
             actor: serde_json::from_str(&row.actor).map_err(bad)?,
+            kind: row.kind,
             action: row.action,
-            target_kind: row.target_kind,
             target_id: row.target_id,
             details: serde_json::from_str(&row.details).map_err(bad)?,
             created_at: row.created_at,
@@ -37,25 +48,119 @@ impl TryFrom<AuditRow> for AuditEntry {
     }
 }
 
+/// Which log entries a query reads: a time window, newest first, optionally one type/scope, and
+/// what the reader may see.
+#[derive(Debug, Clone)]
+pub struct LogQuery {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// `type` of user actions, `scope` of token activity.
+    pub filter: Option<String>,
+    pub limit: i64,
+    /// `None`: everything (platform admins); otherwise entries of this user's workspaces and of
+    /// the people who share one with them.
+    pub reader: Option<i64>,
+    /// Entries older than this id (paging).
+    pub before_id: Option<i64>,
+}
+
+/// The users whose entries `$1` may read: themselves and whoever shares a workspace with them.
+const PEERS_OF_READER: &str = "SELECT pm.user_id FROM memberships pm JOIN tenants pt ON pt.id = pm.tenant_id \
+    WHERE pt.workspace_id IN (SELECT rt.workspace_id FROM memberships rm JOIN tenants rt ON rt.id = rm.tenant_id \
+    WHERE rm.user_id = $1)";
+const WORKSPACES_OF_READER: &str =
+    "SELECT rt.workspace_id FROM memberships rm JOIN tenants rt ON rt.id = rm.tenant_id WHERE rm.user_id = $1";
+
 impl Store {
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), CoreError> {
         let actor = serde_json::to_string(&entry.actor).map_err(|_| CoreError::Internal)?;
         let details = serde_json::Value::Object(entry.details.clone()).to_string();
+        let user_id = entry.actor.user_id();
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO audit_entries (workspace_id, tenant_id, actor, action, target_kind, target_id, details, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(entry.workspace_id).bind(entry.tenant_id).bind(actor).bind(entry.action)
-            .bind(entry.target_kind).bind(&entry.target_id).bind(details).bind(Utc::now())
+            "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, action, target_id, \
+             details, created_at) VALUES ($1, $2, $3, (SELECT email FROM users WHERE id = $3), $4, $5, $6, $7, $8, $9)")
+            .bind(entry.workspace_id).bind(entry.tenant_id).bind(user_id).bind(actor).bind(entry.kind)
+            .bind(entry.action).bind(&entry.target_id).bind(details).bind(Utc::now())
             .execute(pool).await.map(drop))?;
         Ok(())
     }
 
     /// A tenant's entries, newest first.
     pub async fn tenant_audit(&self, tenant_id: i64, limit: i64) -> Result<Vec<AuditEntry>, CoreError> {
-        let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, workspace_id, tenant_id, actor, action, target_kind, target_id, details, created_at \
-             FROM audit_entries WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-            .bind(tenant_id).bind(limit).fetch_all(pool).await)?;
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries a LEFT JOIN workspaces w ON w.id = a.workspace_id \
+             WHERE a.tenant_id = $1 ORDER BY a.created_at DESC, a.id DESC LIMIT $2"
+        );
+        let rows: Vec<AuditRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant_id).bind(limit).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// User actions matching `query`, newest first.
+    pub async fn user_actions(&self, query: &LogQuery) -> Result<Vec<AuditEntry>, CoreError> {
+        let visible = if query.reader.is_some() {
+            format!(
+                "AND (a.user_id = $1 OR a.workspace_id IN ({WORKSPACES_OF_READER}) OR a.user_id IN ({PEERS_OF_READER}))"
+            )
+        } else {
+            "AND $1 IS NULL".to_string()
+        };
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_entries a LEFT JOIN workspaces w ON w.id = a.workspace_id \
+             WHERE a.created_at >= $2 AND a.created_at < $3 AND ($4 IS NULL OR a.type = $4) \
+             AND ($5 IS NULL OR a.id < $5) {visible} ORDER BY a.created_at DESC, a.id DESC LIMIT $6"
+        );
+        let rows: Vec<AuditRow> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(query.reader).bind(query.from).bind(query.until).bind(&query.filter).bind(query.before_id)
+            .bind(query.limit).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    pub async fn record_token_activity(
+        &self,
+        token_id: i64,
+        user_id: i64,
+        scope: &str,
+        target: &str,
+    ) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO token_activity (token_id, user_id, scope, target, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_id).bind(user_id).bind(scope).bind(target).bind(Utc::now()).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// Token activity matching `query` (its filter is the scope), newest first. `account` is the
+    /// token owner's first workspace.
+    pub async fn token_activity(&self, query: &LogQuery) -> Result<Vec<TokenActivity>, CoreError> {
+        let visible = if query.reader.is_some() {
+            format!("AND (a.user_id = $1 OR a.user_id IN ({PEERS_OF_READER}))")
+        } else {
+            "AND $1 IS NULL".to_string()
+        };
+        let sql = format!(
+            "SELECT a.id, a.token_id, a.scope, a.target, a.user_id, a.created_at, \
+             (SELECT w.slug FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+              JOIN workspaces w ON w.id = t.workspace_id WHERE m.user_id = a.user_id ORDER BY w.id LIMIT 1) AS account \
+             FROM token_activity a WHERE a.created_at >= $2 AND a.created_at < $3 AND ($4 IS NULL OR a.scope = $4) \
+             AND ($5 IS NULL OR a.id < $5) {visible} ORDER BY a.created_at DESC, a.id DESC LIMIT $6"
+        );
+        type Row = (i64, i64, String, String, i64, DateTime<Utc>, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(query.reader).bind(query.from).bind(query.until).bind(&query.filter).bind(query.before_id)
+            .bind(query.limit).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, token_id, scope, target, user_id, created_at, account)| TokenActivity {
+                id,
+                token_id,
+                scope,
+                target,
+                user_id,
+                account,
+                created_at,
+                updated_at: created_at,
+                version: 0,
+            })
+            .collect())
     }
 }

@@ -7,19 +7,24 @@ mod backups;
 mod events;
 mod memberships;
 mod operation_runs;
+mod pipelines;
 mod providers;
 mod tenants;
 mod throttle;
 mod tokens;
+mod tools;
 mod users;
 
+pub use audit::LogQuery;
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
 pub use memberships::MembershipChange;
 pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
+pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
 pub use tokens::NewToken;
+pub use tools::ToolRecord;
 
 use crate::CoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

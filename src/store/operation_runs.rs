@@ -212,10 +212,13 @@ impl Store {
     /// marking it running for `worker`. On PostgreSQL claims take turns through a transaction
     /// lock, so the tenant limit holds exactly however many workers claim at once (each claim
     /// is one short statement); SQLite has one writer, so the statement is atomic as it is.
+    /// Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run at
+    /// once: the claiming process keeps a worker for those.
     pub async fn claim_run(
         &self,
         worker: &str,
         per_tenant_limit: i64,
+        pipeline_limit: i64,
     ) -> Result<Option<OperationRun>, CoreError> {
         let sql = format!(
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
@@ -223,6 +226,8 @@ impl Store {
              WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
                AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
                     WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
+               AND (q.kind <> $5 OR (SELECT COUNT(*) FROM operation_runs p \
+                    WHERE p.kind = $5 AND p.status = 'running') < $4) \
                ORDER BY q.created_at, q.id LIMIT 1) \
              AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
@@ -233,6 +238,8 @@ impl Store {
                     .bind(now)
                     .bind(worker)
                     .bind(per_tenant_limit)
+                    .bind(pipeline_limit)
+                    .bind(crate::engine::operations::PIPELINE)
                     .fetch_optional(pool)
                     .await?
             }
@@ -245,6 +252,8 @@ impl Store {
                     .bind(now)
                     .bind(worker)
                     .bind(per_tenant_limit)
+                    .bind(pipeline_limit)
+                    .bind(crate::engine::operations::PIPELINE)
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;

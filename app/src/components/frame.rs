@@ -59,6 +59,9 @@ fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<L
         </details>
         <nav class="account" aria-label="Account">
             <a href="/admin/monitoring">"Monitoring"</a>
+            <a href="/admin/pipelines">"Pipelines"</a>
+            <a href="/admin/registry">"Tools"</a>
+            {viewer.user.account_role.is_power_user().then(|| view! { <a href="/admin/audit">"Audit"</a> })}
             <a href="/admin/tokens">"API tokens"</a>
             {viewer.user.is_platform_admin.then(|| view! { <a href="/system">"Platform"</a> })}
             <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>

@@ -7,7 +7,14 @@ pub async fn add_member(tenant: String, email: String, role: Role) -> Result<(),
     use tenantpilot_core::{tenancy, Capability};
     let member = crate::guard::tenant(&tenant, Capability::MembersManage).await?;
     let store = &member.signed_in.state.store;
-    let change = tenancy::set_member(store, &member.membership.tenant.slug, &email, role).await?;
+    let change = tenancy::set_member(
+        store,
+        &member.signed_in.initiator(),
+        &member.membership.tenant.slug,
+        &email,
+        role,
+    )
+    .await?;
     tracing::info!(tenant = %tenant, actor = member.signed_in.user.id, ?change, %role, "membership set");
     Ok(())
 }

@@ -18,7 +18,7 @@ pub async fn create_tenant(
         name: &name,
         external_tenant_id: external_tenant_id.as_deref(),
     };
-    let (tenant, ensured) = tenancy::create_tenant(&admin.state.store, new).await?;
+    let (tenant, ensured) = tenancy::create_tenant(&admin.state.store, &admin.initiator(), new).await?;
     if ensured == Ensured::Existing {
         return Err(CoreError::conflict(format!("The tenant {} exists already", tenant.slug)).into());
     }

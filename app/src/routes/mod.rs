@@ -1,5 +1,6 @@
 //! Pages, one module each.
 
+mod audit;
 mod backups;
 mod home;
 mod login;
@@ -7,13 +8,18 @@ mod members;
 mod monitoring;
 mod not_found;
 mod operation_run;
+mod pipeline;
+mod pipelines;
 mod platform;
+mod registry;
 mod restore;
 mod settings;
 mod tenant_overview;
 mod tokens;
+mod tool;
 mod workspace_home;
 
+pub use audit::AuditPage;
 pub use backups::BackupsPage;
 pub use home::HomePage;
 pub use login::LoginPage;
@@ -21,11 +27,15 @@ pub use members::MembersPage;
 pub use monitoring::MonitoringPage;
 pub use not_found::NotFoundPage;
 pub use operation_run::RunPage;
+pub use pipeline::PipelinePage;
+pub use pipelines::PipelinesPage;
 pub use platform::PlatformPage;
+pub use registry::RegistryPage;
 pub use restore::RestorePage;
 pub use settings::SettingsPage;
 pub use tenant_overview::TenantOverviewPage;
 pub use tokens::TokensPage;
+pub use tool::ToolPage;
 pub use workspace_home::WorkspaceHomePage;
 
 /// `next` after sign-in, if it is a path on this site (never another origin: no open redirect)

@@ -45,10 +45,14 @@ pub fn RunPage() -> impl IntoView {
     }
 }
 
-/// Links to what the run worked on.
-fn related(run: &OperationRun, slug: &str) -> Vec<(String, String)> {
+/// Links to what the run worked on: its pipeline, and in its tenant (if any) the items.
+fn related(run: &OperationRun, tenant: Option<&str>) -> Vec<(String, String)> {
     let number = |key: &str| run.context.get(key).and_then(|value| value.as_i64());
     let mut links = Vec::new();
+    if let Some(pipeline) = number("pipelineId") {
+        links.push((format!("/admin/pipelines/{pipeline}"), format!("Pipeline #{pipeline}")));
+    }
+    let Some(slug) = tenant else { return links };
     if let Some(item) = number("backupItemId") {
         links.push((format!("/admin/t/{slug}/backups#item-{item}"), format!("Backup item #{item}")));
     }
@@ -75,7 +79,7 @@ fn show_value(value: &serde_json::Value) -> String {
 fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
     let run = view.run.clone();
     let title = format!("{} #{}", type_label(&run.kind), run.id);
-    let links = view.tenant.as_ref().map(|tenant| related(&run, &tenant.slug)).unwrap_or_default();
+    let links = related(&run, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
     let active = run.status.is_active();
     view! {
         <Title text=title.clone() />

@@ -1,4 +1,5 @@
-//! The JSON routes: the assignment-operations contract and the JSON twins of page actions.
+//! The JSON routes: the assignment-operations contract, the pipeline contract (`v1`) and the
+//! JSON twins of page actions.
 //! Each handler takes the one guard (`SignedIn`), calls the same core function the pages'
 //! server functions call, and answers errors through `AppError`.
 
@@ -6,6 +7,7 @@ mod backups;
 mod monitoring;
 mod provider_connection;
 mod restores;
+mod v1;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,7 @@ async fn openapi() -> impl IntoResponse {
 
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
+        .merge(v1::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/admin/monitoring/operations", get(monitoring::list))
         .route("/admin/monitoring/operations/{operation_run}", get(monitoring::detail))

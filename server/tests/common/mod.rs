@@ -139,14 +139,24 @@ impl TestApp {
 
     /// A script's request with a bearer token: no cookie, no Origin.
     pub async fn bearer(&self, method: Method, path: &str, token: &str) -> Reply {
+        self.bearer_json(method, path, token, None).await
+    }
+
+    /// A script's request with a bearer token and, maybe, a JSON body.
+    pub async fn bearer_json(&self, method: Method, path: &str, token: &str, body: Option<&str>) -> Reply {
         let request = Request::builder()
             .method(method)
             .uri(path)
             .header(header::HOST, "localhost")
             .header(header::ACCEPT, "application/json")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        };
         self.reply(request).await
     }
 

@@ -4,6 +4,7 @@
 
 mod capture;
 mod fetch;
+mod pipeline;
 mod restore;
 
 pub use restore::create_restore_run;
@@ -21,6 +22,8 @@ use std::sync::Arc;
 pub const CAPTURE: &str = "backup_set.capture";
 pub const FETCH: &str = "assignments.fetch";
 pub const RESTORE: &str = "assignments.restore";
+/// Runs a pipeline's steps; its tenant steps start runs of the kinds above and wait for them.
+pub const PIPELINE: &str = "pipeline.run";
 
 /// Every operation this version runs, calling providers through `client`.
 pub fn all(client: ProviderClient) -> Operations {
@@ -28,6 +31,13 @@ pub fn all(client: ProviderClient) -> Operations {
         Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
         Arc::new(fetch::Fetch { client: client.clone() }),
         Arc::new(restore::Restore { client }),
+        Arc::new(pipeline::PipelineRun {
+            // A tool answers where it is asked; a redirect elsewhere is its answer, not followed.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        }),
     ])
 }
 

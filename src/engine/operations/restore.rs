@@ -3,7 +3,7 @@
 //! replaces a policy's assignments, so executing twice leaves the same state: retry-safe.
 
 use super::{group_names, provider_failure, provider_session, target_id, RESTORE};
-use crate::audit::{action, NewAuditEntry};
+use crate::audit::{action, kind, NewAuditEntry};
 use crate::backup::{self, BackupItem, RestoreRequest, RestoreRun};
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
 use crate::model::TenantMembership;
@@ -126,11 +126,11 @@ impl Operation for Restore {
         details.insert("skippedGroups".into(), skipped_groups.into());
         run.store
             .record_audit(&NewAuditEntry {
-                workspace_id: run.run.workspace_id,
+                workspace_id: Some(run.run.workspace_id),
                 tenant_id: Some(tenant_id),
                 actor: run.run.initiator.clone(),
-                action: action::RESTORE_EXECUTED,
-                target_kind: "restore_run",
+                kind: kind::RESTORE_RUN,
+                action: action::EXECUTE,
                 target_id: restore.id.to_string(),
                 details,
             })

@@ -1,0 +1,21 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use tenantpilot_core::tool::Tool;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolView {
+    pub tool: Tool,
+    pub can_write: bool,
+}
+
+#[server(endpoint = "tool_detail")]
+pub async fn tool_detail(id: i64) -> Result<ToolView, AppError> {
+    use tenantpilot_core::item_access::Level;
+    use tenantpilot_core::tools;
+    let signed_in = crate::guard::signed_in().await?;
+    let store = &signed_in.state.store;
+    let record = tools::visible(store, &signed_in.user, id, Level::Read).await?;
+    let can_write = tools::visible(store, &signed_in.user, id, Level::Write).await.is_ok();
+    Ok(ToolView { tool: record.tool, can_write })
+}

@@ -1,0 +1,18 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Merges the edited JSON's root properties into the tool, as the registry's `update` does.
+#[server(endpoint = "update_tool")]
+pub async fn update_tool(id: i64, json: String) -> Result<(), AppError> {
+    let signed_in = crate::guard::signed_in().await?;
+    let patch = super::tool_json(&json)?;
+    tenantpilot_core::tools::update(
+        &signed_in.state.store,
+        &signed_in.user,
+        &signed_in.initiator(),
+        id,
+        &patch,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `/api/v1/registry/…`: the tools a caller may see, one tool, and the merge update.
+
+use super::{Body, Caller, Failed};
+use axum::body::Bytes;
+use axum::Json;
+use tenantpilot_core::activity::require_power_user;
+use tenantpilot_core::item_access::Level;
+use tenantpilot_core::tool::Tool;
+use tenantpilot_core::tools;
+
+pub async fn tools(Caller(caller): Caller) -> Result<Json<Vec<Tool>>, Failed> {
+    require_power_user(&caller.user)?;
+    Ok(Json(tools::list(&caller.state.store, &caller.user).await?))
+}
+
+pub async fn summary(Caller(caller): Caller, body: Bytes) -> Result<Json<Tool>, Failed> {
+    let id = Body::parse(&body)?.id("toolId")?;
+    Ok(Json(tools::visible(&caller.state.store, &caller.user, id, Level::Read).await?.tool))
+}
+
+pub async fn update(Caller(caller): Caller, body: Bytes) -> Result<Json<Tool>, Failed> {
+    let body = Body::parse(&body)?;
+    let id = body.id("toolId")?;
+    let patch = body.object("tool")?;
+    Ok(Json(tools::update(&caller.state.store, &caller.user, &caller.initiator(), id, patch).await?))
+}

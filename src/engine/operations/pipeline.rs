@@ -1,0 +1,415 @@
+//! `pipeline.run`: a pipeline's steps, one after another, each doing real work: the tenant
+//! steps start operation runs of their own (visible in Monitoring) and wait for them, `tool.http`
+//! calls a registered tool, `wait` waits. A stop is heard between steps; a cancel also inside
+//! one. Running twice would do the work twice, so it is not retry-safe.
+
+use super::{start_capture, start_fetch, start_restore, target_id, PIPELINE};
+use crate::engine::{Operation, RunContext, Stop};
+use crate::item_access::{self, Item};
+use crate::model::User;
+use crate::operation::{Failure, OperationRun, RunOutcome, RunStatus};
+use crate::pipeline::{HttpCall, PipelineState, Step, StepAction, CONSOLE_OUTPUT, PIPELINE_OPERATIONS};
+use crate::store::Started;
+use crate::tool::BEARER_SECRET;
+use crate::{access, Capability, CoreError};
+use chrono::Utc;
+use std::time::{Duration, Instant};
+
+/// Console lines kept of a tool's answer, and characters per line.
+const BODY_LINES: usize = 20;
+const LINE_CHARS: usize = 500;
+/// How often a waiting step looks at its child runs (and hears a cancel).
+const POLL: Duration = Duration::from_millis(250);
+
+pub(super) struct PipelineRun {
+    pub http: reqwest::Client,
+}
+
+/// How a run ended, and the state it leaves the pipeline in.
+struct Ended {
+    outcome: RunOutcome,
+    state: PipelineState,
+}
+
+/// Where a run writes its log lines.
+struct Log<'a> {
+    run: &'a RunContext,
+    pipeline_id: i64,
+    run_count: i64,
+}
+
+impl Log<'_> {
+    async fn pipeline(&self, status: &str, message: &str) -> Result<(), Stop> {
+        let store = &self.run.store;
+        store
+            .add_pipeline_log(self.pipeline_id, self.run_count, None, PIPELINE_OPERATIONS, status, message)
+            .await?;
+        Ok(())
+    }
+
+    async fn console(&self, step: (i64, &str), status: &str, message: &str) -> Result<(), Stop> {
+        let store = &self.run.store;
+        store
+            .add_pipeline_log(self.pipeline_id, self.run_count, Some(step), CONSOLE_OUTPUT, status, message)
+            .await?;
+        Ok(())
+    }
+}
+
+fn failure(code: &str, reason_code: &str, message: impl Into<String>) -> Failure {
+    Failure { code: code.into(), reason_code: reason_code.into(), message: message.into(), at: Utc::now() }
+}
+
+#[async_trait::async_trait]
+impl Operation for PipelineRun {
+    fn kind(&self) -> &'static str {
+        PIPELINE
+    }
+
+    fn retry_safe(&self) -> bool {
+        false
+    }
+
+    async fn execute(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
+        let pipeline_id = target_id(run, "pipeline")?;
+        let run_count = run.run.context.get("runCount").and_then(|n| n.as_i64()).unwrap_or_default();
+        // Linked right after the run was created; a run whose pipeline is gone has nothing to do.
+        let steps = run.store.pipeline_run_steps(pipeline_id, run_count).await?.ok_or_else(|| {
+            Stop::failed("pipeline.gone", "invalid_state", "This run's pipeline no longer exists.")
+        })?;
+        let result = self.steps(run, pipeline_id, run_count, &steps).await;
+        let store = run.store.clone();
+        let log = Log { run, pipeline_id, run_count };
+        let (state, message) = match &result {
+            Ok(Ended { outcome, state }) => (*state, format!("Run {run_count} ended: {}.", outcome.label())),
+            Err(Stop::Cancelled) => (PipelineState::Stopped, format!("Run {run_count} was cancelled.")),
+            Err(Stop::Failed(failure)) => {
+                (PipelineState::Idle, format!("Run {run_count} failed: {}", failure.message))
+            }
+            // Another worker's reconciler completes it; the pipeline reads as idle then.
+            Err(Stop::Released) => return Err(Stop::Released),
+        };
+        log.pipeline(state.as_str(), &message).await?;
+        store.end_pipeline_run(pipeline_id, run_count, state).await?;
+        result.map(|ended| ended.outcome)
+    }
+}
+
+impl PipelineRun {
+    async fn steps(
+        &self,
+        run: &mut RunContext,
+        pipeline_id: i64,
+        run_count: i64,
+        steps: &[Step],
+    ) -> Result<Ended, Stop> {
+        run.set_total(steps.len() as i64);
+        let total = steps.len();
+        Log { run, pipeline_id, run_count }
+            .pipeline("running", &format!("Run {run_count} started: {total} steps."))
+            .await?;
+        for (n, step) in steps.iter().enumerate() {
+            run.checkpoint().await?;
+            let place = (n as i64, step.name.as_str());
+            let log = Log { run, pipeline_id, run_count };
+            log.console(
+                place,
+                "running",
+                &format!("Step {} of {total}: {} ({})", n + 1, step.name, step.kind),
+            )
+            .await?;
+            let result = match step.action(&format!("steps[{n}]")) {
+                Ok(action) => self.step(run, pipeline_id, run_count, place, &action).await?,
+                Err(error) => Err(failure("pipeline.step.invalid", "invalid_state", error.to_string())),
+            };
+            let log = Log { run, pipeline_id, run_count };
+            match result {
+                Ok(()) => {
+                    run.item_succeeded();
+                    log.console(place, "success", &format!("Step {} succeeded.", n + 1)).await?;
+                }
+                Err(mut failure) => {
+                    failure.message = format!("{}: {}", step.name, failure.message);
+                    log.console(place, "failed", &failure.message).await?;
+                    run.item_failed(failure).await?;
+                    let state = match step.on_failure {
+                        crate::pipeline::OnFailure::Pause => PipelineState::Paused,
+                        crate::pipeline::OnFailure::Stop => PipelineState::Idle,
+                    };
+                    return Ok(Ended { outcome: RunOutcome::Failed, state });
+                }
+            }
+            if run.store.pipeline_stop_requested(pipeline_id).await? {
+                let skipped = total - n - 1;
+                let log = Log { run, pipeline_id, run_count };
+                log.pipeline("stopped", &format!("Stopped after step {}; {skipped} skipped.", n + 1)).await?;
+                return Ok(Ended { outcome: RunOutcome::Cancelled, state: PipelineState::Stopped });
+            }
+        }
+        Ok(Ended { outcome: RunOutcome::Succeeded, state: PipelineState::Idle })
+    }
+
+    /// Runs one step. The outer error stops the whole run (cancel, shutdown, internal error);
+    /// the inner one is the step's failure.
+    async fn step(
+        &self,
+        run: &mut RunContext,
+        pipeline_id: i64,
+        run_count: i64,
+        place: (i64, &str),
+        action: &StepAction,
+    ) -> Result<Result<(), Failure>, Stop> {
+        let user = match run.run.initiator.user_id() {
+            Some(id) => run.store.user_by_id(id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            return Ok(Err(failure("pipeline.step.forbidden", "missing_capability", "No user to act for.")));
+        };
+        let log = Log { run, pipeline_id, run_count };
+        match action {
+            StepAction::Wait { seconds } => {
+                log.console(place, "running", &format!("Waiting {seconds} s.")).await?;
+                let until = Instant::now() + Duration::from_secs(*seconds);
+                while Instant::now() < until {
+                    run.checkpoint().await?;
+                    tokio::time::sleep(POLL.min(until - Instant::now())).await;
+                }
+                Ok(Ok(()))
+            }
+            StepAction::ToolHttp(call) => {
+                self.call_tool(run, &user, pipeline_id, run_count, place, call).await
+            }
+            tenant_step => {
+                let slug = tenant_step.tenant().unwrap_or_default();
+                let capability = match tenant_step {
+                    StepAction::Restore { .. } => Capability::RestoreExecute,
+                    _ => Capability::BackupsManage,
+                };
+                let member = match access::tenant(&run.store, &user, slug, capability).await {
+                    Ok(member) if member.tenant.workspace_id == run.run.workspace_id => member,
+                    Ok(_) | Err(CoreError::NotFound) => {
+                        return Ok(Err(failure(
+                            "pipeline.step.tenant",
+                            "not_found",
+                            format!("{} cannot see tenant `{slug}`.", user.email),
+                        )))
+                    }
+                    Err(CoreError::Forbidden { .. }) => {
+                        return Ok(Err(failure(
+                            "pipeline.step.forbidden",
+                            "missing_capability",
+                            format!("{} lacks {} in tenant `{slug}`.", user.email, capability.as_str()),
+                        )))
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+                let initiator = run.run.initiator.clone();
+                let started: Vec<Started> = match tenant_step {
+                    StepAction::Capture { .. } => vec![start_capture(&run.store, &member, initiator).await?],
+                    StepAction::Restore { restore_run_id, .. } => {
+                        match start_restore(&run.store, &member, *restore_run_id, initiator).await {
+                            Ok(started) => vec![started],
+                            Err(CoreError::NotFound) => {
+                                return Ok(Err(failure(
+                                    "pipeline.step.target",
+                                    "not_found",
+                                    format!("No restore run {restore_run_id} in `{slug}`."),
+                                )))
+                            }
+                            Err(other) => return Err(other.into()),
+                        }
+                    }
+                    StepAction::Fetch { backup_set_id, .. } => {
+                        let items = run.store.backup_items(member.tenant.id, Some(*backup_set_id)).await?;
+                        if items.is_empty() {
+                            return Ok(Err(failure(
+                                "pipeline.step.target",
+                                "not_found",
+                                format!("Backup set {backup_set_id} of `{slug}` has no items."),
+                            )));
+                        }
+                        let mut started = Vec::with_capacity(items.len());
+                        for item in items {
+                            started.push(
+                                start_fetch(&run.store, &member, item.id, run.run.initiator.clone()).await?,
+                            );
+                        }
+                        started
+                    }
+                    StepAction::ToolHttp(_) | StepAction::Wait { .. } => Vec::new(),
+                };
+                let ids: Vec<i64> = started.iter().map(|started| started.id()).collect();
+                let listed: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
+                log.console(place, "running", &format!("Started operation run {}.", listed.join(", ")))
+                    .await?;
+                let children = self.wait_for(run, &ids).await?;
+                let log = Log { run, pipeline_id, run_count };
+                let mut failed = None;
+                for child in &children {
+                    let counters = child.counters;
+                    log.console(
+                        place,
+                        child.outcome.as_str(),
+                        &format!(
+                            "Operation run #{} {}: {}/{} items, {} failed.",
+                            child.id,
+                            child.outcome.label().to_lowercase(),
+                            counters.processed,
+                            counters.total,
+                            counters.failed
+                        ),
+                    )
+                    .await?;
+                    if child.outcome != RunOutcome::Succeeded && failed.is_none() {
+                        let reason =
+                            child.failures.first().map_or("operation_failed", |f| f.reason_code.as_str());
+                        let detail =
+                            child.failures.first().map(|f| format!(": {}", f.message)).unwrap_or_default();
+                        failed = Some(failure(
+                            "pipeline.step.operation",
+                            reason,
+                            format!(
+                                "Operation run #{} {}{detail}",
+                                child.id,
+                                child.outcome.label().to_lowercase()
+                            ),
+                        ));
+                    }
+                }
+                Ok(failed.map_or(Ok(()), Err))
+            }
+        }
+    }
+
+    /// Waits until every run in `ids` has completed; a cancel of this run cancels them too.
+    async fn wait_for(&self, run: &mut RunContext, ids: &[i64]) -> Result<Vec<OperationRun>, Stop> {
+        let mut changes = run.store.events().subscribe();
+        loop {
+            if let Err(stop) = run.checkpoint().await {
+                if stop == Stop::Cancelled {
+                    for id in ids {
+                        if let Some(child) = run.store.operation_run(*id).await? {
+                            if child.status != RunStatus::Completed {
+                                let _ = crate::engine::cancel(&run.store, &run.run.initiator, &child).await;
+                            }
+                        }
+                    }
+                }
+                return Err(stop);
+            }
+            let mut children = Vec::with_capacity(ids.len());
+            for id in ids {
+                children.push(run.store.operation_run(*id).await?.ok_or(CoreError::NotFound)?);
+            }
+            if children.iter().all(|child| child.status == RunStatus::Completed) {
+                return Ok(children);
+            }
+            let _ = tokio::time::timeout(POLL, changes.recv()).await;
+        }
+    }
+
+    async fn call_tool(
+        &self,
+        run: &mut RunContext,
+        user: &User,
+        pipeline_id: i64,
+        run_count: i64,
+        place: (i64, &str),
+        call: &HttpCall,
+    ) -> Result<Result<(), Failure>, Stop> {
+        let log = Log { run, pipeline_id, run_count };
+        let workspaces = run.store.workspaces_of(user.id).await?;
+        let record = run.store.tool(call.tool_id).await?.filter(|tool| {
+            let item =
+                Item { workspace_id: tool.workspace_id, owner_id: tool.owner_id, rules: &tool.tool.access };
+            tool.workspace_id == run.run.workspace_id
+                && item_access::level(user, &workspaces, &item).is_some()
+        });
+        let Some(record) = record else {
+            return Ok(Err(failure(
+                "pipeline.step.tool",
+                "not_found",
+                format!("No tool {} that {} may use.", call.tool_id, user.email),
+            )));
+        };
+        if !record.tool.active {
+            return Ok(Err(failure(
+                "pipeline.step.tool",
+                "invalid_state",
+                format!("Tool `{}` is not active.", record.tool.name),
+            )));
+        }
+        let base = record.tool.configuration.get("baseUrl").and_then(|url| url.as_str()).unwrap_or_default();
+        let url = format!("{}{}", base.trim_end_matches('/'), call.path);
+        let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method, &url).timeout(Duration::from_secs(call.timeout_secs));
+        if let Some(headers) =
+            record.tool.configuration.get("headers").and_then(|headers| headers.as_object())
+        {
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.as_str().unwrap_or_default());
+            }
+        }
+        if let Some(secret) = record.draft.secrets.get(BEARER_SECRET) {
+            request = request.bearer_auth(secret);
+        }
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        log.console(place, "running", &format!("{} {url}", call.method)).await?;
+        let began = Instant::now();
+        let response = tokio::select! {
+            response = request.send() => response,
+            stop = cancelled(run) => return Err(stop),
+        };
+        let log = Log { run, pipeline_id, run_count };
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => {
+                let reason = if error.is_timeout() { "timeout" } else { "network_error" };
+                let message = format!("{} {url} failed: {}", call.method, without_url(&error));
+                log.console(place, "failed", &message).await?;
+                return Ok(Err(failure("pipeline.step.http", reason, message)));
+            }
+        };
+        let status = response.status();
+        let elapsed = began.elapsed().as_millis();
+        log.console(place, "running", &format!("{} {url} → {status} in {elapsed} ms", call.method)).await?;
+        let body = response.text().await.unwrap_or_default();
+        for line in body.lines().filter(|line| !line.trim().is_empty()).take(BODY_LINES) {
+            let line: String = line.chars().take(LINE_CHARS).collect();
+            log.console(place, "output", &line).await?;
+        }
+        if status.as_u16() == call.expected_status {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(failure(
+                "pipeline.step.http",
+                "unexpected_status",
+                format!("{} {url} answered {status}, expected {}.", call.method, call.expected_status),
+            )))
+        }
+    }
+}
+
+/// Resolves when the run is cancelled or released, checking as often as it polls.
+async fn cancelled(run: &mut RunContext) -> Stop {
+    loop {
+        if let Err(stop) = run.checkpoint().await {
+            return stop;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// A transport error's text without the URL reqwest puts in it (already on the line).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut deepest = error.to_string();
+    while let Some(cause) = source {
+        deepest = cause.to_string();
+        source = cause.source();
+    }
+    deepest
+}

@@ -1,0 +1,132 @@
+//! The tool registry. Secrets are stored for `tool.http` steps and leave the store only through
+//! `tool_secrets`; every other read masks them.
+
+use super::{on_pool, Store};
+use crate::tool::{masked, Tool, ToolDraft};
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// A tool with what the access check needs, and its secrets for the one caller that uses them.
+#[derive(Debug, Clone)]
+pub struct ToolRecord {
+    pub tool: Tool,
+    pub workspace_id: i64,
+    pub owner_id: i64,
+    pub draft: ToolDraft,
+}
+
+const TOOL_SELECT: &str = "SELECT t.id, t.workspace_id, w.slug AS account, t.owner_id, u.email AS owner, t.name, \
+    t.description, t.tool_identifier, t.active, t.configuration, t.secrets, t.access, t.created_at, t.updated_at \
+    FROM tools t JOIN workspaces w ON w.id = t.workspace_id JOIN users u ON u.id = t.owner_id";
+
+#[derive(sqlx::FromRow)]
+struct ToolRow {
+    id: i64,
+    workspace_id: i64,
+    account: String,
+    owner_id: i64,
+    owner: String,
+    name: String,
+    description: String,
+    tool_identifier: String,
+    active: bool,
+    configuration: String,
+    secrets: String,
+    access: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ToolRow> for ToolRecord {
+    type Error = CoreError;
+    fn try_from(row: ToolRow) -> Result<Self, CoreError> {
+        let bad = |error: serde_json::Error| {
+            tracing::error!(%error, tool = row.id, "stored tool is malformed");
+            CoreError::Internal
+        };
+        let secrets: BTreeMap<String, String> = serde_json::from_str(&row.secrets).map_err(bad)?;
+        let draft = ToolDraft {
+            name: row.name,
+            description: row.description,
+            tool_identifier: row.tool_identifier,
+            active: row.active,
+            configuration: serde_json::from_str(&row.configuration).map_err(bad)?,
+            secrets,
+            access: serde_json::from_str(&row.access).map_err(bad)?,
+        };
+        Ok(ToolRecord {
+            tool: Tool {
+                id: row.id,
+                name: draft.name.clone(),
+                description: draft.description.clone(),
+                tool_identifier: draft.tool_identifier.clone(),
+                active: draft.active,
+                configuration: draft.configuration.clone(),
+                secrets: masked(&draft.secrets),
+                owner: row.owner,
+                account: row.account,
+                access: draft.access.clone(),
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
+            workspace_id: row.workspace_id,
+            owner_id: row.owner_id,
+            draft,
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
+    serde_json::to_string(value).map_err(|_| CoreError::Internal)
+}
+
+impl Store {
+    pub async fn create_tool(
+        &self,
+        workspace_id: i64,
+        owner_id: i64,
+        draft: &ToolDraft,
+    ) -> Result<i64, CoreError> {
+        let now = Utc::now();
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "INSERT INTO tools (workspace_id, owner_id, name, description, tool_identifier, active, configuration, \
+             secrets, access, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id")
+            .bind(workspace_id).bind(owner_id).bind(&draft.name).bind(&draft.description)
+            .bind(&draft.tool_identifier).bind(draft.active).bind(json(&draft.configuration)?)
+            .bind(json(&draft.secrets)?).bind(json(&draft.access)?).bind(now).fetch_one(pool).await)?)
+    }
+
+    pub async fn update_tool(&self, id: i64, draft: &ToolDraft) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE tools SET name = $2, description = $3, tool_identifier = $4, active = $5, configuration = $6, \
+             secrets = $7, access = $8, updated_at = $9 WHERE id = $1")
+            .bind(id).bind(&draft.name).bind(&draft.description).bind(&draft.tool_identifier).bind(draft.active)
+            .bind(json(&draft.configuration)?).bind(json(&draft.secrets)?).bind(json(&draft.access)?)
+            .bind(Utc::now()).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    pub async fn delete_tool(&self, id: i64) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query("DELETE FROM tools WHERE id = $1").bind(id).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    pub async fn tool(&self, id: i64) -> Result<Option<ToolRecord>, CoreError> {
+        let sql = format!("{TOOL_SELECT} WHERE t.id = $1");
+        let row: Option<ToolRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Every tool of the workspaces `user_id` belongs to, by name; the caller filters by access.
+    pub async fn tools_for(&self, user_id: i64) -> Result<Vec<ToolRecord>, CoreError> {
+        let sql = format!(
+            "{TOOL_SELECT} WHERE t.workspace_id IN (SELECT mt.workspace_id FROM memberships m \
+             JOIN tenants mt ON mt.id = m.tenant_id WHERE m.user_id = $1) ORDER BY t.name, t.id"
+        );
+        let rows: Vec<ToolRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}

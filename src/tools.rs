@@ -1,0 +1,100 @@
+//! The tool registry's use cases behind the pages, the contract's `registry` routes and the CLI.
+
+use crate::audit::{action, kind, NewAuditEntry};
+use crate::item_access::{self, Item, Level};
+use crate::model::User;
+use crate::operation::Initiator;
+use crate::store::{Store, ToolRecord};
+use crate::tool::{Tool, ToolDraft};
+use crate::CoreError;
+use serde_json::{Map, Value};
+
+fn item(record: &ToolRecord) -> Item<'_> {
+    Item { workspace_id: record.workspace_id, owner_id: record.owner_id, rules: &record.tool.access }
+}
+
+/// Tool `id` if `user` has `needed` on it; not found when they may not see it.
+pub async fn visible(store: &Store, user: &User, id: i64, needed: Level) -> Result<ToolRecord, CoreError> {
+    let record = store.tool(id).await?.ok_or(CoreError::NotFound)?;
+    let workspaces = store.workspaces_of(user.id).await?;
+    item_access::require(user, &workspaces, &item(&record), needed)?;
+    Ok(record)
+}
+
+/// Every tool `user` may see, by name.
+pub async fn list(store: &Store, user: &User) -> Result<Vec<Tool>, CoreError> {
+    let workspaces = store.workspaces_of(user.id).await?;
+    Ok(store
+        .tools_for(user.id)
+        .await?
+        .into_iter()
+        .filter(|record| item_access::level(user, &workspaces, &item(record)).is_some())
+        .map(|record| record.tool)
+        .collect())
+}
+
+async fn audit(
+    store: &Store,
+    actor: &Initiator,
+    record: &ToolRecord,
+    verb: &'static str,
+) -> Result<(), CoreError> {
+    let mut details = Map::new();
+    details.insert("name".into(), record.tool.name.clone().into());
+    store
+        .record_audit(&NewAuditEntry {
+            workspace_id: Some(record.workspace_id),
+            tenant_id: None,
+            actor: actor.clone(),
+            kind: kind::TOOL,
+            action: verb,
+            target_id: record.tool.id.to_string(),
+            details,
+        })
+        .await
+}
+
+/// Creates a tool from a JSON object shaped like `summary`'s answer. `creator` None: an import
+/// from the command line, which names `owner` and `account`.
+pub async fn create(
+    store: &Store,
+    creator: Option<&User>,
+    actor: &Initiator,
+    body: &Map<String, Value>,
+) -> Result<Tool, CoreError> {
+    let text = |key: &str| body.get(key).and_then(Value::as_str);
+    let (workspace_id, owner) =
+        item_access::placement(store, creator, text("account"), text("owner")).await?;
+    let draft = ToolDraft::new(body)?;
+    let id = store.create_tool(workspace_id, owner.id, &draft).await?;
+    let record = store.tool(id).await?.ok_or(CoreError::Internal)?;
+    audit(store, actor, &record, action::CREATE).await?;
+    Ok(record.tool)
+}
+
+/// The contract's `update`: merges `patch`'s root properties into the tool and returns it.
+pub async fn update(
+    store: &Store,
+    user: &User,
+    actor: &Initiator,
+    id: i64,
+    patch: &Map<String, Value>,
+) -> Result<Tool, CoreError> {
+    let record = visible(store, user, id, Level::Write).await?;
+    let mut draft = record.draft.clone();
+    let merged = draft.merge(patch, Some(&record.tool))?;
+    if merged.access_changed && !item_access::may_share(user, &item(&record)) {
+        return Err(CoreError::Forbidden {
+            hint: "Only the owner or a Site Admin changes who has access.".into(),
+        });
+    }
+    store.update_tool(id, &draft).await?;
+    audit(store, actor, &record, action::UPDATE).await?;
+    Ok(store.tool(id).await?.ok_or(CoreError::NotFound)?.tool)
+}
+
+pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
+    let record = visible(store, user, id, Level::Write).await?;
+    store.delete_tool(id).await?;
+    audit(store, actor, &record, action::DELETE).await
+}
