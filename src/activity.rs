@@ -20,7 +20,7 @@ pub fn require_power_user(user: &User) -> Result<(), CoreError> {
     if user.account_role.is_power_user() {
         Ok(())
     } else {
-        Err(CoreError::Forbidden { hint: "This needs the Power User or Site Admin role.".into() })
+        Err(CoreError::Forbidden { hint: "Requires the Power User or Site Admin account role".into() })
     }
 }
 

@@ -76,7 +76,9 @@ pub fn require(user: &User, workspaces: &[i64], item: &Item<'_>, needed: Level) 
     match level(user, workspaces, item) {
         None => Err(CoreError::NotFound),
         Some(level) if level >= needed => Ok(level),
-        Some(_) => Err(CoreError::Forbidden { hint: "You have read access to this item, not write.".into() }),
+        Some(_) => Err(CoreError::Forbidden {
+            hint: "Requires write access to this item; you have read access".into(),
+        }),
     }
 }
 
@@ -175,7 +177,9 @@ mod tests {
         assert_eq!(level(&admin, &[2], &item), None);
         assert_eq!(
             require(&reader, &[1], &item, Level::Write),
-            Err(CoreError::Forbidden { hint: "You have read access to this item, not write.".into() })
+            Err(CoreError::Forbidden {
+                hint: "Requires write access to this item; you have read access".into()
+            })
         );
         assert_eq!(require(&stranger, &[1], &item, Level::Read), Err(CoreError::NotFound));
         assert!(may_share(&admin, &item) && !may_share(&power, &item));

@@ -104,7 +104,9 @@ async fn plane_and_role_matrix(backend: Backend) {
     const FORBIDDEN: u16 = 403;
     const NOT_FOUND: u16 = 404;
     // (route, [owner, manager, operator, readonly, platform admin])
-    let pages: [(&str, [u16; 5]); 14] = [
+    // The demo pipeline (1) is readable by every account role of its workspace; Olivia Owner is
+    // the workspace's Site Admin; the platform admin belongs to no workspace.
+    let pages: [(&str, [u16; 5]); 19] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -119,8 +121,13 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/monitoring", [OK; 5]),
         ("/admin/monitoring/runs/999", [NOT_FOUND; 5]),
         ("/admin/tokens", [OK; 5]),
+        ("/admin/pipelines", [OK; 5]),
+        ("/admin/pipelines/1", [OK, OK, OK, OK, NOT_FOUND]),
+        ("/admin/pipelines/999", [NOT_FOUND; 5]),
+        ("/admin/registry", [OK; 5]),
+        ("/admin/audit", [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN]),
     ];
-    let functions: [(&str, &str, [u16; 5]); 10] = [
+    let functions: [(&str, &str, [u16; 5]); 13] = [
         ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/api/members", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/api/members", "tenant=northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -139,6 +146,9 @@ async fn plane_and_role_matrix(backend: Backend) {
         ),
         ("/api/cancel_run", "id=999", [NOT_FOUND; 5]),
         ("/api/monitoring", "", [OK; 5]),
+        ("/api/pipeline_detail", "id=1", [OK, OK, OK, OK, NOT_FOUND]),
+        ("/api/run_pipeline", "id=1", [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND]),
+        ("/api/audit_log", "", [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN]),
     ];
     let users = ["owner", "manager", "operator", "readonly", "admin"];
     for (column, user) in users.iter().enumerate() {
@@ -162,6 +172,21 @@ async fn plane_and_role_matrix(backend: Backend) {
             app.send(Method::POST, "/api/members", Some("tenant=contoso"), None, Sender::Script).await;
         assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
     }
+    // The audit page lists the sign-ins above, filtered through the URL; a bad day is named.
+    let cookie = app.sign_in("owner@demo.test").await;
+    let sign_ins = app.get("/admin/audit?type=session", Some(&cookie)).await;
+    assert_eq!(sign_ins.status, StatusCode::OK);
+    // People of the workspace; the platform admin belongs to none, so is not theirs to see.
+    for user in &users[..4] {
+        assert!(sign_ins.body.contains(&format!("{user}@demo.test")), "{user} signed in: {}", sign_ins.body);
+    }
+    assert!(!sign_ins.body.contains("admin@demo.test"));
+    assert!(sign_ins.body.contains("sign_in") && !sign_ins.body.contains(">run<"));
+    let runs = app.get("/admin/audit?type=pipeline", Some(&cookie)).await;
+    assert!(runs.body.contains(">run<") && !runs.body.contains("sign_in"), "{}", runs.body);
+    let bad_day = app.get("/admin/audit?date=someday", Some(&cookie)).await;
+    assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
+    assert!(bad_day.body.contains("is not a date like"), "{}", bad_day.body);
     app.db.drop_database().await;
 }
 

@@ -144,7 +144,7 @@ async fn capture_fetch_and_restore_change_what_they_should(backend: Backend) {
     };
     let client = client();
     let restore =
-        operations::create_restore_run(world.store(), &client, &world.member, world.owner.id, &request)
+        operations::create_restore_run(world.store(), &client, &world.member, &world.initiator(), &request)
             .await
             .unwrap();
     assert_eq!(restore.item_ids.len(), 6);
@@ -187,6 +187,10 @@ async fn capture_fetch_and_restore_change_what_they_should(backend: Backend) {
         .filter(|entry| (entry.kind.as_str(), entry.action.as_str()) == ("restore_run", "execute"))
         .collect();
     assert_eq!(executed.len(), 1, "one entry per execution");
+    let planned = audit
+        .iter()
+        .filter(|entry| (entry.kind.as_str(), entry.action.as_str()) == ("restore_run", "create"));
+    assert_eq!(planned.count(), 1, "one entry for planning it");
     assert_eq!(executed[0].actor, world.initiator());
     assert_eq!(executed[0].details["outcome"], "partially_succeeded");
     assert_eq!(executed[0].details["failed"], 1);

@@ -21,9 +21,9 @@ pub async fn plan_restore(
         group_mapping: parse_group_mapping("group_mapping", group_mapping.as_deref().unwrap_or_default())?,
     };
     let state = &member.signed_in.state;
-    let user = member.signed_in.user.id;
+    let actor = member.signed_in.initiator();
     let restore =
-        operations::create_restore_run(&state.store, &state.provider, &member.membership, user, &request)
+        operations::create_restore_run(&state.store, &state.provider, &member.membership, &actor, &request)
             .await?;
     leptos_axum::redirect(&format!("/admin/t/{}/restores/{}", member.membership.tenant.slug, restore.id));
     Ok(restore.id)

@@ -27,7 +27,7 @@ pub async fn create(
         &state.store,
         &state.provider,
         &member.membership,
-        member.signed_in.user.id,
+        &member.signed_in.initiator(),
         &request,
     )
     .await?;

@@ -7,7 +7,7 @@ use crate::audit::{action, kind, NewAuditEntry};
 use crate::backup::{self, BackupItem, RestoreRequest, RestoreRun};
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
 use crate::model::TenantMembership;
-use crate::operation::RunOutcome;
+use crate::operation::{Initiator, RunOutcome};
 use crate::provider::{self, ProviderClient};
 use crate::store::{NewRestoreRun, Store};
 use crate::CoreError;
@@ -19,7 +19,7 @@ pub async fn create_restore_run(
     store: &Store,
     client: &ProviderClient,
     member: &TenantMembership,
-    created_by: i64,
+    actor: &Initiator,
     request: &RestoreRequest,
 ) -> Result<RestoreRun, CoreError> {
     request.check()?;
@@ -59,16 +59,31 @@ pub async fn create_restore_run(
     }
     let preview = backup::plan(&items, &request.group_mapping, &groups);
     let item_ids: Vec<i64> = items.iter().map(|item| item.id).collect();
-    store
+    let run = store
         .create_restore_run(&NewRestoreRun {
             tenant_id,
             backup_set_id: set.id,
             item_ids: &item_ids,
             group_mapping: &request.group_mapping,
             preview: &preview,
-            created_by: Some(created_by),
+            created_by: actor.user_id(),
         })
-        .await
+        .await?;
+    let mut details = serde_json::Map::new();
+    details.insert("backupSetId".into(), set.id.into());
+    details.insert("itemCount".into(), item_ids.len().into());
+    store
+        .record_audit(&NewAuditEntry {
+            workspace_id: Some(member.tenant.workspace_id),
+            tenant_id: Some(tenant_id),
+            actor: actor.clone(),
+            kind: kind::RESTORE_RUN,
+            action: action::CREATE,
+            target_id: run.id.to_string(),
+            details,
+        })
+        .await?;
+    Ok(run)
 }
 
 pub(super) struct Restore {
