@@ -24,15 +24,34 @@ async function waitUntil(what, ready, child, output) {
   }
 }
 
+/// Random ports can be taken (by another suite's server, or an outgoing connection): a start that
+/// fails on one tries other ports.
 export async function startServer() {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startServerOn(20000 + Math.floor(Math.random() * 20000));
+    } catch (error) {
+      if (attempt >= 5 || !/Address already in use/.test(String(error.message))) throw error;
+    }
+  }
+}
+
+async function startServerOn(port) {
   const dir = mkdtempSync(join(tmpdir(), 'tenantpilot-e2e-'));
-  const port = 20000 + Math.floor(Math.random() * 20000);
   const simulatorUrl = `http://127.0.0.1:${port + 1}`;
   const simulator = spawn(BIN, ['provider-sim', '--demo', '--addr', `127.0.0.1:${port + 1}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  await waitUntil('the provider simulator', async () => (await fetch(`${simulatorUrl}/_sim/tenants/none`)).status === 404,
-    simulator, () => '');
+  let simulatorErrors = '';
+  simulator.stderr.on('data', (chunk) => { simulatorErrors += chunk; process.stderr.write(chunk); });
+  try {
+    await waitUntil('the provider simulator', async () => (await fetch(`${simulatorUrl}/_sim/tenants/none`)).status === 404,
+      simulator, () => simulatorErrors);
+  } catch (error) {
+    if (simulator.exitCode === null) simulator.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl], {
     cwd: ROOT,
     env: {
@@ -41,12 +60,19 @@ export async function startServer() {
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (chunk) => { output += chunk; });
+  child.stderr.on('data', (chunk) => { output += chunk; process.stderr.write(chunk); });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil('tenantpilot', async () => (await fetch(`${base}/readyz`)).ok, child, () => output);
+  try {
+    await waitUntil('tenantpilot', async () => (await fetch(`${base}/readyz`)).ok, child, () => output);
+  } catch (error) {
+    for (const running of [child, simulator]) if (running.exitCode === null) running.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const password = output.match(/shown only now\): (\S+)/)?.[1];
   if (!password) throw new Error(`no demo password in the output:\n${output}`);
   return {

@@ -1,4 +1,4 @@
-use super::{on_pool, Store};
+use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -65,11 +65,12 @@ pub struct LogQuery {
 }
 
 /// The users whose entries `$1` may read: themselves and whoever shares a workspace with them.
-const PEERS_OF_READER: &str = "SELECT pm.user_id FROM memberships pm JOIN tenants pt ON pt.id = pm.tenant_id \
-    WHERE pt.workspace_id IN (SELECT rt.workspace_id FROM memberships rm JOIN tenants rt ON rt.id = rm.tenant_id \
-    WHERE rm.user_id = $1)";
-const WORKSPACES_OF_READER: &str =
-    "SELECT rt.workspace_id FROM memberships rm JOIN tenants rt ON rt.id = rm.tenant_id WHERE rm.user_id = $1";
+fn peers_of_reader() -> String {
+    format!(
+        "SELECT pm.user_id FROM memberships pm JOIN tenants pt ON pt.id = pm.tenant_id \
+         WHERE pt.workspace_id IN ({WORKSPACES_OF_USER})"
+    )
+}
 
 impl Store {
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), CoreError> {
@@ -100,7 +101,8 @@ impl Store {
     pub async fn user_actions(&self, query: &LogQuery) -> Result<Vec<AuditEntry>, CoreError> {
         let visible = if query.reader.is_some() {
             format!(
-                "AND (a.user_id = $1 OR a.workspace_id IN ({WORKSPACES_OF_READER}) OR a.user_id IN ({PEERS_OF_READER}))"
+                "AND (a.user_id = $1 OR a.workspace_id IN ({WORKSPACES_OF_USER}) OR a.user_id IN ({}))",
+                peers_of_reader()
             )
         } else {
             "AND $1 IS NULL".to_string()
@@ -133,7 +135,7 @@ impl Store {
     /// token owner's first workspace.
     pub async fn token_activity(&self, query: &LogQuery) -> Result<Vec<TokenActivity>, CoreError> {
         let visible = if query.reader.is_some() {
-            format!("AND (a.user_id = $1 OR a.user_id IN ({PEERS_OF_READER}))")
+            format!("AND (a.user_id = $1 OR a.user_id IN ({}))", peers_of_reader())
         } else {
             "AND $1 IS NULL".to_string()
         };

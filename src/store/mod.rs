@@ -171,6 +171,11 @@ impl Store {
     }
 }
 
+/// The workspaces user `$1` belongs to (those of the tenants they are a member of), as a
+/// subquery for `… IN (…)`.
+pub(crate) const WORKSPACES_OF_USER: &str =
+    "SELECT rt.workspace_id FROM memberships rm JOIN tenants rt ON rt.id = rm.tenant_id WHERE rm.user_id = $1";
+
 /// Postgres reports unique violations as SQLSTATE 23505; SQLite as extended code 2067 (or 1555
 /// for a primary key).
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {

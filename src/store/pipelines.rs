@@ -1,6 +1,6 @@
 //! Pipelines, their runs (each an operation run) and their activity logs.
 
-use super::{on_pool, Store};
+use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::item_access::AccessRule;
 use crate::pipeline::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
 use crate::CoreError;
@@ -123,19 +123,17 @@ const NO_ACTIVE_RUN: &str = "NOT EXISTS (SELECT 1 FROM pipeline_runs ar JOIN ope
 impl Store {
     /// The workspaces `user_id` belongs to: those of the tenants they are a member of.
     pub async fn workspaces_of(&self, user_id: i64) -> Result<Vec<i64>, CoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT DISTINCT t.workspace_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
-             WHERE m.user_id = $1 ORDER BY t.workspace_id")
-            .bind(user_id).fetch_all(pool).await)?)
+        let sql = format!("SELECT w.id FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) ORDER BY w.id");
+        Ok(on_pool!(self, pool => sqlx::query_scalar(&sql).bind(user_id).fetch_all(pool).await)?)
     }
 
     /// The workspaces `user_id` belongs to, by name.
     pub async fn workspaces_of_user(&self, user_id: i64) -> Result<Vec<crate::model::Workspace>, CoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT w.id, w.slug, w.name, w.created_at FROM workspaces w WHERE w.id IN \
-             (SELECT t.workspace_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1) \
-             ORDER BY w.name")
-            .bind(user_id).fetch_all(pool).await)?)
+        let sql = format!(
+            "SELECT w.id, w.slug, w.name, w.created_at FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) \
+             ORDER BY w.name"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?)
     }
 
     pub async fn create_pipeline(
@@ -176,10 +174,8 @@ impl Store {
 
     /// Every pipeline of the workspaces `user_id` belongs to, by name; the caller filters by access.
     pub async fn pipelines_for(&self, user_id: i64) -> Result<Vec<PipelineRecord>, CoreError> {
-        let sql = format!(
-            "{PIPELINE_SELECT} WHERE p.workspace_id IN (SELECT t.workspace_id FROM memberships m \
-             JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = $1) ORDER BY p.name, p.id"
-        );
+        let sql =
+            format!("{PIPELINE_SELECT} WHERE p.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY p.name, p.id");
         let rows: Vec<PipelineRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()

@@ -1,7 +1,7 @@
 //! The tool registry. Secrets are stored for `tool.http` steps and leave the store only through
 //! `tool_secrets`; every other read masks them.
 
-use super::{on_pool, Store};
+use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::tool::{masked, Tool, ToolDraft};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -121,10 +121,8 @@ impl Store {
 
     /// Every tool of the workspaces `user_id` belongs to, by name; the caller filters by access.
     pub async fn tools_for(&self, user_id: i64) -> Result<Vec<ToolRecord>, CoreError> {
-        let sql = format!(
-            "{TOOL_SELECT} WHERE t.workspace_id IN (SELECT mt.workspace_id FROM memberships m \
-             JOIN tenants mt ON mt.id = m.tenant_id WHERE m.user_id = $1) ORDER BY t.name, t.id"
-        );
+        let sql =
+            format!("{TOOL_SELECT} WHERE t.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY t.name, t.id");
         let rows: Vec<ToolRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()

@@ -12,7 +12,7 @@ pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::Frame;
 pub use gated::GatedButton;
 pub use live::{poll_for, use_live_refresh, Poll};
-pub use notice::ActionNotice;
+pub use notice::{ActionError, ActionNotice};
 pub use runs::{
     duration, run_href, timestamp, CreatedAt, Progress, RunNotice, RunProgress, RunTable, StatusBadge,
 };

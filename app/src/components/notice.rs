@@ -16,3 +16,20 @@ where
         })
     }
 }
+
+/// The error of a form's last submission, if it failed; for actions whose success shows
+/// itself (a new page, a secret shown once).
+#[component]
+pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
+    }
+}

@@ -1,4 +1,4 @@
-use crate::components::{timestamp, ErrorView, Frame, Progress};
+use crate::components::{timestamp, ActionError, ErrorView, Frame, Progress};
 use crate::functions::{pipelines, CreatePipeline, PipelinesView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -42,13 +42,6 @@ pub fn StateBadge(state: PipelineState) -> impl IntoView {
 
 #[component]
 fn Pipelines(view: PipelinesView, create: ServerAction<CreatePipeline>) -> impl IntoView {
-    let error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
-    };
     let several = view.accounts.len() > 1;
     view! {
         {if view.pipelines.is_empty() {
@@ -65,7 +58,7 @@ fn Pipelines(view: PipelinesView, create: ServerAction<CreatePipeline>) -> impl 
         }}
         <section class="card">
             <h2>"New pipeline"</h2>
-            {error}
+            <ActionError action=create />
             {if view.accounts.is_empty() {
                 view! { <p class="muted">"You belong to no workspace yet: a tenant membership puts you in its workspace."</p> }.into_any()
             } else {

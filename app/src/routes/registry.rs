@@ -1,4 +1,4 @@
-use crate::components::{timestamp, ErrorView, Frame};
+use crate::components::{timestamp, ActionError, ErrorView, Frame};
 use crate::functions::{tools, CreateTool};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -19,13 +19,6 @@ const NEW_TOOL: &str = r#"{
 pub fn RegistryPage() -> impl IntoView {
     let create = ServerAction::<CreateTool>::new();
     let view = Resource::new(|| (), |_| tools());
-    let error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
-    };
     view! {
         <Title text="Tool registry" />
         <Frame>
@@ -43,7 +36,7 @@ pub fn RegistryPage() -> impl IntoView {
             </Suspense>
             <section class="card">
                 <h2>"New tool"</h2>
-                {error}
+                <ActionError action=create />
                 <ActionForm action=create attr:class="stacked-form">
                     <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
                     <button type="submit" class="primary">"Create tool"</button>

@@ -1,4 +1,4 @@
-use crate::components::{timestamp, ActionNotice, ErrorView, Frame};
+use crate::components::{timestamp, ActionError, ActionNotice, ErrorView, Frame};
 use crate::functions::{my_tokens, CreateToken, RevokeToken, TokensView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,13 +37,6 @@ fn Tokens(
 ) -> impl IntoView {
     // With JavaScript the answer carries the secret; without, the page after the post does.
     let fresh = move || create.value().get().and_then(Result::ok).or_else(|| view.fresh.clone());
-    let created_error = move || {
-        create
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
-    };
     let now = view.now;
     view! {
         {move || fresh().map(|token| view! {
@@ -52,7 +45,7 @@ fn Tokens(
                 <p><code class="secret">{token}</code></p>
             </section>
         })}
-        {created_error}
+        <ActionError action=create />
         <ActionNotice action=revoke done="Token revoked." />
         <section class="card">
             <h2>"Create a token"</h2>
