@@ -23,10 +23,20 @@ pub async fn visible(
     id: i64,
     needed: Level,
 ) -> Result<PipelineRecord, CoreError> {
+    Ok(visible_with_level(store, user, id, needed).await?.0)
+}
+
+/// `visible`, and the level the user has (a page shows what they may do).
+pub async fn visible_with_level(
+    store: &Store,
+    user: &User,
+    id: i64,
+    needed: Level,
+) -> Result<(PipelineRecord, Level), CoreError> {
     let record = store.pipeline(id).await?.ok_or(CoreError::NotFound)?;
     let workspaces = store.workspaces_of(user.id).await?;
-    item_access::require(user, &workspaces, &item(&record), needed)?;
-    Ok(record)
+    let level = item_access::require(user, &workspaces, &item(&record), needed)?;
+    Ok((record, level))
 }
 
 /// Every pipeline `user` may see, by name.

@@ -74,17 +74,8 @@ pub async fn authenticate(store: &Store, plain: &str) -> Result<(User, ApiToken)
 }
 
 pub async fn revoke(store: &Store, user: &User, id: i64) -> Result<(), CoreError> {
-    if store.revoke_token(user.id, id).await? {
-        let token = store
-            .tokens_of(user.id)
-            .await?
-            .into_iter()
-            .find(|token| token.id == id)
-            .ok_or(CoreError::Internal)?;
-        audit(store, user, &token, action::REVOKE).await
-    } else {
-        Err(CoreError::NotFound)
-    }
+    let token = store.revoke_token(user.id, id).await?.ok_or(CoreError::NotFound)?;
+    audit(store, user, &token, action::REVOKE).await
 }
 
 /// Token changes are personal: no workspace. The entry names the token, never its secret.

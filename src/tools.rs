@@ -15,10 +15,20 @@ fn item(record: &ToolRecord) -> Item<'_> {
 
 /// Tool `id` if `user` has `needed` on it; not found when they may not see it.
 pub async fn visible(store: &Store, user: &User, id: i64, needed: Level) -> Result<ToolRecord, CoreError> {
+    Ok(visible_with_level(store, user, id, needed).await?.0)
+}
+
+/// `visible`, and the level the user has (a page shows what they may do).
+pub async fn visible_with_level(
+    store: &Store,
+    user: &User,
+    id: i64,
+    needed: Level,
+) -> Result<(ToolRecord, Level), CoreError> {
     let record = store.tool(id).await?.ok_or(CoreError::NotFound)?;
     let workspaces = store.workspaces_of(user.id).await?;
-    item_access::require(user, &workspaces, &item(&record), needed)?;
-    Ok(record)
+    let level = item_access::require(user, &workspaces, &item(&record), needed)?;
+    Ok((record, level))
 }
 
 /// Every tool `user` may see, by name.

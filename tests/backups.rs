@@ -3,6 +3,7 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 use tenantpilot_core::backup::{AssignedGroup, RestorePreview, RestorePreviewItem};
+use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
@@ -11,11 +12,7 @@ tenantpilot_core::test_on_both_backends!(captures_fill_one_set_per_run, reads_ar
 
 async fn tenant(db: &TestDatabase, slug: &str) -> i64 {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
-    tenancy::create_tenant(&db.store, &tenantpilot_core::operation::Initiator::System, new)
-        .await
-        .unwrap()
-        .0
-        .id
+    tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap().0.id
 }
 
 fn group(id: &str, name: &str) -> AssignedGroup {

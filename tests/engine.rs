@@ -107,9 +107,7 @@ fn fast() -> EngineSettings {
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
-    let (tenant, _) = tenancy::create_tenant(&db.store, &tenantpilot_core::operation::Initiator::System, new)
-        .await
-        .unwrap();
+    let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
     (tenant.workspace_id, tenant.id)
 }
 

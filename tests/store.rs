@@ -1,6 +1,7 @@
 //! The store suite: every test runs on SQLite and on PostgreSQL.
 
 use chrono::{Duration, Utc};
+use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::store::{Backend, Ensured, MembershipChange};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
@@ -36,36 +37,16 @@ async fn tenants_are_idempotent_and_slugs_unique(backend: Backend) {
     let store = &db.store;
     let new =
         |workspace_slug, slug| NewTenant { workspace_slug, slug, name: "Contoso", external_tenant_id: None };
-    let (created, how) = tenancy::create_tenant(
-        store,
-        &tenantpilot_core::operation::Initiator::System,
-        new("acme", "contoso"),
-    )
-    .await
-    .unwrap();
+    let (created, how) =
+        tenancy::create_tenant(store, &Initiator::System, new("acme", "contoso")).await.unwrap();
     assert_eq!(how, Ensured::Created);
     assert_eq!(created.external_tenant_id, "contoso");
-    let (again, how) = tenancy::create_tenant(
-        store,
-        &tenantpilot_core::operation::Initiator::System,
-        new("acme", "contoso"),
-    )
-    .await
-    .unwrap();
+    let (again, how) =
+        tenancy::create_tenant(store, &Initiator::System, new("acme", "contoso")).await.unwrap();
     assert_eq!((again.id, how), (created.id, Ensured::Existing));
-    let elsewhere = tenancy::create_tenant(
-        store,
-        &tenantpilot_core::operation::Initiator::System,
-        new("other", "contoso"),
-    )
-    .await;
+    let elsewhere = tenancy::create_tenant(store, &Initiator::System, new("other", "contoso")).await;
     assert!(matches!(elsewhere, Err(CoreError::Conflict { .. })), "{elsewhere:?}");
-    let bad = tenancy::create_tenant(
-        store,
-        &tenantpilot_core::operation::Initiator::System,
-        new("acme", "Not A Slug"),
-    )
-    .await;
+    let bad = tenancy::create_tenant(store, &Initiator::System, new("acme", "Not A Slug")).await;
     assert!(matches!(bad, Err(CoreError::Invalid { ref field, .. }) if field == "slug"));
     let all = store.workspaces_with_tenants().await.unwrap();
     let acme = all.iter().find(|w| w.workspace.slug == "acme").unwrap();
@@ -81,7 +62,7 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
     let store = &db.store;
     let tenant = tenancy::create_tenant(
         store,
-        &tenantpilot_core::operation::Initiator::System,
+        &Initiator::System,
         NewTenant { workspace_slug: "w", slug: "t1", name: "T1", external_tenant_id: None },
     )
     .await
@@ -91,51 +72,19 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
         accounts::create_user(store, email, None, "a long password", false).await.unwrap();
     }
     assert_eq!(
-        tenancy::set_member(
-            store,
-            &tenantpilot_core::operation::Initiator::System,
-            "t1",
-            "o@x.io",
-            Role::Owner
-        )
-        .await
-        .unwrap(),
+        tenancy::set_member(store, &Initiator::System, "t1", "o@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Added
     );
     assert_eq!(
-        tenancy::set_member(
-            store,
-            &tenantpilot_core::operation::Initiator::System,
-            "t1",
-            "o@x.io",
-            Role::Owner
-        )
-        .await
-        .unwrap(),
+        tenancy::set_member(store, &Initiator::System, "t1", "o@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Unchanged
     );
     assert_eq!(
-        tenancy::set_member(
-            store,
-            &tenantpilot_core::operation::Initiator::System,
-            "t1",
-            "m@x.io",
-            Role::Owner
-        )
-        .await
-        .unwrap(),
+        tenancy::set_member(store, &Initiator::System, "t1", "m@x.io", Role::Owner).await.unwrap(),
         MembershipChange::Added
     );
     assert_eq!(
-        tenancy::set_member(
-            store,
-            &tenantpilot_core::operation::Initiator::System,
-            "t1",
-            "m@x.io",
-            Role::Manager
-        )
-        .await
-        .unwrap(),
+        tenancy::set_member(store, &Initiator::System, "t1", "m@x.io", Role::Manager).await.unwrap(),
         MembershipChange::RoleChanged { from: Role::Owner }
     );
     // o is now the only owner: neither demoted nor removed.
@@ -152,24 +101,10 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
     assert!(store.remove_membership(tenant.id, manager.id).await.unwrap());
     assert!(!store.remove_membership(tenant.id, manager.id).await.unwrap());
     assert_eq!(store.member_role(tenant.id, manager.id).await.unwrap(), None);
-    let unknown = tenancy::set_member(
-        store,
-        &tenantpilot_core::operation::Initiator::System,
-        "t1",
-        "nobody@x.io",
-        Role::Owner,
-    )
-    .await;
+    let unknown = tenancy::set_member(store, &Initiator::System, "t1", "nobody@x.io", Role::Owner).await;
     assert!(matches!(unknown, Err(CoreError::Invalid { ref field, .. }) if field == "email"));
     assert_eq!(
-        tenancy::set_member(
-            store,
-            &tenantpilot_core::operation::Initiator::System,
-            "nope",
-            "o@x.io",
-            Role::Owner
-        )
-        .await,
+        tenancy::set_member(store, &Initiator::System, "nope", "o@x.io", Role::Owner).await,
         Err(CoreError::NotFound)
     );
     db.drop_database().await;
@@ -272,7 +207,7 @@ async fn concurrent_membership_changes_keep_an_owner(backend: Backend) {
     let store = &db.store;
     let tenant = tenancy::create_tenant(
         store,
-        &tenantpilot_core::operation::Initiator::System,
+        &Initiator::System,
         NewTenant { workspace_slug: "w", slug: "t1", name: "T1", external_tenant_id: None },
     )
     .await
@@ -281,9 +216,7 @@ async fn concurrent_membership_changes_keep_an_owner(backend: Backend) {
     let mut ids = Vec::new();
     for email in ["a@x.io", "b@x.io"] {
         ids.push(accounts::create_user(store, email, None, "a long password", false).await.unwrap().id);
-        tenancy::set_member(store, &tenantpilot_core::operation::Initiator::System, "t1", email, Role::Owner)
-            .await
-            .unwrap();
+        tenancy::set_member(store, &Initiator::System, "t1", email, Role::Owner).await.unwrap();
     }
     for _ in 0..10 {
         let (a, b) = tokio::join!(

@@ -171,6 +171,11 @@ impl Store {
     }
 }
 
+/// A value for a JSON text column.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
+    serde_json::to_string(value).map_err(|_| CoreError::Internal)
+}
+
 /// The workspaces user `$1` belongs to (those of the tenants they are a member of), as a
 /// subquery for `… IN (…)`.
 pub(crate) const WORKSPACES_OF_USER: &str =

@@ -1,6 +1,6 @@
 //! Pipelines, their runs (each an operation run) and their activity logs.
 
-use super::{on_pool, Store, WORKSPACES_OF_USER};
+use super::{json, on_pool, Store, WORKSPACES_OF_USER};
 use crate::item_access::AccessRule;
 use crate::pipeline::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
 use crate::CoreError;
@@ -103,10 +103,6 @@ impl TryFrom<PipelineRow> for PipelineRecord {
             },
         })
     }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
-    serde_json::to_string(value).map_err(|_| CoreError::Internal)
 }
 
 /// Why a run could not begin.

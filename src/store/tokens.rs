@@ -81,12 +81,15 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Revokes the user's token `id`; false when they have no such usable token.
-    pub async fn revoke_token(&self, user_id: i64, id: i64) -> Result<bool, CoreError> {
-        let done = on_pool!(self, pool => sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
-            .bind(id).bind(user_id).bind(Utc::now()).execute(pool).await.map(|done| done.rows_affected()))?;
-        Ok(done == 1)
+    /// Revokes the user's token `id` and returns it; `None` when they have no such usable token.
+    pub async fn revoke_token(&self, user_id: i64, id: i64) -> Result<Option<ApiToken>, CoreError> {
+        let sql = format!(
+            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
+             RETURNING {TOKEN_COLUMNS}"
+        );
+        let row: Option<TokenRow> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(id).bind(user_id).bind(Utc::now()).fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
     }
 
     pub async fn touch_token(&self, id: i64) -> Result<(), CoreError> {

@@ -1,7 +1,7 @@
 //! The tool registry. Secrets are stored for `tool.http` steps and leave the store only through
 //! `tool_secrets`; every other read masks them.
 
-use super::{on_pool, Store, WORKSPACES_OF_USER};
+use super::{json, on_pool, Store, WORKSPACES_OF_USER};
 use crate::tool::{masked, Tool, ToolDraft};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -75,10 +75,6 @@ impl TryFrom<ToolRow> for ToolRecord {
             draft,
         })
     }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
-    serde_json::to_string(value).map_err(|_| CoreError::Internal)
 }
 
 impl Store {

@@ -1,7 +1,6 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::use_location;
 use tenantpilot_core::CoreError;
 
 /// What a page shows instead of its content when loading it failed. The status code was set
@@ -10,12 +9,7 @@ use tenantpilot_core::CoreError;
 pub fn ErrorView(error: AppError) -> impl IntoView {
     match error.0 {
         CoreError::Unauthenticated => {
-            let location = use_location();
-            // `try_`: rendering may outlive the route's reactive scope; then start at the workspace.
-            let path = location.pathname.try_get_untracked().unwrap_or_else(|| "/admin".into());
-            let search = location.search.try_get_untracked().unwrap_or_default();
-            let search = search.trim_start_matches('?');
-            let here = if search.is_empty() { path } else { format!("{path}?{search}") };
+            let here = current_path().unwrap_or_else(|| "/admin".into());
             let path = format!("/login?next={}", encode_query(&here));
             view! { <Redirect path /> }.into_any()
         }
@@ -28,6 +22,23 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
             </section>
         }
         .into_any(),
+    }
+}
+
+/// The page being shown, with its query, to come back to after sign-in. Read from the request
+/// (server) or the window (browser), not the router's location: a render can outlive the route's
+/// reactive scope, and reading its disposed memos then panicked the render, leaving the
+/// response unfinished.
+fn current_path() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.uri.path_and_query().map(|path| path.as_str().to_string()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let location = window().location();
+        Some(format!("{}{}", location.pathname().ok()?, location.search().unwrap_or_default()))
     }
 }
 
