@@ -77,6 +77,7 @@ pub fn token_scopes(path: &str) -> Option<TokenRequirement> {
         ["admin", "monitoring", "operations", ..] | ["admin", "monitoring", "events"] => Some(OPERATIONS),
         ["admin", "t", _, "backup-items" | "backup-sets" | "restore-runs", ..] => Some(OPERATIONS),
         ["admin", "t", _, "provider-connection", ..] => Some(TENANT_ADMIN),
+        ["_", "tenant", ..] => Some(TENANT_ADMIN),
         ["api", "v1", "pipeline", "status" | "logs"] => Some(PIPELINE_READ),
         ["api", "v1", "pipeline", ..] => Some(PIPELINE),
         ["api", "v1", "registry", ..] => Some(REGISTRY),
@@ -101,6 +102,8 @@ mod tests {
             needs("/admin/t/contoso/provider-connection"),
             Some(&[Scope::Api, Scope::TenantAdmin][..])
         );
+        assert_eq!(needs("/_/tenant"), Some(&[Scope::Api, Scope::TenantAdmin][..]));
+        assert_eq!(needs("/_/tenant/12"), Some(&[Scope::Api, Scope::TenantAdmin][..]));
         assert_eq!(needs("/api/v1/pipeline/run"), Some(&[Scope::Api, Scope::Pipeline][..]));
         assert_eq!(needs("/api/v1/registry/update"), Some(&[Scope::Api, Scope::ToolRegistry][..]));
         assert_eq!(needs("/api/v1/logs/user/tokens"), Some(&[Scope::Api, Scope::SecurityLogs][..]));

@@ -68,6 +68,8 @@ pub mod action {
     pub const RESET: &str = "reset";
     pub const REVOKE: &str = "revoke";
     pub const SIGN_IN: &str = "sign_in";
+    pub const DISABLE: &str = "disable";
+    pub const PURGE: &str = "purge";
 }
 
 /// `GET /api/v1/logs/user/actions` entries, field for field as the contract shows them.

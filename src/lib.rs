@@ -7,6 +7,7 @@ pub mod capability;
 pub mod encoding;
 pub mod error;
 pub mod item_access;
+pub mod lifecycle;
 pub mod model;
 pub mod operation;
 pub mod pipeline;
@@ -35,6 +36,8 @@ pub mod seed;
 pub mod store;
 #[cfg(feature = "server")]
 pub mod tenancy;
+#[cfg(feature = "server")]
+pub mod tenant_jobs;
 #[cfg(feature = "server")]
 pub mod testing;
 #[cfg(feature = "server")]

@@ -36,6 +36,8 @@ pub struct Tenant {
     pub name: String,
     pub external_tenant_id: String,
     pub enabled: bool,
+    /// The module version the tenant's data is at; `None` until an install has finished.
+    pub module_version: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -212,8 +212,15 @@ impl ListParams {
 pub const LIKELY_STALE_AFTER_SECS: i64 = 30;
 
 /// The operation types this version runs, for filters.
-pub const KNOWN_TYPES: &[&str] =
-    &["backup_set.capture", "assignments.fetch", "assignments.restore", "pipeline.run"];
+pub const KNOWN_TYPES: &[&str] = &[
+    "backup_set.capture",
+    "assignments.fetch",
+    "assignments.restore",
+    "pipeline.run",
+    crate::lifecycle::INSTALL,
+    crate::lifecycle::UPGRADE,
+    crate::lifecycle::DISABLE,
+];
 
 macro_rules! string_enum {
     ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
@@ -256,6 +263,9 @@ pub fn type_label(kind: &str) -> &str {
         "assignments.fetch" => "Fetch assignments",
         "assignments.restore" => "Restore assignments",
         "pipeline.run" => "Pipeline run",
+        crate::lifecycle::INSTALL => "Install tenant",
+        crate::lifecycle::UPGRADE => "Upgrade tenant",
+        crate::lifecycle::DISABLE => "Disable tenant",
         other => other,
     }
 }

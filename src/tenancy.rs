@@ -16,11 +16,31 @@ pub struct NewTenant<'a> {
     pub external_tenant_id: Option<&'a str>,
 }
 
-/// Creates a tenant (and its workspace when missing). Idempotent for the same slug and workspace.
+/// Creates a tenant (and its workspace when missing), installed at this build's version and
+/// enabled. Idempotent for the same slug and workspace.
 pub async fn create_tenant(
     store: &Store,
     actor: &Initiator,
     new: NewTenant<'_>,
+) -> Result<(Tenant, Ensured), CoreError> {
+    create(store, actor, new, true).await
+}
+
+/// Registers a tenant for an install job to finish: created disabled and without a version.
+/// An existing tenant is returned as it is.
+pub async fn register_tenant(
+    store: &Store,
+    actor: &Initiator,
+    new: NewTenant<'_>,
+) -> Result<(Tenant, Ensured), CoreError> {
+    create(store, actor, new, false).await
+}
+
+async fn create(
+    store: &Store,
+    actor: &Initiator,
+    new: NewTenant<'_>,
+    installed: bool,
 ) -> Result<(Tenant, Ensured), CoreError> {
     let workspace_slug = validate::slug("workspace", new.workspace_slug)?;
     let slug = validate::slug("slug", new.slug)?;
@@ -30,7 +50,7 @@ pub async fn create_tenant(
         None => slug.clone(),
     };
     let (workspace, _) = store.ensure_workspace(&workspace_slug, &title_case(&workspace_slug)).await?;
-    let (tenant, ensured) = store.ensure_tenant(&workspace, &slug, &name, &external).await?;
+    let (tenant, ensured) = store.ensure_tenant(&workspace, &slug, &name, &external, installed).await?;
     if ensured == Ensured::Created {
         audit(
             store,
@@ -126,7 +146,7 @@ pub async fn remove_member(
 }
 
 /// "north-europe" → "North Europe", a readable default name for a workspace made from a slug.
-fn title_case(slug: &str) -> String {
+pub fn title_case(slug: &str) -> String {
     slug.split('-')
         .map(|word| {
             let mut chars = word.chars();

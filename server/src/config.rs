@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// With --demo: connect the demo tenants to the provider simulator at this URL.
     #[arg(long, global = true, env = "TENANTPILOT_DEMO_PROVIDER_URL")]
     pub demo_provider_url: Option<String>,
+    /// The longest a `GET /_/tenant/{id}?wait=` request is held, in milliseconds.
+    #[arg(long, global = true, env = "TENANTPILOT_TENANT_JOB_MAX_WAIT_MS", default_value_t = 60_000)]
+    pub tenant_job_max_wait_ms: u64,
 }
 
 /// The operation engine of this process.

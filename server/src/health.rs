@@ -4,9 +4,13 @@ use axum::{Extension, Json};
 use serde_json::json;
 use tenantpilot_app::guard::AppState;
 
-/// The process is up.
+/// The process is up, and which module it is (as tenant lifecycle jobs name it).
 pub async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "module": tenantpilot_core::lifecycle::module_id(),
+    }))
 }
 
 /// The process can serve: its database answers.

@@ -88,7 +88,10 @@ pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> R
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(middleware::from_fn_with_state(origin_policy, same_origin))
         .layer(session_layer)
-        .layer(Extension(state));
+        .layer(Extension(state))
+        .layer(Extension(api::tenant::TenantApiSettings {
+            max_wait: std::time::Duration::from_millis(serve.tenant_job_max_wait_ms),
+        }));
     // The body limit goes on the routes themselves: it changes the body type, which the
     // middleware above would not accept.
     Ok(router.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)).layer(layers))

@@ -105,6 +105,12 @@ impl RunContext {
         Ok(())
     }
 
+    /// Adds a line to the run's log, which watchers hear at once.
+    pub async fn log(&self, message: impl Into<String>) -> Result<(), Stop> {
+        self.store.add_run_message(self.run.id, &message.into()).await?;
+        Ok(())
+    }
+
     fn update(&self, change: impl FnOnce(&mut Counters)) {
         if let Ok(mut counters) = self.signals.counters.lock() {
             change(&mut counters);

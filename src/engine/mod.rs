@@ -7,7 +7,7 @@ pub mod operations;
 mod workers;
 
 pub use context::{RunContext, Stop};
-pub use workers::{EngineHandle, EngineSettings};
+pub use workers::{run_now, EngineHandle, EngineSettings};
 
 use crate::audit::{action, kind, NewAuditEntry};
 use crate::operation::{Initiator, OperationRun, RunOutcome};
@@ -49,6 +49,19 @@ impl Operations {
 /// Starts `new`, or reuses the active run with the same identity, and records who asked.
 pub async fn start(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
     let started = store.start_run(new).await?;
+    audit_start(store, new, started).await?;
+    Ok(started)
+}
+
+/// Like [`start`], but a created run is claimed for the caller, who executes it at once with
+/// [`run_now`] while its request waits.
+pub async fn start_now(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
+    let started = store.start_run_claimed(new, "request").await?;
+    audit_start(store, new, started).await?;
+    Ok(started)
+}
+
+async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<(), CoreError> {
     let verb = match started {
         Started::Created(_) => action::START,
         Started::Reused(_) => action::REUSE,
@@ -68,8 +81,7 @@ pub async fn start(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
             target_id: started.id().to_string(),
             details,
         })
-        .await?;
-    Ok(started)
+        .await
 }
 
 /// Cancels `run` for `actor`: a queued run completes as cancelled at once, a running one is

@@ -162,69 +162,99 @@ impl Worker {
     }
 
     async fn execute(&mut self, run: OperationRun) {
-        let id = run.id;
-        let span = tracing::info_span!("run", id, kind = %run.kind, worker = %self.name);
         let Some(operation) = self.operations.get(&run.kind).cloned() else {
-            tracing::error!(parent: &span, "no operation of this kind is known to this version");
+            tracing::error!(run = run.id, kind = %run.kind, "no operation of this kind is known to this version");
             let stop =
                 Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
-            self.finish(id, Err(stop), run.counters).await;
+            finish(&self.store, run.id, Err(stop), run.counters).await;
             return;
         };
-        tracing::info!(parent: &span, attempt = run.attempt, "run started");
-        let signals = Arc::new(RunSignals::default());
-        let mut context =
-            RunContext::new(run, self.store.clone(), signals.clone(), self.settings.progress_every);
-        // Beside the operation; aborted with it, also when this worker itself is dropped.
-        let _beating = AbortOnDrop(tokio::spawn(heartbeat(
-            self.store.clone(),
-            id,
-            signals.clone(),
-            self.settings.heartbeat,
-        )));
-        let _releasing = AbortOnDrop(tokio::spawn(watch_release(self.release.clone(), signals.clone())));
-        // In a task of its own, so that a panic fails the run instead of killing the worker.
-        let mut executing = AbortOnDrop(tokio::spawn(
-            async move { operation.execute(&mut context).await }.instrument(span.clone()),
-        ));
-        let result = match (&mut executing.0).await {
-            Ok(result) => result,
-            Err(error) => {
-                tracing::error!(parent: &span, %error, "operation panicked");
-                Err(Stop::failed(
-                    "ops.internal",
-                    "unknown_error",
-                    "An internal error stopped this operation.",
-                ))
-            }
-        };
-        let counters = signals.counters();
-        let ended = match &result {
-            Ok(outcome) => outcome.as_str(),
-            Err(Stop::Cancelled) => "cancelled",
-            Err(Stop::Released) => "released",
-            Err(Stop::Failed(_)) => "failed",
-        };
-        tracing::info!(parent: &span, ended, ?counters, "run ended");
-        self.finish(id, result, counters).await;
+        let pace = Pace { heartbeat: self.settings.heartbeat, progress_every: self.settings.progress_every };
+        execute(&self.store, operation, run, &self.name, pace, Some(self.release.clone())).await;
     }
+}
 
-    async fn finish(&self, id: i64, result: Result<RunOutcome, Stop>, counters: Counters) {
-        let saved = match result {
-            Ok(outcome) => self.store.complete_run(id, outcome, counters).await.map(drop),
-            Err(Stop::Cancelled) => {
-                self.store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop)
-            }
-            Err(Stop::Released) => self.store.release_run(id).await.map(drop),
-            Err(Stop::Failed(failure)) => match self.store.add_run_failure(id, &failure).await {
-                Ok(()) => self.store.complete_run(id, RunOutcome::Failed, counters).await.map(drop),
-                Err(error) => Err(error),
-            },
-        };
-        if let Err(error) = saved {
-            // The run stays running without heartbeats; the reconciler completes it.
-            tracing::error!(%error, run = id, "cannot save the end of a run");
+/// How often a run beats and saves progress.
+#[derive(Clone, Copy)]
+struct Pace {
+    heartbeat: Duration,
+    progress_every: Duration,
+}
+
+/// Executes a run that a request claimed for itself (`Store::start_run_claimed`) and waits
+/// for, as a worker would: with heartbeats, and in a task of its own, so a client that goes
+/// away does not cut it short. Returns the run as it ended.
+pub async fn run_now(
+    store: &Store,
+    operation: Arc<dyn super::Operation>,
+    run: OperationRun,
+) -> Result<OperationRun, crate::CoreError> {
+    let id = run.id;
+    let defaults = EngineSettings::default();
+    let pace = Pace { heartbeat: defaults.heartbeat, progress_every: defaults.progress_every };
+    let task_store = store.clone();
+    let executing =
+        tokio::spawn(async move { execute(&task_store, operation, run, "request", pace, None).await });
+    if let Err(error) = executing.await {
+        tracing::error!(%error, run = id, "a run executed for a request did not finish");
+    }
+    store.operation_run(id).await?.ok_or(crate::CoreError::NotFound)
+}
+
+/// Runs `operation` on `run` and saves how it ended. `release` tells it to give the run back
+/// to the queue (a worker shutting down).
+async fn execute(
+    store: &Store,
+    operation: Arc<dyn super::Operation>,
+    run: OperationRun,
+    worker: &str,
+    pace: Pace,
+    release: Option<watch::Receiver<bool>>,
+) {
+    let id = run.id;
+    let span = tracing::info_span!("run", id, kind = %run.kind, worker);
+    tracing::info!(parent: &span, attempt = run.attempt, "run started");
+    let signals = Arc::new(RunSignals::default());
+    let mut context = RunContext::new(run, store.clone(), signals.clone(), pace.progress_every);
+    // Beside the operation; aborted with it, also when the caller itself is dropped.
+    let _beating = AbortOnDrop(tokio::spawn(heartbeat(store.clone(), id, signals.clone(), pace.heartbeat)));
+    let _releasing =
+        release.map(|release| AbortOnDrop(tokio::spawn(watch_release(release, signals.clone()))));
+    // In a task of its own, so that a panic fails the run instead of killing the worker.
+    let mut executing = AbortOnDrop(tokio::spawn(
+        async move { operation.execute(&mut context).await }.instrument(span.clone()),
+    ));
+    let result = match (&mut executing.0).await {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::error!(parent: &span, %error, "operation panicked");
+            Err(Stop::failed("ops.internal", "unknown_error", "An internal error stopped this operation."))
         }
+    };
+    let counters = signals.counters();
+    let ended = match &result {
+        Ok(outcome) => outcome.as_str(),
+        Err(Stop::Cancelled) => "cancelled",
+        Err(Stop::Released) => "released",
+        Err(Stop::Failed(_)) => "failed",
+    };
+    tracing::info!(parent: &span, ended, ?counters, "run ended");
+    finish(store, id, result, counters).await;
+}
+
+async fn finish(store: &Store, id: i64, result: Result<RunOutcome, Stop>, counters: Counters) {
+    let saved = match result {
+        Ok(outcome) => store.complete_run(id, outcome, counters).await.map(drop),
+        Err(Stop::Cancelled) => store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop),
+        Err(Stop::Released) => store.release_run(id).await.map(drop),
+        Err(Stop::Failed(failure)) => match store.add_run_failure(id, &failure).await {
+            Ok(()) => store.complete_run(id, RunOutcome::Failed, counters).await.map(drop),
+            Err(error) => Err(error),
+        },
+    };
+    if let Err(error) = saved {
+        // The run stays running without heartbeats; the reconciler completes it.
+        tracing::error!(%error, run = id, "cannot save the end of a run");
     }
 }
 

@@ -127,14 +127,7 @@ fn provider_message(body: &str) -> Option<String> {
 }
 
 fn describe(reason: ReasonCode, status: u16, body: &str) -> String {
-    let summary = match reason {
-        ReasonCode::Throttled => "The provider is throttling requests; try again later.",
-        ReasonCode::AuthenticationFailed => "The provider did not accept TenantPilot's credentials.",
-        ReasonCode::PermissionDenied => "TenantPilot's app registration lacks a permission this needs.",
-        ReasonCode::InvalidState => "The provider refused the request for the current state of the item.",
-        ReasonCode::DependencyUnreachable => "The provider is unavailable.",
-        ReasonCode::UnknownError => "The provider failed unexpectedly.",
-    };
+    let summary = reason.summary();
     match provider_message(body) {
         Some(detail) => format!("{summary} (HTTP {status}: {detail})"),
         None => format!("{summary} (HTTP {status})"),

@@ -29,6 +29,27 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    pub const ALL: [ReasonCode; 6] = [
+        ReasonCode::Throttled,
+        ReasonCode::PermissionDenied,
+        ReasonCode::AuthenticationFailed,
+        ReasonCode::DependencyUnreachable,
+        ReasonCode::InvalidState,
+        ReasonCode::UnknownError,
+    ];
+
+    /// What the reason means, for people.
+    pub fn summary(self) -> &'static str {
+        match self {
+            ReasonCode::Throttled => "The provider is throttling requests; try again later.",
+            ReasonCode::AuthenticationFailed => "The provider did not accept TenantPilot's credentials.",
+            ReasonCode::PermissionDenied => "TenantPilot's app registration lacks a permission this needs.",
+            ReasonCode::InvalidState => "The provider refused the request for the current state of the item.",
+            ReasonCode::DependencyUnreachable => "The provider is unavailable.",
+            ReasonCode::UnknownError => "The provider failed unexpectedly.",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonCode::Throttled => "throttled",

@@ -5,6 +5,7 @@
 mod audit;
 mod backups;
 mod events;
+mod lifecycle;
 mod memberships;
 mod operation_runs;
 mod pipelines;
@@ -18,6 +19,7 @@ mod users;
 pub use audit::LogQuery;
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
+pub use lifecycle::{DataChange, PurgeCounts, ReferenceEntry};
 pub use memberships::MembershipChange;
 pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};

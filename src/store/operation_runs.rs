@@ -35,8 +35,11 @@ impl NewRun {
             self.target.as_ref().map_or(("", ""), |target| (target.kind.as_str(), target.id.as_str()));
         let tenant =
             self.tenant_id.map_or_else(|| format!("workspace:{}", self.workspace_id), |id| id.to_string());
+        // A tenant's lifecycle jobs exclude each other, whatever each one does.
+        let kind =
+            if crate::lifecycle::is_lifecycle_kind(&self.kind) { "tenant.lifecycle" } else { &self.kind };
         // Unit separators keep "a"+"bc" and "ab"+"c" apart.
-        let canonical = format!("{tenant}\u{1f}{}\u{1f}{target_kind}\u{1f}{target_id}", self.kind);
+        let canonical = format!("{tenant}\u{1f}{kind}\u{1f}{target_kind}\u{1f}{target_id}");
         Sha256::digest(canonical.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
     }
 }
@@ -68,7 +71,7 @@ struct RunRow {
 
 /// What a changing statement returns, to publish the change without reading the run again.
 #[derive(sqlx::FromRow)]
-struct ChangeRow {
+pub(super) struct ChangeRow {
     id: i64,
     workspace_id: i64,
     tenant_id: Option<i64>,
@@ -76,7 +79,7 @@ struct ChangeRow {
     outcome: String,
 }
 
-const CHANGE_COLUMNS: &str = "id, workspace_id, tenant_id, status, outcome";
+pub(super) const CHANGE_COLUMNS: &str = "id, workspace_id, tenant_id, status, outcome";
 
 impl TryFrom<ChangeRow> for RunChange {
     type Error = CoreError;
@@ -154,26 +157,40 @@ impl Store {
     /// backends: the partial unique index admits one active run per identity, and a start that
     /// loses the race reads the winner's id.
     pub async fn start_run(&self, new: &NewRun) -> Result<Started, CoreError> {
+        self.insert_run(new, None).await
+    }
+
+    /// Like [`Store::start_run`], but a created run starts out running, claimed by `worker`: for
+    /// work done while a request waits, which no worker must pick up meanwhile.
+    pub async fn start_run_claimed(&self, new: &NewRun, worker: &str) -> Result<Started, CoreError> {
+        self.insert_run(new, Some(worker)).await
+    }
+
+    async fn insert_run(&self, new: &NewRun, claimed_by: Option<&str>) -> Result<Started, CoreError> {
         let identity = new.identity();
+        let status = if claimed_by.is_some() { RunStatus::Running } else { RunStatus::Queued };
         let context = serde_json::Value::Object(new.context.clone()).to_string();
         let initiator = serde_json::to_string(&new.initiator).map_err(|_| CoreError::Internal)?;
         let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
         // The active run can complete between our failed insert and the read: then try again.
         for _ in 0..5 {
+            let now = Utc::now();
+            let started_at = claimed_by.map(|_| now);
             let created: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
                 "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                 target_kind, target_id, context, initiator, created_at) \
-                 VALUES ($1, $2, $3, 'queued', 'pending', $4, $5, $6, $7, $8, $9) \
+                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12) \
                  ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
-                .bind(new.workspace_id).bind(new.tenant_id).bind(&new.kind).bind(&identity)
-                .bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator).bind(Utc::now())
+                .bind(new.workspace_id).bind(new.tenant_id).bind(&new.kind).bind(status.as_str())
+                .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
+                .bind(now).bind(started_at).bind(claimed_by)
                 .fetch_optional(pool).await)?;
             if let Some(id) = created {
                 self.publish(RunChange {
                     run_id: id,
                     workspace_id: new.workspace_id,
                     tenant_id: new.tenant_id,
-                    status: RunStatus::Queued,
+                    status,
                     outcome: RunOutcome::Pending,
                 })
                 .await;
@@ -195,6 +212,22 @@ impl Store {
         let row =
             on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(id).fetch_optional(pool).await)?;
         row.map(TryInto::try_into).transpose()
+    }
+
+    /// The runs working on target `kind` `id`, newest first.
+    pub async fn runs_with_target(
+        &self,
+        kind: &str,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<OperationRun>, CoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM operation_runs WHERE target_kind = $1 AND target_id = $2 \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<RunRow> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(kind).bind(id).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Publishes the change a `change_run!` statement made; false when it matched no run.
@@ -298,6 +331,34 @@ impl Store {
         );
         change_run!(self, &sql, id, failures)?;
         Ok(())
+    }
+
+    /// Appends a line to a run's log and tells watchers.
+    pub async fn add_run_message(&self, id: i64, message: &str) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO operation_run_messages (run_id, message, created_at) VALUES ($1, $2, $3)")
+            .bind(id).bind(message).bind(Utc::now()).execute(pool).await.map(drop))?;
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM operation_runs WHERE id = $1");
+        let row: Option<ChangeRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        self.publish_change(row).await?;
+        Ok(())
+    }
+
+    /// A run's log, oldest line first.
+    pub async fn run_messages(&self, id: i64) -> Result<Vec<String>, CoreError> {
+        let messages = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT message FROM operation_run_messages WHERE run_id = $1 ORDER BY id")
+            .bind(id).fetch_all(pool).await)?;
+        Ok(messages)
+    }
+
+    /// Deletes a completed run (and its log); false when there is none or it is still active.
+    pub async fn delete_completed_run(&self, id: i64) -> Result<bool, CoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM operation_runs WHERE id = $1 AND status = 'completed'")
+            .bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(deleted > 0)
     }
 
     /// Cancels a run: a queued one at once; a running one is asked to stop, and its handler

@@ -4,10 +4,10 @@ use crate::CoreError;
 use chrono::Utc;
 
 pub(super) const TENANT_COLUMNS: &str =
-    "id, workspace_id, slug, name, external_tenant_id, enabled, created_at";
+    "id, workspace_id, slug, name, external_tenant_id, enabled, module_version, created_at";
 /// The same columns qualified by the alias `t`, for joins.
 pub(super) const TENANT_COLUMNS_T: &str =
-    "t.id, t.workspace_id, t.slug, t.name, t.external_tenant_id, t.enabled, t.created_at";
+    "t.id, t.workspace_id, t.slug, t.name, t.external_tenant_id, t.enabled, t.module_version, t.created_at";
 
 /// What `ensure_*` did, so scripted set-up can say so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,13 @@ impl Store {
         }
     }
 
+    /// The slug of the tenant's workspace.
+    pub async fn workspace_of(&self, tenant: &Tenant) -> Result<String, CoreError> {
+        let slug = on_pool!(self, pool => sqlx::query_scalar("SELECT slug FROM workspaces WHERE id = $1")
+            .bind(tenant.workspace_id).fetch_one(pool).await)?;
+        Ok(slug)
+    }
+
     pub async fn workspace_by_slug(&self, slug: &str) -> Result<Option<Workspace>, CoreError> {
         let sql = "SELECT id, slug, name, created_at FROM workspaces WHERE slug = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(sql)
@@ -40,14 +47,17 @@ impl Store {
         Ok(row)
     }
 
-    /// Creates a tenant. A slug that is taken is a conflict unless it names the same tenant in
-    /// the same workspace, which makes scripted set-up idempotent.
+    /// Creates a tenant: `installed` at this build's version and enabled, or only registered
+    /// (disabled, no version) for an install job to finish. A slug that is taken is a conflict
+    /// unless it names the same tenant in the same workspace, which makes scripted set-up
+    /// idempotent.
     pub async fn ensure_tenant(
         &self,
         workspace: &Workspace,
         slug: &str,
         name: &str,
         external_tenant_id: &str,
+        installed: bool,
     ) -> Result<(Tenant, Ensured), CoreError> {
         if let Some(existing) = self.tenant_by_slug(slug).await? {
             return if existing.workspace_id == workspace.id {
@@ -57,22 +67,27 @@ impl Store {
             };
         }
         let sql = format!(
-            "INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, enabled, created_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {TENANT_COLUMNS}"
+            "INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, enabled, module_version, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TENANT_COLUMNS}"
         );
+        let version = installed.then(|| crate::lifecycle::running_version().to_string());
         let result = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
             .bind(workspace.id)
             .bind(slug)
             .bind(name)
             .bind(external_tenant_id)
+            .bind(installed)
+            .bind(version)
             .bind(Utc::now())
             .fetch_one(pool)
             .await);
         match result {
             Ok(row) => Ok((row, Ensured::Created)),
-            Err(error) if is_unique_violation(&error) => {
-                Err(CoreError::conflict(format!("The tenant slug {slug} is taken")))
-            }
+            // A concurrent creator of the same tenant won the race: theirs is as good as ours.
+            Err(error) if is_unique_violation(&error) => match self.tenant_by_slug(slug).await? {
+                Some(existing) if existing.workspace_id == workspace.id => Ok((existing, Ensured::Existing)),
+                _ => Err(CoreError::conflict(format!("The tenant slug {slug} is taken"))),
+            },
             Err(error) => Err(error.into()),
         }
     }

@@ -1,5 +1,5 @@
-//! The JSON routes: the assignment-operations contract, the pipeline contract (`v1`) and the
-//! JSON twins of page actions.
+//! The JSON routes: the assignment-operations contract, the pipeline contract (`v1`), the tenant
+//! API (`/_/tenant`) and the JSON twins of page actions.
 //! Each handler takes the one guard (`SignedIn`), calls the same core function the pages'
 //! server functions call, and answers errors through `AppError`.
 
@@ -7,6 +7,7 @@ mod backups;
 mod monitoring;
 mod provider_connection;
 mod restores;
+pub mod tenant;
 mod v1;
 
 use axum::http::{header, StatusCode};
@@ -39,6 +40,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .merge(v1::routes())
         .route("/api/openapi.json", get(openapi))
+        .route("/_/tenant", post(tenant::submit))
+        .route("/_/tenant/{operation_id}", get(tenant::get).delete(tenant::delete))
         .route("/admin/monitoring/operations", get(monitoring::list))
         .route("/admin/monitoring/operations/{operation_run}", get(monitoring::detail))
         .route("/admin/monitoring/events", get(monitoring::events))

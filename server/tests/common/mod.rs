@@ -125,7 +125,7 @@ impl TestApp {
         self.reply(request.body(body).unwrap()).await
     }
 
-    async fn reply(&self, request: Request<Body>) -> Reply {
+    pub async fn reply(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

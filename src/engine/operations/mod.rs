@@ -4,9 +4,11 @@
 
 mod capture;
 mod fetch;
+mod lifecycle;
 mod pipeline;
 mod restore;
 
+pub use lifecycle::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 pub use restore::create_restore_run;
 
 use super::{Operation, Operations, RunContext, Stop};
@@ -31,6 +33,9 @@ pub fn all(client: ProviderClient) -> Operations {
         Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
         Arc::new(fetch::Fetch { client: client.clone() }),
         Arc::new(restore::Restore { client }),
+        Arc::new(lifecycle::Install { kind: crate::lifecycle::INSTALL }),
+        Arc::new(lifecycle::Install { kind: crate::lifecycle::UPGRADE }),
+        Arc::new(lifecycle::Disable),
         Arc::new(pipeline::PipelineRun {
             // A tool answers where it is asked; a redirect elsewhere is its answer, not followed.
             http: reqwest::Client::builder()
@@ -39,6 +44,11 @@ pub fn all(client: ProviderClient) -> Operations {
                 .unwrap_or_default(),
         }),
     ])
+}
+
+/// The operation of `tenant.disable` jobs, which requests run while the caller waits.
+pub fn disable_tenant() -> Arc<dyn Operation> {
+    Arc::new(lifecycle::Disable)
 }
 
 fn new_run(

@@ -1,0 +1,301 @@
+//! Tenant lifecycle jobs: the use cases behind `/_/tenant` and the platform's lifecycle page.
+//! A job is an operation run of a lifecycle kind whose target is the tenant (by slug, which
+//! outlives a purge); its messages are the run's log and its error the run's failure.
+
+use crate::engine::{self, operations};
+use crate::lifecycle::{self, JobPlan, JobRecord, TenantAttributes, TenantJob};
+use crate::model::Tenant;
+use crate::operation::{Initiator, OperationRun, RunOutcome, RunTarget};
+use crate::store::{NewRun, Started, Store};
+use crate::tenancy::{self, NewTenant};
+use crate::{validate, CoreError};
+use semver::Version;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The header naming the tenant a request is about.
+pub const TENANT_HEADER: &str = "X-Okapi-Tenant";
+
+/// What a `POST /_/tenant` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A job works in the background (or was already working): 201 with it.
+    Job(TenantJob),
+    /// Done while the request waited, or nothing to do: 204.
+    Done,
+}
+
+/// The tenant slug of the tenant header; a missing or malformed one is the caller's mistake.
+pub fn tenant_slug(header: Option<&str>) -> Result<String, CoreError> {
+    let header = header.filter(|value| !value.trim().is_empty()).ok_or_else(|| {
+        CoreError::invalid(
+            TENANT_HEADER,
+            format!("The {TENANT_HEADER} header is required: name the tenant's slug."),
+        )
+    })?;
+    validate::slug(TENANT_HEADER, header).map_err(|error| {
+        CoreError::invalid(TENANT_HEADER, format!("The {TENANT_HEADER} header is not a tenant slug: {error}"))
+    })
+}
+
+/// Starts the job `plan` for tenant `slug`, or answers that there is nothing to do. The
+/// tenant's state must fit the request: upgrading or disabling needs an existing tenant at
+/// `module_from`. A job already active for the tenant is returned instead of a second one.
+pub async fn submit(
+    store: &Store,
+    actor: &Initiator,
+    slug: &str,
+    attributes: TenantAttributes,
+    plan: JobPlan,
+) -> Result<Submitted, CoreError> {
+    let existing = store.tenant_by_slug(slug).await?;
+    match &plan {
+        JobPlan::Install { to, options } => {
+            let tenant = match existing {
+                Some(tenant) => {
+                    if let Some(workspace) = &options.workspace {
+                        let home = store.workspace_of(&tenant).await?;
+                        if home != *workspace {
+                            return Err(CoreError::invalid(
+                                "parameters",
+                                format!("Tenant {slug} belongs to workspace {home}, not {workspace}."),
+                            ));
+                        }
+                    }
+                    match stored_version(&tenant) {
+                        Some(current) if tenant.enabled && current == *to => return Ok(Submitted::Done),
+                        Some(current) if current > *to => {
+                            return Err(CoreError::invalid(
+                                "module_to",
+                                format!("Tenant {slug} is at {current}, newer than {to}: downgrades are not supported."),
+                            ));
+                        }
+                        _ => tenant,
+                    }
+                }
+                None => {
+                    let new = NewTenant {
+                        workspace_slug: options.workspace.as_deref().unwrap_or(tenancy::DEFAULT_WORKSPACE),
+                        slug,
+                        name: &tenancy::title_case(slug),
+                        external_tenant_id: None,
+                    };
+                    tenancy::register_tenant(store, actor, new).await?.0
+                }
+            };
+            background(store, actor, &tenant, lifecycle::INSTALL, attributes).await
+        }
+        JobPlan::Upgrade { from, to, .. } => {
+            let tenant = known(existing, slug)?;
+            if !tenant.enabled {
+                return Err(CoreError::invalid(
+                    "module_from",
+                    format!("Tenant {slug} is not enabled: install it (module_to alone) to enable it."),
+                ));
+            }
+            at_version(&tenant, from)?;
+            if from == to {
+                return Ok(Submitted::Done);
+            }
+            background(store, actor, &tenant, lifecycle::UPGRADE, attributes).await
+        }
+        JobPlan::Disable { from, purge } => {
+            let tenant = known(existing, slug)?;
+            if tenant.module_version.is_some() {
+                at_version(&tenant, from)?;
+            }
+            if !tenant.enabled && !purge {
+                return Ok(Submitted::Done);
+            }
+            let new = new_run(&tenant, lifecycle::DISABLE, &attributes, actor)?;
+            match engine::start_now(store, &new).await? {
+                Started::Reused(id) => Ok(Submitted::Job(job_of_run(store, id).await?)),
+                Started::Created(id) => {
+                    let run = store.operation_run(id).await?.ok_or(CoreError::Internal)?;
+                    let ended = engine::run_now(store, operations::disable_tenant(), run).await?;
+                    if ended.outcome == RunOutcome::Succeeded {
+                        Ok(Submitted::Done)
+                    } else {
+                        // Finished, but not well: the job says why, as the contract's 201 can.
+                        Ok(Submitted::Job(job_of_run(store, id).await?))
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn background(
+    store: &Store,
+    actor: &Initiator,
+    tenant: &Tenant,
+    kind: &str,
+    attributes: TenantAttributes,
+) -> Result<Submitted, CoreError> {
+    let started = engine::start(store, &new_run(tenant, kind, &attributes, actor)?).await?;
+    Ok(Submitted::Job(job_of_run(store, started.id()).await?))
+}
+
+fn new_run(
+    tenant: &Tenant,
+    kind: &str,
+    attributes: &TenantAttributes,
+    actor: &Initiator,
+) -> Result<NewRun, CoreError> {
+    let mut context = serde_json::Map::new();
+    context.insert("tenant".into(), tenant.slug.clone().into());
+    context.insert(
+        "tenantAttributes".into(),
+        serde_json::to_value(attributes).map_err(|_| CoreError::Internal)?,
+    );
+    Ok(NewRun {
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
+        kind: kind.into(),
+        target: Some(RunTarget { kind: "tenant".into(), id: tenant.slug.clone() }),
+        context,
+        initiator: actor.clone(),
+    })
+}
+
+fn known(tenant: Option<Tenant>, slug: &str) -> Result<Tenant, CoreError> {
+    tenant.ok_or_else(|| {
+        CoreError::invalid(
+            TENANT_HEADER,
+            format!("There is no tenant {slug}: install it first (module_to alone)."),
+        )
+    })
+}
+
+fn stored_version(tenant: &Tenant) -> Option<Version> {
+    tenant.module_version.as_deref().and_then(|version| Version::parse(version).ok())
+}
+
+fn at_version(tenant: &Tenant, from: &Version) -> Result<(), CoreError> {
+    match stored_version(tenant) {
+        Some(current) if current == *from => Ok(()),
+        current => {
+            let at = current.map_or_else(
+                || "not installed".to_string(),
+                |version| format!("at {}", lifecycle::ModuleId::tenantpilot(version)),
+            );
+            Err(CoreError::invalid(
+                "module_from",
+                format!(
+                    "Tenant {} is {at}, not at {}.",
+                    tenant.slug,
+                    lifecycle::ModuleId::tenantpilot(from.clone())
+                ),
+            ))
+        }
+    }
+}
+
+/// The job with id `id` (a run id) of tenant `slug`; anything else is not found.
+pub async fn job(store: &Store, slug: &str, id: &str) -> Result<TenantJob, CoreError> {
+    let run = job_run(store, slug, id).await?;
+    to_job(store, &run).await
+}
+
+async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, CoreError> {
+    let id: i64 = id.parse().ok().filter(|id| *id > 0).ok_or(CoreError::NotFound)?;
+    let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
+    let of_tenant = run.target.as_ref().is_some_and(|target| target.kind == "tenant" && target.id == slug);
+    if lifecycle::is_lifecycle_kind(&run.kind) && of_tenant {
+        Ok(run)
+    } else {
+        Err(CoreError::NotFound)
+    }
+}
+
+async fn job_of_run(store: &Store, id: i64) -> Result<TenantJob, CoreError> {
+    let run = store.operation_run(id).await?.ok_or(CoreError::Internal)?;
+    to_job(store, &run).await
+}
+
+async fn to_job(store: &Store, run: &OperationRun) -> Result<TenantJob, CoreError> {
+    let tenant_attributes = run
+        .context
+        .get("tenantAttributes")
+        .and_then(|value| serde_json::from_value(value.clone()).ok())
+        .unwrap_or_default();
+    let error = match run.outcome {
+        RunOutcome::Cancelled => Some("The job was cancelled before it finished.".to_string()),
+        _ => run.failures.last().map(|failure| failure.message.clone()),
+    };
+    Ok(TenantJob {
+        id: run.id.to_string(),
+        tenant: run.target.as_ref().map(|target| target.id.clone()).unwrap_or_default(),
+        tenant_attributes,
+        complete: !run.status.is_active(),
+        error,
+        messages: store.run_messages(run.id).await?,
+    })
+}
+
+/// The job, answered as soon as it changes (completes, gains a message, fails) or after
+/// `wait`, whichever comes first. Changes are heard from every replica through the store's
+/// run events; a missed one is caught by re-reading when the events lag.
+pub async fn wait_for_change(
+    store: &Store,
+    slug: &str,
+    id: &str,
+    wait: Duration,
+) -> Result<TenantJob, CoreError> {
+    let mut changes = store.events().subscribe();
+    let first = job(store, slug, id).await?;
+    if wait.is_zero() || first.complete {
+        return Ok(first);
+    }
+    let run_id: i64 = first.id.parse().map_err(|_| CoreError::Internal)?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let heard = tokio::time::timeout_at(deadline, changes.recv()).await;
+        match heard {
+            Err(_elapsed) => return job(store, slug, id).await,
+            Ok(Ok(change)) if change.run_id != run_id => continue,
+            Ok(Err(RecvError::Closed)) => return job(store, slug, id).await,
+            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+        }
+        let now = job(store, slug, id).await?;
+        if now.complete != first.complete || now.error != first.error || now.messages != first.messages {
+            return Ok(now);
+        }
+    }
+}
+
+/// Deletes a completed job; one still active is the caller's mistake.
+pub async fn delete(store: &Store, actor: &Initiator, slug: &str, id: &str) -> Result<(), CoreError> {
+    let run = job_run(store, slug, id).await?;
+    if run.status.is_active() {
+        return Err(CoreError::invalid(
+            "operation_id",
+            "The job is still running: delete it once it is complete.",
+        ));
+    }
+    if !store.delete_completed_run(run.id).await? {
+        return Err(CoreError::NotFound);
+    }
+    store
+        .record_audit(&crate::audit::NewAuditEntry {
+            workspace_id: Some(run.workspace_id),
+            tenant_id: run.tenant_id,
+            actor: actor.clone(),
+            kind: crate::audit::kind::OPERATION,
+            action: crate::audit::action::DELETE,
+            target_id: run.id.to_string(),
+            details: serde_json::Map::from_iter([("type".to_string(), run.kind.clone().into())]),
+        })
+        .await
+}
+
+/// The lifecycle jobs of tenant `slug`, newest first, for the platform's lifecycle page.
+pub async fn history(store: &Store, slug: &str, limit: i64) -> Result<Vec<JobRecord>, CoreError> {
+    let runs = store.runs_with_target("tenant", slug, limit).await?;
+    let mut jobs = Vec::with_capacity(runs.len());
+    for run in runs.into_iter().filter(|run| lifecycle::is_lifecycle_kind(&run.kind)) {
+        let job = to_job(store, &run).await?;
+        jobs.push(JobRecord { run, job });
+    }
+    Ok(jobs)
+}
