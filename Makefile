@@ -19,7 +19,8 @@ run: bootstrap
 	$(TOOLS) && cargo leptos build --release
 	target/release/tenantpilot provider-sim --demo --addr $(SIMULATOR) & simulator=$$!; \
 	trap 'kill $$simulator 2>/dev/null' EXIT; \
-	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo --demo-provider-url http://$(SIMULATOR)
+	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo --demo-provider-url http://$(SIMULATOR) \
+	  --sample-provider-url http://$(SIMULATOR)
 
 ## Everything: unit and integration tests on SQLite and PostgreSQL, then the browser suite.
 test:
@@ -39,6 +40,9 @@ test-e2e:
 ## Speed numbers (release build), on SQLite and PostgreSQL; see the README for the latest.
 bench:
 	scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations
+	for backend in sqlite postgres; do \
+	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \
+	done
 
 fmt:
 	cargo fmt --all

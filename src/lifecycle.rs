@@ -100,6 +100,79 @@ pub struct JobRecord {
     pub job: TenantJob,
 }
 
+/// A tenant's lifecycle as the platform's page shows it. After a purge the tenant is gone
+/// but its jobs remain, so `tenant` may be `None` while `jobs` is not empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantLifecycle {
+    pub slug: String,
+    pub tenant: Option<crate::model::Tenant>,
+    /// The slug of the tenant's workspace, while the tenant exists.
+    pub workspace: Option<String>,
+    /// This build's module id: what an install or upgrade brings the tenant to.
+    pub module: String,
+    pub jobs: Vec<JobRecord>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl TenantLifecycle {
+    /// The actions that make sense for the tenant as it is now.
+    pub fn actions(&self) -> Vec<LifecycleAction> {
+        let running = running_version();
+        let installed = self.tenant.as_ref().and_then(|tenant| tenant.module_version.as_deref());
+        let installed = installed.and_then(|version| semver::Version::parse(version).ok());
+        match &self.tenant {
+            None => vec![LifecycleAction::Install],
+            Some(tenant) if !tenant.enabled => vec![LifecycleAction::Install, LifecycleAction::Purge],
+            Some(_) if installed.is_some_and(|installed| installed < running) => {
+                vec![LifecycleAction::Upgrade, LifecycleAction::Disable, LifecycleAction::Purge]
+            }
+            Some(_) => vec![LifecycleAction::Disable, LifecycleAction::Purge],
+        }
+    }
+
+    /// Whether one of the tenant's jobs is still working (a new request would get it back).
+    pub fn busy(&self) -> bool {
+        self.jobs.iter().any(|record| !record.job.complete)
+    }
+}
+
+/// What a platform admin can ask of a tenant's lifecycle from its page; each becomes the
+/// request an orchestrator would send to `/_/tenant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleAction {
+    /// Enable at this build's version, creating the tenant if needed.
+    Install,
+    /// Run the data steps from the tenant's version to this build's.
+    Upgrade,
+    /// Make the tenant unusable, keeping its data.
+    Disable,
+    /// Disable and delete all of the tenant's data.
+    Purge,
+}
+
+impl LifecycleAction {
+    pub const ALL: [LifecycleAction; 4] = [
+        LifecycleAction::Install,
+        LifecycleAction::Upgrade,
+        LifecycleAction::Disable,
+        LifecycleAction::Purge,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Install => "install",
+            LifecycleAction::Upgrade => "upgrade",
+            LifecycleAction::Disable => "disable",
+            LifecycleAction::Purge => "purge",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<LifecycleAction> {
+        LifecycleAction::ALL.into_iter().find(|action| action.as_str() == value)
+    }
+}
+
 /// One entry of a 422 answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidationError {
@@ -124,6 +197,9 @@ pub struct InstallOptions {
     pub workspace: Option<String>,
     /// Load the reference data: role and capability catalog, operation type labels, reason-code texts.
     pub load_reference: bool,
+    /// Connect the tenant to the sample provider (the provider simulator) and capture its
+    /// sample policies into a backup set.
+    pub load_sample: bool,
 }
 
 /// A checked request: exactly one of the three things a job can do.
@@ -147,9 +223,8 @@ pub enum Refusal {
 }
 
 /// The parameters an install understands; anything else is refused rather than ignored, so a
-/// misspelt key does not silently do nothing. (`loadSample` is refused until sample loading
-/// from the provider simulator exists.)
-const PARAMETERS: [&str; 2] = ["workspace", "loadReference"];
+/// misspelt key does not silently do nothing.
+const PARAMETERS: [&str; 3] = ["workspace", "loadReference", "loadSample"];
 
 /// Reads and checks a `POST /_/tenant` body against the schema and this build's module.
 pub fn parse_request(body: &[u8]) -> Result<(TenantAttributes, JobPlan), Refusal> {
@@ -352,6 +427,7 @@ fn install_options(parameters: &[Parameter], errors: &mut Errors) -> InstallOpti
         };
         match key.as_str() {
             "loadReference" => options.load_reference = flag(errors),
+            "loadSample" => options.load_sample = flag(errors),
             "workspace" => match crate::validate::slug("workspace", value) {
                 Ok(slug) => options.workspace = Some(slug),
                 Err(error) => {
@@ -416,6 +492,42 @@ mod tests {
         {
             assert_eq!(ModuleId::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_page_offers_what_fits_the_tenant() {
+        let tenant = |enabled: bool, version: Option<&str>| crate::model::Tenant {
+            id: 1,
+            workspace_id: 1,
+            slug: "contoso".into(),
+            name: "Contoso".into(),
+            external_tenant_id: String::new(),
+            enabled,
+            module_version: version.map(String::from),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let offered = |tenant: Option<crate::model::Tenant>| {
+            let page = TenantLifecycle {
+                slug: "contoso".into(),
+                tenant,
+                workspace: None,
+                module: module_id(),
+                jobs: Vec::new(),
+                now: chrono::DateTime::UNIX_EPOCH,
+            };
+            page.actions().into_iter().map(LifecycleAction::as_str).collect::<Vec<_>>()
+        };
+        let running = running_version().to_string();
+        use LifecycleAction as A;
+        let names = |actions: &[A]| actions.iter().map(|action| action.as_str()).collect::<Vec<_>>();
+        assert_eq!(offered(Some(tenant(true, Some(&running)))), names(&[A::Disable, A::Purge]));
+        assert_eq!(offered(Some(tenant(true, Some("0.3.0")))), names(&[A::Upgrade, A::Disable, A::Purge]));
+        assert_eq!(offered(Some(tenant(false, Some(&running)))), names(&[A::Install, A::Purge]));
+        assert_eq!(offered(None), names(&[A::Install]));
+        for action in LifecycleAction::ALL {
+            assert_eq!(LifecycleAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(LifecycleAction::parse("explode"), None);
     }
 
     #[test]

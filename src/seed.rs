@@ -1,9 +1,10 @@
 //! The demo workspace `make run` starts with: three tenants, one user per role, a platform admin,
 //! Olivia Owner as the workspace's Site Admin, and a pipeline to run.
 
+use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::pipeline::PipelineInput;
-use crate::provider::{self, NewConnection};
+use crate::provider::{self, ConnectionInfo, NewConnection};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
 use crate::token::AccountRole;
@@ -76,22 +77,35 @@ pub async fn connect_demo_provider(
     store: &Store,
     simulator_url: &str,
 ) -> Result<Vec<&'static str>, CoreError> {
-    let root = simulator_url.trim_end_matches('/');
     let mut connected = Vec::new();
     for (slug, _) in TENANTS {
         let Some(tenant) = store.tenant_by_slug(slug).await? else { continue };
         if store.provider_connection_info(tenant.id).await?.is_some() {
             continue;
         }
-        let secret = password::generate();
-        let new = NewConnection {
-            base_url: &format!("{root}/{slug}/v1.0"),
-            token_url: &format!("{root}/{slug}/oauth2/v2.0/token"),
-            client_id: "tenantpilot-demo",
-            client_secret: &secret,
-        };
-        provider::connect(store, &Initiator::System, &tenant, new).await?;
+        connect_to_simulator(store, &Initiator::System, &tenant, simulator_url).await?;
         connected.push(slug);
     }
     Ok(connected)
+}
+
+/// Connects `tenant` to its own tenant of the provider simulator at `simulator_url`, with fresh
+/// credentials (a `--demo` simulator trusts the first it is shown, and fills the tenant with
+/// sample policies and groups).
+pub async fn connect_to_simulator(
+    store: &Store,
+    actor: &Initiator,
+    tenant: &Tenant,
+    simulator_url: &str,
+) -> Result<ConnectionInfo, CoreError> {
+    let root = simulator_url.trim_end_matches('/');
+    let slug = &tenant.slug;
+    let secret = password::generate();
+    let new = NewConnection {
+        base_url: &format!("{root}/{slug}/v1.0"),
+        token_url: &format!("{root}/{slug}/oauth2/v2.0/token"),
+        client_id: "tenantpilot-demo",
+        client_secret: &secret,
+    };
+    provider::connect(store, actor, tenant, new).await
 }

@@ -3,13 +3,16 @@
 //! outlives a purge); its messages are the run's log and its error the run's failure.
 
 use crate::engine::{self, operations};
-use crate::lifecycle::{self, JobPlan, JobRecord, TenantAttributes, TenantJob};
+use crate::lifecycle::{
+    self, JobPlan, JobRecord, LifecycleAction, TenantAttributes, TenantJob, TenantLifecycle,
+};
 use crate::model::Tenant;
 use crate::operation::{Initiator, OperationRun, RunOutcome, RunTarget};
 use crate::store::{NewRun, Started, Store};
 use crate::tenancy::{self, NewTenant};
 use crate::{validate, CoreError};
 use semver::Version;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -249,6 +252,7 @@ pub async fn wait_for_change(
     }
     let run_id: i64 = first.id.parse().map_err(|_| CoreError::Internal)?;
     let deadline = tokio::time::Instant::now() + wait;
+    let _parked = Parked::new();
     loop {
         let heard = tokio::time::timeout_at(deadline, changes.recv()).await;
         match heard {
@@ -261,6 +265,30 @@ pub async fn wait_for_change(
         if now.complete != first.complete || now.error != first.error || now.messages != first.messages {
             return Ok(now);
         }
+    }
+}
+
+/// Requests of this process parked in [`wait_for_change`], past their first read.
+static PARKED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many `?wait` requests this process holds now, waiting for their job to change.
+pub fn parked_waits() -> usize {
+    PARKED.load(Ordering::Relaxed)
+}
+
+/// Counts one parked request for as long as it lives.
+struct Parked;
+
+impl Parked {
+    fn new() -> Parked {
+        PARKED.fetch_add(1, Ordering::Relaxed);
+        Parked
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        PARKED.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -298,4 +326,89 @@ pub async fn history(store: &Store, slug: &str, limit: i64) -> Result<Vec<JobRec
         jobs.push(JobRecord { run, job });
     }
     Ok(jobs)
+}
+
+/// How many jobs the lifecycle page lists.
+pub const HISTORY_LIMIT: i64 = 50;
+
+/// Tenant `slug` and its jobs for the platform's lifecycle page; a slug that names neither a
+/// tenant nor a past one's jobs is not found.
+pub async fn lifecycle_of(store: &Store, slug: &str) -> Result<TenantLifecycle, CoreError> {
+    let tenant = store.tenant_by_slug(slug).await?;
+    let jobs = history(store, slug, HISTORY_LIMIT).await?;
+    if tenant.is_none() && jobs.is_empty() {
+        return Err(CoreError::NotFound);
+    }
+    let workspace = match &tenant {
+        Some(tenant) => Some(store.workspace_of(tenant).await?),
+        None => None,
+    };
+    Ok(TenantLifecycle {
+        slug: slug.to_string(),
+        tenant,
+        workspace,
+        module: lifecycle::module_id(),
+        jobs,
+        now: chrono::Utc::now(),
+    })
+}
+
+/// Submits `action` for tenant `slug` as the request `/_/tenant` would get for it: install and
+/// upgrade go to this build's version (with `options`), disable and purge from the tenant's.
+/// A purge deletes everything of the tenant, so the admin must have typed its slug (`typed_slug`).
+pub async fn submit_action(
+    store: &Store,
+    actor: &Initiator,
+    slug: &str,
+    action: LifecycleAction,
+    options: lifecycle::InstallOptions,
+    typed_slug: Option<&str>,
+) -> Result<Submitted, CoreError> {
+    if action == LifecycleAction::Purge && typed_slug.map(str::trim) != Some(slug) {
+        return Err(CoreError::invalid(
+            "confirm",
+            format!("Type the tenant's slug, {slug}, to confirm the purge: it deletes all of its data."),
+        ));
+    }
+    let tenant = store.tenant_by_slug(slug).await?;
+    let installed = tenant.as_ref().and_then(stored_version);
+    let running = lifecycle::running_version();
+    let module = |version: &Version| Some(lifecycle::ModuleId::tenantpilot(version.clone()).to_string());
+    let flags = [("loadReference", options.load_reference), ("loadSample", options.load_sample)];
+    let parameters: Vec<lifecycle::Parameter> = flags
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(key, _)| lifecycle::Parameter { key: key.into(), value: "true".into() })
+        .collect();
+    let parameters = (!parameters.is_empty()).then_some(parameters);
+    let (attributes, plan) = match action {
+        LifecycleAction::Install => (
+            TenantAttributes { module_to: module(&running), parameters, ..TenantAttributes::default() },
+            JobPlan::Install { to: running, options },
+        ),
+        LifecycleAction::Upgrade => {
+            let from = installed.ok_or_else(|| {
+                CoreError::invalid("action", format!("Tenant {slug} is not installed: install it instead."))
+            })?;
+            let attributes = TenantAttributes {
+                module_from: module(&from),
+                module_to: module(&running),
+                parameters,
+                ..TenantAttributes::default()
+            };
+            (attributes, JobPlan::Upgrade { from, to: running, options })
+        }
+        LifecycleAction::Disable | LifecycleAction::Purge => {
+            // A tenant never installed is disabled from this build's version, as it is shown.
+            let from = installed.unwrap_or(running);
+            let purge = action == LifecycleAction::Purge;
+            let attributes = TenantAttributes {
+                module_from: module(&from),
+                purge: purge.then_some(true),
+                ..TenantAttributes::default()
+            };
+            (attributes, JobPlan::Disable { from, purge })
+        }
+    };
+    submit(store, actor, slug, attributes, plan).await
 }

@@ -1,7 +1,7 @@
 use crate::routes::{
     AuditPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PipelinePage,
-    PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage, TenantOverviewPage,
-    TokensPage, ToolPage, WorkspaceHomePage,
+    PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage, TenantLifecyclePage,
+    TenantOverviewPage, TokensPage, ToolPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -57,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring/runs/:id") view=RunPage ssr=SsrMode::Async />
                 <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
+                <Route path=path!("/system/tenants/:slug") view=TenantLifecyclePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

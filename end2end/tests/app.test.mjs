@@ -1,26 +1,17 @@
 // The main journeys, once with JavaScript on (hydrated app) and once with it off (plain HTML
 // forms): sign in, switch tenant, members page, gated actions, sign out.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
+import { serverAndBrowser, signIn as signInWith, visit } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 for (const javaScriptEnabled of [true, false]) {
   describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
     const go = (page, url) => visit(page, url, javaScriptEnabled);
-    const signIn = (page, email) => signInWith(page, server, email, javaScriptEnabled);
+    const signIn = (page, email) => signInWith(page, env.server, email, javaScriptEnabled);
     const open = async () => {
-      const context = await browser.newContext({ javaScriptEnabled });
+      const context = await env.browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
       const wasm = [];
       page.on('response', (response) => {
@@ -31,19 +22,19 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('signed-out visitors are sent to sign in and back', async () => {
       const { context, page } = await open();
-      await go(page, `${server.base}/admin/t/contoso/members`);
+      await go(page, `${env.server.base}/admin/t/contoso/members`);
       assert.match(page.url(), /\/login\?next=\/admin\/t\/contoso\/members$/);
       await page.fill('input[name=email]', 'owner@demo.test');
-      await page.fill('input[name=password]', server.password);
+      await page.fill('input[name=password]', env.server.password);
       await page.click('button[type=submit]');
-      await page.waitForURL(`${server.base}/admin/t/contoso/members`);
+      await page.waitForURL(`${env.server.base}/admin/t/contoso/members`);
       await page.getByRole('heading', { name: 'Members of Contoso Ltd' }).waitFor();
       await context.close();
     });
 
     test('a wrong password is refused with a message', async () => {
       const { context, page } = await open();
-      await go(page, `${server.base}/login`);
+      await go(page, `${env.server.base}/login`);
       await page.fill('input[name=email]', 'owner@demo.test');
       await page.fill('input[name=password]', 'not the password');
       await page.click('button[type=submit]');
@@ -61,12 +52,12 @@ for (const javaScriptEnabled of [true, false]) {
 
       await page.getByText('Choose a tenant').click();
       await page.locator('.switcher').getByRole('link', { name: /Fabrikam Inc/ }).click();
-      await page.waitForURL(`${server.base}/admin/t/fabrikam`);
+      await page.waitForURL(`${env.server.base}/admin/t/fabrikam`);
       await page.getByRole('heading', { name: 'Fabrikam Inc' }).waitFor();
       assert.equal(await page.locator('.switcher > summary').innerText(), 'Fabrikam Inc');
 
       await page.getByRole('navigation', { name: 'Tenant' }).getByRole('link', { name: 'Members' }).click();
-      await page.waitForURL(`${server.base}/admin/t/fabrikam/members`);
+      await page.waitForURL(`${env.server.base}/admin/t/fabrikam/members`);
       for (const email of ['owner@demo.test', 'manager@demo.test', 'operator@demo.test']) {
         await page.getByRole('cell', { name: email, exact: true }).waitFor();
       }
@@ -77,8 +68,8 @@ for (const javaScriptEnabled of [true, false]) {
       assert.equal(hint, 'Requires the Owner role or higher');
 
       await page.getByRole('button', { name: 'Sign out' }).click();
-      await page.waitForURL(`${server.base}/login`);
-      await go(page, `${server.base}/admin`);
+      await page.waitForURL(`${env.server.base}/login`);
+      await go(page, `${env.server.base}/admin`);
       assert.match(page.url(), /\/login\?next=\/admin$/);
       await context.close();
     });
@@ -90,7 +81,7 @@ for (const javaScriptEnabled of [true, false]) {
       const [tenant, email] = javaScriptEnabled
         ? ['northwind', 'operator@demo.test']
         : ['fabrikam', 'readonly@demo.test'];
-      await go(page, `${server.base}/admin/t/${tenant}/members`);
+      await go(page, `${env.server.base}/admin/t/${tenant}/members`);
       await page.fill('input[name=email]', email);
       await page.selectOption('.inline-form select[name=role]', 'operator');
       await page.getByRole('button', { name: 'Add member' }).click();
@@ -109,7 +100,7 @@ for (const javaScriptEnabled of [true, false]) {
       const { context, page } = await open();
       await signIn(page, 'admin@demo.test');
       await page.getByRole('link', { name: 'Platform' }).click();
-      await page.waitForURL(`${server.base}/system`);
+      await page.waitForURL(`${env.server.base}/system`);
       const slug = javaScriptEnabled ? 'tailspin' : 'wingtip';
       await page.fill('input[name=slug]', slug);
       await page.fill('input[name=name]', `${slug} Toys`);
@@ -127,14 +118,14 @@ for (const javaScriptEnabled of [true, false]) {
     test('no access looks like nothing there; a missing capability says which role has it', async () => {
       const { context, page } = await open();
       await signIn(page, 'readonly@demo.test');
-      const members = await go(page, `${server.base}/admin/t/contoso/members`);
+      const members = await go(page, `${env.server.base}/admin/t/contoso/members`);
       assert.equal(members.status(), 403);
       await page.getByRole('heading', { name: 'Access denied' }).waitFor();
       await page.getByText('Requires the Operator role or higher').waitFor();
-      const other = await go(page, `${server.base}/admin/t/northwind`);
+      const other = await go(page, `${env.server.base}/admin/t/northwind`);
       assert.equal(other.status(), 404);
       await page.getByRole('heading', { name: 'Page not found' }).waitFor();
-      const system = await go(page, `${server.base}/system`);
+      const system = await go(page, `${env.server.base}/system`);
       assert.equal(system.status(), 404);
       await context.close();
     });

@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 // Paths are relative to end2end/; the server runs from the repository root (its site files).
@@ -52,7 +54,7 @@ async function startServerOn(port) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl], {
+  const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl, '--sample-provider-url', simulatorUrl], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -98,6 +100,33 @@ export async function launchBrowser() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
     ],
   });
+}
+
+/// A test file's own server and browser: its fields are set before the file's tests run, and
+/// both are stopped after them.
+export function serverAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
+}
+
+/// Waits until `locator` shows: with JavaScript on the page must change by itself; off, a
+/// person reloads.
+export async function untilShown(page, locator, javaScriptEnabled, timeout = 20_000) {
+  if (javaScriptEnabled) return locator.first().waitFor({ timeout });
+  const deadline = Date.now() + timeout;
+  while ((await locator.count()) === 0) {
+    assert.ok(Date.now() < deadline, `never appeared: ${locator}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await page.reload();
+  }
 }
 
 /// Loads `url`; with JavaScript on, waits until the app has hydrated, so clicks reach it.

@@ -1,24 +1,15 @@
 // Operations in the browser, with JavaScript on (live updates by push) and off (plain forms and
 // reloads): capture a backup, fetch an item's assignments and follow the run to its outcome,
 // plan and execute a restore, and watch a run started by API appear in an open Monitoring list.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
+import { serverAndBrowser, signIn as signInWith, untilShown, visit } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /// Tells the simulator how the tenant's provider should misbehave (here: slowly).
 async function simulatorFaults(tenant, faults) {
-  const reply = await fetch(`${server.simulatorUrl}/_sim/tenants/${tenant}/faults`, {
+  const reply = await fetch(`${env.server.simulatorUrl}/_sim/tenants/${tenant}/faults`, {
     method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults),
   });
   assert.equal(reply.status, 204);
@@ -27,23 +18,14 @@ async function simulatorFaults(tenant, faults) {
 for (const javaScriptEnabled of [true, false]) {
   describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
     const go = (page, url) => visit(page, url, javaScriptEnabled);
-    const signIn = (page, email) => signInWith(page, server, email, javaScriptEnabled);
+    const signIn = (page, email) => signInWith(page, env.server, email, javaScriptEnabled);
     const open = async (email) => {
-      const context = await browser.newContext({ javaScriptEnabled });
+      const context = await env.browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
       await signIn(page, email);
       return { context, page };
     };
-    /// With JavaScript on the page must change by itself; off, a person reloads.
-    const until = async (page, locator, timeout = 20_000) => {
-      if (javaScriptEnabled) return locator.first().waitFor({ timeout });
-      const deadline = Date.now() + timeout;
-      while ((await locator.count()) === 0) {
-        assert.ok(Date.now() < deadline, `never appeared: ${locator}`);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await page.reload();
-      }
-    };
+    const until = (page, locator, timeout) => untilShown(page, locator, javaScriptEnabled, timeout);
     // Each pass works on a tenant of its own, so one's restore does not change the other's data.
     const tenant = javaScriptEnabled ? 'contoso' : 'fabrikam';
     const reloads = (page) => {
@@ -54,7 +36,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('capture a backup, fetch assignments, and follow the run to its outcome', async () => {
       const { context, page } = await open('owner@demo.test');
-      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
       await page.getByRole('button', { name: 'Capture backup' }).click();
       if (javaScriptEnabled) {
         await page.getByRole('status').filter({ hasText: 'Capture backup queued.' }).waitFor();
@@ -87,7 +69,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('plan a restore, see its preview, and execute it', async () => {
       const { context, page } = await open('manager@demo.test');
-      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
       await until(page, page.locator('section.backup-set'));
       const set = page.locator('section.backup-set').first();
       await set.getByText('Plan a restore from this backup…').click();
@@ -100,7 +82,7 @@ for (const javaScriptEnabled of [true, false]) {
       await page.getByRole('button', { name: 'Restore assignments' }).click();
       if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Restore assignments queued.' }).waitFor();
       await until(page, page.locator('section.card .badge[data-outcome=succeeded]'));
-      const state = await (await fetch(`${server.simulatorUrl}/_sim/tenants/${tenant}`)).json();
+      const state = await (await fetch(`${env.server.simulatorUrl}/_sim/tenants/${tenant}`)).json();
       const restored = state.policies.find((policy) => policy.id === 'pol-bitlocker');
       assert.deepEqual(restored.assignments, ['grp-all-staff', 'grp-pilot']);
       await context.close();
@@ -108,12 +90,12 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('a reader sees the actions, disabled, saying who may', async () => {
       const { context, page } = await open('readonly@demo.test');
-      const reply = await go(page, `${server.base}/admin/t/contoso/backups`);
+      const reply = await go(page, `${env.server.base}/admin/t/contoso/backups`);
       assert.equal(reply.status(), 200);
       const capture = page.getByRole('button', { name: 'Capture backup' });
       assert.equal(await capture.isDisabled(), true);
       assert.equal(await page.locator('.gated', { has: capture }).getAttribute('title'), 'Requires the Operator role or higher');
-      const fabrikam = await go(page, `${server.base}/admin/t/fabrikam/backups`);
+      const fabrikam = await go(page, `${env.server.base}/admin/t/fabrikam/backups`);
       assert.equal(fabrikam.status(), 404);
       await context.close();
     });
@@ -122,7 +104,7 @@ for (const javaScriptEnabled of [true, false]) {
       const { context, page } = await open('owner@demo.test');
       // Six policies at 1.5 s each: long enough to cancel midway.
       await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
-      await go(page, `${server.base}/admin/t/${tenant}/backups`);
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
       await page.getByRole('button', { name: 'Capture backup' }).click();
       if (javaScriptEnabled) {
         await page.getByRole('status').filter({ hasText: 'Capture backup queued.' })
@@ -142,7 +124,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('Monitoring filters live in the URL', async () => {
       const { context, page } = await open('owner@demo.test');
-      await go(page, `${server.base}/admin/monitoring`);
+      await go(page, `${env.server.base}/admin/monitoring`);
       await page.selectOption('select[name=outcome]', 'cancelled');
       await page.getByRole('button', { name: 'Filter' }).click();
       await page.waitForURL(/[?&]outcome=cancelled/);
@@ -156,11 +138,11 @@ for (const javaScriptEnabled of [true, false]) {
     if (javaScriptEnabled) {
       test('a run started by API shows up in an open Monitoring list by itself', async () => {
         const { context, page } = await open('owner@demo.test');
-        await go(page, `${server.base}/admin/monitoring`);
+        await go(page, `${env.server.base}/admin/monitoring`);
         await page.getByRole('heading', { name: 'Monitoring' }).waitFor();
         const navigations = reloads(page);
-        const reply = await page.request.post(`${server.base}/admin/t/northwind/backup-sets/capture`, {
-          headers: { Origin: server.base, Accept: 'application/json' },
+        const reply = await page.request.post(`${env.server.base}/admin/t/northwind/backup-sets/capture`, {
+          headers: { Origin: env.server.base, Accept: 'application/json' },
         });
         assert.equal(reply.status(), 202);
         const { operationRunId } = await reply.json();

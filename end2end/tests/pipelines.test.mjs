@@ -1,43 +1,25 @@
 // Pipelines in the browser, with JavaScript on (live console by push/polling) and off (plain
 // forms and reloads): build a two-step pipeline in the steps editor, run it and watch its console
 // fill in, and stop a long one after its current step.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
+import { serverAndBrowser, signIn as signInWith, untilShown, visit } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 for (const javaScriptEnabled of [true, false]) {
   describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
     const mode = javaScriptEnabled ? 'js' : 'html';
     const open = async () => {
-      const context = await browser.newContext({ javaScriptEnabled });
+      const context = await env.browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
-      await signInWith(page, server, 'owner@demo.test', javaScriptEnabled);
+      await signInWith(page, env.server, 'owner@demo.test', javaScriptEnabled);
       return { context, page };
     };
-    /// With JavaScript on the page must change by itself; off, a person reloads.
-    const until = async (page, locator, timeout = 30_000) => {
-      if (javaScriptEnabled) return locator.first().waitFor({ timeout });
-      const deadline = Date.now() + timeout;
-      while ((await locator.count()) === 0) {
-        assert.ok(Date.now() < deadline, `never appeared: ${locator}`);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await page.reload();
-      }
-    };
+    const until = (page, locator, timeout) => untilShown(page, locator, javaScriptEnabled, timeout ?? 30_000);
     const create = async (page, name) => {
       await page.getByRole('link', { name: 'Pipelines' }).click();
-      await page.waitForURL(`${server.base}/admin/pipelines`);
+      await page.waitForURL(`${env.server.base}/admin/pipelines`);
       if (javaScriptEnabled) await page.waitForSelector('body[data-hydrated]');
       await page.fill('input[name=name]', name);
       await page.getByRole('button', { name: 'Create and add steps' }).click();

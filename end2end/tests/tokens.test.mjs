@@ -1,28 +1,19 @@
 // Personal access tokens in the browser, with JavaScript on and off: create one, see its secret
 // exactly once, use it from a script, revoke it.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn as signInWith, startServer, visit } from './harness.mjs';
+import { serverAndBrowser, signIn as signInWith, visit } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 for (const javaScriptEnabled of [true, false]) {
   describe(`with JavaScript ${javaScriptEnabled ? 'on' : 'off'}`, () => {
     test('create a token, see it once, use it, revoke it', async () => {
-      const context = await browser.newContext({ javaScriptEnabled });
+      const context = await env.browser.newContext({ javaScriptEnabled });
       const page = await context.newPage();
-      await signInWith(page, server, 'operator@demo.test', javaScriptEnabled);
+      await signInWith(page, env.server, 'operator@demo.test', javaScriptEnabled);
       await page.getByRole('link', { name: 'API tokens' }).click();
-      await page.waitForURL(`${server.base}/admin/tokens`);
+      await page.waitForURL(`${env.server.base}/admin/tokens`);
       if (javaScriptEnabled) await page.waitForSelector('body[data-hydrated]');
       const name = `ci-${javaScriptEnabled ? 'js' : 'html'}`;
       await page.fill('input[name=name]', name);
@@ -31,10 +22,10 @@ for (const javaScriptEnabled of [true, false]) {
       const secret = await page.locator('.fresh-token code.secret').innerText();
       assert.match(secret, /^tpat_[A-Za-z0-9]{40}$/);
 
-      const call = () => fetch(`${server.base}/admin/monitoring/operations`, { headers: { Authorization: `Bearer ${secret}` } });
+      const call = () => fetch(`${env.server.base}/admin/monitoring/operations`, { headers: { Authorization: `Bearer ${secret}` } });
       assert.equal((await call()).status, 200, 'the token works for scripts');
 
-      await visit(page, `${server.base}/admin/tokens`, javaScriptEnabled);
+      await visit(page, `${env.server.base}/admin/tokens`, javaScriptEnabled);
       assert.equal(await page.locator('.fresh-token').count(), 0, 'the secret is shown only once');
       const row = page.locator(`tr[data-token="${secret.slice(0, 13)}"]`);
       assert.match(await row.innerText(), new RegExp(`${name}[\\s\\S]*API Access, Operations[\\s\\S]*Active`));

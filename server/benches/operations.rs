@@ -4,8 +4,12 @@
 //!   in the store;
 //! - server-side rendering of the Monitoring page, through the real router;
 //! - what a bearer token costs a request over a session cookie, through the real router;
-//! - the activity logs (user actions, token activity) with 1,000,000 entries in each.
+//! - the activity logs (user actions, token activity) with 1,000,000 entries in each;
+//! - 10,000 `GET /_/tenant/{id}?wait=` long-polls held at once: the server's memory per waiting
+//!   request, and how soon after the job changes every one of them has its answer.
 //!
+//! `cargo bench --bench operations -- long-poll sqlite` (or `postgres`) runs the long-poll part
+//! (`make bench` runs it on each backend after the rest).
 //! Prints a table; nothing here asserts (speed is measured, not tested).
 
 use axum::body::Body;
@@ -23,7 +27,7 @@ use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_core::token::{AccountRole, Scope};
 use tenantpilot_core::{accounts, seed};
-use tenantpilot_core::{activity, engine, tokens};
+use tenantpilot_core::{activity, engine, tenant_jobs, tokens};
 use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
 use tower::ServiceExt;
@@ -443,12 +447,105 @@ async fn bench(backend: Backend, name: &'static str) {
     db.drop_database().await;
 }
 
+const WAITERS: usize = 10_000;
+
+/// Resident memory of this process, in KiB (Linux; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// `WAITERS` long-polls on one active job through the real router (in process, so the memory
+/// measured is the server's alone), then one change that must wake them all.
+async fn long_poll(backend: Backend, name: &'static str) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.store.clone();
+    seed::demo(&store).await.unwrap();
+    let admin = user(&store, "admin@demo.test").await;
+    let (_, token) =
+        tokens::create(&store, &admin, "bench", &[Scope::Api, Scope::TenantAdmin], None).await.unwrap();
+    let serve = Cli::parse_from(["tenantpilot", "--tenant-job-max-wait-ms", "600000"]).serve;
+    let app = router::build(store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+    let request = |method: &str, path: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "localhost")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header("X-Okapi-Tenant", "longpoll")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    // No engine runs here, so the install job stays active for as long as the bench needs.
+    let body = format!("{{\"module_to\":\"{}\"}}", tenantpilot_core::lifecycle::module_id());
+    let created = app.clone().oneshot(request("POST", "/_/tenant", &body)).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let location = created.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let job_id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+
+    let before = rss_kib();
+    let parking = Instant::now();
+    let mut waiting = tokio::task::JoinSet::new();
+    for _ in 0..WAITERS {
+        let (app, request) = (app.clone(), request("GET", &format!("{location}?wait=300000"), ""));
+        waiting.spawn(async move {
+            let reply = app.oneshot(request).await.unwrap();
+            let answered = Instant::now();
+            assert_eq!(reply.status(), 200);
+            reply.into_body().collect().await.unwrap();
+            answered
+        });
+    }
+    // Parked: subscribed to changes and past the first read, so the change below is news to each.
+    while tenant_jobs::parked_waits() < WAITERS {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let parked_in = parking.elapsed();
+    let held = rss_kib();
+    let changed = Instant::now();
+    store.add_run_message(job_id, "Data step 0.5.0: bench").await.unwrap();
+    let mut latencies = Vec::with_capacity(WAITERS);
+    while let Some(answered) = waiting.join_next().await {
+        latencies.push(answered.unwrap() - changed);
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
+    println!(
+        "{name:<10} {WAITERS} ?wait long-polls held: parked in {:.1} s; server memory +{:.1} MiB ({:.1} KiB each); \
+         after one change all answered: p50 {:.1} ms, p99 {:.1} ms, last {:.1} ms",
+        parked_in.as_secs_f64(),
+        held.saturating_sub(before) as f64 / 1024.0,
+        held.saturating_sub(before) as f64 / WAITERS as f64,
+        at(0.50),
+        at(0.99),
+        at(1.0),
+    );
+    db.drop_database().await;
+}
+
+/// `-- long-poll sqlite|postgres` runs only the long-poll part on one backend, in a process of
+/// its own: memory measured after the other parts (or the other backend) would mostly be the
+/// allocator handing back what they freed.
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "long-poll") {
+        match args.get(at + 1).map(String::as_str) {
+            Some("postgres") => long_poll(Backend::Postgres, "postgres").await,
+            _ => long_poll(Backend::Sqlite, "sqlite").await,
+        }
+        return;
+    }
     println!(
         "TenantPilot benchmarks: {} cores, {} starts at {AT_ONCE} at once; latencies per call",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        STARTS
+        STARTS,
     );
     println!("{:<10} {:<44} {:>6} {:>12} {:>13} {:>13}", "backend", "what", "n", "rate", "p50", "p99");
     bench(Backend::Sqlite, "sqlite").await;

@@ -111,6 +111,10 @@ pub struct EngineArgs {
     /// Days completed operations are kept; 0 keeps them forever.
     #[arg(long, global = true, env = "TENANTPILOT_RUN_RETENTION_DAYS", default_value_t = 90)]
     pub run_retention_days: u32,
+    /// The provider simulator (started with --demo) that installs with `loadSample=true` connect
+    /// tenants to and capture sample policies from.
+    #[arg(long, global = true, env = "TENANTPILOT_SAMPLE_PROVIDER_URL")]
+    pub sample_provider_url: Option<String>,
 }
 
 impl EngineArgs {

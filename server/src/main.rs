@@ -1,11 +1,11 @@
 use clap::Parser;
 use std::process::ExitCode;
-use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::engine::{operations, EngineHandle};
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 
 use tenantpilot_core::store::Store;
 use tenantpilot_core::{seed, CoreError};
-use tenantpilot_server::config::{Cli, Command, ServeArgs};
+use tenantpilot_server::config::{Cli, Command, EngineArgs, ServeArgs};
 use tenantpilot_server::{cli, logging, provider_sim, router};
 
 #[tokio::main]
@@ -34,8 +34,8 @@ async fn run(args: Cli) -> Result<(), String> {
     let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
     let outcome = match args.command.unwrap_or(Command::Serve) {
-        Command::Serve => return serve_http(store, args.serve, args.engine.settings()).await,
-        Command::Worker => return work(store, args.engine.settings()).await,
+        Command::Serve => return serve_http(store, args.serve, args.engine).await,
+        Command::Worker => return work(store, args.engine).await,
         Command::Migrate => {
             println!("database is up to date");
             Ok(())
@@ -60,19 +60,21 @@ fn describe(error: &CoreError) -> String {
 }
 
 /// The workers of this process; its name tells whose runs are whose in the runs table.
-fn start_engine(store: &Store, settings: EngineSettings) -> EngineHandle {
+fn start_engine(store: &Store, engine: &EngineArgs) -> EngineHandle {
+    let settings = engine.settings();
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     let name = format!("{host}:{}", std::process::id());
     tracing::info!(workers = settings.workers, %name, "starting the operation engine");
     let provider = ProviderClient::new(ClientSettings::default());
-    EngineHandle::spawn(store.clone(), operations::all(provider), settings, &name)
+    let operations = operations::all(provider, engine.sample_provider_url.clone());
+    EngineHandle::spawn(store.clone(), operations, settings, &name)
 }
 
-async fn work(store: Store, settings: EngineSettings) -> Result<(), String> {
-    if settings.workers == 0 {
+async fn work(store: Store, engine: EngineArgs) -> Result<(), String> {
+    if engine.workers == 0 {
         return Err("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)".into());
     }
-    let engine = start_engine(&store, settings);
+    let engine = start_engine(&store, &engine);
     shutdown_signal().await;
     engine.shutdown().await;
     store.close().await;
@@ -80,7 +82,7 @@ async fn work(store: Store, settings: EngineSettings) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve_http(store: Store, serve: ServeArgs, engine: EngineSettings) -> Result<(), String> {
+async fn serve_http(store: Store, serve: ServeArgs, engine: EngineArgs) -> Result<(), String> {
     if serve.demo {
         if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
             println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
@@ -103,7 +105,7 @@ async fn serve_http(store: Store, serve: ServeArgs, engine: EngineSettings) -> R
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
     tracing::info!(addr = %serve.site_addr, "listening");
-    let engine = start_engine(&store, engine);
+    let engine = start_engine(&store, &engine);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -106,7 +106,7 @@ async fn plane_and_role_matrix(backend: Backend) {
     // (route, [owner, manager, operator, readonly, platform admin])
     // The demo pipeline (1) is readable by every account role of its workspace; Olivia Owner is
     // the workspace's Site Admin; the platform admin belongs to no workspace.
-    let pages: [(&str, [u16; 5]); 19] = [
+    let pages: [(&str, [u16; 5]); 21] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -114,6 +114,8 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/t/contoso/members", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/admin/t/northwind/members", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/system", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        ("/system/tenants/contoso", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        ("/system/tenants/no-such-tenant", [NOT_FOUND; 5]),
         ("/admin/t/contoso/backups", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind/backups", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/admin/t/contoso/settings", [OK, OK, OK, OK, NOT_FOUND]),
@@ -127,7 +129,7 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/registry", [OK; 5]),
         ("/admin/audit", [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN]),
     ];
-    let functions: [(&str, &str, [u16; 5]); 13] = [
+    let functions: [(&str, &str, [u16; 5]); 15] = [
         ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/api/members", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/api/members", "tenant=northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -137,6 +139,13 @@ async fn plane_and_role_matrix(backend: Backend) {
             [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND],
         ),
         ("/api/platform_overview", "", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        ("/api/tenant_jobs", "slug=contoso", [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, OK]),
+        // Even the platform admin purges nothing without typing the slug.
+        (
+            "/api/submit_tenant_job",
+            "slug=contoso&action=purge&confirm=contos",
+            [NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, 400],
+        ),
         ("/api/start_capture", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/api/start_fetch", "tenant=contoso&item_id=999", [NOT_FOUND, NOT_FOUND, NOT_FOUND, FORBIDDEN, NOT_FOUND]),
         (

@@ -57,7 +57,7 @@ impl World {
         let sim = Sim::start().await;
         let owner = db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         let member = db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
-        let engine = EngineHandle::spawn(db.store.clone(), operations::all(client()), fast(), "test");
+        let engine = EngineHandle::spawn(db.store.clone(), operations::all(client(), None), fast(), "test");
         World { db, sim, engine, owner, member }
     }
 

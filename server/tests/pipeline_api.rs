@@ -105,7 +105,7 @@ impl World {
             max_retries: 1,
             max_retry_wait: Duration::from_millis(100),
         });
-        let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client), fast(), "test");
+        let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), fast(), "test");
         let store = &app.db.store;
         let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         store.set_account_role(owner.id, AccountRole::PowerUser).await.unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use common::{Reply, TestApp};
+use common::{Reply, Sender, TestApp};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
@@ -20,6 +20,8 @@ use tenantpilot_core::tokens;
 
 tenantpilot_core::test_on_both_backends!(
     install_upgrade_disable_and_purge_through_the_contract,
+    load_sample_connects_the_simulator_and_captures_a_backup_set,
+    the_lifecycle_page_runs_the_same_jobs,
     disable_cancels_active_runs_and_hides_the_tenant,
     wait_answers_on_a_change_or_after_the_wait,
     concurrent_posts_for_one_tenant_make_one_job,
@@ -36,6 +38,10 @@ struct World {
 
 impl World {
     async fn new(backend: Backend, with_engine: bool) -> World {
+        World::start(backend, with_engine, None).await
+    }
+
+    async fn start(backend: Backend, with_engine: bool, sample_provider: Option<String>) -> World {
         let app = TestApp::new(backend).await;
         let engine = with_engine.then(|| {
             let settings = EngineSettings {
@@ -46,7 +52,12 @@ impl World {
                 ..EngineSettings::default()
             };
             let client = ProviderClient::new(ClientSettings::default());
-            EngineHandle::spawn(app.db.store.clone(), operations::all(client), settings, "test")
+            EngineHandle::spawn(
+                app.db.store.clone(),
+                operations::all(client, sample_provider),
+                settings,
+                "test",
+            )
         });
         let token = token(&app.db.store, "admin@demo.test", &[Scope::Api, Scope::TenantAdmin]).await;
         World { app, engine, token }
@@ -134,6 +145,122 @@ fn assert_job(job: &Value, tenant: &str) {
 
 async fn tenant_row(store: &Store, slug: &str) -> Option<(bool, Option<String>)> {
     store.tenant_by_slug(slug).await.unwrap().map(|tenant| (tenant.enabled, tenant.module_version))
+}
+
+fn messages_of(job: &Value) -> Vec<&str> {
+    job["messages"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect()
+}
+
+async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: Backend) {
+    let sim = common::sim::Sim::start_demo().await;
+    let world = World::start(backend, true, Some(sim.url.clone())).await;
+    let store = world.store();
+    let current = module_id();
+    let sample = json!([{ "key": "loadSample", "value": "true" }]);
+
+    let reply = world.post("adventure", json!({ "module_to": current, "parameters": sample })).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let done = world.completed("adventure", reply.location()).await;
+    assert!(done.get("error").is_none(), "{done}");
+    let messages = messages_of(&done);
+    assert!(messages.iter().any(|m| m.contains(&format!("sample provider at {}", sim.url))), "{messages:?}");
+    // What the simulator holds for the tenant is what the backup set holds.
+    let policies = sim.tenant("adventure").await.policies.len();
+    assert!(policies > 0);
+    assert!(
+        messages.iter().any(|m| m.contains(&format!("Loaded {policies} sample policies"))),
+        "{messages:?}"
+    );
+    let adventure = store.tenant_by_slug("adventure").await.unwrap().unwrap();
+    assert!(adventure.enabled);
+    let sets = store.backup_sets(adventure.id).await.unwrap();
+    assert_eq!(sets.iter().map(|set| set.item_count).collect::<Vec<_>>(), [policies as i64]);
+    let connection = store.provider_connection_info(adventure.id).await.unwrap().unwrap();
+    assert!(connection.base_url.starts_with(&sim.url), "{}", connection.base_url);
+
+    // A tenant with a provider of its own gets no sample data, and is not enabled by the job.
+    let contoso = store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let own = tenantpilot_core::provider::NewConnection {
+        base_url: "https://graph.example.com/v1.0",
+        token_url: "https://login.example.com/token",
+        client_id: "contoso-app",
+        client_secret: "contoso-secret",
+    };
+    tenantpilot_core::provider::connect(store, &Initiator::System, &contoso, own).await.unwrap();
+    assert_eq!(world.post("contoso", json!({ "module_from": current })).await.status, StatusCode::NO_CONTENT);
+    let reply = world.post("contoso", json!({ "module_to": current, "parameters": sample })).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let refused = world.completed("contoso", reply.location()).await;
+    let error = refused["error"].as_str().unwrap_or_else(|| panic!("expected an error: {refused}"));
+    assert!(error.contains("https://graph.example.com/v1.0"), "{error}");
+    assert_eq!(messages_of(&refused).last(), Some(&error));
+    assert!(!store.tenant_by_slug("contoso").await.unwrap().unwrap().enabled);
+    assert!(store.backup_sets(contoso.id).await.unwrap().is_empty());
+    world.end().await;
+
+    // Without a sample provider the job says how to configure one.
+    let world = World::new(backend, true).await;
+    let reply = world.post("adventure", json!({ "module_to": current, "parameters": sample })).await;
+    let refused = world.completed("adventure", reply.location()).await;
+    assert!(refused["error"].as_str().unwrap_or_default().contains("--sample-provider-url"), "{refused}");
+    assert!(!world.store().tenant_by_slug("adventure").await.unwrap().unwrap().enabled);
+    world.end().await;
+}
+
+/// The platform's lifecycle page and its server functions: the same jobs as the contract's.
+async fn the_lifecycle_page_runs_the_same_jobs(backend: Backend) {
+    let world = World::new(backend, true).await;
+    let app = &world.app;
+    let admin = app.sign_in("admin@demo.test").await;
+    let submit = |form: String| {
+        let admin = admin.clone();
+        async move {
+            app.send(Method::POST, "/api/submit_tenant_job", Some(&form), Some(&admin), Sender::Script).await
+        }
+    };
+    let page = app.get("/system/tenants/fabrikam", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Enabled") && page.body.contains(&module_id()), "{}", page.body);
+    assert!(page.body.contains("No jobs yet."));
+
+    // Disable: done at once, the page says so and lists the job.
+    let disabled = submit("slug=fabrikam&action=disable".into()).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+    assert!(disabled.body.contains("Tenant disabled"), "{}", disabled.body);
+    assert_eq!(tenant_row(world.store(), "fabrikam").await.map(|(enabled, _)| enabled), Some(false));
+    let page = app.get("/system/tenants/fabrikam", Some(&admin)).await;
+    assert!(
+        page.body.contains("Disabled") && page.body.contains("Disabled tenant fabrikam"),
+        "{}",
+        page.body
+    );
+
+    // Install again with the reference data: a job in the background, then enabled.
+    let installed = submit("slug=fabrikam&action=install&load_reference=true".into()).await;
+    assert_eq!(installed.status, StatusCode::OK, "{}", installed.body);
+    let run: Value = serde_json::from_str(&installed.body).unwrap();
+    let location = format!("/_/tenant/{}", run["run"]);
+    let job = world.completed("fabrikam", &location).await;
+    assert_eq!(job["tenantAttributes"]["parameters"], json!([{ "key": "loadReference", "value": "true" }]));
+    assert_eq!(tenant_row(world.store(), "fabrikam").await.map(|(enabled, _)| enabled), Some(true));
+
+    // Purge needs the slug typed; a wrong one changes nothing.
+    let fabrikam = world.store().tenant_by_slug("fabrikam").await.unwrap().unwrap();
+    let refused = submit("slug=fabrikam&action=purge&confirm=fabrikan".into()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("Type the tenant's slug, fabrikam"), "{}", refused.body);
+    assert!(world.store().tenant_by_slug("fabrikam").await.unwrap().is_some());
+    let unknown = submit("slug=fabrikam&action=explode".into()).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let purged = submit("slug=fabrikam&action=purge&confirm=fabrikam".into()).await;
+    assert!(purged.body.contains("Tenant purged"), "{}", purged.body);
+    assert!(rows_of_tenant(world.store(), fabrikam.id).await.iter().all(|(_, rows)| *rows == 0));
+    // The page outlives the tenant: its jobs stay, and it can be installed afresh.
+    let page = app.get("/system/tenants/fabrikam", Some(&admin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("This tenant was purged") && page.body.contains("Purged tenant fabrikam"));
+    assert!(page.body.contains("Install mod-tenantpilot") && !page.body.contains(">Disable<"));
+    world.end().await;
 }
 
 async fn install_upgrade_disable_and_purge_through_the_contract(backend: Backend) {
@@ -385,6 +512,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(tenantpilot_core::tenant_jobs::parked_waits() >= 1, "the request is held");
     let changed_at = Instant::now();
     world.store().add_run_message(id, "Data step 9.9.9: testing").await.unwrap();
     let (answered_at, reply) = waiting.await.unwrap();
@@ -402,7 +530,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let engine = EngineHandle::spawn(
         world.store().clone(),
-        operations::all(ProviderClient::new(ClientSettings::default())),
+        operations::all(ProviderClient::new(ClientSettings::default()), None),
         EngineSettings {
             idle_poll: Duration::from_millis(50),
             shutdown_grace: Duration::from_millis(300),
@@ -559,7 +687,7 @@ async fn bad_inputs_get_their_status_and_change_nothing(backend: Backend) {
         ("parameter without value", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadReference"}]}).to_string()), 422, "parameters[0].value is required"),
         ("parameter value a boolean", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadReference", "value": true}]}).to_string()), 422, "parameters[0].value must be a string"),
         ("unknown parameter", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadRefernce", "value": "true"}]}).to_string()), 422, "is not a parameter"),
-        ("loadSample not offered", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadSample", "value": "true"}]}).to_string()), 422, "is not a parameter"),
+        ("loadSample not a boolean", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadSample", "value": "yes"}]}).to_string()), 422, "of loadSample must be"),
         ("flag not a boolean", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadReference", "value": "yes"}]}).to_string()), 422, "of loadReference must be"),
         ("duplicate parameter", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "loadReference", "value": "true"}, {"key": "loadReference", "value": "false"}]}).to_string()), 422, "given twice"),
         ("bad workspace", Method::POST, "/_/tenant".into(), admin, Some("contoso"), Some(json!({"module_to": to, "parameters": [{"key": "workspace", "value": "North Europe"}]}).to_string()), 422, "of workspace"),

@@ -22,14 +22,15 @@ pub fn PlatformPage() -> impl IntoView {
                                     <h2>{entry.workspace.name.clone()} " " <small class="muted"><code>{entry.workspace.slug.clone()}</code></small></h2>
                                     <div class="table-wrap">
                                         <table>
-                                            <thead><tr><th scope="col">"Tenant"</th><th scope="col">"Slug"</th><th scope="col">"External id"</th><th scope="col">"State"</th></tr></thead>
+                                            <thead><tr><th scope="col">"Tenant"</th><th scope="col">"Slug"</th><th scope="col">"External id"</th><th scope="col">"State"</th><th scope="col">"Module"</th></tr></thead>
                                             <tbody>
                                                 {entry.tenants.into_iter().map(|tenant| view! {
                                                     <tr>
-                                                        <td>{tenant.name}</td>
+                                                        <td><a href=format!("/system/tenants/{}", tenant.slug)>{tenant.name}</a></td>
                                                         <td><code>{tenant.slug}</code></td>
                                                         <td><code>{tenant.external_tenant_id}</code></td>
                                                         <td>{if tenant.enabled { "Enabled" } else { "Disabled" }}</td>
+                                                        <td>{tenant.module_version.unwrap_or_else(|| "Not installed".to_string())}</td>
                                                     </tr>
                                                 }).collect_view()}
                                             </tbody>

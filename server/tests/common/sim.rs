@@ -23,10 +23,19 @@ impl Drop for Sim {
 
 impl Sim {
     pub async fn start() -> Sim {
+        Sim::serve(false).await
+    }
+
+    /// A `--demo` simulator: an unknown tenant gets the sample data on its first sign-in.
+    pub async fn start_demo() -> Sim {
+        Sim::serve(true).await
+    }
+
+    async fn serve(demo: bool) -> Sim {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            provider_sim::serve(listener, false, std::future::pending()).await.unwrap();
+            provider_sim::serve(listener, demo, std::future::pending()).await.unwrap();
         });
         Sim { url, http: reqwest::Client::new(), task }
     }

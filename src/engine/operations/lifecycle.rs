@@ -3,13 +3,16 @@
 //! is done in one transaction with the version it reaches, or leaves the same result when
 //! done twice.
 
+use super::capture::{capture_policies, Tally};
+use super::provider_session;
 use crate::audit::{action, kind, NewAuditEntry};
 use crate::capability::{Capability, Role};
 use crate::engine::{Operation, RunContext, Stop};
 use crate::lifecycle::{self, JobPlan, ModuleId, Refusal, TenantAttributes};
 use crate::model::Tenant;
 use crate::operation::{type_label, RunOutcome, KNOWN_TYPES};
-use crate::provider::ReasonCode;
+use crate::provider::{ProviderClient, ReasonCode};
+use crate::seed;
 use crate::store::{DataChange, ReferenceEntry};
 use crate::CoreError;
 use semver::Version;
@@ -72,6 +75,9 @@ pub fn reference_catalog() -> Vec<ReferenceEntry> {
 /// Installs and upgrades: both bring the tenant's data to `module_to` and enable it.
 pub(super) struct Install {
     pub kind: &'static str,
+    pub client: ProviderClient,
+    /// Where `loadSample` gets sample policies: a provider simulator started with `--demo`.
+    pub sample_provider: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -85,68 +91,123 @@ impl Operation for Install {
     }
 
     async fn execute(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
-        let result = install(run).await;
+        let result = self.install(run).await;
         log_failure(run, &result).await;
         result
     }
 }
 
-async fn install(run: &mut RunContext) -> Result<RunOutcome, Stop> {
-    let (tenant, plan) = job_of(run).await?;
-    let (expected_from, to, options) = match plan {
-        JobPlan::Install { to, options } => (None, to, options),
-        JobPlan::Upgrade { from, to, options } => (Some(from), to, options),
-        JobPlan::Disable { .. } => {
-            return Err(Stop::failed("tenant.job", "invalid_state", "This is not an install."))
-        }
-    };
-    let current = stored_version(&tenant);
-    if let Some(expected) = &expected_from {
-        if current.as_ref() != Some(expected) {
-            let at = current.map_or_else(|| "not installed".into(), |version| format!("at {version}"));
-            return Err(Stop::failed(
-                "tenant.version_changed",
-                "invalid_state",
-                format!(
-                    "Tenant {} is {at}, not at {expected}: it changed after the job was asked for.",
-                    tenant.slug
-                ),
-            ));
-        }
-    }
-    // A fresh tenant has no data of an older shape: only data already stored needs the steps.
-    let steps: Vec<&DataStep> = current.as_ref().map(|from| data_steps(from, &to)).unwrap_or_default();
-    run.set_total(steps.len() as i64 + 1 + i64::from(options.load_reference));
-    for step in steps {
-        run.checkpoint().await?;
-        run.log(format!("Data step {}: {}", step.version, step.title)).await?;
-        match run.store.apply_data_change(tenant.id, step.version, &(step.change)()).await {
-            Ok(rows) => run.log(format!("Tenant data is at {} ({rows} rows checked)", step.version)).await?,
-            Err(CoreError::Conflict { message }) => {
+impl Install {
+    async fn install(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
+        let (tenant, plan) = job_of(run).await?;
+        let (expected_from, to, options) = match plan {
+            JobPlan::Install { to, options } => (None, to, options),
+            JobPlan::Upgrade { from, to, options } => (Some(from), to, options),
+            JobPlan::Disable { .. } => {
+                return Err(Stop::failed("tenant.job", "invalid_state", "This is not an install."))
+            }
+        };
+        let current = stored_version(&tenant);
+        if let Some(expected) = &expected_from {
+            if current.as_ref() != Some(expected) {
+                let at = current.map_or_else(|| "not installed".into(), |version| format!("at {version}"));
                 return Err(Stop::failed(
-                    "tenant.data_step",
+                    "tenant.version_changed",
                     "invalid_state",
                     format!(
-                        "Data step {} failed; the tenant's data stays at the last good version. {message}",
-                        step.version
+                        "Tenant {} is {at}, not at {expected}: it changed after the job was asked for.",
+                        tenant.slug
                     ),
                 ));
             }
-            Err(other) => return Err(other.into()),
         }
+        // A fresh tenant has no data of an older shape: only data already stored needs the steps.
+        let steps: Vec<&DataStep> = current.as_ref().map(|from| data_steps(from, &to)).unwrap_or_default();
+        let extras = i64::from(options.load_reference) + i64::from(options.load_sample);
+        run.set_total(steps.len() as i64 + 1 + extras);
+        for step in steps {
+            run.checkpoint().await?;
+            run.log(format!("Data step {}: {}", step.version, step.title)).await?;
+            match run.store.apply_data_change(tenant.id, step.version, &(step.change)()).await {
+                Ok(rows) => {
+                    run.log(format!("Tenant data is at {} ({rows} rows checked)", step.version)).await?
+                }
+                Err(CoreError::Conflict { message }) => {
+                    return Err(Stop::failed(
+                        "tenant.data_step",
+                        "invalid_state",
+                        format!(
+                            "Data step {} failed; the tenant's data stays at the last good version. {message}",
+                            step.version
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+            run.item_succeeded();
+        }
+        if options.load_reference {
+            run.checkpoint().await?;
+            let loaded = run.store.load_reference_data(tenant.id, &reference_catalog()).await?;
+            run.log(format!("Loaded {loaded} reference data entries")).await?;
+            run.item_succeeded();
+        }
+        if options.load_sample {
+            run.checkpoint().await?;
+            self.load_sample(run, &tenant).await?;
+            run.item_succeeded();
+        }
+        let module = ModuleId::tenantpilot(to);
+        run.store.enable_tenant(tenant.id, &module.version.to_string()).await?;
+        run.log(format!("Tenant {} is enabled at {module}", tenant.slug)).await?;
         run.item_succeeded();
+        Ok(RunOutcome::Succeeded)
     }
-    if options.load_reference {
-        run.checkpoint().await?;
-        let loaded = run.store.load_reference_data(tenant.id, &reference_catalog()).await?;
-        run.log(format!("Loaded {loaded} reference data entries")).await?;
-        run.item_succeeded();
+
+    /// Connects the tenant to the sample provider (unless it is already) and captures the
+    /// sample policies there into a backup set. A tenant connected to another provider keeps
+    /// it: sample data must never mix with a real tenant's.
+    async fn load_sample(&self, run: &mut RunContext, tenant: &Tenant) -> Result<(), Stop> {
+        let sample = self.sample_provider.as_deref().ok_or_else(|| {
+            Stop::failed(
+                "tenant.sample",
+                "invalid_state",
+                "loadSample needs a sample provider: start the workers with --sample-provider-url \
+                 (TENANTPILOT_SAMPLE_PROVIDER_URL) naming a provider simulator.",
+            )
+        })?;
+        let root = sample.trim_end_matches('/');
+        match run.store.provider_connection_info(tenant.id).await? {
+            None => {
+                seed::connect_to_simulator(&run.store, &run.run.initiator, tenant, root).await?;
+                run.log(format!("Connected tenant {} to the sample provider at {root}", tenant.slug)).await?;
+            }
+            Some(connection) if connection.base_url.starts_with(&format!("{root}/")) => {}
+            Some(connection) => {
+                return Err(Stop::failed(
+                    "tenant.sample",
+                    "invalid_state",
+                    format!(
+                        "Tenant {} is connected to the provider at {}: sample data is loaded only into \
+                         tenants without a provider of their own.",
+                        tenant.slug, connection.base_url
+                    ),
+                ));
+            }
+        }
+        let session = provider_session(run, &self.client).await?;
+        let captured = capture_policies(run, &session, "Sample policies", Tally::Nothing).await?;
+        if let Some(failure) = captured.failures.first() {
+            return Err(Stop::failed(
+                "tenant.sample",
+                &failure.reason_code,
+                format!("Sample policies could not all be loaded: {}", failure.message),
+            ));
+        }
+        run.log(format!("Loaded {} sample policies into backup set #{}", captured.stored, captured.set_id))
+            .await?;
+        Ok(())
     }
-    let module = ModuleId::tenantpilot(to);
-    run.store.enable_tenant(tenant.id, &module.version.to_string()).await?;
-    run.log(format!("Tenant {} is enabled at {module}", tenant.slug)).await?;
-    run.item_succeeded();
-    Ok(RunOutcome::Succeeded)
 }
 
 /// Disables the tenant and, with `purge`, deletes its data.

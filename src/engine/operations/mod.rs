@@ -27,14 +27,19 @@ pub const RESTORE: &str = "assignments.restore";
 /// Runs a pipeline's steps; its tenant steps start runs of the kinds above and wait for them.
 pub const PIPELINE: &str = "pipeline.run";
 
-/// Every operation this version runs, calling providers through `client`.
-pub fn all(client: ProviderClient) -> Operations {
+/// Every operation this version runs, calling providers through `client`; installs asked for
+/// sample data get it from `sample_provider` (a provider simulator), when there is one.
+pub fn all(client: ProviderClient, sample_provider: Option<String>) -> Operations {
     Operations::new(vec![
         Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
         Arc::new(fetch::Fetch { client: client.clone() }),
-        Arc::new(restore::Restore { client }),
-        Arc::new(lifecycle::Install { kind: crate::lifecycle::INSTALL }),
-        Arc::new(lifecycle::Install { kind: crate::lifecycle::UPGRADE }),
+        Arc::new(restore::Restore { client: client.clone() }),
+        Arc::new(lifecycle::Install {
+            kind: crate::lifecycle::INSTALL,
+            client: client.clone(),
+            sample_provider: sample_provider.clone(),
+        }),
+        Arc::new(lifecycle::Install { kind: crate::lifecycle::UPGRADE, client, sample_provider }),
         Arc::new(lifecycle::Disable),
         Arc::new(pipeline::PipelineRun {
             // A tool answers where it is asked; a redirect elsewhere is its answer, not followed.
