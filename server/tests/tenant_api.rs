@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use common::{Reply, Sender, TestApp};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::lifecycle::module_id;
@@ -17,6 +18,7 @@ use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db, Store};
 use tenantpilot_core::token::Scope;
 use tenantpilot_core::tokens;
+use tokio::task::JoinHandle;
 
 tenantpilot_core::test_on_both_backends!(
     install_upgrade_disable_and_purge_through_the_contract,
@@ -205,6 +207,47 @@ async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: B
     assert!(refused["error"].as_str().unwrap_or_default().contains("--sample-provider-url"), "{refused}");
     assert!(!world.store().tenant_by_slug("adventure").await.unwrap().unwrap().enabled);
     world.end().await;
+}
+
+/// A `?wait=20000` request for the job at `location`, held by the server once this returns;
+/// the task ends with when the answer came, and the answer.
+async fn held_wait(world: &Arc<World>, tenant: &'static str, location: &str) -> JoinHandle<(Instant, Reply)> {
+    let (world, path) = (world.clone(), format!("{location}?wait=20000"));
+    let waiting = tokio::spawn(async move {
+        let reply = world.call(Method::GET, &path, Some(tenant), None).await;
+        (Instant::now(), reply)
+    });
+    // The gauge counts every test's requests: give ours the time to be one of them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(tenantpilot_core::tenant_jobs::parked_waits() >= 1, "the request is held");
+    waiting
+}
+
+/// Replicas share one PostgreSQL database: a request held by one answers when the job changes
+/// through another (LISTEN/NOTIFY), as quickly as for a change of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_wakes_on_another_replicas_change() {
+    let world = Arc::new(World::new(Backend::Postgres, false).await);
+    let reply = world.post("wingtip", json!({ "module_to": module_id() })).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let location = reply.location().to_string();
+    let id: i64 = json_of(&reply)["id"].as_str().unwrap().parse().unwrap();
+    // The other replica: a store of its own (its own pool and notification connection).
+    let db = &world.app.db;
+    let other = Store::connect_postgres_schema(&db.url, db.schema.as_deref().unwrap()).await.unwrap();
+
+    let waiting = held_wait(&world, "wingtip", &location).await;
+    let changed_at = Instant::now();
+    other.add_run_message(id, "Written by the other replica").await.unwrap();
+    let (answered_at, reply) = waiting.await.unwrap();
+    assert!(
+        answered_at - changed_at < Duration::from_secs(2),
+        "answered {:?} after",
+        answered_at - changed_at
+    );
+    assert_eq!(json_of(&reply)["messages"], json!(["Written by the other replica"]));
+    other.close().await;
+    Arc::into_inner(world).expect("the request is done").end().await;
 }
 
 /// The platform's lifecycle page and its server functions: the same jobs as the contract's.
@@ -501,18 +544,8 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     assert!(started.elapsed() < Duration::from_millis(390));
 
     // A message arrives while a request waits: it answers right after, with the message.
-    let world = std::sync::Arc::new(world);
-    let waiting = {
-        let world = world.clone();
-        let location = location.clone();
-        tokio::spawn(async move {
-            let reply =
-                world.call(Method::GET, &format!("{location}?wait=20000"), Some("wingtip"), None).await;
-            (Instant::now(), reply)
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(tenantpilot_core::tenant_jobs::parked_waits() >= 1, "the request is held");
+    let world = Arc::new(world);
+    let waiting = held_wait(&world, "wingtip", &location).await;
     let changed_at = Instant::now();
     world.store().add_run_message(id, "Data step 9.9.9: testing").await.unwrap();
     let (answered_at, reply) = waiting.await.unwrap();
@@ -521,13 +554,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     assert_eq!(json_of(&reply)["messages"], json!(["Data step 9.9.9: testing"]));
 
     // The engine finishing the job wakes a waiting request too.
-    let waiting = {
-        let world = world.clone();
-        tokio::spawn(async move {
-            world.call(Method::GET, &format!("{location}?wait=20000"), Some("wingtip"), None).await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = held_wait(&world, "wingtip", &location).await;
     let engine = EngineHandle::spawn(
         world.store().clone(),
         operations::all(ProviderClient::new(ClientSettings::default()), None),
@@ -538,18 +565,18 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
         },
         "late",
     );
-    let mut job = json_of(&waiting.await.unwrap());
+    let mut job = json_of(&waiting.await.unwrap().1);
     while job["complete"] != true {
         job = world.completed("wingtip", &format!("/_/tenant/{id}")).await;
     }
     assert!(job.get("error").is_none(), "{job}");
     engine.shutdown().await;
-    let world = std::sync::Arc::into_inner(world).unwrap();
+    let world = Arc::into_inner(world).unwrap();
     world.end().await;
 }
 
 async fn concurrent_posts_for_one_tenant_make_one_job(backend: Backend) {
-    let world = std::sync::Arc::new(World::new(backend, false).await);
+    let world = Arc::new(World::new(backend, false).await);
     let mut posts = Vec::new();
     for _ in 0..8 {
         let world = world.clone();
@@ -575,7 +602,7 @@ async fn concurrent_posts_for_one_tenant_make_one_job(backend: Backend) {
     let delete = world.call(Method::DELETE, &format!("/_/tenant/{}", ids[0]), Some("tailspin"), None).await;
     assert_eq!(delete.status, StatusCode::BAD_REQUEST);
     assert!(delete.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain"));
-    std::sync::Arc::into_inner(world).unwrap().end().await;
+    Arc::into_inner(world).unwrap().end().await;
 }
 
 async fn an_upgrade_failing_midway_keeps_the_last_good_version(backend: Backend) {
