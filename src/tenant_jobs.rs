@@ -12,9 +12,12 @@ use crate::store::{NewRun, Started, Store};
 use crate::tenancy::{self, NewTenant};
 use crate::{validate, CoreError};
 use semver::Version;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 /// The header naming the tenant a request is about.
 pub const TENANT_HEADER: &str = "X-Okapi-Tenant";
@@ -261,9 +264,76 @@ pub async fn wait_for_change(
             Ok(Err(RecvError::Closed)) => return job(store, slug, id).await,
             Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
         }
-        let now = job(store, slug, id).await?;
+        let now = read_after(store, slug, id, run_id, tokio::time::Instant::now()).await?;
         if now.complete != first.complete || now.error != first.error || now.messages != first.messages {
             return Ok(now);
+        }
+    }
+}
+
+/// A read of one job that the requests woken by the same change share: 10,000 held requests
+/// cost one read, not 10,000. The reader publishes through a watch channel, which wakes every
+/// joiner at once (a lock or a `OnceCell` would hand the answer on one request at a time).
+struct SharedRead {
+    began: tokio::time::Instant,
+    job: watch::Receiver<SharedJob>,
+}
+
+type SharedJob = Option<Result<TenantJob, CoreError>>;
+
+/// Whether a request reads the job for everyone woken with it, or waits for that read.
+enum Turn {
+    Read(watch::Sender<SharedJob>, watch::Receiver<SharedJob>),
+    Join(watch::Receiver<SharedJob>),
+}
+
+/// In-flight shared reads by store (its events' origin) and run.
+static SHARED_READS: LazyLock<Mutex<HashMap<(u64, i64), SharedRead>>> = LazyLock::new(Default::default);
+
+/// Job `id` as it is after a change heard at `heard`. A request joins another's read only when
+/// that read began after it heard of the change, so what it gets always includes the change.
+async fn read_after(
+    store: &Store,
+    slug: &str,
+    id: &str,
+    run_id: i64,
+    heard: tokio::time::Instant,
+) -> Result<TenantJob, CoreError> {
+    let key = (store.events().origin(), run_id);
+    let forget = |job: &watch::Receiver<_>| {
+        let mut reads = SHARED_READS.lock().unwrap_or_else(PoisonError::into_inner);
+        if reads.get(&key).is_some_and(|read| read.job.same_channel(job)) {
+            reads.remove(&key);
+        }
+    };
+    let turn = {
+        let mut reads = SHARED_READS.lock().unwrap_or_else(PoisonError::into_inner);
+        match reads.get(&key) {
+            Some(read) if read.began >= heard => Turn::Join(read.job.clone()),
+            _ => {
+                let (publish, job) = watch::channel(None);
+                reads.insert(key, SharedRead { began: tokio::time::Instant::now(), job: job.clone() });
+                Turn::Read(publish, job)
+            }
+        }
+    };
+    match turn {
+        Turn::Read(publish, mine) => {
+            let result = job(store, slug, id).await;
+            publish.send_replace(Some(result.clone()));
+            forget(&mine);
+            result
+        }
+        Turn::Join(mut shared) => {
+            let answer = shared.wait_for(Option::is_some).await.ok().and_then(|answer| answer.clone());
+            match answer {
+                Some(result) => result,
+                // The reader went away (its client hung up) before it had read: read here.
+                None => {
+                    forget(&shared);
+                    job(store, slug, id).await
+                }
+            }
         }
     }
 }

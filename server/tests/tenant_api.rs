@@ -553,6 +553,24 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     assert!(latency < Duration::from_secs(2), "answered {latency:?} after the change");
     assert_eq!(json_of(&reply)["messages"], json!(["Data step 9.9.9: testing"]));
 
+    // Many held at once share their read after a change, and every one gets the change.
+    let path = format!("{location}?wait=20000");
+    let many: Vec<_> = (0..50)
+        .map(|_| {
+            let (world, path) = (world.clone(), path.clone());
+            tokio::spawn(async move { world.call(Method::GET, &path, Some("wingtip"), None).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let changed_at = Instant::now();
+    world.store().add_run_message(id, "Data step 9.9.9: done").await.unwrap();
+    for waiting in many {
+        let job = json_of(&waiting.await.unwrap());
+        assert_eq!(job["messages"], json!(["Data step 9.9.9: testing", "Data step 9.9.9: done"]));
+    }
+    // A stale shared read would leave requests waiting out their 20 s.
+    assert!(changed_at.elapsed() < Duration::from_secs(2), "all answered {:?} after", changed_at.elapsed());
+
     // The engine finishing the job wakes a waiting request too.
     let waiting = held_wait(&world, "wingtip", &location).await;
     let engine = EngineHandle::spawn(
