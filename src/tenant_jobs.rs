@@ -287,7 +287,7 @@ enum Turn {
     Join(watch::Receiver<SharedJob>),
 }
 
-/// In-flight shared reads by store (its events' origin) and run.
+/// The latest shared read by store (its events' origin) and active run.
 static SHARED_READS: LazyLock<Mutex<HashMap<(u64, i64), SharedRead>>> = LazyLock::new(Default::default);
 
 /// Job `id` as it is after a change heard at `heard`. A request joins another's read only when
@@ -321,7 +321,11 @@ async fn read_after(
         Turn::Read(publish, mine) => {
             let result = job(store, slug, id).await;
             publish.send_replace(Some(result.clone()));
-            forget(&mine);
+            // Kept while the job is active: requests woken by the same change but scheduled
+            // after this read finished take its answer too. Nobody waits on a finished job.
+            if !matches!(&result, Ok(job) if !job.complete) {
+                forget(&mine);
+            }
             result
         }
         Turn::Join(mut shared) => {
