@@ -118,8 +118,7 @@ impl TenantLifecycle {
     /// The actions that make sense for the tenant as it is now.
     pub fn actions(&self) -> Vec<LifecycleAction> {
         let running = running_version();
-        let installed = self.tenant.as_ref().and_then(|tenant| tenant.module_version.as_deref());
-        let installed = installed.and_then(|version| semver::Version::parse(version).ok());
+        let installed = self.tenant.as_ref().and_then(crate::model::Tenant::installed_version);
         match &self.tenant {
             None => vec![LifecycleAction::Install],
             Some(tenant) if !tenant.enabled => vec![LifecycleAction::Install, LifecycleAction::Purge],

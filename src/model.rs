@@ -41,6 +41,13 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
+impl Tenant {
+    /// The module version the tenant's data is at, once an install has finished.
+    pub fn installed_version(&self) -> Option<semver::Version> {
+        self.module_version.as_deref().and_then(|version| semver::Version::parse(version).ok())
+    }
+}
+
 /// A tenant as one member sees it: the tenant, the member's role and what that role allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantMembership {

@@ -12,12 +12,9 @@ use crate::store::{NewRun, Started, Store};
 use crate::tenancy::{self, NewTenant};
 use crate::{validate, CoreError};
 use semver::Version;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
 
 /// The header naming the tenant a request is about.
 pub const TENANT_HEADER: &str = "X-Okapi-Tenant";
@@ -68,7 +65,7 @@ pub async fn submit(
                             ));
                         }
                     }
-                    match stored_version(&tenant) {
+                    match tenant.installed_version() {
                         Some(current) if tenant.enabled && current == *to => return Ok(Submitted::Done),
                         Some(current) if current > *to => {
                             return Err(CoreError::invalid(
@@ -173,12 +170,8 @@ fn known(tenant: Option<Tenant>, slug: &str) -> Result<Tenant, CoreError> {
     })
 }
 
-fn stored_version(tenant: &Tenant) -> Option<Version> {
-    tenant.module_version.as_deref().and_then(|version| Version::parse(version).ok())
-}
-
 fn at_version(tenant: &Tenant, from: &Version) -> Result<(), CoreError> {
-    match stored_version(tenant) {
+    match tenant.installed_version() {
         Some(current) if current == *from => Ok(()),
         current => {
             let at = current.map_or_else(
@@ -200,7 +193,7 @@ fn at_version(tenant: &Tenant, from: &Version) -> Result<(), CoreError> {
 /// The job with id `id` (a run id) of tenant `slug`; anything else is not found.
 pub async fn job(store: &Store, slug: &str, id: &str) -> Result<TenantJob, CoreError> {
     let run = job_run(store, slug, id).await?;
-    to_job(store, &run).await
+    Ok(to_job(&run, store.run_messages(run.id).await?))
 }
 
 async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, CoreError> {
@@ -216,10 +209,11 @@ async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, Co
 
 async fn job_of_run(store: &Store, id: i64) -> Result<TenantJob, CoreError> {
     let run = store.operation_run(id).await?.ok_or(CoreError::Internal)?;
-    to_job(store, &run).await
+    Ok(to_job(&run, store.run_messages(run.id).await?))
 }
 
-async fn to_job(store: &Store, run: &OperationRun) -> Result<TenantJob, CoreError> {
+/// `run` as the contract shows a job, with its log `messages`.
+fn to_job(run: &OperationRun, messages: Vec<String>) -> TenantJob {
     let tenant_attributes = run
         .context
         .get("tenantAttributes")
@@ -229,14 +223,14 @@ async fn to_job(store: &Store, run: &OperationRun) -> Result<TenantJob, CoreErro
         RunOutcome::Cancelled => Some("The job was cancelled before it finished.".to_string()),
         _ => run.failures.last().map(|failure| failure.message.clone()),
     };
-    Ok(TenantJob {
+    TenantJob {
         id: run.id.to_string(),
         tenant: run.target.as_ref().map(|target| target.id.clone()).unwrap_or_default(),
         tenant_attributes,
         complete: !run.status.is_active(),
         error,
-        messages: store.run_messages(run.id).await?,
-    })
+        messages,
+    }
 }
 
 /// The job, answered as soon as it changes (completes, gains a message, fails) or after
@@ -264,80 +258,9 @@ pub async fn wait_for_change(
             Ok(Err(RecvError::Closed)) => return job(store, slug, id).await,
             Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
         }
-        let now = read_after(store, slug, id, run_id, tokio::time::Instant::now()).await?;
+        let now = job(store, slug, id).await?;
         if now.complete != first.complete || now.error != first.error || now.messages != first.messages {
             return Ok(now);
-        }
-    }
-}
-
-/// A read of one job that the requests woken by the same change share: 10,000 held requests
-/// cost one read, not 10,000. The reader publishes through a watch channel, which wakes every
-/// joiner at once (a lock or a `OnceCell` would hand the answer on one request at a time).
-struct SharedRead {
-    began: tokio::time::Instant,
-    job: watch::Receiver<SharedJob>,
-}
-
-type SharedJob = Option<Result<TenantJob, CoreError>>;
-
-/// Whether a request reads the job for everyone woken with it, or waits for that read.
-enum Turn {
-    Read(watch::Sender<SharedJob>, watch::Receiver<SharedJob>),
-    Join(watch::Receiver<SharedJob>),
-}
-
-/// The latest shared read by store (its events' origin) and active run.
-static SHARED_READS: LazyLock<Mutex<HashMap<(u64, i64), SharedRead>>> = LazyLock::new(Default::default);
-
-/// Job `id` as it is after a change heard at `heard`. A request joins another's read only when
-/// that read began after it heard of the change, so what it gets always includes the change.
-async fn read_after(
-    store: &Store,
-    slug: &str,
-    id: &str,
-    run_id: i64,
-    heard: tokio::time::Instant,
-) -> Result<TenantJob, CoreError> {
-    let key = (store.events().origin(), run_id);
-    let forget = |job: &watch::Receiver<_>| {
-        let mut reads = SHARED_READS.lock().unwrap_or_else(PoisonError::into_inner);
-        if reads.get(&key).is_some_and(|read| read.job.same_channel(job)) {
-            reads.remove(&key);
-        }
-    };
-    let turn = {
-        let mut reads = SHARED_READS.lock().unwrap_or_else(PoisonError::into_inner);
-        match reads.get(&key) {
-            Some(read) if read.began >= heard => Turn::Join(read.job.clone()),
-            _ => {
-                let (publish, job) = watch::channel(None);
-                reads.insert(key, SharedRead { began: tokio::time::Instant::now(), job: job.clone() });
-                Turn::Read(publish, job)
-            }
-        }
-    };
-    match turn {
-        Turn::Read(publish, mine) => {
-            let result = job(store, slug, id).await;
-            publish.send_replace(Some(result.clone()));
-            // Kept while the job is active: requests woken by the same change but scheduled
-            // after this read finished take its answer too. Nobody waits on a finished job.
-            if !matches!(&result, Ok(job) if !job.complete) {
-                forget(&mine);
-            }
-            result
-        }
-        Turn::Join(mut shared) => {
-            let answer = shared.wait_for(Option::is_some).await.ok().and_then(|answer| answer.clone());
-            match answer {
-                Some(result) => result,
-                // The reader went away (its client hung up) before it had read: read here.
-                None => {
-                    forget(&shared);
-                    job(store, slug, id).await
-                }
-            }
         }
     }
 }
@@ -394,12 +317,17 @@ pub async fn delete(store: &Store, actor: &Initiator, slug: &str, id: &str) -> R
 /// The lifecycle jobs of tenant `slug`, newest first, for the platform's lifecycle page.
 pub async fn history(store: &Store, slug: &str, limit: i64) -> Result<Vec<JobRecord>, CoreError> {
     let runs = store.runs_with_target("tenant", slug, limit).await?;
-    let mut jobs = Vec::with_capacity(runs.len());
-    for run in runs.into_iter().filter(|run| lifecycle::is_lifecycle_kind(&run.kind)) {
-        let job = to_job(store, &run).await?;
-        jobs.push(JobRecord { run, job });
-    }
-    Ok(jobs)
+    let runs: Vec<OperationRun> =
+        runs.into_iter().filter(|run| lifecycle::is_lifecycle_kind(&run.kind)).collect();
+    let ids: Vec<i64> = runs.iter().map(|run| run.id).collect();
+    let mut logs = store.runs_messages(&ids).await?;
+    Ok(runs
+        .into_iter()
+        .map(|run| {
+            let job = to_job(&run, logs.remove(&run.id).unwrap_or_default());
+            JobRecord { run, job }
+        })
+        .collect())
 }
 
 /// How many jobs the lifecycle page lists.
@@ -445,7 +373,7 @@ pub async fn submit_action(
         ));
     }
     let tenant = store.tenant_by_slug(slug).await?;
-    let installed = tenant.as_ref().and_then(stored_version);
+    let installed = tenant.as_ref().and_then(Tenant::installed_version);
     let running = lifecycle::running_version();
     let module = |version: &Version| Some(lifecycle::ModuleId::tenantpilot(version.clone()).to_string());
     let flags = [("loadReference", options.load_reference), ("loadSample", options.load_sample)];

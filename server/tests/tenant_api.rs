@@ -553,7 +553,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     assert!(latency < Duration::from_secs(2), "answered {latency:?} after the change");
     assert_eq!(json_of(&reply)["messages"], json!(["Data step 9.9.9: testing"]));
 
-    // Many held at once share their read after a change, and every one gets the change.
+    // Many held at once: every one gets the change, at once.
     let path = format!("{location}?wait=20000");
     let many: Vec<_> = (0..50)
         .map(|_| {
@@ -568,7 +568,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
         let job = json_of(&waiting.await.unwrap());
         assert_eq!(job["messages"], json!(["Data step 9.9.9: testing", "Data step 9.9.9: done"]));
     }
-    // A stale shared read would leave requests waiting out their 20 s.
+    // One that missed the change would wait out its 20 s.
     assert!(changed_at.elapsed() < Duration::from_secs(2), "all answered {:?} after", changed_at.elapsed());
 
     // The engine finishing the job wakes a waiting request too.

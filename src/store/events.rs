@@ -84,12 +84,6 @@ impl RunEvents {
         self.inner.local.subscribe()
     }
 
-    /// Who publishes through this store: random per store, so it tells replicas (and the
-    /// stores of one process, as in tests) apart.
-    pub fn origin(&self) -> u64 {
-        self.inner.origin
-    }
-
     /// Delivers to local subscribers at once; the caller also sends `notification_payload`
     /// through PostgreSQL when it has a channel.
     pub(super) fn deliver_locally(&self, change: RunChange) {

@@ -3,6 +3,7 @@ use crate::operation::{Counters, Failure, Initiator, OperationRun, RunOutcome, R
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// A run to start: the identity is derived from tenant, type and target.
 pub struct NewRun {
@@ -347,10 +348,25 @@ impl Store {
 
     /// A run's log, oldest line first.
     pub async fn run_messages(&self, id: i64) -> Result<Vec<String>, CoreError> {
-        let messages = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT message FROM operation_run_messages WHERE run_id = $1 ORDER BY id")
-            .bind(id).fetch_all(pool).await)?;
-        Ok(messages)
+        Ok(self.runs_messages(&[id]).await?.remove(&id).unwrap_or_default())
+    }
+
+    /// The logs of runs `ids` in one query, each oldest line first (runs without one are absent).
+    pub async fn runs_messages(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, CoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Numbers only, so they can stand in the statement itself on both backends.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT run_id, message FROM operation_run_messages WHERE run_id IN ({list}) ORDER BY id"
+        );
+        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let mut logs: HashMap<i64, Vec<String>> = HashMap::new();
+        for (id, message) in rows {
+            logs.entry(id).or_default().push(message);
+        }
+        Ok(logs)
     }
 
     /// Deletes a completed run (and its log); false when there is none or it is still active.

@@ -107,7 +107,7 @@ impl Install {
                 return Err(Stop::failed("tenant.job", "invalid_state", "This is not an install."))
             }
         };
-        let current = stored_version(&tenant);
+        let current = tenant.installed_version();
         if let Some(expected) = &expected_from {
             if current.as_ref() != Some(expected) {
                 let at = current.map_or_else(|| "not installed".into(), |version| format!("at {version}"));
@@ -279,10 +279,6 @@ async fn job_of(run: &RunContext) -> Result<(Tenant, JobPlan), Stop> {
         Stop::failed("tenant.missing", "invalid_state", format!("Tenant {slug} no longer exists."))
     })?;
     Ok((tenant, plan))
-}
-
-fn stored_version(tenant: &Tenant) -> Option<Version> {
-    tenant.module_version.as_deref().and_then(|version| Version::parse(version).ok())
 }
 
 /// A failure is also the last message, so the messages alone tell the whole story.
