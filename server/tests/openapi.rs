@@ -6,7 +6,34 @@ mod common;
 use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};
 use common::TestApp;
+use std::path::Path;
 use tenantpilot_core::store::Backend;
+
+/// The contracts live in the repository (`contracts/`) so a clone stands alone; where the shared
+/// folder they come from sits beside the checkout, the two must be byte for byte the same.
+#[test]
+fn the_contracts_are_the_shared_ones_byte_for_byte() {
+    let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/contracts");
+    let names = |dir: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|error| panic!("read {}: {error}", dir.display()))
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let kept = names(&ours);
+    assert_eq!(kept.len(), 3, "the three contracts are kept: {kept:?}");
+    if !shared.is_dir() {
+        return;
+    }
+    assert_eq!(kept, names(&shared), "the same contract files as the shared folder");
+    for name in kept {
+        let (a, b) = (std::fs::read(ours.join(&name)).unwrap(), std::fs::read(shared.join(&name)).unwrap());
+        assert!(a == b, "contracts/{name} differs from the shared copy; copy it over again");
+    }
+}
 
 #[tokio::test]
 async fn the_document_carries_the_contract_unchanged() {

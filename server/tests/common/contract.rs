@@ -9,10 +9,10 @@ pub struct Contract {
     document: Value,
 }
 
-/// The assignment-operations contract, from the shared folder beside the checkout: the one copy
-/// every party reads, so it cannot drift.
+/// The assignment-operations contract, as kept in the repository (`contracts/`); `openapi.rs`
+/// holds that copy byte-identical to the shared one wherever the shared folder exists.
 pub const ASSIGNMENT_OPERATIONS: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/contracts/assignment-operations.openapi.yaml");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/assignment-operations.openapi.yaml");
 
 impl Contract {
     pub fn load(path: &str) -> Contract {

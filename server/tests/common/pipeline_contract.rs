@@ -5,8 +5,7 @@
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-pub const PIPELINE_API: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/contracts/pipeline-api-v1.txt");
+pub const PIPELINE_API: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/pipeline-api-v1.txt");
 
 pub struct PipelineContract {
     text: String,
