@@ -4,7 +4,7 @@
 use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::pipeline::PipelineInput;
-use crate::provider::{self, ConnectionInfo, NewConnection};
+use crate::provider::{self, ConnectionInfo, NewConnection, NewCredential};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
 use crate::token::AccountRole;
@@ -91,7 +91,8 @@ pub async fn connect_demo_provider(
 
 /// Connects `tenant` to its own tenant of the provider simulator at `simulator_url`, with fresh
 /// credentials (a `--demo` simulator trusts the first it is shown, and fills the tenant with
-/// sample policies and groups).
+/// sample policies and groups). As with Graph, the API base is shared (`/beta`) and the token
+/// URL names the tenant.
 pub async fn connect_to_simulator(
     store: &Store,
     actor: &Initiator,
@@ -102,10 +103,11 @@ pub async fn connect_to_simulator(
     let slug = &tenant.slug;
     let secret = password::generate();
     let new = NewConnection {
-        base_url: &format!("{root}/{slug}/v1.0"),
+        base_url: &format!("{root}/beta"),
         token_url: &format!("{root}/{slug}/oauth2/v2.0/token"),
         client_id: "tenantpilot-demo",
-        client_secret: &secret,
+        scope: "",
+        credential: NewCredential::Secret(&secret),
     };
     provider::connect(store, actor, tenant, new).await
 }

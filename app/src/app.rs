@@ -1,7 +1,7 @@
 use crate::routes::{
-    AuditPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage, PipelinePage,
-    PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage, TenantLifecyclePage,
-    TenantOverviewPage, TokensPage, ToolPage, WorkspaceHomePage,
+    AuditPage, BackupItemPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage,
+    PipelinePage, PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage,
+    TenantLifecyclePage, TenantOverviewPage, TokensPage, ToolPage, WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -46,6 +46,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/t/:tenant") view=TenantOverviewPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/members") view=MembersPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/backups") view=BackupsPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/t/:tenant/backups/items/:id") view=BackupItemPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/restores/:id") view=RestorePage ssr=SsrMode::Async />
                 <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/monitoring") view=MonitoringPage ssr=SsrMode::Async />

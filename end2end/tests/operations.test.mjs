@@ -44,7 +44,7 @@ for (const javaScriptEnabled of [true, false]) {
       const newest = page.locator('section.backup-set').first();
       await until(page, newest.locator('tr[data-policy=pol-bitlocker]'));
       const bitlocker = newest.locator('tr[data-policy=pol-bitlocker]');
-      assert.equal(await bitlocker.locator('td.groups').innerText(), 'All staff, Executives');
+      assert.equal(await bitlocker.locator('td.groups').innerText(), 'Include group All staff; Include group Executives');
 
       // A slow provider, so the run is seen before it ends.
       await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
@@ -76,15 +76,76 @@ for (const javaScriptEnabled of [true, false]) {
       await set.locator('textarea[name=group_mapping]').fill('grp-executives = grp-pilot');
       await set.getByRole('button', { name: 'Preview restore' }).click();
       await page.waitForURL(new RegExp(`/admin/t/${tenant}/restores/\\d+$`));
+      // Per policy: what it has now, what it will have, what goes.
       const bitlocker = page.getByRole('row').filter({ hasText: 'BitLocker disk encryption' });
-      await bitlocker.getByRole('cell', { name: 'All staff, Pilot devices' }).waitFor();
+      await bitlocker.locator('td.planned', { hasText: 'Include group Pilot devices' }).waitFor();
+      assert.equal(await bitlocker.locator('td.current').innerText(), 'Include group All staff\nInclude group Executives');
+      assert.equal(await bitlocker.locator('td.planned').innerText(), 'Include group All staff\nInclude group Pilot devices');
+      assert.match(await bitlocker.locator('td.removed').innerText(), /Include group Executives \(removed\)/);
+      // The exclusion of Office macros stays an exclusion, mapped.
+      const macros = page.getByRole('row').filter({ hasText: 'Office macros' });
+      assert.match(await macros.locator('td.planned').innerText(), /Exclude group Pilot devices/);
+      await page.locator('table.mapping td', { hasText: 'grp-executives' }).first().waitFor();
 
-      await page.getByRole('button', { name: 'Restore assignments' }).click();
-      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Restore assignments queued.' }).waitFor();
+      // Change a mapping in the preview: planned again.
+      await page.getByText('Change the mappings…').click();
+      await page.locator('textarea[name=group_mapping]').fill('grp-executives = grp-finance');
+      await page.getByRole('button', { name: 'Plan again' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Mappings changed' }).waitFor();
+      await until(page, bitlocker.locator('td.planned', { hasText: 'Include group Finance' }));
+
+      await page.getByRole('button', { name: 'Restore policies' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Restore queued.' }).waitFor();
       await until(page, page.locator('section.card .badge[data-outcome=succeeded]'));
       const state = await (await fetch(`${env.server.simulatorUrl}/_sim/tenants/${tenant}`)).json();
-      const restored = state.policies.find((policy) => policy.id === 'pol-bitlocker');
-      assert.deepEqual(restored.assignments, ['grp-all-staff', 'grp-pilot']);
+      const restored = state.policies.find((policy) => policy.body.id === 'pol-bitlocker');
+      assert.deepEqual(restored.assignments.map((target) => [target['@odata.type'], target.groupId]), [
+        ['#microsoft.graph.groupAssignmentTarget', 'grp-all-staff'],
+        ['#microsoft.graph.groupAssignmentTarget', 'grp-finance'],
+      ]);
+      await context.close();
+    });
+
+    test('plan a restore of one tenant\'s backup into another', async () => {
+      const { context, page } = await open('manager@demo.test');
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      await until(page, page.locator('section.backup-set'));
+      const set = page.locator('section.backup-set').first();
+      await set.getByText('Plan a restore from this backup…').click();
+      await set.locator('select[name=tenant]').selectOption('northwind');
+      await set.getByRole('button', { name: 'Preview restore' }).click();
+      await page.waitForURL(/\/admin\/t\/northwind\/restores\/\d+$/);
+      await page.locator('dl.facts', { hasText: 'of ' }).waitFor();
+      // Another tenant's policies are created there; groups are matched by name.
+      const edge = page.getByRole('row').filter({ hasText: 'Microsoft Edge hardening' });
+      assert.match(await edge.locator('td').nth(1).innerText(), /create it again/);
+      assert.match(await page.locator('table.mapping').first().innerText(), /same name/);
+      await context.close();
+    });
+
+    test('a backed-up policy shows its settings, raw JSON and targets', async () => {
+      const { context, page } = await open('readonly@demo.test');
+      await go(page, `${env.server.base}/admin/t/contoso/backups`);
+      await until(page, page.locator('section.backup-set'));
+      await page.locator('section.backup-set').first().getByRole('link', { name: 'Microsoft Edge hardening' }).click();
+      await page.waitForURL(/\/admin\/t\/contoso\/backups\/items\/\d+$/);
+      await page.getByRole('heading', { name: 'Microsoft Edge hardening' }).waitFor();
+      const targets = page.locator('table.assignments tbody tr');
+      assert.deepEqual(await targets.locator('td:first-child').allInnerTexts(), ['Include group', 'Exclude group']);
+      assert.match(await targets.first().innerText(), /Engineering[\s\S]*Corporate Windows devices[\s\S]*include/);
+      await page.locator('ul.tree summary', { hasText: 'smartscreenenabled' }).first().waitFor();
+      assert.match(await page.locator('textarea[aria-label="Raw JSON"]').inputValue(), /"settingInstance"/);
+      await context.close();
+    });
+
+    test('check connection says what the app registration may read', async () => {
+      const { context, page } = await open('owner@demo.test');
+      await go(page, `${env.server.base}/admin/t/${tenant}/settings`);
+      await page.getByRole('button', { name: 'Check connection' }).click();
+      const check = page.locator('section#check');
+      await until(page, check.locator('tr[data-area="Settings catalog"][data-readable=true]'));
+      assert.equal(await check.locator('tr[data-readable=true]').count(), 7);
+      assert.match(await check.locator('dl').innerText(), new RegExp(`Token issued in tenant\\s+${tenant}`));
       await context.close();
     });
 
@@ -102,7 +163,7 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('cancel a running operation from its page', async () => {
       const { context, page } = await open('owner@demo.test');
-      // Six policies at 1.5 s each: long enough to cancel midway.
+      // Seven policies at 1.5 s each: long enough to cancel midway.
       await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
       await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
       await page.getByRole('button', { name: 'Capture backup' }).click();
@@ -117,7 +178,7 @@ for (const javaScriptEnabled of [true, false]) {
       await page.getByRole('button', { name: 'Cancel operation' }).click();
       await until(page, page.locator('h1 .badge[data-outcome=cancelled]'));
       const processed = Number((await page.locator('.counters').innerText()).match(/Processed (\d+)/)[1]);
-      assert.ok(processed < 6, `stopped before the end (${processed} of 6)`);
+      assert.ok(processed < 7, `stopped before the end (${processed} of 7)`);
       await simulatorFaults(tenant, []);
       await context.close();
     });

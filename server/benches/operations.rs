@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use tenantpilot_core::model::User;
 use tenantpilot_core::monitoring::{self, ListParams};
 use tenantpilot_core::operation::{Initiator, RunTarget};
+use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_core::token::{AccountRole, Scope};
@@ -299,7 +300,14 @@ async fn bench(backend: Backend, name: &'static str) {
 
     // The router in process, as the server runs it, and a browser session of the bench user.
     let serve = Cli::parse_from(["tenantpilot"]).serve;
-    let app = router::build(store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+    let app = router::build(
+        store.clone(),
+        ProviderClient::new(ClientSettings::default()),
+        &serve,
+        router::leptos_options(&serve),
+    )
+    .await
+    .unwrap();
     let form = format!("email=bench%40demo.test&password={PASSWORD}&next=");
     let login = Request::post("/api/login")
         .header(header::HOST, "localhost")
@@ -470,7 +478,14 @@ async fn long_poll(backend: Backend, name: &'static str) {
     let (_, token) =
         tokens::create(&store, &admin, "bench", &[Scope::Api, Scope::TenantAdmin], None).await.unwrap();
     let serve = Cli::parse_from(["tenantpilot", "--tenant-job-max-wait-ms", "600000"]).serve;
-    let app = router::build(store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+    let app = router::build(
+        store.clone(),
+        ProviderClient::new(ClientSettings::default()),
+        &serve,
+        router::leptos_options(&serve),
+    )
+    .await
+    .unwrap();
     let request = |method: &str, path: &str, body: &str| {
         Request::builder()
             .method(method)

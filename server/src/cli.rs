@@ -6,7 +6,7 @@ use std::io::Read;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::pipeline::PipelineInput;
-use tenantpilot_core::provider::{self, NewConnection};
+use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::{accounts, pipelines, token, tokens, tools, validate, CoreError};
@@ -143,19 +143,47 @@ fn read_secret(field: &str) -> Result<String, CoreError> {
 pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreError> {
     let (slug, name, workspace, external_id) = match command {
         TenantCommand::Create { slug, name, workspace, external_id } => (slug, name, workspace, external_id),
-        TenantCommand::Connect { tenant, base_url, token_url, client_id, client_secret_stdin: _ } => {
-            let secret = read_secret("client_secret")?;
+        TenantCommand::Connect {
+            tenant,
+            base_url,
+            token_url,
+            client_id,
+            scope,
+            client_secret_stdin: _,
+            client_certificate_file,
+        } => {
+            let material = match &client_certificate_file {
+                Some(path) => std::fs::read_to_string(path).map_err(|error| {
+                    CoreError::invalid(
+                        "client_certificate_file",
+                        format!("Cannot read {}: {error}", path.display()),
+                    )
+                })?,
+                None => read_secret("client_secret")?,
+            };
             let found = store.tenant_by_slug(&tenant).await?;
             let found = found
                 .ok_or_else(|| CoreError::invalid("tenant", format!("No tenant has the slug {tenant}")))?;
+            let credential = match client_certificate_file {
+                Some(_) => NewCredential::Certificate(&material),
+                None => NewCredential::Secret(&material),
+            };
             let new = NewConnection {
                 base_url: &base_url,
                 token_url: &token_url,
                 client_id: &client_id,
-                client_secret: &secret,
+                scope: scope.as_deref().unwrap_or_default(),
+                credential,
             };
             let info = provider::connect(store, &Initiator::System, &found, new).await?;
-            println!("connected {tenant} to {} as {}", info.base_url, info.client_id);
+            let certificate = info
+                .certificate_thumbprint
+                .map(|thumbprint| format!(", certificate {thumbprint}"))
+                .unwrap_or_default();
+            println!(
+                "connected {tenant} to {} as {} (scope {}{certificate})",
+                info.base_url, info.client_id, info.effective_scope
+            );
             return Ok(());
         }
     };

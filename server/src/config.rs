@@ -197,22 +197,31 @@ pub enum TenantCommand {
         #[arg(long)]
         external_id: Option<String>,
     },
-    /// Set how TenantPilot reaches the tenant's provider; the client secret is read from
-    /// standard input and never shown again.
+    /// Set how TenantPilot reaches the tenant's provider (Microsoft Graph through an Entra app
+    /// registration). The credential is a client secret read from standard input, or a
+    /// certificate with its private key read from a PEM file; neither is shown again.
+    #[command(group(clap::ArgGroup::new("credential").required(true).args(["client_secret_stdin", "client_certificate_file"])))]
     Connect {
         #[arg(long)]
         tenant: String,
-        /// The API root, e.g. https://graph.example.com/v1.0
-        #[arg(long)]
+        /// The API root; settings-catalog policies need Graph's beta.
+        #[arg(long, default_value = tenantpilot_core::provider::DEFAULT_BASE_URL)]
         base_url: String,
-        /// The OAuth2 token endpoint (client credentials).
+        /// The token endpoint, https://login.microsoftonline.com/{tenant-id}/oauth2/v2.0/token
         #[arg(long)]
         token_url: String,
+        /// The app registration's application (client) id.
         #[arg(long)]
         client_id: String,
+        /// The scope to ask for instead of {scheme}://{host}/.default of the base URL.
+        #[arg(long)]
+        scope: Option<String>,
         /// Read the client secret from standard input (the only way: never on the command line).
-        #[arg(long, required = true)]
+        #[arg(long)]
         client_secret_stdin: bool,
+        /// A PEM file with the app's certificate and its private key.
+        #[arg(long)]
+        client_certificate_file: Option<std::path::PathBuf>,
     },
 }
 

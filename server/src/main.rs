@@ -60,12 +60,11 @@ fn describe(error: &CoreError) -> String {
 }
 
 /// The workers of this process; its name tells whose runs are whose in the runs table.
-fn start_engine(store: &Store, engine: &EngineArgs) -> EngineHandle {
+fn start_engine(store: &Store, engine: &EngineArgs, provider: ProviderClient) -> EngineHandle {
     let settings = engine.settings();
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     let name = format!("{host}:{}", std::process::id());
     tracing::info!(workers = settings.workers, %name, "starting the operation engine");
-    let provider = ProviderClient::new(ClientSettings::default());
     let operations = operations::all(provider, engine.sample_provider_url.clone());
     EngineHandle::spawn(store.clone(), operations, settings, &name)
 }
@@ -74,7 +73,7 @@ async fn work(store: Store, engine: EngineArgs) -> Result<(), String> {
     if engine.workers == 0 {
         return Err("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)".into());
     }
-    let engine = start_engine(&store, &engine);
+    let engine = start_engine(&store, &engine, ProviderClient::new(ClientSettings::default()));
     shutdown_signal().await;
     engine.shutdown().await;
     store.close().await;
@@ -100,12 +99,16 @@ async fn serve_http(store: Store, serve: ServeArgs, engine: EngineArgs) -> Resul
         }
     }
     let options = router::leptos_options(&serve);
-    let app = router::build(store.clone(), &serve, options).await.map_err(|error| error.to_string())?;
+    // One client for pages and workers: tokens are cached and request budgets kept per process.
+    let provider = ProviderClient::new(ClientSettings::default());
+    let app = router::build(store.clone(), provider.clone(), &serve, options)
+        .await
+        .map_err(|error| error.to_string())?;
     let listener = tokio::net::TcpListener::bind(serve.site_addr)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
     tracing::info!(addr = %serve.site_addr, "listening");
-    let engine = start_engine(&store, &engine);
+    let engine = start_engine(&store, &engine, provider);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -12,7 +12,7 @@ use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
 use tenantpilot_app::guard::AppState;
 use tenantpilot_app::{shell, App};
-use tenantpilot_core::provider::{ClientSettings, ProviderClient};
+use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -41,12 +41,18 @@ pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
     options
 }
 
-pub async fn build(store: Store, serve: &ServeArgs, options: LeptosOptions) -> Result<Router, sqlx::Error> {
+/// The whole router; `provider` is the process's provider client (shared with its workers).
+pub async fn build(
+    store: Store,
+    provider: ProviderClient,
+    serve: &ServeArgs,
+    options: LeptosOptions,
+) -> Result<Router, sqlx::Error> {
     let sessions = SessionBackend::open(&store).await?;
     sessions.spawn_cleanup();
     let state = AppState {
         store,
-        provider: ProviderClient::new(ClientSettings::default()),
+        provider,
         fresh_tokens: Default::default(),
         session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
     };

@@ -9,8 +9,7 @@ use common::contract::{self, Contract};
 use common::sim::Sim;
 use common::{Sender, TestApp};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use tenantpilot_core::backup::{AssignedGroup, BackupItem, BackupSet, RestorePreview};
+use tenantpilot_core::backup::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview};
 use tenantpilot_core::engine::operations;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
@@ -45,13 +44,22 @@ async fn backup(app: &TestApp, slug: &str) -> (BackupSet, Vec<BackupItem>) {
     for (id, name, groups) in
         [("pol-bitlocker", "BitLocker", vec!["grp-all-staff"]), ("pol-edge", "Edge", vec!["grp-pilot"])]
     {
-        let assignments: Vec<AssignedGroup> =
-            groups.into_iter().map(|g| AssignedGroup { group_id: g.into(), group_name: None }).collect();
+        let assignments: Vec<Assignment> = groups
+            .into_iter()
+            .map(|g| Assignment {
+                target: json!({ "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g }),
+                group_name: None,
+                filter_name: None,
+            })
+            .collect();
+        let body = json!({ "@odata.type": "#microsoft.graph.windows10GeneralConfiguration", "id": id, "displayName": name });
         let policy = CapturedPolicy {
             policy_id: id,
             policy_name: name,
             policy_type: "deviceConfiguration",
-            settings: &json!({}),
+            body: &body,
+            settings: &Value::Null,
+            scope_tags: &[],
             assignments: &assignments,
         };
         store.put_backup_item(&set, &policy).await.unwrap();
@@ -72,9 +80,10 @@ async fn restore_run(app: &TestApp, set: &BackupSet, items: &[BackupItem]) -> i6
         .store
         .create_restore_run(&NewRestoreRun {
             tenant_id: set.tenant_id,
+            source_tenant_id: set.tenant_id,
             backup_set_id: set.id,
             item_ids: &ids,
-            group_mapping: &BTreeMap::new(),
+            mappings: &Mappings::default(),
             preview: &RestorePreview::default(),
             created_by: None,
         })
@@ -248,11 +257,20 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
     let created: Value = serde_json::from_str(&created.body).unwrap();
     assert!(created["id"].as_i64().is_some());
     assert_eq!(created["itemIds"], json!([items[1].id]));
+    // The simulator's pol-edge is a settings-catalog policy: as a device configuration it is
+    // gone, so it would be created again, and assigned to the mapped group.
+    let preview = &created["preview"]["items"][0];
+    assert_eq!(preview["action"], "recreate");
     assert_eq!(
-        created["preview"]["items"][0]["assign"],
-        json!([{ "groupId": "grp-finance", "groupName": "Finance" }])
+        (
+            preview["planned"][0]["kind"].as_str(),
+            preview["planned"][0]["groupId"].as_str(),
+            preview["planned"][0]["groupName"].as_str()
+        ),
+        (Some("includeGroup"), Some("grp-finance"), Some("Finance"))
     );
     assert_eq!(created["preview"]["unmappedGroups"], json!([]));
+    assert_eq!(created["preview"]["groups"][0]["resolution"], "mapped");
     let all = json!({ "backupSetId": set.id });
     let created_all = app.json(Method::POST, path, Some(&all.to_string()), Some(&cookie)).await;
     assert_eq!(created_all.status, StatusCode::CREATED, "{}", created_all.body);
@@ -278,6 +296,11 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
         ),
         ("groupMapping", json!({ "backupSetId": set.id, "groupMapping": { "": "grp-finance" } }).to_string()),
         ("itemIDs", json!({ "backupSetId": set.id, "itemIDs": [1] }).to_string()),
+        ("filterMapping", json!({ "backupSetId": set.id, "filterMapping": { "a": 1 } }).to_string()),
+        ("scopeTagMapping", json!({ "backupSetId": set.id, "scopeTagMapping": "1=2" }).to_string()),
+        ("sourceTenant", json!({ "backupSetId": set.id, "sourceTenant": 5 }).to_string()),
+        ("sourceTenant", json!({ "backupSetId": set.id, "sourceTenant": "no-such-tenant" }).to_string()),
+        ("backupSetId", json!({ "backupSetId": set.id, "sourceTenant": "fabrikam" }).to_string()),
     ];
     for (field, body) in bad {
         let reply = app.json(Method::POST, path, Some(&body), Some(&cookie)).await;
@@ -292,6 +315,37 @@ async fn restore_runs_are_previewed_and_bad_bodies_name_their_field(backend: Bac
         assert!(!error["message"].as_str().unwrap_or_default().is_empty());
     }
     assert_eq!(count().await, before, "nothing was created");
+
+    // Planned again with other mappings (the preview's edit): a bad one names its field.
+    let remap = format!("{path}/{}", created["id"]);
+    let mapped = json!({ "groupMapping": { "grp-pilot": "grp-all-staff" } }).to_string();
+    let remapped = app.json(Method::PATCH, &remap, Some(&mapped), Some(&cookie)).await;
+    assert_eq!(remapped.status, StatusCode::OK, "{}", remapped.body);
+    api.check("patch", "/admin/t/{tenant}/restore-runs/{restoreRun}", 200, &remapped.body);
+    let remapped: Value = serde_json::from_str(&remapped.body).unwrap();
+    assert_eq!(remapped["preview"]["items"][0]["planned"][0]["groupId"], "grp-all-staff");
+    for (field, body) in [
+        ("groupMapping", json!({ "groupMapping": { "grp-pilot": "nowhere" } })),
+        ("itemIds", json!({ "itemIds": [1] })),
+        ("body", json!([])),
+    ] {
+        let reply = app.json(Method::PATCH, &remap, Some(&body.to_string()), Some(&cookie)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body}: {}", reply.body);
+        api.check("patch", "/admin/t/{tenant}/restore-runs/{restoreRun}", 400, &reply.body);
+        assert_eq!(serde_json::from_str::<Value>(&reply.body).unwrap()["field"], field);
+    }
+    let reader = app.sign_in("readonly@demo.test").await;
+    assert_eq!(
+        app.json(Method::PATCH, &remap, Some(&mapped), Some(&reader)).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.json(Method::PATCH, &remap.replace("contoso", "fabrikam"), Some(&mapped), Some(&cookie))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "another tenant's restore run is not found there"
+    );
 
     // Fabrikam has no provider connection: the preview cannot be made.
     let owner = app.sign_in("owner@demo.test").await;
@@ -341,6 +395,24 @@ async fn backup_items_list_and_runs_cancel(backend: Backend) {
     assert_eq!(listed[0]["assignmentsCount"], 1);
     let not_member = app.json(Method::GET, "/admin/t/northwind/backup-items", None, Some(&readonly)).await;
     assert_eq!(not_member.status, StatusCode::NOT_FOUND);
+
+    // One item, as stored: the body and each target whole.
+    let one = format!("/admin/t/contoso/backup-items/{}", items[0].id);
+    let item = app.json(Method::GET, &one, None, Some(&readonly)).await;
+    assert_eq!(item.status, StatusCode::OK, "{}", item.body);
+    api.check("get", "/admin/t/{tenant}/backup-items/{backupItem}", 200, &item.body);
+    let item: Value = serde_json::from_str(&item.body).unwrap();
+    assert_eq!(item["body"]["displayName"], items[0].policy_name.as_str());
+    assert_eq!(item["assignments"][0]["target"]["@odata.type"], "#microsoft.graph.groupAssignmentTarget");
+    for missing in [
+        one.replace("contoso", "northwind"),
+        one.replace("contoso", "fabrikam"),
+        "/admin/t/contoso/backup-items/x".into(),
+    ] {
+        let reply = app.json(Method::GET, &missing, None, Some(&readonly)).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{missing}");
+        api.check("get", "/admin/t/{tenant}/backup-items/{backupItem}", 404, &reply.body);
+    }
 
     let operator = app.sign_in("operator@demo.test").await;
     let id = run_id(
@@ -402,7 +474,41 @@ async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) 
     let checked = app.json(Method::POST, &format!("{path}/check"), None, Some(&owner)).await;
     assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
     api.check("post", "/admin/t/{tenant}/provider-connection/check", 200, &checked.body);
-    assert_eq!(serde_json::from_str::<Value>(&checked.body).unwrap(), json!({ "ok": true, "groups": 5 }));
+    let check: Value = serde_json::from_str(&checked.body).unwrap();
+    assert_eq!(check["tokenTenant"], "contoso", "the token's tid");
+    let areas: Vec<(&str, bool)> = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["area"].as_str().unwrap(), c["readable"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        areas,
+        [
+            ("Settings catalog", true),
+            ("Device configuration", true),
+            ("Compliance policy", true),
+            ("Administrative template", true),
+            ("Assignment filters", true),
+            ("Scope tags", true),
+            ("Groups", true)
+        ]
+    );
+    // Consent only for groups: every family says which permission it lacks.
+    let mut limited = sim.tenant("contoso").await;
+    limited.permissions = Some(vec!["Group.Read.All".into()]);
+    sim.put_tenant("contoso", &limited).await;
+    let checked = app.json(Method::POST, &format!("{path}/check"), None, Some(&owner)).await;
+    api.check("post", "/admin/t/{tenant}/provider-connection/check", 200, &checked.body);
+    let check: Value = serde_json::from_str(&checked.body).unwrap();
+    assert_eq!(check["roles"], json!(["Group.Read.All"]));
+    let settings_catalog = &check["checks"][0];
+    assert_eq!(
+        (settings_catalog["readable"].as_bool(), settings_catalog["permission"].as_str()),
+        (Some(false), Some("DeviceManagementConfiguration.Read.All"))
+    );
+    assert!(settings_catalog["message"].as_str().unwrap().contains("HTTP 403"), "{settings_catalog}");
+    assert_eq!(check["checks"][6]["readable"], true);
     sim.faults(
         "contoso",
         &[tenantpilot_server::provider_sim::Fault {
@@ -418,6 +524,22 @@ async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) 
 
     for (bad, field) in [
         (json!({ "baseUrl": "ftp://x", "tokenUrl": connection.token_url, "clientId": "c" }), "baseUrl"),
+        (
+            json!({ "baseUrl": "https://graph.microsoft.com/v1.0", "tokenUrl": connection.token_url, "clientId": "c" }),
+            "baseUrl",
+        ),
+        (
+            json!({ "tokenUrl": connection.token_url, "clientId": "c", "scope": "https://graph.microsoft.com/beta" }),
+            "scope",
+        ),
+        (
+            json!({ "tokenUrl": connection.token_url, "clientId": "c", "clientSecret": "s", "clientCertificate": "x" }),
+            "clientCertificate",
+        ),
+        (
+            json!({ "tokenUrl": connection.token_url, "clientId": "c", "clientCertificate": "not a pem" }),
+            "clientCertificate",
+        ),
         (json!({ "baseUrl": connection.base_url, "tokenUrl": 5, "clientId": "c" }), "tokenUrl"),
         (json!({ "baseUrl": connection.base_url, "tokenUrl": connection.token_url }), "clientId"),
         (
@@ -439,10 +561,33 @@ async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) 
         app.json(Method::GET, "/admin/t/northwind/provider-connection", None, Some(&reader)).await.status,
         StatusCode::NOT_FOUND
     );
-    // The secret never reaches the audit trail.
+    // Graph's beta is the default base; a certificate replaces the secret and is never shown.
+    let certificate = include_str!("fixtures/app-certificate.pem");
+    let with_certificate = json!({ "tokenUrl": connection.token_url, "clientId": common::sim::CLIENT_ID, "clientCertificate": certificate });
+    let saved = app.json(Method::PUT, path, Some(&with_certificate.to_string()), Some(&owner)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    api.check("put", "/admin/t/{tenant}/provider-connection", 200, &saved.body);
+    let saved: Value = serde_json::from_str(&saved.body).unwrap();
+    assert_eq!(
+        (saved["baseUrl"].as_str(), saved["effectiveScope"].as_str(), saved["credential"].as_str()),
+        (
+            Some("https://graph.microsoft.com/beta"),
+            Some("https://graph.microsoft.com/.default"),
+            Some("certificate")
+        )
+    );
+    assert_eq!(saved["certificateThumbprint"].as_str().map(str::len), Some(40));
+    let shown = app.json(Method::GET, path, None, Some(&reader)).await;
+    assert!(
+        !shown.body.contains("PRIVATE KEY") && !shown.body.contains("BEGIN CERTIFICATE"),
+        "{}",
+        shown.body
+    );
+    // The secret and the key never reach the audit trail.
     let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
     let audit = app.db.store.tenant_audit(tenant.id, 50).await.unwrap();
-    assert_eq!(audit.iter().filter(|entry| entry.kind == "provider_connection").count(), 2);
+    assert_eq!(audit.iter().filter(|entry| entry.kind == "provider_connection").count(), 3);
+    assert!(!serde_json::to_string(&audit).unwrap().contains("PRIVATE KEY"));
     assert!(!serde_json::to_string(&audit).unwrap().contains(common::sim::SECRET));
     app.db.drop_database().await;
 }

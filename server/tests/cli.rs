@@ -104,21 +104,66 @@ fn scripted_set_up() {
         "--tenant",
         "contoso",
         "--base-url",
-        "https://graph.example.com/v1.0",
+        "https://graph.microsoft.us/beta",
         "--token-url",
-        "https://login.example.com/t/token",
+        "https://login.microsoftonline.us/t/oauth2/v2.0/token",
         "--client-id",
         "app-1",
         "--client-secret-stdin",
     ];
     let secret = "very-secret-value";
     let connected = cli.ok(&connect, &format!("{secret}\n"));
-    assert_eq!(connected, "connected contoso to https://graph.example.com/v1.0 as app-1\n");
+    assert_eq!(
+        connected,
+        "connected contoso to https://graph.microsoft.us/beta as app-1 (scope https://graph.microsoft.us/.default)\n",
+        "a national cloud by its URL alone"
+    );
     let mut bad = connect;
     bad[5] = "graph.example.com";
     let refused = cli.fails(&bad, secret);
     assert!(refused.contains("base_url: Enter an http:// or https:// URL"), "{refused}");
     assert!(!refused.contains(secret));
+    bad[5] = "https://graph.microsoft.com/v1.0";
+    assert!(cli.fails(&bad, secret).contains("base_url: Settings-catalog policies"));
+    // Without --base-url: Graph's beta; --scope overrides the rule's scope.
+    let defaults = [
+        "tenant",
+        "connect",
+        "--tenant",
+        "contoso",
+        "--token-url",
+        "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "--client-id",
+        "app-1",
+        "--client-secret-stdin",
+        "--scope",
+        "00000003-0000-0000-c000-000000000000/.default",
+    ];
+    assert_eq!(
+        cli.ok(&defaults, secret),
+        "connected contoso to https://graph.microsoft.com/beta as app-1 (scope 00000003-0000-0000-c000-000000000000/.default)\n"
+    );
+    // A certificate with its key from a file; no credential at all is refused by the parser.
+    let certificate = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/app-certificate.pem");
+    let with_certificate = [
+        "tenant",
+        "connect",
+        "--tenant",
+        "contoso",
+        "--token-url",
+        "https://login.microsoftonline.com/t/oauth2/v2.0/token",
+        "--client-id",
+        "app-1",
+        "--client-certificate-file",
+        certificate,
+    ];
+    let connected = cli.ok(&with_certificate, "");
+    let thumbprint = connected.split(", certificate ").nth(1).unwrap_or_default().trim_end_matches(")\n");
+    assert!(thumbprint.len() == 40 && thumbprint.chars().all(|c| c.is_ascii_hexdigit()), "{connected}");
+    assert!(
+        cli.fails(&with_certificate[..8], "").contains("--client-secret-stdin"),
+        "one credential is required"
+    );
     let mut nowhere = connect;
     nowhere[3] = "nope";
     assert!(cli.fails(&nowhere, secret).contains("tenant: No tenant has the slug nope"));

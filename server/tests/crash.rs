@@ -82,6 +82,6 @@ async fn a_killed_workers_run_is_taken_over(backend: Backend) {
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{:?}", run.failures);
     assert_eq!(run.attempt, 2, "run again from the start by the second worker");
     let sets = db.store.backup_sets(member.tenant.id).await.unwrap();
-    assert_eq!((sets.len(), sets[0].item_count), (1, 6), "the second attempt filled the same set");
+    assert_eq!((sets.len(), sets[0].item_count), (1, 7), "the second attempt filled the same set");
     db.drop_database().await;
 }

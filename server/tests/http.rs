@@ -106,7 +106,7 @@ async fn plane_and_role_matrix(backend: Backend) {
     // (route, [owner, manager, operator, readonly, platform admin])
     // The demo pipeline (1) is readable by every account role of its workspace; Olivia Owner is
     // the workspace's Site Admin; the platform admin belongs to no workspace.
-    let pages: [(&str, [u16; 5]); 21] = [
+    let pages: [(&str, [u16; 5]); 24] = [
         ("/admin", [OK, OK, OK, OK, OK]),
         ("/admin/t/contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -120,6 +120,9 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/t/northwind/backups", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
         ("/admin/t/contoso/settings", [OK, OK, OK, OK, NOT_FOUND]),
         ("/admin/t/contoso/restores/999", [NOT_FOUND; 5]),
+        ("/admin/t/contoso/restores/x", [NOT_FOUND; 5]),
+        ("/admin/t/contoso/backups/items/999", [NOT_FOUND; 5]),
+        ("/admin/t/contoso/backups/items/x", [NOT_FOUND; 5]),
         ("/admin/monitoring", [OK; 5]),
         ("/admin/monitoring/runs/999", [NOT_FOUND; 5]),
         ("/admin/tokens", [OK; 5]),
@@ -129,7 +132,7 @@ async fn plane_and_role_matrix(backend: Backend) {
         ("/admin/registry", [OK; 5]),
         ("/admin/audit", [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN]),
     ];
-    let functions: [(&str, &str, [u16; 5]); 15] = [
+    let functions: [(&str, &str, [u16; 5]); 18] = [
         ("/api/tenant_overview", "tenant=contoso", [OK, OK, OK, OK, NOT_FOUND]),
         ("/api/members", "tenant=contoso", [OK, OK, OK, FORBIDDEN, NOT_FOUND]),
         ("/api/members", "tenant=northwind", [OK, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
@@ -152,6 +155,14 @@ async fn plane_and_role_matrix(backend: Backend) {
             "/api/save_connection",
             "tenant=contoso&base_url=http://127.0.0.1:9/v1&token_url=http://127.0.0.1:9/t&client_id=c&client_secret=s",
             [OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND],
+        ),
+        // The owner just saved a connection to nowhere: checking it is the provider's failure.
+        ("/api/check_connection", "tenant=contoso", [502, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND]),
+        ("/api/backup_item", "tenant=contoso&id=999", [NOT_FOUND; 5]),
+        (
+            "/api/remap_restore",
+            "tenant=contoso&restore_id=999",
+            [NOT_FOUND, NOT_FOUND, FORBIDDEN, FORBIDDEN, NOT_FOUND],
         ),
         ("/api/cancel_run", "id=999", [NOT_FOUND; 5]),
         ("/api/monitoring", "", [OK; 5]),

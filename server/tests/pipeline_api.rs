@@ -102,8 +102,9 @@ impl World {
         sim.connect(&app.db.store, "contoso", 10).await;
         let client = ProviderClient::new(ClientSettings {
             request_timeout: Duration::from_secs(2),
-            max_retries: 1,
+            max_attempts: 2,
             max_retry_wait: Duration::from_millis(100),
+            ..ClientSettings::default()
         });
         let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), fast(), "test");
         let store = &app.db.store;

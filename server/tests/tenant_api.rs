@@ -183,10 +183,11 @@ async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: B
     // A tenant with a provider of its own gets no sample data, and is not enabled by the job.
     let contoso = store.tenant_by_slug("contoso").await.unwrap().unwrap();
     let own = tenantpilot_core::provider::NewConnection {
-        base_url: "https://graph.example.com/v1.0",
-        token_url: "https://login.example.com/token",
+        base_url: "https://graph.example.com/beta",
+        token_url: "https://login.example.com/contoso/oauth2/v2.0/token",
         client_id: "contoso-app",
-        client_secret: "contoso-secret",
+        scope: "",
+        credential: tenantpilot_core::provider::NewCredential::Secret("contoso-secret"),
     };
     tenantpilot_core::provider::connect(store, &Initiator::System, &contoso, own).await.unwrap();
     assert_eq!(world.post("contoso", json!({ "module_from": current })).await.status, StatusCode::NO_CONTENT);
@@ -194,7 +195,7 @@ async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: B
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     let refused = world.completed("contoso", reply.location()).await;
     let error = refused["error"].as_str().unwrap_or_else(|| panic!("expected an error: {refused}"));
-    assert!(error.contains("https://graph.example.com/v1.0"), "{error}");
+    assert!(error.contains("https://graph.example.com/beta"), "{error}");
     assert_eq!(messages_of(&refused).last(), Some(&error));
     assert!(!store.tenant_by_slug("contoso").await.unwrap().unwrap().enabled);
     assert!(store.backup_sets(contoso.id).await.unwrap().is_empty());
@@ -412,7 +413,9 @@ async fn put_item(store: &Store, tenant_id: i64, settings: &str) {
         policy_id: "pol-1",
         policy_name: "Baseline",
         policy_type: "deviceConfiguration",
+        body: &json!({ "id": "pol-1", "displayName": "Baseline" }),
         settings: &json!({}),
+        scope_tags: &[],
         assignments: &[],
     };
     store.put_backup_item(&set, &policy).await.unwrap();

@@ -2,6 +2,7 @@
 //! failures, and checkpoints where it stops for a cancel or a shutdown.
 
 use crate::operation::{Counters, Failure, OperationRun};
+use crate::provider::{Interrupted, PauseReason, Pauses};
 use crate::store::Store;
 use crate::CoreError;
 use chrono::Utc;
@@ -111,6 +112,20 @@ impl RunContext {
         Ok(())
     }
 
+    /// Waits out the provider's throttling for this run: see [`RunPauses`].
+    pub fn pauses(&self) -> Arc<dyn Pauses> {
+        Arc::new(RunPauses { run_id: self.run.id, store: self.store.clone(), signals: self.signals.clone() })
+    }
+
+    /// Why the run stops when the operation was interrupted: a cancel, or its worker releasing it.
+    pub fn interruption(&self) -> Stop {
+        if self.signals.release.load(Ordering::Relaxed) {
+            Stop::Released
+        } else {
+            Stop::Cancelled
+        }
+    }
+
     fn update(&self, change: impl FnOnce(&mut Counters)) {
         if let Ok(mut counters) = self.signals.counters.lock() {
             change(&mut counters);
@@ -134,5 +149,72 @@ impl RunContext {
             return Err(Stop::Cancelled);
         }
         Ok(())
+    }
+}
+
+/// The context entry that says what a run is waiting for, while it waits.
+pub const PROGRESS_NOTE: &str = "progressNote";
+
+/// A run waiting for the provider: its progress says why and for how long (in the context's
+/// `progressNote` and the run's log), and a cancel or release ends the wait at once.
+struct RunPauses {
+    run_id: i64,
+    store: Store,
+    signals: Arc<RunSignals>,
+}
+
+impl RunPauses {
+    fn stopping(&self) -> bool {
+        self.signals.cancel_requested.load(Ordering::Relaxed) || self.signals.release.load(Ordering::Relaxed)
+    }
+
+    async fn note(&self, note: Option<String>) {
+        if let Some(note) = &note {
+            if let Err(error) = self.store.add_run_message(self.run_id, note).await {
+                tracing::warn!(%error, run = self.run_id, "cannot log a wait");
+            }
+        }
+        let value = note.map(serde_json::Value::from);
+        if let Err(error) = self.store.set_run_context_entry(self.run_id, PROGRESS_NOTE, value).await {
+            tracing::warn!(%error, run = self.run_id, "cannot show a wait");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Pauses for RunPauses {
+    async fn pause(&self, wait: Duration, why: PauseReason) -> Result<(), Interrupted> {
+        let seconds = wait.as_secs_f64().ceil() as u64;
+        let note = match why {
+            PauseReason::Throttled { status: 429 } => {
+                Some(format!("throttled by the provider, retrying in {seconds} s"))
+            }
+            PauseReason::Throttled { status } => {
+                Some(format!("the provider is unavailable (HTTP {status}), retrying in {seconds} s"))
+            }
+            PauseReason::Budget if wait >= Duration::from_secs(1) => Some(format!(
+                "pacing requests to stay under Graph's limits for this tenant, next in {seconds} s"
+            )),
+            PauseReason::Budget => None,
+        };
+        let noted = note.is_some();
+        if noted {
+            self.note(note).await;
+        }
+        let deadline = Instant::now() + wait;
+        let result = loop {
+            if self.stopping() {
+                break Err(Interrupted);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Ok(());
+            }
+            tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+        };
+        if noted {
+            self.note(None).await;
+        }
+        result
     }
 }

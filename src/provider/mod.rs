@@ -1,20 +1,36 @@
-//! A tenant's provider (a Graph-style API): what TenantPilot reads and writes there, and the
-//! reason codes its failures map to. The HTTP client needs the `server` feature.
+//! A tenant's provider, Microsoft Graph (beta) behind the Microsoft identity platform: the
+//! policy families TenantPilot reads and writes there, a connection as people see it, and the
+//! reason codes failures map to. The HTTP client needs the `server` feature.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 #[cfg(feature = "server")]
+mod budget;
+#[cfg(feature = "server")]
 mod client;
 #[cfg(feature = "server")]
 mod connect;
 #[cfg(feature = "server")]
+pub mod graph;
+#[cfg(feature = "server")]
+mod token;
+
+#[cfg(feature = "server")]
+pub use budget::BudgetLimits;
+#[cfg(feature = "server")]
 pub use client::{
-    ClientSettings, ProviderClient, ProviderConnection, ProviderError, ProviderSession, Secret,
+    retry_after, ClientSettings, Interrupted, PauseReason, Pauses, ProviderClient, ProviderError,
+    ProviderSession, WaitAtMost,
 };
 #[cfg(feature = "server")]
-pub use connect::{connect, current_groups, NewConnection};
+pub use connect::{check_connection, connect, provider_error, request_session, NewConnection, NewCredential};
+#[cfg(feature = "server")]
+pub use token::{default_scope, ClientCertificate, Credential, ProviderConnection, Secret};
+
+/// The API base a new connection gets: settings-catalog policies exist only in Graph's beta.
+pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com/beta";
 
 /// Why a provider call failed, as runs and admins see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -68,29 +84,152 @@ impl fmt::Display for ReasonCode {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Policy {
-    pub id: String,
-    pub display_name: String,
-    /// The Graph type without its namespace, e.g. `deviceConfiguration`.
-    pub policy_type: String,
-    pub settings: serde_json::Value,
+/// The Graph permission that reads Intune device configuration (all four policy families and
+/// assignment filters), and the one that also writes it.
+pub const CONFIGURATION_READ: &str = "DeviceManagementConfiguration.Read.All";
+pub const CONFIGURATION_WRITE: &str = "DeviceManagementConfiguration.ReadWrite.All";
+/// Role scope tags are Intune RBAC objects.
+pub const RBAC_READ: &str = "DeviceManagementRBAC.Read.All";
+/// Group names (and finding a group by name in another tenant).
+pub const GROUP_READ: &str = "Group.Read.All";
+
+/// A family of Intune policies: one Graph collection, captured as its own `policyType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PolicyFamily {
+    /// Settings catalog: `deviceManagement/configurationPolicies`, settings in a relationship.
+    #[serde(rename = "configurationPolicy")]
+    SettingsCatalog,
+    /// Device configuration profiles (templates): settings in the body.
+    #[serde(rename = "deviceConfiguration")]
+    DeviceConfiguration,
+    /// Compliance policies, with their scheduled actions.
+    #[serde(rename = "deviceCompliancePolicy")]
+    Compliance,
+    /// Administrative templates: settings are definition values.
+    #[serde(rename = "groupPolicyConfiguration")]
+    AdministrativeTemplate,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl PolicyFamily {
+    pub const ALL: [PolicyFamily; 4] = [
+        PolicyFamily::SettingsCatalog,
+        PolicyFamily::DeviceConfiguration,
+        PolicyFamily::Compliance,
+        PolicyFamily::AdministrativeTemplate,
+    ];
+
+    /// The `policyType` of its backup items.
+    pub fn policy_type(self) -> &'static str {
+        match self {
+            PolicyFamily::SettingsCatalog => "configurationPolicy",
+            PolicyFamily::DeviceConfiguration => "deviceConfiguration",
+            PolicyFamily::Compliance => "deviceCompliancePolicy",
+            PolicyFamily::AdministrativeTemplate => "groupPolicyConfiguration",
+        }
+    }
+
+    pub fn from_policy_type(policy_type: &str) -> Option<PolicyFamily> {
+        PolicyFamily::ALL.into_iter().find(|family| family.policy_type() == policy_type)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyFamily::SettingsCatalog => "Settings catalog",
+            PolicyFamily::DeviceConfiguration => "Device configuration",
+            PolicyFamily::Compliance => "Compliance policy",
+            PolicyFamily::AdministrativeTemplate => "Administrative template",
+        }
+    }
+
+    /// Its collection, relative to the API base.
+    pub fn collection(self) -> &'static str {
+        match self {
+            PolicyFamily::SettingsCatalog => "/deviceManagement/configurationPolicies",
+            PolicyFamily::DeviceConfiguration => "/deviceManagement/deviceConfigurations",
+            PolicyFamily::Compliance => "/deviceManagement/deviceCompliancePolicies",
+            PolicyFamily::AdministrativeTemplate => "/deviceManagement/groupPolicyConfigurations",
+        }
+    }
+
+    /// The property holding a policy's name: the settings catalog says `name`.
+    pub fn name_property(self) -> &'static str {
+        match self {
+            PolicyFamily::SettingsCatalog => "name",
+            _ => "displayName",
+        }
+    }
+}
+
+impl fmt::Display for PolicyFamily {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A group, assignment filter or scope tag of a tenant: its id and its name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Group {
+pub struct Named {
     pub id: String,
     pub display_name: String,
 }
 
-/// A tenant's provider connection as people see it: the secret is write-only.
+/// How TenantPilot proves itself to the identity platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    Secret,
+    Certificate,
+}
+
+/// A tenant's provider connection as people see it: the secret and the private key are
+/// write-only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionInfo {
     pub base_url: String,
     pub token_url: String,
     pub client_id: String,
+    /// The scope asked for when it is not the rule's (`{scheme}://{host}/.default` of the base).
+    pub scope: Option<String>,
+    /// The scope token requests carry.
+    pub effective_scope: String,
+    pub credential: CredentialKind,
+    /// With a certificate: its SHA-1 thumbprint in hex, as the Entra admin center shows it.
+    pub certificate_thumbprint: Option<String>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Whether the app registration may read one kind of object, as "Check connection" found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessCheck {
+    /// What was read, e.g. "Settings catalog".
+    pub area: String,
+    /// The Graph path read, relative to the API base.
+    pub path: String,
+    pub readable: bool,
+    /// The application permission that grants it.
+    pub permission: String,
+    /// Why not, in the provider's words.
+    pub message: Option<String>,
+}
+
+/// What "Check connection" proves: a token, whose tenant and expiry, and what it may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionCheck {
+    pub checked_at: DateTime<Utc>,
+    /// The directory (tenant) id the token was issued in, from its `tid` claim.
+    pub token_tenant: Option<String>,
+    pub token_expires_at: DateTime<Utc>,
+    /// The application permissions the token carries (its `roles` claim).
+    pub roles: Vec<String>,
+    pub checks: Vec<AccessCheck>,
+}
+
+impl ConnectionCheck {
+    pub fn all_readable(&self) -> bool {
+        self.checks.iter().all(|check| check.readable)
+    }
 }

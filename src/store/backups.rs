@@ -2,16 +2,18 @@
 //! tenant's row finds nothing, exactly like an id that does not exist.
 
 use super::{on_pool, Store};
-use crate::backup::{AssignedGroup, BackupItem, BackupSet, RestorePreview, RestoreRun};
+use crate::backup::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview, RestoreRun, ScopeTag};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 const SET_COLUMNS: &str = "id, tenant_id, name, operation_run_id, item_count, created_at";
-const ITEM_COLUMNS: &str = "id, backup_set_id, tenant_id, policy_id, policy_name, policy_type, settings, \
-     assignments, assignments_count, assignments_fetched_at";
+const ITEM_COLUMNS: &str =
+    "id, backup_set_id, tenant_id, policy_id, policy_name, policy_type, body, settings, \
+     scope_tags, assignments, assignments_count, assignments_fetched_at";
 const RESTORE_COLUMNS: &str =
-    "id, tenant_id, backup_set_id, item_ids, group_mapping, preview, created_by, created_at, operation_run_id";
+    "id, tenant_id, source_tenant_id, backup_set_id, item_ids, group_mapping, filter_mapping, \
+     scope_tag_mapping, preview, recreated, created_by, created_at, operation_run_id";
 
 #[derive(sqlx::FromRow)]
 struct SetRow {
@@ -44,7 +46,9 @@ struct ItemRow {
     policy_id: String,
     policy_name: String,
     policy_type: String,
+    body: String,
     settings: String,
+    scope_tags: String,
     assignments: String,
     assignments_count: i64,
     assignments_fetched_at: Option<DateTime<Utc>>,
@@ -65,7 +69,9 @@ impl TryFrom<ItemRow> for BackupItem {
     type Error = CoreError;
     fn try_from(row: ItemRow) -> Result<Self, CoreError> {
         Ok(BackupItem {
+            body: json_column("backup_items", row.id, &row.body)?,
             settings: json_column("backup_items", row.id, &row.settings)?,
+            scope_tags: json_column("backup_items", row.id, &row.scope_tags)?,
             assignments: json_column("backup_items", row.id, &row.assignments)?,
             id: row.id,
             backup_set_id: row.backup_set_id,
@@ -83,10 +89,14 @@ impl TryFrom<ItemRow> for BackupItem {
 struct RestoreRow {
     id: i64,
     tenant_id: i64,
+    source_tenant_id: Option<i64>,
     backup_set_id: i64,
     item_ids: String,
     group_mapping: String,
+    filter_mapping: String,
+    scope_tag_mapping: String,
     preview: String,
+    recreated: String,
     created_by: Option<i64>,
     created_at: DateTime<Utc>,
     operation_run_id: Option<i64>,
@@ -98,9 +108,13 @@ impl TryFrom<RestoreRow> for RestoreRun {
         Ok(RestoreRun {
             item_ids: json_column("restore_runs", row.id, &row.item_ids)?,
             group_mapping: json_column("restore_runs", row.id, &row.group_mapping)?,
+            filter_mapping: json_column("restore_runs", row.id, &row.filter_mapping)?,
+            scope_tag_mapping: json_column("restore_runs", row.id, &row.scope_tag_mapping)?,
             preview: json_column("restore_runs", row.id, &row.preview)?,
+            recreated: json_column("restore_runs", row.id, &row.recreated)?,
             id: row.id,
             tenant_id: row.tenant_id,
+            source_tenant_id: row.source_tenant_id.unwrap_or(row.tenant_id),
             backup_set_id: row.backup_set_id,
             created_by: row.created_by,
             created_at: row.created_at,
@@ -114,16 +128,19 @@ pub struct CapturedPolicy<'a> {
     pub policy_id: &'a str,
     pub policy_name: &'a str,
     pub policy_type: &'a str,
+    pub body: &'a serde_json::Value,
     pub settings: &'a serde_json::Value,
-    pub assignments: &'a [AssignedGroup],
+    pub scope_tags: &'a [ScopeTag],
+    pub assignments: &'a [Assignment],
 }
 
 /// A restore run to create, with its computed preview.
 pub struct NewRestoreRun<'a> {
     pub tenant_id: i64,
+    pub source_tenant_id: i64,
     pub backup_set_id: i64,
     pub item_ids: &'a [i64],
-    pub group_mapping: &'a BTreeMap<String, String>,
+    pub mappings: &'a Mappings,
     pub preview: &'a RestorePreview,
     pub created_by: Option<i64>,
 }
@@ -153,20 +170,24 @@ impl Store {
         set: &BackupSet,
         policy: &CapturedPolicy<'_>,
     ) -> Result<(), CoreError> {
+        let body = to_json(policy.body)?;
         let settings = to_json(policy.settings)?;
+        let scope_tags = to_json(&policy.scope_tags)?;
         let assignments = to_json(&policy.assignments)?;
         let count = policy.assignments.len() as i64;
         on_pool!(self, pool => async {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO backup_items (backup_set_id, tenant_id, policy_id, policy_name, policy_type, settings, \
-                 assignments, assignments_count, assignments_fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                "INSERT INTO backup_items (backup_set_id, tenant_id, policy_id, policy_name, policy_type, body, settings, \
+                 scope_tags, assignments, assignments_count, assignments_fetched_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
                  ON CONFLICT (backup_set_id, policy_id) DO UPDATE SET policy_name = excluded.policy_name, \
-                 policy_type = excluded.policy_type, settings = excluded.settings, \
-                 assignments = excluded.assignments, assignments_count = excluded.assignments_count, \
-                 assignments_fetched_at = excluded.assignments_fetched_at")
+                 policy_type = excluded.policy_type, body = excluded.body, settings = excluded.settings, \
+                 scope_tags = excluded.scope_tags, assignments = excluded.assignments, \
+                 assignments_count = excluded.assignments_count, assignments_fetched_at = excluded.assignments_fetched_at")
                 .bind(set.id).bind(set.tenant_id).bind(policy.policy_id).bind(policy.policy_name)
-                .bind(policy.policy_type).bind(&settings).bind(&assignments).bind(count).bind(Utc::now())
+                .bind(policy.policy_type).bind(&body).bind(&settings).bind(&scope_tags).bind(&assignments).bind(count)
+                .bind(Utc::now())
                 .execute(&mut *tx).await?;
             sqlx::query(
                 "UPDATE backup_sets SET item_count = (SELECT COUNT(*) FROM backup_items WHERE backup_set_id = $1) \
@@ -217,7 +238,7 @@ impl Store {
     pub async fn set_item_assignments(
         &self,
         item_id: i64,
-        assignments: &[AssignedGroup],
+        assignments: &[Assignment],
     ) -> Result<(), CoreError> {
         let json = to_json(&assignments)?;
         on_pool!(self, pool => sqlx::query(
@@ -230,14 +251,60 @@ impl Store {
 
     pub async fn create_restore_run(&self, new: &NewRestoreRun<'_>) -> Result<RestoreRun, CoreError> {
         let sql = format!(
-            "INSERT INTO restore_runs (tenant_id, backup_set_id, item_ids, group_mapping, preview, created_by, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {RESTORE_COLUMNS}"
+            "INSERT INTO restore_runs (tenant_id, source_tenant_id, backup_set_id, item_ids, group_mapping, \
+             filter_mapping, scope_tag_mapping, preview, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {RESTORE_COLUMNS}"
         );
+        let source = (new.source_tenant_id != new.tenant_id).then_some(new.source_tenant_id);
         let row: RestoreRow = on_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(new.tenant_id).bind(new.backup_set_id).bind(to_json(&new.item_ids)?)
-            .bind(to_json(new.group_mapping)?).bind(to_json(new.preview)?).bind(new.created_by).bind(Utc::now())
+            .bind(new.tenant_id).bind(source).bind(new.backup_set_id).bind(to_json(&new.item_ids)?)
+            .bind(to_json(&new.mappings.group_mapping)?).bind(to_json(&new.mappings.filter_mapping)?)
+            .bind(to_json(&new.mappings.scope_tag_mapping)?).bind(to_json(new.preview)?).bind(new.created_by)
+            .bind(Utc::now())
             .fetch_one(pool).await)?;
         row.try_into()
+    }
+
+    /// Replaces a restore run's mappings and preview (planned again with new mappings).
+    pub async fn set_restore_plan(
+        &self,
+        tenant_id: i64,
+        restore_id: i64,
+        mappings: &Mappings,
+        preview: &RestorePreview,
+    ) -> Result<Option<RestoreRun>, CoreError> {
+        let sql = format!(
+            "UPDATE restore_runs SET group_mapping = $3, filter_mapping = $4, scope_tag_mapping = $5, preview = $6 \
+             WHERE id = $1 AND tenant_id = $2 RETURNING {RESTORE_COLUMNS}"
+        );
+        let row: Option<RestoreRow> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(restore_id).bind(tenant_id).bind(to_json(&mappings.group_mapping)?)
+            .bind(to_json(&mappings.filter_mapping)?).bind(to_json(&mappings.scope_tag_mapping)?)
+            .bind(to_json(preview)?)
+            .fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Records the id of a policy restore run `restore_id` created again for item `item_id`, at
+    /// once, so a later execution assigns it instead of creating another.
+    pub async fn record_recreated(
+        &self,
+        restore_id: i64,
+        item_id: i64,
+        policy_id: &str,
+    ) -> Result<(), CoreError> {
+        on_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let (recreated,): (String,) = sqlx::query_as("SELECT recreated FROM restore_runs WHERE id = $1")
+                .bind(restore_id).fetch_one(&mut *tx).await?;
+            let mut recreated: BTreeMap<String, String> = serde_json::from_str(&recreated).unwrap_or_default();
+            recreated.insert(item_id.to_string(), policy_id.to_string());
+            let recreated = serde_json::to_string(&recreated).unwrap_or_else(|_| "{}".into());
+            sqlx::query("UPDATE restore_runs SET recreated = $2 WHERE id = $1")
+                .bind(restore_id).bind(recreated).execute(&mut *tx).await?;
+            tx.commit().await
+        }.await)?;
+        Ok(())
     }
 
     pub async fn restore_run(&self, tenant_id: i64, id: i64) -> Result<Option<RestoreRun>, CoreError> {

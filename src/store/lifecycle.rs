@@ -4,7 +4,7 @@
 
 use super::operation_runs::ChangeRow;
 use super::{RunChange, Store};
-use crate::backup::AssignedGroup;
+use crate::backup::Assignment;
 use crate::CoreError;
 
 /// Runs `$body` in a transaction on whichever pool the store holds; `$tx` is the transaction.
@@ -206,7 +206,7 @@ fn checked_item(
     policy_name: &str,
     settings: &str,
     assignments: &str,
-) -> Result<(serde_json::Value, Vec<AssignedGroup>), CoreError> {
+) -> Result<(serde_json::Value, Vec<Assignment>), CoreError> {
     let settings = serde_json::from_str(settings).map_err(|error| {
         CoreError::conflict(format!(
             "Backup item {id} ({policy_name}) has settings that are not JSON: {error}"

@@ -334,6 +334,30 @@ impl Store {
         Ok(())
     }
 
+    /// Sets (or with `None` removes) one entry of an active run's context, e.g. what it is
+    /// waiting for, and tells watchers.
+    pub async fn set_run_context_entry(
+        &self,
+        id: i64,
+        key: &str,
+        value: Option<serde_json::Value>,
+    ) -> Result<(), CoreError> {
+        let Some(mut run) = self.operation_run(id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        match value {
+            Some(value) => run.context.insert(key.to_string(), value),
+            None => run.context.remove(key),
+        };
+        let context = serde_json::to_string(&run.context).map_err(|_| CoreError::Internal)?;
+        let sql = format!(
+            "UPDATE operation_runs SET context = $2 WHERE id = $1 AND status IN ('queued', 'running') \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id, context)?;
+        Ok(())
+    }
+
     /// Appends a line to a run's log and tells watchers.
     pub async fn add_run_message(&self, id: i64, message: &str) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(

@@ -42,9 +42,14 @@ fn current_path() -> Option<String> {
     }
 }
 
-/// Unknown, not yours, or on a plane you cannot enter: all look the same.
+/// Unknown, not yours, or on a plane you cannot enter: all look the same, and answer 404
+/// (also where a page finds nothing before asking the server, as for an id that is no number).
 #[component]
 pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
     view! {
         <section class="problem">
             <p class="problem-code">"404"</p>

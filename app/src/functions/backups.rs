@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tenantpilot_core::backup::{BackupItem, BackupSet, RestoreRun};
-use tenantpilot_core::model::TenantMembership;
+use tenantpilot_core::model::{Tenant, TenantMembership};
 use tenantpilot_core::operation::OperationRun;
 use tenantpilot_core::provider::ConnectionInfo;
 
@@ -16,6 +16,8 @@ pub struct BackupsView {
     pub sets: Vec<BackupSet>,
     pub items: Vec<BackupItem>,
     pub restores: Vec<RestoreRun>,
+    /// Other tenants the viewer may restore this tenant's backups into.
+    pub restore_targets: Vec<Tenant>,
     pub recent_runs: Vec<OperationRun>,
     pub now: DateTime<Utc>,
 }
@@ -34,7 +36,15 @@ pub async fn backups(tenant: String) -> Result<BackupsView, AppError> {
         tenant_id: Some(tenant_id),
         ..RunQuery::new(RunScope::MemberOf(member.signed_in.user.id), RECENT_RUNS)
     };
+    let restore_targets = store
+        .memberships_of(member.signed_in.user.id)
+        .await?
+        .into_iter()
+        .filter(|other| other.tenant.id != tenant_id && other.can(Capability::RestoreExecute))
+        .map(|other| other.tenant)
+        .collect();
     Ok(BackupsView {
+        restore_targets,
         connection: store.provider_connection_info(tenant_id).await?,
         sets: store.backup_sets(tenant_id).await?,
         items: store.backup_items(tenant_id, None).await?,

@@ -2,6 +2,7 @@
 
 mod add_member;
 mod audit_log;
+mod backup_item;
 mod backups;
 mod cancel_run;
 mod change_member_role;
@@ -21,6 +22,7 @@ mod pipeline_detail;
 mod pipelines;
 mod plan_restore;
 mod platform_overview;
+mod remap_restore;
 mod remove_member;
 mod reset_pipeline;
 mod restore;
@@ -44,6 +46,7 @@ mod viewer;
 
 pub use add_member::*;
 pub use audit_log::*;
+pub use backup_item::*;
 pub use backups::*;
 pub use cancel_run::*;
 pub use change_member_role::*;
@@ -63,6 +66,7 @@ pub use pipeline_detail::*;
 pub use pipelines::*;
 pub use plan_restore::*;
 pub use platform_overview::*;
+pub use remap_restore::*;
 pub use remove_member::*;
 pub use reset_pipeline::*;
 pub use restore::*;

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tenantpilot_core::backup::{BackupSet, RestoreRun};
-use tenantpilot_core::model::TenantMembership;
+use tenantpilot_core::model::{Tenant, TenantMembership};
 use tenantpilot_core::operation::OperationRun;
 
 /// A restore run's page: the plan and its preview, and its latest execution.
@@ -12,6 +12,8 @@ pub struct RestoreView {
     pub viewer: TenantMembership,
     pub restore: RestoreRun,
     pub set: BackupSet,
+    /// The tenant the backup came from, when it is not this one.
+    pub source: Option<Tenant>,
     pub execution: Option<OperationRun>,
     pub now: DateTime<Utc>,
 }
@@ -23,10 +25,17 @@ pub async fn restore(tenant: String, id: i64) -> Result<RestoreView, AppError> {
     let store = &member.signed_in.state.store;
     let tenant_id = member.membership.tenant.id;
     let restore = store.restore_run(tenant_id, id).await?.ok_or(CoreError::NotFound)?;
-    let set = store.backup_set(tenant_id, restore.backup_set_id).await?.ok_or(CoreError::NotFound)?;
+    let set = store
+        .backup_set(restore.source_tenant_id, restore.backup_set_id)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let source = match restore.source_tenant_id {
+        id if id == tenant_id => None,
+        id => store.tenant_by_id(id).await?,
+    };
     let execution = match restore.operation_run_id {
         Some(run) => store.operation_run(run).await?,
         None => None,
     };
-    Ok(RestoreView { viewer: member.membership, restore, set, execution, now: Utc::now() })
+    Ok(RestoreView { viewer: member.membership, restore, set, source, execution, now: Utc::now() })
 }

@@ -1,23 +1,31 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// Sets the tenant's provider connection; an empty secret keeps the stored one.
+/// Sets the tenant's provider connection. An empty base URL is Graph's beta, an empty scope
+/// the rule's; a new secret or certificate replaces the stored credential, neither keeps it.
 #[server(endpoint = "save_connection")]
 pub async fn save_connection(
     tenant: String,
-    base_url: String,
+    base_url: Option<String>,
     token_url: String,
     client_id: String,
+    scope: Option<String>,
     client_secret: Option<String>,
+    client_certificate: Option<String>,
 ) -> Result<(), AppError> {
-    use tenantpilot_core::provider::{self, NewConnection};
+    use tenantpilot_core::provider::{self, NewConnection, NewCredential};
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::SettingsManage).await?;
+    let credential = NewCredential::from_fields(
+        client_secret.as_deref().unwrap_or_default(),
+        client_certificate.as_deref().unwrap_or_default(),
+    )?;
     let new = NewConnection {
-        base_url: &base_url,
+        base_url: base_url.as_deref().unwrap_or_default(),
         token_url: &token_url,
         client_id: &client_id,
-        client_secret: client_secret.as_deref().unwrap_or_default(),
+        scope: scope.as_deref().unwrap_or_default(),
+        credential,
     };
     let actor = member.signed_in.initiator();
     provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await?;

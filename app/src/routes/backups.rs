@@ -6,7 +6,8 @@ use crate::functions::{backups, BackupsView, PlanRestore, StartCapture, StartFet
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use tenantpilot_core::backup::{BackupItem, BackupSet};
+use tenantpilot_core::backup::{BackupItem, BackupSet, TargetView};
+use tenantpilot_core::model::Tenant;
 use tenantpilot_core::Capability;
 
 /// A tenant's backups: capture, the sets and their policies (fetch assignments), planning a
@@ -95,7 +96,7 @@ fn Backups(
         {view.sets.is_empty().then(|| view! { <p class="muted">"No backups yet. Capture one to keep this tenant's policies and assignments."</p> })}
         {view.sets.iter().map(|set| {
             let items: Vec<BackupItem> = view.items.iter().filter(|item| item.backup_set_id == set.id).cloned().collect();
-            view! { <BackupSetCard set=set.clone() items slug=slug.clone() can_backup can_restore fetch plan /> }
+            view! { <BackupSetCard set=set.clone() items slug=slug.clone() targets=view.restore_targets.clone() can_backup can_restore fetch plan /> }
         }).collect_view()}
         <section>
             <h2>"Restore runs"</h2>
@@ -104,17 +105,18 @@ fn Backups(
             } else {
                 view! {
                     <div class="table-wrap"><table>
-                        <thead><tr><th scope="col">"Restore"</th><th scope="col">"From backup"</th><th scope="col">"Policies"</th><th scope="col">"Unmapped groups"</th><th scope="col">"Planned"</th></tr></thead>
+                        <thead><tr><th scope="col">"Restore"</th><th scope="col">"From backup"</th><th scope="col">"Policies"</th><th scope="col">"Blocked"</th><th scope="col">"Planned"</th></tr></thead>
                         <tbody>
                             {view.restores.iter().map(|restore| {
-                                let set_name = view.sets.iter().find(|set| set.id == restore.backup_set_id).map(|set| set.name.clone()).unwrap_or_default();
+                                let set_name = view.sets.iter().find(|set| set.id == restore.backup_set_id).map(|set| set.name.clone())
+                                    .unwrap_or_else(|| format!("Backup set #{} of another tenant", restore.backup_set_id));
                                 view! {
                                     <tr>
                                         <td><a href=format!("/admin/t/{slug}/restores/{}", restore.id)>"Restore #" {restore.id}</a>
                                             {restore.operation_run_id.map(|_| view! { <small class="muted">" · executed"</small> })}</td>
                                         <td>{set_name}</td>
                                         <td>{restore.item_ids.len()}</td>
-                                        <td>{restore.preview.unmapped_groups.len()}</td>
+                                        <td>{restore.preview.blocked()}</td>
                                         <td>{timestamp(restore.created_at)}</td>
                                     </tr>
                                 }
@@ -132,6 +134,8 @@ fn BackupSetCard(
     set: BackupSet,
     items: Vec<BackupItem>,
     slug: String,
+    /// Other tenants this backup may be restored into.
+    targets: Vec<Tenant>,
     can_backup: bool,
     can_restore: bool,
     fetch: ServerAction<StartFetch>,
@@ -144,19 +148,22 @@ fn BackupSetCard(
             <h2>{set.name.clone()} " " <small class="muted">"#" {set.id} " · " {set.item_count} " policies"</small></h2>
             <div class="table-wrap">
                 <table class="items">
-                    <thead><tr><th scope="col">"Policy"</th><th scope="col">"Type"</th><th scope="col">"Assigned to"</th><th scope="col">"Assignments fetched"</th><th scope="col">"Actions"</th></tr></thead>
+                    <thead><tr><th scope="col">"Policy"</th><th scope="col">"Family"</th><th scope="col">"Assigned to"</th><th scope="col">"Assignments fetched"</th><th scope="col">"Actions"</th></tr></thead>
                     <tbody>
                         {items.into_iter().map(|item| {
                             let groups = if item.assignments.is_empty() {
                                 "—".to_string()
                             } else {
-                                item.assignments.iter().map(|group| group.group_name.clone().unwrap_or_else(|| group.group_id.clone())).collect::<Vec<_>>().join(", ")
+                                item.assignments.iter().map(|assignment| {
+                                    TargetView::of(&assignment.target, assignment.group_name.clone(), assignment.filter_name.clone()).describe()
+                                }).collect::<Vec<_>>().join("; ")
                             };
+                            let family = item.family().map(|family| family.label().to_string()).unwrap_or_else(|| item.policy_type.clone());
                             let item_slug = slug.clone();
                             view! {
                                 <tr id=format!("item-{}", item.id) data-policy=item.policy_id.clone()>
-                                    <td>{item.policy_name.clone()}</td>
-                                    <td><code>{item.policy_type.clone()}</code></td>
+                                    <td><a href=format!("/admin/t/{slug}/backups/items/{}", item.id)>{item.policy_name.clone()}</a></td>
+                                    <td>{family}</td>
                                     <td class="groups">{groups}</td>
                                     <td>{item.assignments_fetched_at.map(timestamp).unwrap_or_default()}</td>
                                     <td>
@@ -175,8 +182,14 @@ fn BackupSetCard(
             <details class="confirm">
                 <summary>"Plan a restore from this backup…"</summary>
                 <ActionForm action=plan attr:class="stacked-form">
-                    <input type="hidden" name="tenant" value=plan_slug />
+                    <input type="hidden" name="source_tenant" value=plan_slug.clone() />
                     <input type="hidden" name="backup_set_id" value=set.id />
+                    <label>"Restore into"
+                        <select name="tenant">
+                            <option value=plan_slug.clone() selected=true>"this tenant"</option>
+                            {targets.into_iter().map(|target| view! { <option value=target.slug.clone()>{target.name.clone()} " (" {target.slug.clone()} ")"</option> }).collect_view()}
+                        </select>
+                    </label>
                     <fieldset>
                         <legend>"Policies to restore"</legend>
                         {plan_items.into_iter().enumerate().map(|(index, item)| view! {
@@ -184,9 +197,15 @@ fn BackupSetCard(
                                 {item.policy_name}</label>
                         }).collect_view()}
                     </fieldset>
-                    <label>"Group mapping (optional), one per line: " <code>"source group id = target group id"</code>
-                        <textarea name="group_mapping" rows="3" placeholder="grp-old-finance = grp-finance"></textarea></label>
-                    <p class="muted">"Next you see what would be assigned; nothing changes until you confirm."</p>
+                    <p class="muted">"Groups, assignment filters and scope tags are matched in the destination by id (in the same tenant), else by name. To choose otherwise, map them, one per line: "
+                        <code>"source id = destination id"</code> "."</p>
+                    <label>"Group mapping (optional)"
+                        <textarea name="group_mapping" rows="2" placeholder="grp-old-finance = grp-finance"></textarea></label>
+                    <label>"Assignment filter mapping (optional)"
+                        <textarea name="filter_mapping" rows="2"></textarea></label>
+                    <label>"Scope tag mapping (optional)"
+                        <textarea name="scope_tag_mapping" rows="2" placeholder="1 = 4"></textarea></label>
+                    <p class="muted">"Next you see what each policy has now and what it will have; nothing changes until you confirm."</p>
                     <GatedButton allowed=can_restore capability=Capability::RestoreExecute label="Preview restore" class="primary" />
                 </ActionForm>
             </details>

@@ -1,6 +1,7 @@
 //! Pages, one module each.
 
 mod audit;
+mod backup_item;
 mod backups;
 mod home;
 mod login;
@@ -21,6 +22,7 @@ mod tool;
 mod workspace_home;
 
 pub use audit::AuditPage;
+pub use backup_item::BackupItemPage;
 pub use backups::BackupsPage;
 pub use home::HomePage;
 pub use login::LoginPage;

@@ -115,6 +115,9 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
                 <span>"Failed " <strong>{run.counters.failed}</strong></span>
             </p>
             <Progress counters=run.counters />
+            {run.context.get("progressNote").and_then(|note| note.as_str()).map(|note| view! {
+                <p class="progress-note" role="status">{note.to_string()}</p>
+            })}
         </section>
         {(!links.is_empty()).then(|| view! {
             <section class="card">

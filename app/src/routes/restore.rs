@@ -1,27 +1,32 @@
 use crate::components::{
-    poll_for, run_href, timestamp, use_live_refresh, ErrorView, Frame, GatedButton, NotFound, Poll, Progress,
-    RunNotice, StatusBadge,
+    poll_for, run_href, timestamp, use_live_refresh, ActionNotice, ErrorView, Frame, GatedButton, NotFound,
+    Poll, Progress, RunNotice, StatusBadge,
 };
-use crate::functions::{restore, RestoreView, StartRestore};
+use crate::functions::{restore, RemapRestore, RestoreView, StartRestore};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use tenantpilot_core::backup::AssignedGroup;
+use tenantpilot_core::backup::{
+    mapping_lines, MappingRow, Resolution, RestoreAction, RestorePreviewItem, TargetView,
+};
 use tenantpilot_core::operation::RunStatus;
+use tenantpilot_core::provider::PolicyFamily;
 use tenantpilot_core::Capability;
 
-/// A restore run: what it would assign (and which groups have nowhere to go), confirmation,
-/// and its execution, kept current.
+/// A restore run: per policy, what it is assigned to now and what it will be (what goes is
+/// marked), how groups, filters and scope tags were matched (editable), confirmation, and its
+/// execution, kept current.
 #[component]
 pub fn RestorePage() -> impl IntoView {
     let params = use_params_map();
     let tenant = Signal::derive(move || params.read().get("tenant").unwrap_or_default());
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
     let start = ServerAction::<StartRestore>::new();
+    let remap = ServerAction::<RemapRestore>::new();
     let (poll, set_poll) = signal(Poll::Stop);
     let ticks = use_live_refresh(poll.into());
     let view = Resource::new(
-        move || (tenant.get(), id.get(), start.version().get(), ticks.get()),
+        move || (tenant.get(), id.get(), start.version().get(), remap.version().get(), ticks.get()),
         |(tenant, id, ..)| async move {
             match id {
                 Some(id) => Some(restore(tenant, id).await),
@@ -37,7 +42,7 @@ pub fn RestorePage() -> impl IntoView {
                     match view.await {
                         Some(Ok(view)) => {
                             set_poll.set(poll_for(view.execution.as_ref(), view.now));
-                            view! { <Restore view start /> }.into_any()
+                            view! { <Restore view start remap /> }.into_any()
                         }
                         Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
                         None => view! { <NotFound /> }.into_any(),
@@ -48,61 +53,158 @@ pub fn RestorePage() -> impl IntoView {
     }
 }
 
-fn group_names(groups: &[AssignedGroup]) -> String {
-    if groups.is_empty() {
-        return "—".into();
+fn targets(views: &[TargetView]) -> impl IntoView {
+    if views.is_empty() {
+        return view! { <span class="muted">"nothing"</span> }.into_any();
     }
-    groups
-        .iter()
-        .map(|group| group.group_name.clone().unwrap_or_else(|| group.group_id.clone()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    view! { <ul class="targets">{views.iter().map(|target| view! { <li>{target.describe()}</li> }).collect_view()}</ul> }
+        .into_any()
+}
+
+fn action_label(item: &RestorePreviewItem) -> &'static str {
+    match item.action {
+        RestoreAction::Assign => "replace its assignments",
+        RestoreAction::Recreate => "create it again, then assign",
+        RestoreAction::Blocked => "blocked",
+    }
 }
 
 #[component]
-fn Restore(view: RestoreView, start: ServerAction<StartRestore>) -> impl IntoView {
+fn PreviewItem(item: RestorePreviewItem) -> impl IntoView {
+    let family = PolicyFamily::from_policy_type(&item.policy_type)
+        .map(|family| family.label().to_string())
+        .unwrap_or(item.policy_type.clone());
+    let blocked = item.action == RestoreAction::Blocked;
+    view! {
+        <tr data-item=item.item_id data-action=format!("{:?}", item.action).to_lowercase() class:blocked=blocked>
+            <td>{item.policy_name.clone()} <br /><small class="muted">{family}</small></td>
+            <td>{action_label(&item)}
+                {(!item.scope_tags.is_empty() && item.action == RestoreAction::Recreate).then(|| view! {
+                    <br /><small class="muted">"scope tags: " {item.scope_tags.iter().map(|tag| tag.name.clone().unwrap_or(tag.id.clone())).collect::<Vec<_>>().join(", ")}</small>
+                })}
+                {blocked.then(|| view! { <ul class="blocked-by">{item.blocked_by.iter().map(|why| view! { <li>{why.clone()}</li> }).collect_view()}</ul> })}
+            </td>
+            <td class="current">{targets(&item.current)}</td>
+            <td class="planned">{targets(&item.planned)}</td>
+            <td class="removed">{if item.removed.is_empty() && item.skipped.is_empty() {
+                view! { <span class="muted">"nothing"</span> }.into_any()
+            } else {
+                view! {
+                    <ul class="targets">
+                        {item.removed.iter().map(|target| view! { <li class="removed"><del>{target.describe()}</del> " (removed)"</li> }).collect_view()}
+                        {item.skipped.iter().map(|target| view! { <li class="skipped">{target.describe()} " (skipped: no such group here)"</li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}</td>
+        </tr>
+    }
+}
+
+fn resolution_label(row: &MappingRow) -> &'static str {
+    match row.resolution {
+        Resolution::Mapped => "mapped",
+        Resolution::SameId => "same id",
+        Resolution::SameName => "same name",
+        Resolution::Unresolved => "no counterpart",
+    }
+}
+
+/// How one kind of object (groups, filters, scope tags) was matched in the destination.
+#[component]
+fn Matches(title: &'static str, rows: Vec<MappingRow>) -> impl IntoView {
+    (!rows.is_empty()).then(|| {
+        view! {
+            <h3>{title}</h3>
+            <div class="table-wrap"><table class="mapping">
+                <thead><tr><th scope="col">"In the backup"</th><th scope="col">"Here"</th><th scope="col">"Matched by"</th></tr></thead>
+                <tbody>{rows.into_iter().map(|row| view! {
+                    <tr class:unresolved=row.resolution == Resolution::Unresolved>
+                        <td>{row.source_name.clone().unwrap_or_default()} " " <code>{row.source_id.clone()}</code></td>
+                        <td>{row.target_name.clone().unwrap_or_default()} " " <code>{row.target_id.clone().unwrap_or_else(|| "—".into())}</code></td>
+                        <td>{resolution_label(&row)}</td>
+                    </tr>
+                }).collect_view()}</tbody>
+            </table></div>
+        }
+    })
+}
+
+#[component]
+fn Restore(
+    view: RestoreView,
+    start: ServerAction<StartRestore>,
+    remap: ServerAction<RemapRestore>,
+) -> impl IntoView {
     let tenant = view.viewer.tenant.clone();
     let slug = tenant.slug.clone();
     let restore = view.restore.clone();
+    let preview = restore.preview.clone();
     let can_restore = view.viewer.can(Capability::RestoreExecute);
     let running = view.execution.as_ref().is_some_and(|run| run.status != RunStatus::Completed);
-    let policies = restore.preview.items.len();
+    let policies = preview.items.len();
+    let blocked = preview.blocked();
+    let own_set = format!("/admin/t/{slug}/backups#set-{}", view.set.id);
+    let set_link = match &view.source {
+        None => view! { <a href=own_set>{view.set.name.clone()}</a> }.into_any(),
+        Some(source) => view! {
+            <a href=format!("/admin/t/{}/backups#set-{}", source.slug, view.set.id)>{view.set.name.clone()}</a>
+            " of " {source.name.clone()}
+        }
+        .into_any(),
+    };
+    let (remap_slug, start_slug) = (slug.clone(), slug.clone());
+    let unmatched = preview
+        .groups
+        .iter()
+        .chain(&preview.filters)
+        .chain(&preview.scope_tags)
+        .filter(|row| row.resolution == Resolution::Unresolved)
+        .count();
+    let open_mapping = unmatched > 0;
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
             " / " <a href=format!("/admin/t/{slug}/backups")>"Backups"</a> " / Restore #" {restore.id}
         </nav>
         <h1>"Restore #" {restore.id}</h1>
-        <RunNotice action=start queued="Restore assignments queued." />
+        <RunNotice action=start queued="Restore queued." />
+        <ActionNotice action=remap done="Mappings changed; the preview below is planned again." />
         <dl class="facts">
-            <dt>"From backup"</dt><dd><a href=format!("/admin/t/{slug}/backups#set-{}", view.set.id)>{view.set.name.clone()}</a></dd>
-            <dt>"Policies"</dt><dd>{policies}</dd>
-            <dt>"Group mapping"</dt>
-            <dd>{if restore.group_mapping.is_empty() { "none: groups keep their ids".to_string() } else {
-                restore.group_mapping.iter().map(|(source, target)| format!("{source} → {target}")).collect::<Vec<_>>().join(", ")
-            }}</dd>
+            <dt>"From backup"</dt><dd>{set_link}</dd>
+            <dt>"Into"</dt><dd>{tenant.name.clone()}</dd>
+            <dt>"Policies"</dt><dd>{policies} {(blocked > 0).then(|| format!(" ({blocked} blocked until mapped)"))}</dd>
             <dt>"Planned"</dt><dd>{timestamp(restore.created_at)}</dd>
         </dl>
-        {(!restore.preview.unmapped_groups.is_empty()).then(|| view! {
-            <p class="notice error" role="note">"These groups have no counterpart in this tenant and will be skipped: "
-                <strong>{group_names(&restore.preview.unmapped_groups)}</strong>
-                ". Map them to existing groups by planning a new restore."</p>
+        {(blocked > 0).then(|| view! {
+            <p class="notice error" role="note">{blocked} " of " {policies}
+                " policies are blocked: something they name has no counterpart in this tenant, and leaving it out would widen their reach. Map it below, or they fail when the restore runs."</p>
         })}
         <h2>"Preview"</h2>
+        <p class="muted">"Graph's assign replaces all of a policy's assignments: each policy will have exactly what is listed under \"Will have\"."</p>
         <div class="table-wrap">
             <table class="preview">
-                <thead><tr><th scope="col">"Policy"</th><th scope="col">"Will be assigned to"</th><th scope="col">"Skipped (unmapped)"</th></tr></thead>
-                <tbody>
-                    {restore.preview.items.iter().map(|item| view! {
-                        <tr>
-                            <td>{item.policy_name.clone()}</td>
-                            <td>{group_names(&item.assign)}</td>
-                            <td>{group_names(&item.unmapped)}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
+                <thead><tr><th scope="col">"Policy"</th><th scope="col">"Restore will"</th><th scope="col">"Has now"</th><th scope="col">"Will have"</th><th scope="col">"Goes"</th></tr></thead>
+                <tbody>{preview.items.iter().cloned().map(|item| view! { <PreviewItem item /> }).collect_view()}</tbody>
             </table>
         </div>
+        <section class="card">
+            <h2>"Matched in this tenant" {(unmatched > 0).then(|| view! { " " <span class="badge outcome-failed">{unmatched} " without counterpart"</span> })}</h2>
+            <Matches title="Groups" rows=preview.groups.clone() />
+            <Matches title="Assignment filters" rows=preview.filters.clone() />
+            <Matches title="Scope tags" rows=preview.scope_tags.clone() />
+            <details class="confirm" open=open_mapping>
+                <summary>"Change the mappings…"</summary>
+                <ActionForm action=remap attr:class="stacked-form">
+                    <input type="hidden" name="tenant" value=remap_slug />
+                    <input type="hidden" name="restore_id" value=restore.id />
+                    <p class="muted">"One per line: " <code>"id in the backup = id here"</code> ". What is not listed is matched by id, else by name."</p>
+                    <label>"Groups" <textarea name="group_mapping" rows="3">{mapping_lines(&preview.groups.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
+                    <label>"Assignment filters" <textarea name="filter_mapping" rows="2">{mapping_lines(&preview.filters.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
+                    <label>"Scope tags" <textarea name="scope_tag_mapping" rows="2">{mapping_lines(&preview.scope_tags.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
+                    <GatedButton allowed=can_restore && !running capability=Capability::RestoreExecute label="Plan again" />
+                </ActionForm>
+            </details>
+        </section>
         {view.execution.clone().map(|run| view! {
             <section class="card">
                 <h2>"Execution"</h2>
@@ -111,17 +213,18 @@ fn Restore(view: RestoreView, start: ServerAction<StartRestore>) -> impl IntoVie
             </section>
         })}
         <details class="confirm" open=view.execution.is_none()>
-            <summary>"Restore assignments…"</summary>
+            <summary>"Restore…"</summary>
             <ActionForm action=start>
-                <input type="hidden" name="tenant" value=slug.clone() />
+                <input type="hidden" name="tenant" value=start_slug />
                 <input type="hidden" name="restore_id" value=restore.id />
-                <p>"Replace the assignments of " {policies} " policies in " {tenant.name.clone()} " with the ones above?"</p>
+                <p>"Restore " {policies - blocked} " policies in " {tenant.name.clone()} " as previewed above?"
+                   {(blocked > 0).then(|| format!(" The {blocked} blocked ones fail without changes."))}</p>
                 {if running {
                     view! { <p class="muted">"This restore is running now; starting again shows the same run."</p> }.into_any()
                 } else {
                     ().into_any()
                 }}
-                <GatedButton allowed=can_restore capability=Capability::RestoreExecute label="Restore assignments" class="danger" />
+                <GatedButton allowed=can_restore capability=Capability::RestoreExecute label="Restore policies" class="danger" />
             </ActionForm>
         </details>
     }

@@ -5,9 +5,9 @@ use axum::extract::Path;
 use axum::Json;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::backup::{BackupItemSummary, BackupSet};
+use tenantpilot_core::backup::{BackupItem, BackupItemSummary, BackupSet};
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::Capability;
+use tenantpilot_core::{Capability, CoreError};
 
 /// `POST /admin/t/{tenant}/backup-sets/capture`
 pub async fn capture(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<OperationStarted, AppError> {
@@ -32,6 +32,18 @@ pub async fn items(
     let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
     let items = member.signed_in.state.store.backup_items(member.membership.tenant.id, None).await?;
     Ok(Json(items.iter().map(BackupItemSummary::from).collect()))
+}
+
+/// `GET /admin/t/{tenant}/backup-items/{backupItem}`: the policy as stored (body, settings,
+/// scope tags) and its assignment targets with group and filter names.
+pub async fn item(
+    signed_in: SignedIn,
+    Path((tenant, item)): Path<(String, String)>,
+) -> Result<Json<BackupItem>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
+    let item = path_id(&item)?;
+    let found = member.signed_in.state.store.backup_item(member.membership.tenant.id, item).await?;
+    Ok(Json(found.ok_or(CoreError::NotFound)?))
 }
 
 /// `POST /admin/t/{tenant}/backup-items/{backupItem}/assignments/fetch`

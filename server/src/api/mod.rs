@@ -49,6 +49,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/admin/t/{tenant}/backup-sets", get(backups::sets))
         .route("/admin/t/{tenant}/backup-sets/capture", post(backups::capture))
         .route("/admin/t/{tenant}/backup-items", get(backups::items))
+        .route("/admin/t/{tenant}/backup-items/{backup_item}", get(backups::item))
         .route("/admin/t/{tenant}/backup-items/{backup_item}/assignments/fetch", post(backups::fetch))
         .route(
             "/admin/t/{tenant}/provider-connection",
@@ -56,6 +57,6 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         )
         .route("/admin/t/{tenant}/provider-connection/check", post(provider_connection::check))
         .route("/admin/t/{tenant}/restore-runs", get(restores::list).post(restores::create))
-        .route("/admin/t/{tenant}/restore-runs/{restore_run}", get(restores::detail))
+        .route("/admin/t/{tenant}/restore-runs/{restore_run}", get(restores::detail).patch(restores::remap))
         .route("/admin/t/{tenant}/restore-runs/{restore_run}/assignments/restore", post(restores::execute))
 }

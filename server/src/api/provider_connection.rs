@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::provider::{self, ConnectionInfo, NewConnection};
+use tenantpilot_core::provider::{self, ConnectionCheck, ConnectionInfo, NewConnection, NewCredential};
 use tenantpilot_core::{Capability, CoreError};
 
 /// `GET /admin/t/{tenant}/provider-connection`: 200 with the connection, 204 when there is none.
@@ -28,8 +28,10 @@ fn text<'a>(body: &'a serde_json::Value, field: &str, required: bool) -> Result<
     }
 }
 
-/// `PUT /admin/t/{tenant}/provider-connection` with `baseUrl`, `tokenUrl`, `clientId` and
-/// `clientSecret` (omit it to keep the stored one).
+/// `PUT /admin/t/{tenant}/provider-connection` with `tokenUrl`, `clientId`, and optionally
+/// `baseUrl` (Graph's beta when absent), `scope` (the rule's when absent), and one credential:
+/// `clientSecret` or `clientCertificate` (PEM: certificate and private key); with neither, the
+/// stored credential stays.
 pub async fn set(
     signed_in: SignedIn,
     Path(tenant): Path<String>,
@@ -38,25 +40,36 @@ pub async fn set(
     let member = signed_in.in_tenant(&tenant, Capability::SettingsManage).await?;
     let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|error| CoreError::invalid("body", format!("The body is not valid JSON: {error}")))?;
-    if let Some(unknown) = body.as_object().and_then(|fields| {
-        fields.keys().find(|key| !["baseUrl", "tokenUrl", "clientId", "clientSecret"].contains(&key.as_str()))
-    }) {
+    const FIELDS: [&str; 6] =
+        ["baseUrl", "tokenUrl", "clientId", "scope", "clientSecret", "clientCertificate"];
+    if let Some(unknown) =
+        body.as_object().and_then(|fields| fields.keys().find(|key| !FIELDS.contains(&key.as_str())))
+    {
         return Err(CoreError::invalid(unknown, format!("`{unknown}` is not a field of a connection")).into());
     }
+    let credential = NewCredential::from_fields(
+        text(&body, "clientSecret", false)?,
+        text(&body, "clientCertificate", false)?,
+    );
     let new = NewConnection {
-        base_url: text(&body, "baseUrl", true)?,
+        base_url: text(&body, "baseUrl", false)?,
         token_url: text(&body, "tokenUrl", true)?,
         client_id: text(&body, "clientId", true)?,
-        client_secret: text(&body, "clientSecret", false)?,
+        scope: text(&body, "scope", false)?,
+        credential: credential.map_err(camel_cased)?,
     };
     let actor = member.signed_in.initiator();
     let saved =
         provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await;
-    // The core names the fields as forms do (`base_url`); this body spells them in camelCase.
-    Ok(Json(saved.map_err(|error| match error {
+    Ok(Json(saved.map_err(camel_cased)?))
+}
+
+/// The core names the fields as forms do (`base_url`); this body spells them in camelCase.
+fn camel_cased(error: CoreError) -> CoreError {
+    match error {
         CoreError::Invalid { field, message } => CoreError::Invalid { field: camel_case(&field), message },
         other => other,
-    })?))
+    }
 }
 
 fn camel_case(snake: &str) -> String {
@@ -72,13 +85,13 @@ fn camel_case(snake: &str) -> String {
     })
 }
 
-/// `POST /admin/t/{tenant}/provider-connection/check`: signs in to the provider and lists groups.
+/// `POST /admin/t/{tenant}/provider-connection/check`: signs in, and says per policy family
+/// (and for filters, scope tags and groups) whether the app registration may read it.
 pub async fn check(
     signed_in: SignedIn,
     Path(tenant): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<ConnectionCheck>, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::SettingsManage).await?;
     let state = &member.signed_in.state;
-    let groups = provider::current_groups(&state.store, &state.provider, member.membership.tenant.id).await?;
-    Ok(Json(serde_json::json!({ "ok": true, "groups": groups.len() })))
+    Ok(Json(provider::check_connection(&state.store, &state.provider, member.membership.tenant.id).await?))
 }

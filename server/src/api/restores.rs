@@ -7,12 +7,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::backup::{RestoreRequest, RestoreRun};
+use tenantpilot_core::backup::{Mappings, RestoreRequest, RestoreRun};
 use tenantpilot_core::engine::operations;
 use tenantpilot_core::{Capability, CoreError};
 
-/// `POST /admin/t/{tenant}/restore-runs` with `backupSetId`, `itemIds`, `groupMapping`: 201 and
-/// the run with its preview. Nothing is assigned until it is executed.
+/// `POST /admin/t/{tenant}/restore-runs` with `backupSetId`, `itemIds`, `sourceTenant` (a
+/// backup of another tenant), `groupMapping`, `filterMapping`, `scopeTagMapping`: 201 and the
+/// run with its preview. Nothing changes in the tenant until it is executed.
 pub async fn create(
     signed_in: SignedIn,
     Path(tenant): Path<String>,
@@ -27,11 +28,48 @@ pub async fn create(
         &state.store,
         &state.provider,
         &member.membership,
+        &member.signed_in.user,
         &member.signed_in.initiator(),
         &request,
     )
     .await?;
     Ok((StatusCode::CREATED, Json(run)))
+}
+
+/// `PATCH /admin/t/{tenant}/restore-runs/{restoreRun}` with `groupMapping`, `filterMapping` and
+/// `scopeTagMapping` (each replaces the one stored; absent ones are emptied): plans it again and
+/// answers the run with its new preview. 409 while it executes.
+pub async fn remap(
+    signed_in: SignedIn,
+    Path((tenant, restore)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<RestoreRun>, AppError> {
+    let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
+    let restore = path_id(&restore)?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|error| CoreError::invalid("body", format!("The body is not valid JSON: {error}")))?;
+    let fields =
+        body.as_object().ok_or_else(|| CoreError::invalid("body", "Send a JSON object with the mappings"))?;
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !["groupMapping", "filterMapping", "scopeTagMapping"].contains(&key.as_str()))
+    {
+        return Err(
+            CoreError::invalid(unknown, format!("`{unknown}` cannot be changed on a restore run")).into()
+        );
+    }
+    let mappings = Mappings::from_json_fields(fields)?;
+    let state = &member.signed_in.state;
+    let run = operations::remap_restore_run(
+        &state.store,
+        &state.provider,
+        &member.membership,
+        &member.signed_in.initiator(),
+        restore,
+        &mappings,
+    )
+    .await?;
+    Ok(Json(run))
 }
 
 /// `GET /admin/t/{tenant}/restore-runs`

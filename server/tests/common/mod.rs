@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use clap::Parser;
 use http_body_util::BodyExt;
+use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::seed;
 use tenantpilot_core::store::Backend;
 use tenantpilot_core::testing::TestDatabase;
@@ -62,7 +63,14 @@ impl TestApp {
         let db = TestDatabase::new(backend).await;
         let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
         let serve = Cli::parse_from(["tenantpilot"].iter().chain(flags)).serve;
-        let router = router::build(db.store.clone(), &serve, router::leptos_options(&serve)).await.unwrap();
+        let router = router::build(
+            db.store.clone(),
+            ProviderClient::new(ClientSettings::default()),
+            &serve,
+            router::leptos_options(&serve),
+        )
+        .await
+        .unwrap();
         TestApp { router, db, password: demo.password }
     }
 

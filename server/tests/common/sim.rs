@@ -1,7 +1,9 @@
 //! The provider simulator on a loopback port of its own, and helpers to set its tenants up.
 
 use tenantpilot_core::operation::Initiator;
-use tenantpilot_core::provider::{self, NewConnection, ProviderConnection, Secret};
+use tenantpilot_core::provider::{
+    self, Credential, NewConnection, NewCredential, ProviderConnection, Secret,
+};
 use tenantpilot_core::store::Store;
 use tenantpilot_server::provider_sim::{self, Fault, SimTenant};
 use tokio::task::JoinHandle;
@@ -68,27 +70,35 @@ impl Sim {
         assert_eq!(reply.status(), 204);
     }
 
+    /// As with Graph: one API base for every tenant (`/beta`), the tenant in the token URL.
     pub fn connection(&self, slug: &str, secret: &str) -> ProviderConnection {
         ProviderConnection {
-            base_url: format!("{}/{slug}/v1.0", self.url),
+            base_url: format!("{}/beta", self.url),
             token_url: format!("{}/{slug}/oauth2/v2.0/token", self.url),
             client_id: CLIENT_ID.into(),
-            client_secret: Secret::new(secret.into()),
+            scope: None,
+            credential: Credential::Secret(Secret::new(secret.into())),
         }
     }
 
     /// Gives tenant `slug` of `store` the sample data here and connects it.
     pub async fn connect(&self, store: &Store, slug: &str, page_size: usize) -> SimTenant {
         let sample = self.sample(slug, page_size).await;
+        self.connect_only(store, slug).await;
+        sample
+    }
+
+    /// Connects tenant `slug` of `store` to the simulated tenant of that name, as it is.
+    pub async fn connect_only(&self, store: &Store, slug: &str) {
         let tenant = store.tenant_by_slug(slug).await.unwrap().unwrap();
         let connection = self.connection(slug, SECRET);
         let new = NewConnection {
             base_url: &connection.base_url,
             token_url: &connection.token_url,
             client_id: CLIENT_ID,
-            client_secret: SECRET,
+            scope: "",
+            credential: NewCredential::Secret(SECRET),
         };
         provider::connect(store, &Initiator::System, &tenant, new).await.unwrap();
-        sample
     }
 }

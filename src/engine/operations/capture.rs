@@ -1,12 +1,17 @@
-//! `backup_set.capture`: every policy of the tenant, with settings and assignments, into a new
-//! backup set. Running it again after a lost worker fills the same set, so it is retry-safe.
+//! `backup_set.capture`: every policy of the tenant's four policy families, with its body as
+//! Graph returned it, its settings, its scope tags and its assignments' whole targets, into a
+//! new backup set. A family the app may not read is one failure; the rest goes on. Running it
+//! again after a lost worker fills the same set, so it is retry-safe.
 
-use super::{group_names, provider_failure, provider_session, CAPTURE};
-use crate::backup::AssignedGroup;
+use super::names::Names;
+use super::{provider_failure, provider_session, CAPTURE};
+use crate::backup::{Assignment, ScopeTag};
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
 use crate::operation::{Failure, RunOutcome};
-use crate::provider::{ProviderClient, ProviderSession};
+use crate::provider::graph::Policy;
+use crate::provider::{PolicyFamily, ProviderClient, ProviderError, ProviderSession};
 use crate::store::CapturedPolicy;
+use std::collections::HashMap;
 
 pub(super) struct Capture {
     pub client: ProviderClient,
@@ -34,7 +39,7 @@ impl Operation for Capture {
 /// How a capture shows in its run's counters.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Tally {
-    /// One item per policy (a capture run).
+    /// One item per policy, and one per family that could not be listed (a capture run).
     EachPolicy,
     /// Not at all: the caller counts the capture as one step of its own.
     Nothing,
@@ -44,8 +49,78 @@ pub(super) enum Tally {
 pub(super) struct Captured {
     pub set_id: i64,
     pub stored: usize,
-    /// Policies that could not be read (with `Tally::EachPolicy`, already in the run's failures).
+    /// Families and policies that could not be read (with `Tally::EachPolicy`, already in the
+    /// run's failures).
     pub failures: Vec<Failure>,
+}
+
+async fn failed(
+    run: &RunContext,
+    tally: Tally,
+    captured: &mut Captured,
+    failure: Failure,
+) -> Result<(), Stop> {
+    if tally == Tally::EachPolicy {
+        run.item_failed(failure.clone()).await?;
+    }
+    captured.failures.push(failure);
+    Ok(())
+}
+
+/// The tenant's scope tags, id → name; unknown (with a line in the run's log) when the app may
+/// not read them: the backup then keeps the ids alone.
+async fn scope_tag_names(
+    run: &RunContext,
+    session: &ProviderSession,
+) -> Result<HashMap<String, String>, Stop> {
+    match session.scope_tags().await {
+        Ok(tags) => Ok(tags.into_iter().map(|tag| (tag.id, tag.display_name)).collect()),
+        Err(error) if error.interrupted => Err(run.interruption()),
+        Err(error) => {
+            run.log(format!(
+                "Scope tag names could not be read, so the backup keeps their ids only: {}",
+                error.message
+            ))
+            .await?;
+            Ok(HashMap::new())
+        }
+    }
+}
+
+/// One policy read whole.
+struct ReadPolicy {
+    body: serde_json::Value,
+    settings: serde_json::Value,
+    scope_tags: Vec<ScopeTag>,
+    assignments: Vec<Assignment>,
+}
+
+/// Reads one policy whole: its body (compliance policies with their scheduled actions), the
+/// settings kept outside it, and its assignments with names. `None`: deleted meanwhile.
+async fn read_policy(
+    session: &ProviderSession,
+    names: &mut Names<'_>,
+    tags: &HashMap<String, String>,
+    policy: &Policy,
+) -> Result<Option<ReadPolicy>, ProviderError> {
+    let body = match policy.family {
+        PolicyFamily::Compliance => match session.policy(policy.family, &policy.id).await? {
+            Some(body) => body,
+            None => return Ok(None),
+        },
+        _ => policy.body.clone(),
+    };
+    let settings = session.policy_settings(policy.family, &policy.id).await?;
+    let targets = session.assignments(policy.family, &policy.id).await?;
+    let assignments = names.assignments(targets).await?;
+    let scope_tags = body["roleScopeTagIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str())
+        .map(|id| ScopeTag { id: id.to_string(), name: tags.get(id).cloned() })
+        .collect();
+    Ok(Some(ReadPolicy { body, settings, scope_tags, assignments }))
 }
 
 /// Captures every policy `session` sees into the backup set of this run (named `name`).
@@ -55,47 +130,72 @@ pub(super) async fn capture_policies(
     name: &str,
     tally: Tally,
 ) -> Result<Captured, Stop> {
-    let policies = session
-        .policies()
-        .await
-        .map_err(|error| Stop::Failed(provider_failure("backup_set.capture.policies", &error)))?;
-    let groups = group_names(session, "backup_set.capture.groups").await?;
     let tenant_id = run.run.tenant_id.unwrap_or_default();
     let set = run.store.backup_set_for_run(tenant_id, run.run.id, name).await?;
-    if tally == Tally::EachPolicy {
-        run.set_total(policies.len() as i64);
-    }
     let mut captured = Captured { set_id: set.id, stored: 0, failures: Vec::new() };
+    let mut policies = Vec::new();
+    let mut unreadable_families = 0;
+    for family in PolicyFamily::ALL {
+        run.checkpoint().await?;
+        match session.policies(family).await {
+            Ok(found) => policies.extend(found),
+            Err(error) if error.interrupted => return Err(run.interruption()),
+            Err(error) => {
+                unreadable_families += 1;
+                let mut failure =
+                    provider_failure(&format!("backup_set.capture.{}", family.policy_type()), &error);
+                failure.message = format!("{}: {}", family.label(), failure.message);
+                if tally == Tally::EachPolicy {
+                    run.set_total(policies.len() as i64 + unreadable_families);
+                }
+                failed(run, tally, &mut captured, failure).await?;
+            }
+        }
+    }
+    if tally == Tally::EachPolicy {
+        run.set_total(policies.len() as i64 + unreadable_families);
+    }
+    let tags = scope_tag_names(run, session).await?;
+    let mut names = Names::new(session);
     for policy in &policies {
         run.checkpoint().await?;
-        match session.assignments(&policy.id).await {
-            Ok(group_ids) => {
-                let assignments: Vec<AssignedGroup> = group_ids
-                    .into_iter()
-                    .map(|id| AssignedGroup { group_name: groups.get(&id).cloned(), group_id: id })
-                    .collect();
-                let policy = CapturedPolicy {
+        match read_policy(session, &mut names, &tags, policy).await {
+            Ok(Some(ReadPolicy { body, settings, scope_tags, assignments })) => {
+                let stored = CapturedPolicy {
                     policy_id: &policy.id,
-                    policy_name: &policy.display_name,
-                    policy_type: &policy.policy_type,
-                    settings: &policy.settings,
+                    policy_name: &policy.name,
+                    policy_type: policy.family.policy_type(),
+                    body: &body,
+                    settings: &settings,
+                    scope_tags: &scope_tags,
                     assignments: &assignments,
                 };
-                run.store.put_backup_item(&set, &policy).await?;
+                run.store.put_backup_item(&set, &stored).await?;
                 captured.stored += 1;
                 if tally == Tally::EachPolicy {
                     run.item_succeeded();
                 }
             }
+            // Deleted between the list and the read: nothing to back up.
+            Ok(None) => {
+                if tally == Tally::EachPolicy {
+                    run.item_succeeded();
+                }
+            }
+            Err(error) if error.interrupted => return Err(run.interruption()),
             Err(error) => {
                 let mut failure = provider_failure("backup_set.capture.item", &error);
-                failure.message = format!("{}: {}", policy.display_name, failure.message);
-                if tally == Tally::EachPolicy {
-                    run.item_failed(failure.clone()).await?;
-                }
-                captured.failures.push(failure);
+                failure.message = format!("{} ({}): {}", policy.name, policy.family.label(), failure.message);
+                failed(run, tally, &mut captured, failure).await?;
             }
         }
+    }
+    if let Some(refused) = names.refused.take() {
+        run.log(format!(
+            "Some group or filter names could not be read, so only their ids are kept: {}",
+            refused.message
+        ))
+        .await?;
     }
     Ok(captured)
 }

@@ -1,8 +1,9 @@
-//! `assignments.fetch` (target: a backup item): the policy's current assignments, with group
-//! names resolved, stored on the item. Fetching twice stores the same, so it is retry-safe.
+//! `assignments.fetch` (target: a backup item): the policy's current assignments, whole targets
+//! with group and filter names, stored on the item. Fetching twice stores the same, so it is
+//! retry-safe.
 
-use super::{group_names, provider_failure, provider_session, target_id, FETCH};
-use crate::backup::AssignedGroup;
+use super::names::Names;
+use super::{provider_session, stop_for, target_id, FETCH};
 use crate::engine::{Operation, RunContext, Stop};
 use crate::operation::RunOutcome;
 use crate::provider::ProviderClient;
@@ -26,20 +27,42 @@ impl Operation for Fetch {
         let item_id = target_id(run, "backup_item")?;
         let tenant_id = run.run.tenant_id.unwrap_or_default();
         let item = run.store.backup_item(tenant_id, item_id).await?.ok_or(CoreError::NotFound)?;
+        let family = item.family().ok_or_else(|| {
+            Stop::failed(
+                "assignments.fetch.type",
+                "invalid_state",
+                format!("TenantPilot does not know policies of type {}.", item.policy_type),
+            )
+        })?;
         let session = provider_session(run, &self.client).await?;
-        let group_ids = session
-            .assignments(&item.policy_id)
+        let targets = match session.assignments(family, &item.policy_id).await {
+            Ok(targets) => targets,
+            Err(error) if error.is_not_found() => {
+                return Err(Stop::failed(
+                    "assignments.fetch.assignments",
+                    "invalid_state",
+                    format!(
+                        "{} no longer exists in the tenant; restore it from this backup to create it again.",
+                        item.policy_name
+                    ),
+                ))
+            }
+            Err(error) => return Err(stop_for(run, "assignments.fetch.assignments", &error)),
+        };
+        run.set_total(targets.len() as i64);
+        let mut names = Names::new(&session);
+        let assignments = names
+            .assignments(targets)
             .await
-            .map_err(|error| Stop::Failed(provider_failure("assignments.fetch.assignments", &error)))?;
-        let groups = group_names(&session, "assignments.fetch.groups").await?;
-        run.set_total(group_ids.len() as i64);
-        let mut assignments = Vec::with_capacity(group_ids.len());
-        for group_id in group_ids {
+            .map_err(|error| stop_for(run, "assignments.fetch.names", &error))?;
+        for _ in &assignments {
             run.checkpoint().await?;
-            assignments.push(AssignedGroup { group_name: groups.get(&group_id).cloned(), group_id });
             run.item_succeeded();
         }
         run.store.set_item_assignments(item.id, &assignments).await?;
+        if let Some(refused) = names.refused {
+            run.log(format!("Some group or filter names could not be read: {}", refused.message)).await?;
+        }
         Ok(RunOutcome::Succeeded)
     }
 }

@@ -182,15 +182,15 @@ impl Install {
                 seed::connect_to_simulator(&run.store, &run.run.initiator, tenant, root).await?;
                 run.log(format!("Connected tenant {} to the sample provider at {root}", tenant.slug)).await?;
             }
-            Some(connection) if connection.base_url.starts_with(&format!("{root}/")) => {}
+            Some(connection) if connection.token_url.starts_with(&format!("{root}/")) => {}
             Some(connection) => {
                 return Err(Stop::failed(
                     "tenant.sample",
                     "invalid_state",
                     format!(
-                        "Tenant {} is connected to the provider at {}: sample data is loaded only into \
-                         tenants without a provider of their own.",
-                        tenant.slug, connection.base_url
+                        "Tenant {} is connected to the provider at {} (token URL {}): sample data is loaded \
+                         only into tenants without a provider of their own.",
+                        tenant.slug, connection.base_url, connection.token_url
                     ),
                 ));
             }

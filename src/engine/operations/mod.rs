@@ -5,11 +5,12 @@
 mod capture;
 mod fetch;
 mod lifecycle;
+mod names;
 mod pipeline;
 mod restore;
 
 pub use lifecycle::{data_steps, reference_catalog, DataStep, DATA_STEPS};
-pub use restore::create_restore_run;
+pub use restore::{create_restore_run, remap_restore_run, restore_source};
 
 use super::{Operation, Operations, RunContext, Stop};
 use crate::model::TenantMembership;
@@ -18,7 +19,6 @@ use crate::provider::{ProviderClient, ProviderError, ProviderSession};
 use crate::store::{NewRun, Started, Store};
 use crate::CoreError;
 use chrono::Utc;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub const CAPTURE: &str = "backup_set.capture";
@@ -135,7 +135,18 @@ fn provider_failure(code: &str, error: &ProviderError) -> Failure {
     }
 }
 
-/// A session with the run's tenant's provider, or the run fails saying why.
+/// How a run stops on a provider error: interrupted while waiting (a cancel, a release), or
+/// failed with the error.
+fn stop_for(run: &RunContext, code: &str, error: &ProviderError) -> Stop {
+    if error.interrupted {
+        run.interruption()
+    } else {
+        Stop::Failed(provider_failure(code, error))
+    }
+}
+
+/// A session with the run's tenant's provider, whose throttling waits show in the run, or the
+/// run fails saying why.
 async fn provider_session(run: &RunContext, client: &ProviderClient) -> Result<ProviderSession, Stop> {
     let tenant_id = run
         .run
@@ -149,15 +160,9 @@ async fn provider_session(run: &RunContext, client: &ProviderClient) -> Result<P
         )
     })?;
     client
-        .connect(&connection)
+        .connect(&connection, Some(run.pauses()))
         .await
-        .map_err(|error| Stop::Failed(provider_failure("provider.connect", &error)))
-}
-
-/// The tenant's groups, id → name.
-async fn group_names(session: &ProviderSession, code: &str) -> Result<BTreeMap<String, String>, Stop> {
-    let groups = session.groups().await.map_err(|error| Stop::Failed(provider_failure(code, &error)))?;
-    Ok(groups.into_iter().map(|group| (group.id, group.display_name)).collect())
+        .map_err(|error| stop_for(run, "provider.connect", &error))
 }
 
 /// The run's target id as a number (the start wrote it, so anything else is a broken run).
