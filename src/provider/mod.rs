@@ -21,13 +21,13 @@ mod token;
 pub use budget::BudgetLimits;
 #[cfg(feature = "server")]
 pub use client::{
-    retry_after, ClientSettings, Interrupted, PauseReason, Pauses, ProviderClient, ProviderError,
-    ProviderSession, WaitAtMost,
+    ClientSettings, Interrupted, PauseReason, Pauses, ProviderClient, ProviderError, ProviderSession,
+    WaitAtMost,
 };
 #[cfg(feature = "server")]
 pub use connect::{check_connection, connect, provider_error, request_session, NewConnection, NewCredential};
 #[cfg(feature = "server")]
-pub use token::{default_scope, ClientCertificate, Credential, ProviderConnection, Secret};
+pub use token::{default_scope, ClientCertificate, Credential, ProviderConnection, Secret, TokenFacts};
 
 /// The API base a new connection gets: settings-catalog policies exist only in Graph's beta.
 pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com/beta";

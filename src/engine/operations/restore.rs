@@ -21,6 +21,7 @@ use crate::provider::{self, Named, PolicyFamily, ProviderClient, ProviderError, 
 use crate::store::{NewRestoreRun, Store};
 use crate::{Capability, CoreError};
 use chrono::Utc;
+use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
 /// The tenant whose backup set a restore reads: the destination, or another tenant the caller
@@ -178,16 +179,15 @@ fn check_mapped(resolved: &Resolved, mappings: &Mappings) -> Result<(), CoreErro
     Ok(())
 }
 
-/// Where the item's policy lives in the destination now, with its assignments named, or `None`
-/// when it has to be created: the policy this restore created before, else (in its own tenant)
-/// the policy itself.
+/// Where the item's policy lives in the destination now, with its assignments' targets, or
+/// `None` when it has to be created: the policy this restore created before, else (in its own
+/// tenant) the policy itself.
 async fn live_policy(
     session: &ProviderSession,
-    names: &mut Names<'_>,
     item: &BackupItem,
     same_tenant: bool,
     recreated: &BTreeMap<String, String>,
-) -> Result<Option<(String, Vec<TargetView>)>, ProviderError> {
+) -> Result<Option<(String, Vec<serde_json::Value>)>, ProviderError> {
     let Some(family) = item.family() else { return Ok(None) };
     let candidates = recreated
         .get(&item.id.to_string())
@@ -196,13 +196,27 @@ async fn live_policy(
         .chain(same_tenant.then(|| item.policy_id.clone()));
     for id in candidates {
         match session.assignments(family, &id).await {
-            Ok(targets) => return Ok(Some((id, names.views(targets).await?))),
+            Ok(targets) => return Ok(Some((id, targets))),
             Err(error) if error.is_not_found() => {}
             Err(error) => return Err(error),
         }
     }
     Ok(None)
 }
+
+/// [`live_policy`] with the targets named as a preview shows them.
+async fn live_views(
+    names: &mut Names<'_>,
+    live: Option<(String, Vec<serde_json::Value>)>,
+) -> Result<Option<(String, Vec<TargetView>)>, ProviderError> {
+    match live {
+        Some((id, targets)) => Ok(Some((id, names.views(targets).await?))),
+        None => Ok(None),
+    }
+}
+
+/// Live reads a preview makes at once: a real tenant has hundreds of policies, each a round trip.
+const PREVIEW_READS_AT_ONCE: usize = 8;
 
 /// The preview of restoring `items` into the session's tenant.
 async fn preview(
@@ -215,9 +229,13 @@ async fn preview(
     let (resolved, filters) = resolve(session, &Referenced::of(items), same_tenant, mappings).await?;
     let mut names =
         Names::new(session).with_filters(filters.into_iter().map(|filter| (filter.id, filter.display_name)));
+    // The futures made first, then run a few at a time: a closure in the stream would not be
+    // `Send` for every lifetime, as the server functions' futures must be.
+    let reads: Vec<_> = items.iter().map(|item| live_policy(session, item, same_tenant, recreated)).collect();
+    let lives: Vec<_> = futures_util::stream::iter(reads).buffered(PREVIEW_READS_AT_ONCE).collect().await;
     let mut previews = Vec::with_capacity(items.len());
-    for item in items {
-        let live = live_policy(session, &mut names, item, same_tenant, recreated).await?;
+    for (item, live) in items.iter().zip(lives) {
+        let live = live_views(&mut names, live?).await?;
         previews.push(backup::plan_item(item, &resolved, live.map(|(_, views)| views)).preview);
     }
     Ok((backup::preview(previews, &resolved), resolved))
@@ -380,7 +398,11 @@ impl Operation for Restore {
         let (mut skipped, mut created) = (0, 0);
         for item in &items {
             run.checkpoint().await?;
-            let live = match live_policy(&session, &mut names, item, same_tenant, &recreated).await {
+            let live = match live_policy(&session, item, same_tenant, &recreated).await {
+                Ok(live) => live_views(&mut names, live).await,
+                Err(error) => Err(error),
+            };
+            let live = match live {
                 Ok(live) => live,
                 Err(error) => {
                     item_failed(run, item, &error).await?;
