@@ -280,10 +280,11 @@ impl TargetView {
 }
 
 /// What a restore does with one policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RestoreAction {
     /// The policy exists: only its assignments are replaced.
+    #[default]
     Assign,
     /// The policy is gone (or lives in another tenant): it is created from its stored body,
     /// then assigned.
@@ -293,8 +294,9 @@ pub enum RestoreAction {
 }
 
 /// What a restore would do to one policy: its assignments now, after, and what goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Previews stored by earlier versions lack most fields: they read as empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct RestorePreviewItem {
     pub item_id: i64,
     pub policy_id: String,
@@ -349,7 +351,7 @@ pub struct Resolved {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct RestorePreview {
     pub items: Vec<RestorePreviewItem>,
     /// Every source group without a counterpart, once.
@@ -885,6 +887,14 @@ mod tests {
         assert_eq!(planned.preview.blocked_by.len(), 2, "{:?}", planned.preview.blocked_by);
         assert!(planned.preview.blocked_by[0].contains("Kiosks"));
         assert!(planned.preview.blocked_by[1].contains("Scope tag Default"));
+    }
+
+    #[test]
+    fn previews_stored_by_earlier_versions_still_read() {
+        let old = r#"{"items":[{"itemId":7,"policyId":"p","policyName":"P","assign":[{"groupId":"g","groupName":null}],"unmapped":[]}],"unmappedGroups":[]}"#;
+        let preview: RestorePreview = serde_json::from_str(old).unwrap();
+        assert_eq!((preview.items[0].item_id, preview.items[0].action), (7, RestoreAction::Assign));
+        assert!(preview.items[0].planned.is_empty() && preview.groups.is_empty());
     }
 
     #[test]

@@ -71,16 +71,20 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
 }
 
 /// Connects each demo tenant that has no provider connection yet to the provider simulator at
-/// `simulator_url` (started with `--demo`, which accepts the credentials a tenant first presents).
-/// Returns the slugs it connected.
+/// `simulator_url` (started with `--demo`, which accepts the credentials a tenant first presents),
+/// and again one connected there by an older version (whose simulator had a base per tenant,
+/// not Graph's one `/beta`). Returns the slugs it connected.
 pub async fn connect_demo_provider(
     store: &Store,
     simulator_url: &str,
 ) -> Result<Vec<&'static str>, CoreError> {
+    let root = simulator_url.trim_end_matches('/');
     let mut connected = Vec::new();
     for (slug, _) in TENANTS {
         let Some(tenant) = store.tenant_by_slug(slug).await? else { continue };
-        if store.provider_connection_info(tenant.id).await?.is_some() {
+        let current = store.provider_connection_info(tenant.id).await?;
+        let outdated = |base: &str| base.starts_with(&format!("{root}/")) && base != format!("{root}/beta");
+        if current.is_some_and(|info| !outdated(&info.base_url)) {
             continue;
         }
         connect_to_simulator(store, &Initiator::System, &tenant, simulator_url).await?;

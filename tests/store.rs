@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::{Backend, Ensured, MembershipChange};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
@@ -198,6 +199,38 @@ async fn demo_seed_runs_once(backend: Backend) {
     let owner =
         accounts::authenticate(&db.store, "owner@demo.test", &first.password, "127.0.0.1").await.unwrap();
     assert_eq!(db.store.memberships_of(owner.id).await.unwrap().len(), 3);
+
+    // The demo tenants connect to the simulator's one Graph base; one connected by an older
+    // version (a base of its own) is connected again, any other connection is left alone.
+    let sim = "http://127.0.0.1:3100";
+    let contoso = db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let older = NewConnection {
+        base_url: &format!("{sim}/contoso/beta"),
+        token_url: &format!("{sim}/contoso/oauth2/v2.0/token"),
+        client_id: "tenantpilot-demo",
+        scope: "",
+        credential: NewCredential::Secret("s"),
+    };
+    provider::connect(&db.store, &Initiator::System, &contoso, older).await.unwrap();
+    let fabrikam = db.store.tenant_by_slug("fabrikam").await.unwrap().unwrap();
+    let real = NewConnection {
+        base_url: "",
+        token_url: "https://login.microsoftonline.com/fabrikam/oauth2/v2.0/token",
+        client_id: "app",
+        scope: "",
+        credential: NewCredential::Secret("s"),
+    };
+    provider::connect(&db.store, &Initiator::System, &fabrikam, real).await.unwrap();
+    assert_eq!(seed::connect_demo_provider(&db.store, sim).await.unwrap(), ["contoso", "northwind"]);
+    let store = &db.store;
+    let base =
+        |tenant_id| async move { store.provider_connection_info(tenant_id).await.unwrap().unwrap().base_url };
+    assert_eq!(base(contoso.id).await, format!("{sim}/beta"));
+    assert_eq!(base(fabrikam.id).await, "https://graph.microsoft.com/beta");
+    assert!(
+        seed::connect_demo_provider(&db.store, sim).await.unwrap().is_empty(),
+        "once connected, left alone"
+    );
     db.drop_database().await;
 }
 

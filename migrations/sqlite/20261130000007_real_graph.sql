@@ -26,3 +26,8 @@ ALTER TABLE restore_runs ADD COLUMN scope_tag_mapping TEXT NOT NULL DEFAULT '{}'
 -- {itemId: newPolicyId} of policies this restore created again, so a second execution
 -- assigns them instead of creating them twice.
 ALTER TABLE restore_runs ADD COLUMN recreated TEXT NOT NULL DEFAULT '{}';
+
+-- Settings-catalog policies exist only in Graph's beta: a connection saved with a /v1.0 base
+-- (allowed until now) could never capture them. It moves to the beta of the same API.
+UPDATE provider_connections SET base_url = substr(base_url, 1, length(base_url) - 5) || '/beta'
+WHERE base_url LIKE '%/v1.0';
