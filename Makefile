@@ -20,7 +20,7 @@ run: bootstrap
 	target/release/tenantpilot provider-sim --demo --addr $(SIMULATOR) & simulator=$$!; \
 	trap 'kill $$simulator 2>/dev/null' EXIT; \
 	LEPTOS_SITE_ROOT=target/site target/release/tenantpilot serve --demo --demo-provider-url http://$(SIMULATOR) \
-	  --sample-provider-url http://$(SIMULATOR)
+	  --sample-provider-url http://$(SIMULATOR) --egress-allow 127.0.0.1
 
 ## Everything: unit and integration tests on SQLite and PostgreSQL, then the browser suite.
 test:

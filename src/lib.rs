@@ -23,6 +23,8 @@ pub mod accounts;
 #[cfg(feature = "server")]
 pub mod activity;
 #[cfg(feature = "server")]
+pub mod egress;
+#[cfg(feature = "server")]
 pub mod engine;
 #[cfg(feature = "server")]
 pub mod monitoring;

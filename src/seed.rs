@@ -1,6 +1,7 @@
 //! The demo workspace `make run` starts with: three tenants, one user per role, a platform admin,
 //! Olivia Owner as the workspace's Site Admin, and a pipeline to run.
 
+use crate::egress::EgressPolicy;
 use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::pipeline::PipelineInput;
@@ -96,7 +97,9 @@ pub async fn connect_demo_provider(
 /// Connects `tenant` to its own tenant of the provider simulator at `simulator_url`, with fresh
 /// credentials (a `--demo` simulator trusts the first it is shown, and fills the tenant with
 /// sample policies and groups). As with Graph, the API base is shared (`/beta`) and the token
-/// URL names the tenant.
+/// URL names the tenant. The simulator's URL is the operator's setting, so saving it is not
+/// held to the egress policy; calling it is (`make run` allows it with
+/// `TENANTPILOT_EGRESS_ALLOW`).
 pub async fn connect_to_simulator(
     store: &Store,
     actor: &Initiator,
@@ -113,5 +116,10 @@ pub async fn connect_to_simulator(
         scope: "",
         credential: NewCredential::Secret(&secret),
     };
-    provider::connect(store, actor, tenant, new).await
+    let operator_set = reqwest::Url::parse(root)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .and_then(|host| EgressPolicy::parse(&host).ok())
+        .unwrap_or_default();
+    provider::connect(store, &operator_set, actor, tenant, new).await
 }

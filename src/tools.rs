@@ -1,6 +1,7 @@
 //! The tool registry's use cases behind the pages, the contract's `registry` routes and the CLI.
 
 use crate::audit::{action, kind, NewAuditEntry};
+use crate::egress::EgressPolicy;
 use crate::item_access::{self, Item, Level};
 use crate::model::User;
 use crate::operation::Initiator;
@@ -64,10 +65,19 @@ async fn audit(
         .await
 }
 
+/// A tool's `baseUrl` must be one TenantPilot may call (`egress`).
+fn check_base_url(egress: &EgressPolicy, draft: &ToolDraft) -> Result<(), CoreError> {
+    match draft.configuration.get("baseUrl").and_then(Value::as_str) {
+        Some(base) => egress.check_saved("tool.configuration.baseUrl", base, false),
+        None => Ok(()),
+    }
+}
+
 /// Creates a tool from a JSON object shaped like `summary`'s answer. `creator` None: an import
 /// from the command line, which names `owner` and `account`.
 pub async fn create(
     store: &Store,
+    egress: &EgressPolicy,
     creator: Option<&User>,
     actor: &Initiator,
     body: &Map<String, Value>,
@@ -76,6 +86,7 @@ pub async fn create(
     let (workspace_id, owner) =
         item_access::placement(store, creator, text("account"), text("owner")).await?;
     let draft = ToolDraft::new(body)?;
+    check_base_url(egress, &draft)?;
     let id = store.create_tool(workspace_id, owner.id, &draft).await?;
     let record = store.tool(id).await?.ok_or(CoreError::Internal)?;
     audit(store, actor, &record, action::CREATE).await?;
@@ -85,6 +96,7 @@ pub async fn create(
 /// The contract's `update`: merges `patch`'s root properties into the tool and returns it.
 pub async fn update(
     store: &Store,
+    egress: &EgressPolicy,
     user: &User,
     actor: &Initiator,
     id: i64,
@@ -93,6 +105,7 @@ pub async fn update(
     let record = visible(store, user, id, Level::Write).await?;
     let mut draft = record.draft.clone();
     let merged = draft.merge(patch, Some(&record.tool))?;
+    check_base_url(egress, &draft)?;
     if merged.access_changed && !item_access::may_share(user, &item(&record)) {
         return Err(CoreError::Forbidden {
             hint: "Only the owner or a Site Admin changes who has access.".into(),

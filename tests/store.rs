@@ -1,6 +1,7 @@
 //! The store suite: every test runs on SQLite and on PostgreSQL.
 
 use chrono::{Duration, Utc};
+use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::{Backend, Ensured, MembershipChange};
@@ -211,7 +212,16 @@ async fn demo_seed_runs_once(backend: Backend) {
         scope: "",
         credential: NewCredential::Secret("s"),
     };
-    provider::connect(&db.store, &Initiator::System, &contoso, older).await.unwrap();
+    let egress = EgressPolicy::public_only();
+    provider::connect(
+        &db.store,
+        &EgressPolicy::parse("127.0.0.1").unwrap(),
+        &Initiator::System,
+        &contoso,
+        older,
+    )
+    .await
+    .unwrap();
     let fabrikam = db.store.tenant_by_slug("fabrikam").await.unwrap().unwrap();
     let real = NewConnection {
         base_url: "",
@@ -220,7 +230,7 @@ async fn demo_seed_runs_once(backend: Backend) {
         scope: "",
         credential: NewCredential::Secret("s"),
     };
-    provider::connect(&db.store, &Initiator::System, &fabrikam, real).await.unwrap();
+    provider::connect(&db.store, &egress, &Initiator::System, &fabrikam, real).await.unwrap();
     assert_eq!(seed::connect_demo_provider(&db.store, sim).await.unwrap(), ["contoso", "northwind"]);
     let store = &db.store;
     let base =

@@ -54,7 +54,9 @@ async function startServerOn(port) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl, '--sample-provider-url', simulatorUrl], {
+  // The simulator runs on loopback: the only non-public address the server may call.
+  const child = spawn(BIN, ['serve', '--demo', '--demo-provider-url', simulatorUrl, '--sample-provider-url', simulatorUrl,
+    '--egress-allow', '127.0.0.1'], {
     cwd: ROOT,
     env: {
       ...process.env,

@@ -612,7 +612,10 @@ async fn restore_preview() {
         scope: "",
         credential: NewCredential::Secret("bench-secret"),
     };
-    tenantpilot_core::provider::connect(store, &Initiator::System, &member.tenant, new).await.unwrap();
+    let loopback = tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap();
+    tenantpilot_core::provider::connect(store, &loopback, &Initiator::System, &member.tenant, new)
+        .await
+        .unwrap();
     let set = store.backup_set_for_run(member.tenant.id, 1, "Bench").await.unwrap();
     let assignments = [Assignment { target, group_name: Some("Finance".into()), filter_name: None }];
     for policy in &tenant.policies {
@@ -627,7 +630,7 @@ async fn restore_preview() {
         };
         store.put_backup_item(&set, &captured).await.unwrap();
     }
-    let client = ProviderClient::new(ClientSettings::default());
+    let client = ProviderClient::new(ClientSettings { egress: loopback, ..ClientSettings::default() });
     let request = RestoreRequest { backup_set_id: set.id, ..RestoreRequest::default() };
     let started = Instant::now();
     let restore =

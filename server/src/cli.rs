@@ -3,6 +3,7 @@
 
 use crate::config::{ImportCommand, MemberCommand, TenantCommand, TokenCommand, UserCommand};
 use std::io::Read;
+use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::pipeline::PipelineInput;
@@ -119,11 +120,16 @@ pub async fn import_pipelines(store: &Store, command: ImportCommand) -> Result<(
 }
 
 /// Prints each new tool's id on standard output.
-pub async fn import_tools(store: &Store, command: ImportCommand) -> Result<(), CoreError> {
+pub async fn import_tools(
+    store: &Store,
+    egress: &EgressPolicy,
+    command: ImportCommand,
+) -> Result<(), CoreError> {
     let objects = import_objects(command)?;
     let of = objects.len();
     for (n, object) in objects.into_iter().enumerate() {
-        let tool = tools::create(store, None, &Initiator::System, &object).await.map_err(in_item(n, of))?;
+        let tool =
+            tools::create(store, egress, None, &Initiator::System, &object).await.map_err(in_item(n, of))?;
         println!("{}", tool.id);
         eprintln!("created tool {} ({}) in {}", tool.id, tool.name, tool.account);
     }
@@ -140,7 +146,7 @@ fn read_secret(field: &str) -> Result<String, CoreError> {
     Ok(secret.strip_suffix('\r').unwrap_or(secret).to_string())
 }
 
-pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreError> {
+pub async fn tenant(store: &Store, egress: &EgressPolicy, command: TenantCommand) -> Result<(), CoreError> {
     let (slug, name, workspace, external_id) = match command {
         TenantCommand::Create { slug, name, workspace, external_id } => (slug, name, workspace, external_id),
         TenantCommand::Connect {
@@ -175,7 +181,7 @@ pub async fn tenant(store: &Store, command: TenantCommand) -> Result<(), CoreErr
                 scope: scope.as_deref().unwrap_or_default(),
                 credential,
             };
-            let info = provider::connect(store, &Initiator::System, &found, new).await?;
+            let info = provider::connect(store, egress, &Initiator::System, &found, new).await?;
             let certificate = info
                 .certificate_thumbprint
                 .map(|thumbprint| format!(", certificate {thumbprint}"))

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::engine::EngineSettings;
 
 #[derive(Parser, Debug)]
@@ -14,6 +15,11 @@ pub struct Cli {
 
     #[arg(long, env = "TENANTPILOT_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+
+    /// Hosts, host:port entries and networks (CIDR) TenantPilot may call although they are not
+    /// public addresses, comma-separated (e.g. the provider simulator: 127.0.0.1).
+    #[arg(long, env = "TENANTPILOT_EGRESS_ALLOW", default_value = "", global = true, value_parser = EgressPolicy::parse)]
+    pub egress_allow: EgressPolicy,
 
     #[command(flatten)]
     pub serve: ServeArgs,

@@ -33,19 +33,25 @@ async fn run(args: Cli) -> Result<(), String> {
     }
     let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
+    // One client per process, for pages and workers: tokens are cached and request budgets kept
+    // per process, and every call goes only where the egress policy allows.
+    let provider = ProviderClient::new(ClientSettings {
+        egress: args.egress_allow.clone(),
+        ..ClientSettings::default()
+    });
     let outcome = match args.command.unwrap_or(Command::Serve) {
-        Command::Serve => return serve_http(store, args.serve, args.engine).await,
-        Command::Worker => return work(store, args.engine).await,
+        Command::Serve => return serve_http(store, provider, args.serve, args.engine).await,
+        Command::Worker => return work(store, provider, args.engine).await,
         Command::Migrate => {
             println!("database is up to date");
             Ok(())
         }
         Command::User(command) => cli::user(&store, command).await,
-        Command::Tenant(command) => cli::tenant(&store, command).await,
+        Command::Tenant(command) => cli::tenant(&store, &args.egress_allow, command).await,
         Command::Member(command) => cli::member(&store, command).await,
         Command::Token(command) => cli::token(&store, command).await,
         Command::Pipeline(command) => cli::import_pipelines(&store, command).await,
-        Command::Tool(command) => cli::import_tools(&store, command).await,
+        Command::Tool(command) => cli::import_tools(&store, &args.egress_allow, command).await,
         Command::ProviderSim { .. } => unreachable!("served above, without a database"),
     };
     store.close().await;
@@ -69,11 +75,11 @@ fn start_engine(store: &Store, engine: &EngineArgs, provider: ProviderClient) ->
     EngineHandle::spawn(store.clone(), operations, settings, &name)
 }
 
-async fn work(store: Store, engine: EngineArgs) -> Result<(), String> {
+async fn work(store: Store, provider: ProviderClient, engine: EngineArgs) -> Result<(), String> {
     if engine.workers == 0 {
         return Err("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)".into());
     }
-    let engine = start_engine(&store, &engine, ProviderClient::new(ClientSettings::default()));
+    let engine = start_engine(&store, &engine, provider);
     shutdown_signal().await;
     engine.shutdown().await;
     store.close().await;
@@ -81,7 +87,12 @@ async fn work(store: Store, engine: EngineArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve_http(store: Store, serve: ServeArgs, engine: EngineArgs) -> Result<(), String> {
+async fn serve_http(
+    store: Store,
+    provider: ProviderClient,
+    serve: ServeArgs,
+    engine: EngineArgs,
+) -> Result<(), String> {
     if serve.demo {
         if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
             println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
@@ -99,8 +110,6 @@ async fn serve_http(store: Store, serve: ServeArgs, engine: EngineArgs) -> Resul
         }
     }
     let options = router::leptos_options(&serve);
-    // One client for pages and workers: tokens are cached and request budgets kept per process.
-    let provider = ProviderClient::new(ClientSettings::default());
     let app = router::build(store.clone(), provider.clone(), &serve, options)
         .await
         .map_err(|error| error.to_string())?;

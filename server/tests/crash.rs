@@ -30,6 +30,7 @@ fn worker(database_url: &str) -> Worker {
         .arg("worker")
         .env("DATABASE_URL", database_url)
         .env("TENANTPILOT_WORKERS", "1")
+        .env("TENANTPILOT_EGRESS_ALLOW", "127.0.0.1")
         .env("TENANTPILOT_STALE_AFTER_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -34,7 +34,7 @@ tenantpilot_core::test_on_both_backends!(
 );
 
 fn client() -> ProviderClient {
-    ProviderClient::new(ClientSettings {
+    common::client(ClientSettings {
         request_timeout: Duration::from_secs(2),
         first_backoff: Duration::from_millis(20),
         max_retry_wait: Duration::from_secs(60),

@@ -19,7 +19,7 @@ use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::pipeline::PipelineInput;
-use tenantpilot_core::provider::{ClientSettings, ProviderClient};
+use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, NewToken, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::token::{AccountRole, Scope};
@@ -100,7 +100,7 @@ impl World {
         let sim = Sim::start().await;
         let hooks = Hooks::start().await;
         sim.connect(&app.db.store, "contoso", 10).await;
-        let client = ProviderClient::new(ClientSettings {
+        let client = common::client(ClientSettings {
             request_timeout: Duration::from_secs(2),
             max_attempts: 2,
             max_retry_wait: Duration::from_millis(100),
@@ -117,7 +117,10 @@ impl World {
             "secrets": {"apiToken": TOOL_SECRET},
             "access": [{"user": "manager@demo.test", "level": "read"}],
         });
-        let tool = tools::create(store, None, &Initiator::System, tool.as_object().unwrap()).await.unwrap();
+        let tool =
+            tools::create(store, &common::loopback(), None, &Initiator::System, tool.as_object().unwrap())
+                .await
+                .unwrap();
         World { app, engine, sim, hooks, contract: PipelineContract::load(), owner, tool_id: tool.id }
     }
 
@@ -335,6 +338,23 @@ async fn paused_pipelines_refuse_and_stop_finishes_the_current_step(backend: Bac
         2
     );
     world.finished(fragile, 2).await;
+
+    // A tool saved before addresses were checked, pointing at the cloud metadata service: the
+    // step is refused before any connection, naming the host.
+    let sql = format!(
+        "UPDATE tools SET configuration = '{{\"baseUrl\":\"http://169.254.169.254\"}}' WHERE id = {}",
+        world.tool_id
+    );
+    match world.store().db() {
+        tenantpilot_core::store::Db::Sqlite(pool) => sqlx::query(&sql).execute(pool).await.map(drop),
+        tenantpilot_core::store::Db::Postgres(pool) => sqlx::query(&sql).execute(pool).await.map(drop),
+    }
+    .unwrap();
+    world.post("/api/v1/pipeline/reset", &token, json!({"pipelineId": fragile})).await;
+    world.post("/api/v1/pipeline/run", &token, json!({"pipelineId": fragile})).await;
+    let refused = world.finished(fragile, 3).await;
+    assert_eq!(refused.failures[0].reason_code, "egress_blocked", "{:?}", refused.failures);
+    assert!(refused.failures[0].message.contains("169.254.169.254"), "{}", refused.failures[0].message);
 
     // Stop: the current step finishes, the rest are skipped, the run ends cancelled.
     let long = world

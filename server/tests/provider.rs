@@ -21,6 +21,7 @@ const OTHER_CERTIFICATE: &str = include_str!("fixtures/other-certificate.pem");
 
 fn settings() -> ClientSettings {
     ClientSettings {
+        egress: common::loopback(),
         request_timeout: Duration::from_millis(1500),
         first_backoff: Duration::from_millis(50),
         max_retry_wait: Duration::from_secs(2),

@@ -42,6 +42,7 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("TENANTPILOT_WORKERS", "2")
+            .env("TENANTPILOT_EGRESS_ALLOW", "127.0.0.1")
             .env("TENANTPILOT_TENANT_CONCURRENCY", "4")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -138,7 +139,7 @@ async fn two_servers_share_the_work_and_the_news() {
             scope: "",
             credential: provider::NewCredential::Secret(SECRET),
         };
-        provider::connect(store, &Initiator::System, &member.tenant, new).await.unwrap();
+        provider::connect(store, &common::loopback(), &Initiator::System, &member.tenant, new).await.unwrap();
         let capture = operations::start_capture(store, &member, Initiator::System).await.unwrap().id();
         let set = store.backup_set_for_run(member.tenant.id, capture, "Load").await.unwrap();
         for policy in &tenant.policies {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::lifecycle::module_id;
 use tenantpilot_core::operation::{Initiator, RunOutcome, RunStatus};
-use tenantpilot_core::provider::{ClientSettings, ProviderClient};
+use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db, Store};
 use tenantpilot_core::token::Scope;
 use tenantpilot_core::tokens;
@@ -53,7 +53,7 @@ impl World {
                 shutdown_grace: Duration::from_millis(300),
                 ..EngineSettings::default()
             };
-            let client = ProviderClient::new(ClientSettings::default());
+            let client = common::client(ClientSettings::default());
             EngineHandle::spawn(
                 app.db.store.clone(),
                 operations::all(client, sample_provider),
@@ -189,7 +189,9 @@ async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: B
         scope: "",
         credential: tenantpilot_core::provider::NewCredential::Secret("contoso-secret"),
     };
-    tenantpilot_core::provider::connect(store, &Initiator::System, &contoso, own).await.unwrap();
+    tenantpilot_core::provider::connect(store, &common::loopback(), &Initiator::System, &contoso, own)
+        .await
+        .unwrap();
     assert_eq!(world.post("contoso", json!({ "module_from": current })).await.status, StatusCode::NO_CONTENT);
     let reply = world.post("contoso", json!({ "module_to": current, "parameters": sample })).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -578,7 +580,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     let waiting = held_wait(&world, "wingtip", &location).await;
     let engine = EngineHandle::spawn(
         world.store().clone(),
-        operations::all(ProviderClient::new(ClientSettings::default()), None),
+        operations::all(common::client(ClientSettings::default()), None),
         EngineSettings {
             idle_poll: Duration::from_millis(50),
             shutdown_grace: Duration::from_millis(300),

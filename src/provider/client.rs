@@ -7,6 +7,7 @@
 use super::budget::{Budget, BudgetLimits, Budgets};
 use super::token::{self, AccessToken, ProviderConnection, TokenCache, TokenFacts};
 use super::ReasonCode;
+use crate::egress::{EgressClient, EgressPolicy, Refused};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct ClientSettings {
     pub max_body_bytes: usize,
     /// The most items one list may have.
     pub max_list_items: usize,
+    /// Where calls may go: public addresses, and what the allow list names.
+    pub egress: EgressPolicy,
 }
 
 impl Default for ClientSettings {
@@ -41,6 +44,7 @@ impl Default for ClientSettings {
             budget: BudgetLimits::default(),
             max_body_bytes: 16 * 1024 * 1024,
             max_list_items: 100_000,
+            egress: EgressPolicy::public_only(),
         }
     }
 }
@@ -80,6 +84,18 @@ impl ProviderError {
             "dropped the connection"
         };
         ProviderError::new(ReasonCode::DependencyUnreachable, format!("The provider {what}."), None)
+    }
+
+    fn refused(refused: &Refused) -> ProviderError {
+        ProviderError::new(ReasonCode::EgressBlocked, refused.to_string(), None)
+    }
+
+    /// A request that did not get an answer: refused by the egress policy, or a transport failure.
+    fn unanswered(error: &reqwest::Error) -> ProviderError {
+        match EgressClient::refusal(error) {
+            Some(refused) => ProviderError::refused(&refused),
+            None => ProviderError::transport(error),
+        }
     }
 
     fn interrupted() -> ProviderError {
@@ -202,7 +218,7 @@ impl Pauses for WaitAtMost {
 /// The process's client of every tenant's provider: HTTP, tokens and budgets are shared.
 #[derive(Clone)]
 pub struct ProviderClient {
-    http: reqwest::Client,
+    http: EgressClient,
     settings: Arc<ClientSettings>,
     tokens: Arc<TokenCache>,
     budgets: Arc<Budgets>,
@@ -216,15 +232,10 @@ impl std::fmt::Debug for ProviderClient {
 
 impl ProviderClient {
     pub fn new(settings: ClientSettings) -> ProviderClient {
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("TenantPilot/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "provider client falls back to default settings");
-                reqwest::Client::new()
-            });
+        let timeout = settings.request_timeout;
+        let http = EgressClient::new(settings.egress.clone(), |builder| {
+            builder.timeout(timeout).user_agent(concat!("TenantPilot/", env!("CARGO_PKG_VERSION")))
+        });
         ProviderClient {
             http,
             settings: Arc::new(settings),
@@ -235,6 +246,11 @@ impl ProviderClient {
 
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
+    }
+
+    /// Where this client may call: what a URL saved for it is checked against.
+    pub fn egress(&self) -> &EgressPolicy {
+        &self.settings.egress
     }
 
     /// A session with `connection`'s provider, with a token already in hand (so a credential
@@ -335,17 +351,18 @@ impl ProviderSession {
         let response = self
             .client
             .http
-            .post(&self.connection.token_url)
+            .request(Method::POST, &self.connection.token_url)
+            .map_err(|refused| ProviderError::refused(&refused))?
             .header("client-request-id", uuid::Uuid::new_v4().to_string())
             .form(&form)
             .send()
             .await
-            .map_err(|error| ProviderError::transport(&error))?;
+            .map_err(|error| ProviderError::unanswered(&error))?;
         let status = response.status().as_u16();
         let body = match read_capped(response, self.client.settings.max_body_bytes).await {
             Read::Body(body) => body,
             Read::TooLarge => return Err(too_large(self.client.settings.max_body_bytes)),
-            Read::Failed(error) => return Err(ProviderError::transport(&error)),
+            Read::Failed(error) => return Err(ProviderError::unanswered(&error)),
         };
         if !(200..300).contains(&status) {
             let (reason, message) = token::describe_refusal(status, &body);
@@ -406,6 +423,7 @@ impl ProviderSession {
                 .client
                 .http
                 .request(method.clone(), url)
+                .map_err(|refused| ProviderError::refused(&refused))?
                 .bearer_auth(token.value.expose())
                 .header("client-request-id", &client_request_id)
                 .header(reqwest::header::ACCEPT, "application/json");
@@ -414,6 +432,9 @@ impl ProviderSession {
             }
             let response = match request.send().await {
                 Ok(response) => response,
+                Err(error) if EgressClient::refusal(&error).is_some() => {
+                    return Err(ProviderError::unanswered(&error))
+                }
                 Err(error) if !write && !transport_retried => {
                     tracing::debug!(%error, "provider transport error; retrying once");
                     transport_retried = true;

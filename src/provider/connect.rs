@@ -8,6 +8,7 @@ use super::{
     CONFIGURATION_READ, DEFAULT_BASE_URL, GROUP_READ, RBAC_READ,
 };
 use crate::audit::{action, kind, NewAuditEntry};
+use crate::egress::EgressPolicy;
 use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::store::Store;
@@ -146,15 +147,19 @@ async fn credential(
 }
 
 /// Validates and stores the connection of `tenant`, and records who set it (never the secret
-/// or the key).
+/// or the key). Both URLs must be ones `egress` lets TenantPilot call, over https unless the
+/// allow list names their host.
 pub async fn connect(
     store: &Store,
+    egress: &EgressPolicy,
     actor: &Initiator,
     tenant: &Tenant,
     new: NewConnection<'_>,
 ) -> Result<ConnectionInfo, CoreError> {
     let base_url = base_url(new.base_url)?;
     let token_url = url("token_url", new.token_url)?;
+    egress.check_saved("base_url", &base_url, true)?;
+    egress.check_saved("token_url", &token_url, true)?;
     let client_id = new.client_id.trim();
     if client_id.is_empty() || client_id.len() > CLIENT_ID_MAX || client_id.chars().any(char::is_control) {
         return Err(CoreError::invalid(

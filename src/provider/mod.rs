@@ -42,16 +42,19 @@ pub enum ReasonCode {
     DependencyUnreachable,
     InvalidState,
     UnknownError,
+    /// The destination is not a public address and the allow list does not name it.
+    EgressBlocked,
 }
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 6] = [
+    pub const ALL: [ReasonCode; 7] = [
         ReasonCode::Throttled,
         ReasonCode::PermissionDenied,
         ReasonCode::AuthenticationFailed,
         ReasonCode::DependencyUnreachable,
         ReasonCode::InvalidState,
         ReasonCode::UnknownError,
+        ReasonCode::EgressBlocked,
     ];
 
     /// What the reason means, for people.
@@ -63,6 +66,9 @@ impl ReasonCode {
             ReasonCode::InvalidState => "The provider refused the request for the current state of the item.",
             ReasonCode::DependencyUnreachable => "The provider is unavailable.",
             ReasonCode::UnknownError => "The provider failed unexpectedly.",
+            ReasonCode::EgressBlocked => {
+                "TenantPilot calls only public addresses, unless TENANTPILOT_EGRESS_ALLOW names the destination."
+            }
         }
     }
 
@@ -74,6 +80,7 @@ impl ReasonCode {
             ReasonCode::DependencyUnreachable => "dependency_unreachable",
             ReasonCode::InvalidState => "invalid_state",
             ReasonCode::UnknownError => "unknown_error",
+            ReasonCode::EgressBlocked => "egress_blocked",
         }
     }
 }

@@ -9,6 +9,7 @@ pub async fn create_tool(json: String) -> Result<i64, AppError> {
     let body = super::tool_json(&json)?;
     let tool = tenantpilot_core::tools::create(
         &signed_in.state.store,
+        signed_in.state.provider.egress(),
         Some(&signed_in.user),
         &signed_in.initiator(),
         &body,

@@ -28,6 +28,7 @@ pub async fn save_connection(
         credential,
     };
     let actor = member.signed_in.initiator();
-    provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await?;
+    let state = &member.signed_in.state;
+    provider::connect(&state.store, state.provider.egress(), &actor, &member.membership.tenant, new).await?;
     Ok(())
 }

@@ -8,6 +8,7 @@ pub async fn update_tool(id: i64, json: String) -> Result<(), AppError> {
     let patch = super::tool_json(&json)?;
     tenantpilot_core::tools::update(
         &signed_in.state.store,
+        signed_in.state.provider.egress(),
         &signed_in.user,
         &signed_in.initiator(),
         id,

@@ -59,8 +59,10 @@ pub async fn set(
         credential: credential.map_err(camel_cased)?,
     };
     let actor = member.signed_in.initiator();
+    let state = &member.signed_in.state;
     let saved =
-        provider::connect(&member.signed_in.state.store, &actor, &member.membership.tenant, new).await;
+        provider::connect(&state.store, state.provider.egress(), &actor, &member.membership.tenant, new)
+            .await;
     Ok(Json(saved.map_err(camel_cased)?))
 }
 

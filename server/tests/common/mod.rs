@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use clap::Parser;
 use http_body_util::BodyExt;
+use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::seed;
 use tenantpilot_core::store::Backend;
@@ -18,6 +19,16 @@ use tenantpilot_server::router;
 use tower::ServiceExt;
 
 pub const ORIGIN: &str = "http://localhost";
+
+/// Where test servers and clients may call: loopback, where the simulator and test tools run.
+pub fn loopback() -> EgressPolicy {
+    EgressPolicy::parse("127.0.0.1").unwrap()
+}
+
+/// A provider client that may call loopback.
+pub fn client(settings: ClientSettings) -> ProviderClient {
+    ProviderClient::new(ClientSettings { egress: loopback(), ..settings })
+}
 
 pub struct TestApp {
     pub router: Router,
@@ -58,14 +69,18 @@ impl TestApp {
         TestApp::with_flags(backend, &[]).await
     }
 
-    /// A server started with these extra command-line flags.
+    /// A server started with these extra command-line flags. Without `--egress-allow` it may
+    /// call loopback (the simulator and the tools the tests run).
     pub async fn with_flags(backend: Backend, flags: &[&str]) -> TestApp {
         let db = TestDatabase::new(backend).await;
         let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
-        let serve = Cli::parse_from(["tenantpilot"].iter().chain(flags)).serve;
+        let cli = Cli::parse_from(["tenantpilot"].iter().chain(flags));
+        let egress =
+            if cli.egress_allow == EgressPolicy::public_only() { loopback() } else { cli.egress_allow };
+        let serve = cli.serve;
         let router = router::build(
             db.store.clone(),
-            ProviderClient::new(ClientSettings::default()),
+            ProviderClient::new(ClientSettings { egress, ..ClientSettings::default() }),
             &serve,
             router::leptos_options(&serve),
         )

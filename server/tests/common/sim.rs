@@ -99,6 +99,6 @@ impl Sim {
             scope: "",
             credential: NewCredential::Secret(SECRET),
         };
-        provider::connect(store, &Initiator::System, &tenant, new).await.unwrap();
+        provider::connect(store, &super::loopback(), &Initiator::System, &tenant, new).await.unwrap();
     }
 }

@@ -13,6 +13,7 @@ pub use lifecycle::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 pub use restore::{create_restore_run, remap_restore_run, restore_source};
 
 use super::{Operation, Operations, RunContext, Stop};
+use crate::egress::EgressClient;
 use crate::model::TenantMembership;
 use crate::operation::{Failure, Initiator, RunTarget};
 use crate::provider::{ProviderClient, ProviderError, ProviderSession};
@@ -30,6 +31,7 @@ pub const PIPELINE: &str = "pipeline.run";
 /// Every operation this version runs, calling providers through `client`; installs asked for
 /// sample data get it from `sample_provider` (a provider simulator), when there is one.
 pub fn all(client: ProviderClient, sample_provider: Option<String>) -> Operations {
+    let egress = client.egress().clone();
     Operations::new(vec![
         Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
         Arc::new(fetch::Fetch { client: client.clone() }),
@@ -41,13 +43,9 @@ pub fn all(client: ProviderClient, sample_provider: Option<String>) -> Operation
         }),
         Arc::new(lifecycle::Install { kind: crate::lifecycle::UPGRADE, client, sample_provider }),
         Arc::new(lifecycle::Disable),
-        Arc::new(pipeline::PipelineRun {
-            // A tool answers where it is asked; a redirect elsewhere is its answer, not followed.
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-        }),
+        // A tool answers where it is asked (a redirect elsewhere is its answer, not followed),
+        // and only where the provider client may call too.
+        Arc::new(pipeline::PipelineRun { http: EgressClient::new(egress, |builder| builder) }),
     ])
 }
 

@@ -4,6 +4,7 @@
 //! one. Running twice would do the work twice, so it is not retry-safe.
 
 use super::{start_capture, start_fetch, start_restore, target_id, PIPELINE};
+use crate::egress::{EgressClient, Refused};
 use crate::engine::{Operation, RunContext, Stop};
 use crate::item_access::{self, Item};
 use crate::model::User;
@@ -18,11 +19,14 @@ use std::time::{Duration, Instant};
 /// Console lines kept of a tool's answer, and characters per line.
 const BODY_LINES: usize = 20;
 const LINE_CHARS: usize = 500;
+/// The most of a tool's answer read; the rest is not (the console shows its first lines).
+const TOOL_ANSWER_MAX: usize = 1024 * 1024;
 /// How often a waiting step looks at its child runs (and hears a cancel).
 const POLL: Duration = Duration::from_millis(250);
 
 pub(super) struct PipelineRun {
-    pub http: reqwest::Client,
+    /// Calls tools only where the egress policy allows.
+    pub http: EgressClient,
 }
 
 /// How a run ended, and the state it leaves the pipeline in.
@@ -343,7 +347,10 @@ impl PipelineRun {
         let base = record.tool.configuration.get("baseUrl").and_then(|url| url.as_str()).unwrap_or_default();
         let url = format!("{}{}", base.trim_end_matches('/'), call.path);
         let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = self.http.request(method, &url).timeout(Duration::from_secs(call.timeout_secs));
+        let mut request = match self.http.request(method, &url) {
+            Ok(request) => request.timeout(Duration::from_secs(call.timeout_secs)),
+            Err(refused) => return Ok(Err(refusal(&log, place, call, &url, &refused).await?)),
+        };
         if let Some(headers) =
             record.tool.configuration.get("headers").and_then(|headers| headers.as_object())
         {
@@ -366,6 +373,10 @@ impl PipelineRun {
         let log = Log { run, pipeline_id, run_count };
         let response = match response {
             Ok(response) => response,
+            Err(error) if EgressClient::refusal(&error).is_some() => {
+                let refused = EgressClient::refusal(&error).unwrap_or(Refused { host: String::new() });
+                return Ok(Err(refusal(&log, place, call, &url, &refused).await?));
+            }
             Err(error) => {
                 let reason = if error.is_timeout() { "timeout" } else { "network_error" };
                 let message = format!("{} {url} failed: {}", call.method, without_url(&error));
@@ -376,7 +387,10 @@ impl PipelineRun {
         let status = response.status();
         let elapsed = began.elapsed().as_millis();
         log.console(place, "running", &format!("{} {url} → {status} in {elapsed} ms", call.method)).await?;
-        let body = response.text().await.unwrap_or_default();
+        let (body, cut) = read_at_most(response, TOOL_ANSWER_MAX).await;
+        if cut {
+            log.console(place, "running", "(the answer is longer than 1 MiB; the rest was not read)").await?;
+        }
         for line in body.lines().filter(|line| !line.trim().is_empty()).take(BODY_LINES) {
             let line: String = line.chars().take(LINE_CHARS).collect();
             log.console(place, "output", &line).await?;
@@ -391,6 +405,34 @@ impl PipelineRun {
             )))
         }
     }
+}
+
+/// The step's failure when the egress policy refuses the tool's address: it names the host and
+/// says nothing of what answers there.
+async fn refusal(
+    log: &Log<'_>,
+    place: (i64, &str),
+    call: &HttpCall,
+    url: &str,
+    refused: &Refused,
+) -> Result<Failure, Stop> {
+    let message = format!("{} {url} refused: {refused}", call.method);
+    log.console(place, "failed", &message).await?;
+    Ok(failure("pipeline.step.http", "egress_blocked", message))
+}
+
+/// The answer's first `cap` bytes as text, and whether there was more.
+async fn read_at_most(mut response: reqwest::Response, cap: usize) -> (String, bool) {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return (String::from_utf8_lossy(&body).into_owned(), true);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    (String::from_utf8_lossy(&body).into_owned(), false)
 }
 
 /// Resolves when the run is cancelled or released, checking as often as it polls.

@@ -22,5 +22,6 @@ pub async fn update(Caller(caller): Caller, body: Bytes) -> Result<Json<Tool>, F
     let body = Body::parse(&body)?;
     let id = body.id("toolId")?;
     let patch = body.object("tool")?;
-    Ok(Json(tools::update(&caller.state.store, &caller.user, &caller.initiator(), id, patch).await?))
+    let egress = caller.state.provider.egress();
+    Ok(Json(tools::update(&caller.state.store, egress, &caller.user, &caller.initiator(), id, patch).await?))
 }
