@@ -88,7 +88,7 @@ pub fn may_share(user: &User, item: &Item<'_>) -> bool {
 }
 
 /// Where a new item goes and who owns it. A person creating one owns it (a Site Admin may name
-/// another owner) in a workspace they belong to, named by slug or, if they have only one,
+/// another owner) in a workspace both belong to, named by slug or, if there is only one,
 /// implied. An import from the command line names both.
 #[cfg(feature = "server")]
 pub async fn placement(
@@ -137,6 +137,15 @@ pub async fn placement(
             _ => return Err(CoreError::invalid("account", "Name the workspace (account) by its slug")),
         },
     };
+    // A Site Admin naming another owner still creates only where they belong themselves.
+    if let Some(creator) = creator.filter(|creator| creator.id != owner.id) {
+        if !store.workspaces_of(creator.id).await?.contains(&workspace_id) {
+            return Err(CoreError::invalid(
+                "account",
+                "You can create items only in a workspace you belong to",
+            ));
+        }
+    }
     Ok((workspace_id, owner))
 }
 

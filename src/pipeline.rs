@@ -212,6 +212,15 @@ impl StepAction {
             StepAction::ToolHttp(_) | StepAction::Wait { .. } => None,
         }
     }
+
+    /// What the person a tenant step acts for needs in its tenant.
+    pub fn capability(&self) -> Option<crate::Capability> {
+        match self {
+            StepAction::Restore { .. } => Some(crate::Capability::RestoreExecute),
+            StepAction::Capture { .. } | StepAction::Fetch { .. } => Some(crate::Capability::BackupsManage),
+            StepAction::ToolHttp(_) | StepAction::Wait { .. } => None,
+        }
+    }
 }
 
 /// Checks every step; the first error names its place, e.g. `steps[1].params.path`.

@@ -51,37 +51,78 @@ pub async fn list(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError
         .collect())
 }
 
-/// Checks the input and that every step's tenant and tool belong to the workspace.
+/// Checks the input, that every step's tenant and tool belong to the workspace, and that
+/// `saver` (None: an import from the command line) may do what each step does: the tenant
+/// capability of its operation, write access to its tool. Running checks the runner again.
 async fn fields_of<'a>(
     store: &Store,
     workspace_id: i64,
     input: &'a PipelineInput,
     description: &'a str,
+    saver: Option<&User>,
 ) -> Result<(String, Vec<item_access::AccessRule>), CoreError> {
     let name = crate::validate::name("name", &input.name)?;
     if description.chars().count() > pipeline::DESCRIPTION_MAX {
         return Err(CoreError::invalid("description", "At most 2000 characters"));
     }
     let actions = pipeline::validate_steps(&input.steps)?;
+    let saver_workspaces = match saver {
+        Some(user) => store.workspaces_of(user.id).await?,
+        None => Vec::new(),
+    };
     for (n, action) in actions.iter().enumerate() {
-        if let Some(slug) = action.tenant() {
-            let in_workspace =
-                store.tenant_by_slug(slug).await?.is_some_and(|t| t.workspace_id == workspace_id);
-            if !in_workspace {
-                return Err(CoreError::invalid(
-                    &format!("steps[{n}].params.tenant"),
-                    format!("No tenant `{slug}` in this pipeline's workspace"),
-                ));
+        if let (Some(slug), Some(capability)) = (action.tenant(), action.capability()) {
+            let field = format!("steps[{n}].params.tenant");
+            let no_tenant =
+                || CoreError::invalid(&field, format!("No tenant `{slug}` in this pipeline's workspace"));
+            let tenant = store
+                .tenant_by_slug(slug)
+                .await?
+                .filter(|t| t.workspace_id == workspace_id)
+                .ok_or_else(no_tenant)?;
+            if let Some(saver) = saver {
+                match crate::access::tenant(store, saver, &tenant.slug, capability).await {
+                    Ok(_) => {}
+                    // A tenant the saver is not a member of reads like one that is not there.
+                    Err(CoreError::NotFound) => return Err(no_tenant()),
+                    Err(CoreError::Forbidden { hint }) => {
+                        return Err(CoreError::Forbidden {
+                            hint: format!("Step {} in tenant {slug}: {hint}", n + 1),
+                        })
+                    }
+                    Err(other) => return Err(other),
+                }
             }
         }
         if let StepAction::ToolHttp(call) = action {
-            let in_workspace =
-                store.tool(call.tool_id).await?.is_some_and(|t| t.workspace_id == workspace_id);
-            if !in_workspace {
-                return Err(CoreError::invalid(
-                    &format!("steps[{n}].params.toolId"),
-                    format!("No tool {} in this pipeline's workspace", call.tool_id),
-                ));
+            let field = format!("steps[{n}].params.toolId");
+            let no_tool = || {
+                CoreError::invalid(&field, format!("No tool {} in this pipeline's workspace", call.tool_id))
+            };
+            let record = store
+                .tool(call.tool_id)
+                .await?
+                .filter(|t| t.workspace_id == workspace_id)
+                .ok_or_else(no_tool)?;
+            if let Some(saver) = saver {
+                let item = Item {
+                    workspace_id: record.workspace_id,
+                    owner_id: record.owner_id,
+                    rules: &record.tool.access,
+                };
+                match item_access::level(saver, &saver_workspaces, &item) {
+                    Some(Level::Write) => {}
+                    Some(Level::Read) => {
+                        return Err(CoreError::Forbidden {
+                            hint: format!(
+                                "Step {} calls tool {}: that needs write access to the tool; you have read access",
+                                n + 1,
+                                record.tool.name
+                            ),
+                        })
+                    }
+                    None => return Err(no_tool()),
+                }
             }
         }
     }
@@ -119,7 +160,7 @@ pub async fn create(
     let (workspace_id, owner) =
         item_access::placement(store, creator, input.account.as_deref(), input.owner.as_deref()).await?;
     let description = input.description.trim();
-    let (name, access) = fields_of(store, workspace_id, input, description).await?;
+    let (name, access) = fields_of(store, workspace_id, input, description, creator).await?;
     let fields = PipelineFields { name: &name, description, steps: &input.steps, access: &access };
     let id = store.create_pipeline(workspace_id, owner.id, &fields).await?;
     let record = store.pipeline(id).await?.ok_or(CoreError::Internal)?;
@@ -137,7 +178,7 @@ pub async fn update(
 ) -> Result<Pipeline, CoreError> {
     let record = visible(store, user, id, Level::Write).await?;
     let description = input.description.trim();
-    let (name, access) = fields_of(store, record.workspace_id, input, description).await?;
+    let (name, access) = fields_of(store, record.workspace_id, input, description, Some(user)).await?;
     if access != record.pipeline.access && !item_access::may_share(user, &item(&record)) {
         return Err(CoreError::Forbidden {
             hint: "Only the owner or a Site Admin changes who has access.".into(),

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 /// Shown in place of every secret. Sent back unchanged in an update, it keeps the secret.
 pub const SECRET_MASK: &str = "********";
+/// Who may create tools: a tool calls out with its secrets, so not every user.
+pub const TOOL_CREATORS: &str = "Requires the Power User or Site Admin account role";
 /// The secret sent as `Authorization: Bearer …` by `tool.http` steps.
 pub const BEARER_SECRET: &str = "apiToken";
 const IDENTIFIER_MAX: usize = 63;
@@ -68,10 +70,13 @@ impl std::fmt::Debug for ToolDraft {
 /// Root properties that are the server's to set: ignored in an update body.
 const IGNORED: [&str; 3] = ["_id", "createdAt", "updatedAt"];
 
-/// What an update changed that needs more than write access.
+/// What an update changed beyond its fields.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Merged {
+    /// Needs the owner or a Site Admin.
     pub access_changed: bool,
+    /// Secrets dropped because the tool's address moved to another origin without them.
+    pub dropped_secrets: Vec<String>,
 }
 
 impl ToolDraft {
@@ -91,6 +96,7 @@ impl ToolDraft {
     /// as they are, not changed. Secrets merge by name: a value sets, `null` removes, the mask keeps.
     pub fn merge(&mut self, patch: &Map<String, Value>, current: Option<&Tool>) -> Result<Merged, CoreError> {
         let mut merged = Merged::default();
+        let origin_before = self.base_origin();
         for (key, value) in patch {
             let field = format!("tool.{key}");
             let text = |value: &Value| {
@@ -129,8 +135,26 @@ impl ToolDraft {
                 _ => return Err(CoreError::invalid(&field, "Not a property of a tool")),
             }
         }
+        // Secrets go where the tool's address goes: to a new origin only if sent again with it.
+        if origin_before.is_some() && self.base_origin() != origin_before {
+            let sent = patch.get("secrets").and_then(Value::as_object);
+            let resent = |name: &String| {
+                sent.and_then(|sent| sent.get(name))
+                    .and_then(Value::as_str)
+                    .is_some_and(|value| value != SECRET_MASK)
+            };
+            let dropped: Vec<String> = self.secrets.keys().filter(|name| !resent(name)).cloned().collect();
+            for name in &dropped {
+                self.secrets.remove(name);
+            }
+            merged.dropped_secrets = dropped;
+        }
         self.validate()?;
         Ok(merged)
+    }
+
+    fn base_origin(&self) -> Option<String> {
+        self.configuration.get("baseUrl").and_then(Value::as_str).and_then(validate::origin)
     }
 
     fn merge_secrets(&mut self, field: &str, value: &Value) -> Result<(), CoreError> {
@@ -236,6 +260,28 @@ mod tests {
     }
 
     #[test]
+    fn secrets_stay_behind_when_the_address_moves() {
+        let mut draft = ToolDraft::new(&object(json!({
+            "name": "CI", "tool_identifier": "http",
+            "configuration": { "baseUrl": "https://ci.example.com/api" },
+            "secrets": { "apiToken": "t0k3n", "signing": "s1gn" },
+        })))
+        .unwrap();
+        let current = stored(&draft);
+        // Same origin, other path: secrets kept.
+        let same = object(json!({ "configuration": { "baseUrl": "https://ci.example.com:443/v2" } }));
+        assert!(draft.merge(&same, Some(&current)).unwrap().dropped_secrets.is_empty());
+        // Another origin: dropped, unless the same request sends them again.
+        let moved = object(json!({
+            "configuration": { "baseUrl": "https://evil.example.net" },
+            "secrets": { "apiToken": "n3w", "signing": SECRET_MASK },
+        }));
+        let merged = draft.merge(&moved, Some(&current)).unwrap();
+        assert_eq!(merged.dropped_secrets, ["signing"]);
+        assert_eq!(draft.secrets, BTreeMap::from([("apiToken".to_string(), "n3w".to_string())]));
+    }
+
+    #[test]
     fn update_merges_root_properties_and_keeps_masked_secrets() {
         let mut draft = ToolDraft::new(&object(json!({
             "name": "CI", "tool_identifier": "http",
@@ -254,7 +300,7 @@ mod tests {
                 Some(&tool),
             )
             .unwrap();
-        assert_eq!(merged, Merged { access_changed: false });
+        assert_eq!(merged, Merged::default());
         assert_eq!((draft.name.as_str(), draft.description.as_str()), ("CI", "Deploys"));
         assert_eq!(draft.secrets, BTreeMap::from([("apiToken".to_string(), "s3cret".to_string())]));
     }

@@ -6,7 +6,7 @@ use crate::item_access::{self, Item, Level};
 use crate::model::User;
 use crate::operation::Initiator;
 use crate::store::{Store, ToolRecord};
-use crate::tool::{Tool, ToolDraft};
+use crate::tool::{Tool, ToolDraft, TOOL_CREATORS};
 use crate::CoreError;
 use serde_json::{Map, Value};
 
@@ -82,6 +82,9 @@ pub async fn create(
     actor: &Initiator,
     body: &Map<String, Value>,
 ) -> Result<Tool, CoreError> {
+    if creator.is_some_and(|creator| !creator.account_role.is_power_user()) {
+        return Err(CoreError::Forbidden { hint: TOOL_CREATORS.into() });
+    }
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let (workspace_id, owner) =
         item_access::placement(store, creator, text("account"), text("owner")).await?;
@@ -93,6 +96,14 @@ pub async fn create(
     Ok(record.tool)
 }
 
+/// A tool after an update, and the secrets dropped because its address moved to another
+/// origin (they are sent nowhere new unless given again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    pub tool: Tool,
+    pub dropped_secrets: Vec<String>,
+}
+
 /// The contract's `update`: merges `patch`'s root properties into the tool and returns it.
 pub async fn update(
     store: &Store,
@@ -101,7 +112,7 @@ pub async fn update(
     actor: &Initiator,
     id: i64,
     patch: &Map<String, Value>,
-) -> Result<Tool, CoreError> {
+) -> Result<Updated, CoreError> {
     let record = visible(store, user, id, Level::Write).await?;
     let mut draft = record.draft.clone();
     let merged = draft.merge(patch, Some(&record.tool))?;
@@ -113,7 +124,8 @@ pub async fn update(
     }
     store.update_tool(id, &draft).await?;
     audit(store, actor, &record, action::UPDATE).await?;
-    Ok(store.tool(id).await?.ok_or(CoreError::NotFound)?.tool)
+    let tool = store.tool(id).await?.ok_or(CoreError::NotFound)?.tool;
+    Ok(Updated { tool, dropped_secrets: merged.dropped_secrets })
 }
 
 pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {

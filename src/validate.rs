@@ -61,8 +61,40 @@ pub fn new_password(value: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// `scheme://host:port` of an http(s) URL, lower case, with the scheme's default port written
+/// out: two URLs with the same origin send secrets to the same place.
+pub fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let has_port = host_port
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    Some(if has_port {
+        format!("{scheme}://{host_port}")
+    } else {
+        format!("{scheme}://{host_port}:{default_port}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        use super::origin;
+        assert_eq!(origin("https://CI.example.com/hooks?x=1").as_deref(), Some("https://ci.example.com:443"));
+        assert_eq!(origin("https://ci.example.com:443").as_deref(), Some("https://ci.example.com:443"));
+        assert_eq!(origin("http://user:pw@ci:8080/x").as_deref(), Some("http://ci:8080"));
+        assert_ne!(origin("http://ci.example.com"), origin("https://ci.example.com"));
+        assert_eq!(origin("ftp://x"), None);
+    }
+
     use super::*;
 
     #[test]

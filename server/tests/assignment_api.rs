@@ -540,6 +540,11 @@ async fn provider_connections_are_set_checked_and_never_shown(backend: Backend) 
             json!({ "tokenUrl": connection.token_url, "clientId": "c", "clientCertificate": "not a pem" }),
             "clientCertificate",
         ),
+        // The stored secret does not follow the token URL to another origin.
+        (
+            json!({ "baseUrl": connection.base_url, "tokenUrl": "http://127.0.0.1:1/t/oauth2/v2.0/token", "clientId": "c" }),
+            "clientSecret",
+        ),
         (json!({ "baseUrl": connection.base_url, "tokenUrl": 5, "clientId": "c" }), "tokenUrl"),
         (json!({ "baseUrl": connection.base_url, "tokenUrl": connection.token_url }), "clientId"),
         (

@@ -192,8 +192,13 @@ async fn plane_and_role_matrix(backend: Backend) {
             app.send(Method::POST, "/api/members", Some("tenant=contoso"), None, Sender::Script).await;
         assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
     }
-    // The audit page lists the sign-ins above, filtered through the URL; a bad day is named.
+    // Only Power Users and Site Admins create tools: others see the button, disabled, saying so.
+    let reader = app.sign_in("readonly@demo.test").await;
+    let registry = app.get("/admin/registry", Some(&reader)).await.body;
+    assert!(registry.contains(r#"title="Requires the Power User or Site Admin account role""#), "{registry}");
     let cookie = app.sign_in("owner@demo.test").await;
+    assert!(!app.get("/admin/registry", Some(&cookie)).await.body.contains(r#"class="gated""#));
+    // The audit page lists the sign-ins above, filtered through the URL; a bad day is named.
     let sign_ins = app.get("/admin/audit?type=session", Some(&cookie)).await;
     assert_eq!(sign_ins.status, StatusCode::OK);
     // People of the workspace; the platform admin belongs to none, so is not theirs to see.

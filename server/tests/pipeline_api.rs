@@ -23,13 +23,14 @@ use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, NewToken, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::token::{AccountRole, Scope};
-use tenantpilot_core::{accounts, pipelines, tokens, tools, Role};
+use tenantpilot_core::{accounts, pipelines, tokens, tools, CoreError, Role};
 
 tenantpilot_core::test_on_both_backends!(
     a_pipeline_runs_its_steps_through_the_engine,
     paused_pipelines_refuse_and_stop_finishes_the_current_step,
     scopes_roles_and_item_access_decide_every_answer,
     registry_update_merges_root_properties_and_hides_secrets,
+    rights_on_tools_steps_and_secrets,
     activity_logs_filter_limit_and_order,
 );
 
@@ -630,6 +631,132 @@ async fn registry_update_merges_root_properties_and_hides_secrets(backend: Backe
     assert_eq!(listed, json!([after]));
     let everything = serde_json::to_string(&listed).unwrap();
     assert!(!everything.contains(TOOL_SECRET) && !everything.contains("k-123"));
+    world.end().await;
+}
+
+async fn rights_on_tools_steps_and_secrets(backend: Backend) {
+    let world = World::new(backend).await;
+    let store = world.store();
+    let user = |email: &'static str| async move { store.user_by_email(email).await.unwrap().unwrap() };
+    let (manager, operator) = (user("manager@demo.test").await, user("operator@demo.test").await);
+    let tool = world.tool_id.to_string();
+    let steps =
+        |steps: Value| -> Vec<tenantpilot_core::pipeline::Step> { serde_json::from_value(steps).unwrap() };
+    let input = |steps| PipelineInput {
+        name: "Mine".into(),
+        description: String::new(),
+        account: Some("demo".into()),
+        owner: None,
+        access: Vec::new(),
+        steps,
+    };
+
+    // Only Power Users and Site Admins create tools.
+    let body = json!({ "name": "Mine", "tool_identifier": "http", "configuration": { "baseUrl": "https://ci.example.com" } });
+    let refused = tools::create(
+        store,
+        &common::loopback(),
+        Some(&manager),
+        &Initiator::user(&manager),
+        body.as_object().unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.status(), 403, "{refused:?}");
+
+    // Saving a pipeline: write access to each tool it calls (Max only reads this one) and the
+    // tenant capability of each operation (an operator does not restore).
+    let calls_tool = input(steps(
+        json!([{ "name": "Call", "kind": "tool.http", "params": { "toolId": tool, "path": "/ok" } }]),
+    ));
+    let refused =
+        pipelines::create(store, Some(&manager), &Initiator::user(&manager), &calls_tool).await.unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::Forbidden { hint } if hint.contains("write access")),
+        "{refused:?}"
+    );
+    let restores = input(steps(
+        json!([{ "name": "Restore", "kind": "assignments.restore", "params": { "tenant": "contoso", "restoreRunId": 1 } }]),
+    ));
+    let refused =
+        pipelines::create(store, Some(&operator), &Initiator::user(&operator), &restores).await.unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::Forbidden { hint } if hint.contains("tenant contoso")),
+        "{refused:?}"
+    );
+    let captures = input(steps(
+        json!([{ "name": "Capture", "kind": "backup_set.capture", "params": { "tenant": "contoso" } }]),
+    ));
+    pipelines::create(store, Some(&operator), &Initiator::user(&operator), &captures)
+        .await
+        .expect("an operator captures");
+    let elsewhere = input(steps(
+        json!([{ "name": "Capture", "kind": "backup_set.capture", "params": { "tenant": "northwind" } }]),
+    ));
+    let refused =
+        pipelines::create(store, Some(&operator), &Initiator::user(&operator), &elsewhere).await.unwrap_err();
+    assert!(
+        matches!(&refused, CoreError::Invalid { field, .. } if field == "steps[0].params.tenant"),
+        "{refused:?}"
+    );
+
+    // A reader of a tool is refused at run time too (the pipeline was saved by its owner).
+    let pipeline = world
+        .pipeline(
+            "Calls the hooks",
+            json!([{ "name": "Call", "kind": "tool.http", "params": { "toolId": tool, "path": "/ok" } }]),
+        )
+        .await;
+    let owner = user("owner@demo.test").await;
+    let shared = PipelineInput {
+        name: "Calls the hooks".into(),
+        description: String::new(),
+        account: Some("demo".into()),
+        owner: None,
+        access: serde_json::from_value(json!([{ "user": "manager@demo.test", "level": "write" }])).unwrap(),
+        steps: steps(
+            json!([{ "name": "Call", "kind": "tool.http", "params": { "toolId": tool, "path": "/ok" } }]),
+        ),
+    };
+    pipelines::update(store, &owner, &Initiator::user(&owner), pipeline, &shared).await.unwrap();
+    pipelines::run(store, &manager, &Initiator::user(&manager), pipeline).await.unwrap();
+    let run = world.finished(pipeline, 1).await;
+    assert_eq!(run.failures[0].code, "pipeline.step.tool", "{:?}", run.failures);
+    assert!(world.hooks.authorizations.lock().unwrap().is_empty(), "the tool was not called");
+
+    // A Site Admin creates only where they belong, even naming an owner from elsewhere.
+    tenancy::create_tenant(
+        store,
+        &Initiator::System,
+        NewTenant { workspace_slug: "other", slug: "initech", name: "Initech", external_tenant_id: None },
+    )
+    .await
+    .unwrap();
+    accounts::create_user(store, "peter@other.test", None, &world.app.password, false).await.unwrap();
+    tenancy::set_member(store, &Initiator::System, "initech", "peter@other.test", Role::Owner).await.unwrap();
+    store.set_account_role(owner.id, AccountRole::SiteAdmin).await.unwrap();
+    let owner = user("owner@demo.test").await;
+    let placed = json!({ "name": "Theirs", "tool_identifier": "http", "owner": "peter@other.test", "account": "other",
+        "configuration": { "baseUrl": "https://ci.example.com" } });
+    let refused = tools::create(
+        store,
+        &common::loopback(),
+        Some(&owner),
+        &Initiator::user(&owner),
+        placed.as_object().unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(&refused, CoreError::Invalid { field, .. } if field == "account"), "{refused:?}");
+
+    // Secrets follow the tool's origin: moved elsewhere without them, they are dropped.
+    let token = world.token("owner@demo.test", &[Scope::Api, Scope::ToolRegistry]).await;
+    let moved = json!({ "toolId": tool, "tool": { "configuration": { "baseUrl": "https://elsewhere.example.com" } } });
+    let (code, answer) = world.post("/api/v1/registry/update", &token, moved).await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    assert_eq!(answer["droppedSecrets"], json!(["apiToken"]));
+    assert_eq!(answer["secrets"], json!({}));
+    assert!(world.store().tool(world.tool_id).await.unwrap().unwrap().draft.secrets.is_empty());
     world.end().await;
 }
 

@@ -12,7 +12,7 @@ use crate::egress::EgressPolicy;
 use crate::model::Tenant;
 use crate::operation::Initiator;
 use crate::store::Store;
-use crate::CoreError;
+use crate::{validate, CoreError};
 
 const URL_MAX: usize = 2048;
 const CLIENT_ID_MAX: usize = 200;
@@ -105,19 +105,30 @@ fn scope(value: &str) -> Result<Option<String>, CoreError> {
     Ok(Some(value.to_string()))
 }
 
+/// The credential to store. A stored one is kept only while the token URL keeps its origin: a
+/// secret goes to a new place only when it is given again.
 async fn credential(
     store: &Store,
     tenant: &Tenant,
+    token_url: &str,
     new: &NewCredential<'_>,
 ) -> Result<Credential, CoreError> {
     match new {
         NewCredential::Keep => {
-            store.provider_connection(tenant.id).await?.map(|existing| existing.credential).ok_or_else(|| {
+            let existing = store.provider_connection(tenant.id).await?.ok_or_else(|| {
                 CoreError::invalid(
                     "client_secret",
                     "Enter the client secret of the app registration, or its certificate",
                 )
-            })
+            })?;
+            if validate::origin(&existing.token_url) != validate::origin(token_url) {
+                return Err(CoreError::invalid(
+                    "client_secret",
+                    "The token URL moved to another origin: enter the secret (or certificate) again, so it is not \
+                     sent to the new place without you",
+                ));
+            }
+            Ok(existing.credential)
         }
         NewCredential::Secret(secret) => {
             let secret = secret.trim_end_matches(['\r', '\n']);
@@ -168,7 +179,7 @@ pub async fn connect(
         ));
     }
     let scope = scope(new.scope)?;
-    let credential = credential(store, tenant, &new.credential).await?;
+    let credential = credential(store, tenant, &token_url, &new.credential).await?;
     let connection =
         ProviderConnection { base_url, token_url, client_id: client_id.to_string(), scope, credential };
     store.set_provider_connection(tenant.id, &connection).await?;

@@ -10,7 +10,7 @@ mod tenant_tabs;
 
 pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::Frame;
-pub use gated::GatedButton;
+pub use gated::{GatedButton, HintedButton};
 pub use live::{poll_for, use_live_refresh, Poll};
 pub use notice::{ActionError, ActionNotice};
 pub use runs::{

@@ -2,11 +2,12 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Merges the edited JSON's root properties into the tool, as the registry's `update` does.
+/// Answers the secrets dropped because the address moved to another origin.
 #[server(endpoint = "update_tool")]
-pub async fn update_tool(id: i64, json: String) -> Result<(), AppError> {
+pub async fn update_tool(id: i64, json: String) -> Result<Vec<String>, AppError> {
     let signed_in = crate::guard::signed_in().await?;
     let patch = super::tool_json(&json)?;
-    tenantpilot_core::tools::update(
+    let updated = tenantpilot_core::tools::update(
         &signed_in.state.store,
         signed_in.state.provider.egress(),
         &signed_in.user,
@@ -15,5 +16,5 @@ pub async fn update_tool(id: i64, json: String) -> Result<(), AppError> {
         &patch,
     )
     .await?;
-    Ok(())
+    Ok(updated.dropped_secrets)
 }

@@ -1,8 +1,9 @@
-use crate::components::{timestamp, ActionError, ErrorView, Frame};
+use crate::components::{timestamp, ActionError, ErrorView, Frame, HintedButton};
 use crate::functions::{tools, CreateTool};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use tenantpilot_core::tool::Tool;
+use tenantpilot_core::tool::TOOL_CREATORS;
 
 /// A new tool as the form starts it: an http tool, its secret write-only.
 const NEW_TOOL: &str = r#"{
@@ -28,20 +29,25 @@ pub fn RegistryPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match view.await {
-                        Ok(tools) if tools.is_empty() => view! { <p class="muted">"No tools you may see yet."</p> }.into_any(),
-                        Ok(tools) => view! { <Tools tools /> }.into_any(),
+                        Ok(view) => view! {
+                            {if view.tools.is_empty() {
+                                view! { <p class="muted">"No tools you may see yet."</p> }.into_any()
+                            } else {
+                                view! { <Tools tools=view.tools /> }.into_any()
+                            }}
+                            <section class="card">
+                                <h2>"New tool"</h2>
+                                <ActionError action=create />
+                                <ActionForm action=create attr:class="stacked-form">
+                                    <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
+                                    <HintedButton allowed=view.can_create hint=TOOL_CREATORS label="Create tool" class="primary" />
+                                </ActionForm>
+                            </section>
+                        }.into_any(),
                         Err(error) => view! { <ErrorView error /> }.into_any(),
                     }
                 })}
             </Suspense>
-            <section class="card">
-                <h2>"New tool"</h2>
-                <ActionError action=create />
-                <ActionForm action=create attr:class="stacked-form">
-                    <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
-                    <button type="submit" class="primary">"Create tool"</button>
-                </ActionForm>
-            </section>
         </Frame>
     }
 }

@@ -50,7 +50,14 @@ fn Tool(view: ToolView, update: ServerAction<UpdateTool>, delete: ServerAction<D
             <dt>"Workspace"</dt><dd>{tool.account.clone()}</dd>
             <dt>"Updated"</dt><dd>{timestamp(tool.updated_at)}</dd>
         </dl>
-        <ActionNotice action=update done="Saved." />
+        {move || update.value().get().map(|result| match result {
+            Ok(dropped) if dropped.is_empty() => view! { <p class="notice ok" role="status">"Saved."</p> }.into_any(),
+            Ok(dropped) => view! {
+                <p class="notice error" role="status">"Saved. The address moved to another origin, so these secrets were dropped; enter them again: "
+                    <strong>{dropped.join(", ")}</strong></p>
+            }.into_any(),
+            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+        })}
         {if view.can_write {
             view! {
                 <section class="card">

@@ -186,10 +186,7 @@ impl PipelineRun {
             }
             tenant_step => {
                 let slug = tenant_step.tenant().unwrap_or_default();
-                let capability = match tenant_step {
-                    StepAction::Restore { .. } => Capability::RestoreExecute,
-                    _ => Capability::BackupsManage,
-                };
+                let capability = tenant_step.capability().unwrap_or(Capability::BackupsManage);
                 let member = match access::tenant(&run.store, &user, slug, capability).await {
                     Ok(member) if member.tenant.workspace_id == run.run.workspace_id => member,
                     Ok(_) | Err(CoreError::NotFound) => {
@@ -327,8 +324,9 @@ impl PipelineRun {
         let record = run.store.tool(call.tool_id).await?.filter(|tool| {
             let item =
                 Item { workspace_id: tool.workspace_id, owner_id: tool.owner_id, rules: &tool.tool.access };
+            // Calling a tool needs write access to it: a reader may see it, not use it.
             tool.workspace_id == run.run.workspace_id
-                && item_access::level(user, &workspaces, &item).is_some()
+                && item_access::level(user, &workspaces, &item) == Some(item_access::Level::Write)
         });
         let Some(record) = record else {
             return Ok(Err(failure(
@@ -355,7 +353,19 @@ impl PipelineRun {
             record.tool.configuration.get("headers").and_then(|headers| headers.as_object())
         {
             for (name, value) in headers {
-                request = request.header(name.as_str(), value.as_str().unwrap_or_default());
+                match with_secrets(value.as_str().unwrap_or_default(), &record.draft.secrets) {
+                    Ok(value) => request = request.header(name.as_str(), value),
+                    Err(missing) => {
+                        return Ok(Err(failure(
+                            "pipeline.step.tool",
+                            "invalid_state",
+                            format!(
+                            "Header {name} of tool `{}` uses the secret {missing}, which it does not have.",
+                            record.tool.name
+                        ),
+                        )))
+                    }
+                }
             }
         }
         if let Some(secret) = record.draft.secrets.get(BEARER_SECRET) {
@@ -421,6 +431,23 @@ async fn refusal(
     Ok(failure("pipeline.step.http", "egress_blocked", message))
 }
 
+/// A header value with each `{{secrets.NAME}}` replaced by that secret, so that configuration
+/// (shown to readers) holds no credential; the name of a missing one otherwise.
+fn with_secrets(value: &str, secrets: &std::collections::BTreeMap<String, String>) -> Result<String, String> {
+    let mut filled = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("{{secrets.") {
+        let Some(length) = rest[start..].find("}}") else { break };
+        let name = rest[start + "{{secrets.".len()..start + length].trim();
+        let secret = secrets.get(name).ok_or_else(|| name.to_string())?;
+        filled.push_str(&rest[..start]);
+        filled.push_str(secret);
+        rest = &rest[start + length + 2..];
+    }
+    filled.push_str(rest);
+    Ok(filled)
+}
+
 /// The answer's first `cap` bytes as text, and whether there was more.
 async fn read_at_most(mut response: reqwest::Response, cap: usize) -> (String, bool) {
     let mut body = Vec::new();
@@ -454,4 +481,22 @@ fn without_url(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_secrets;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn headers_name_secrets_instead_of_holding_them() {
+        let secrets = BTreeMap::from([("apiToken".to_string(), "t0k3n".to_string())]);
+        assert_eq!(with_secrets("Bearer {{secrets.apiToken}}", &secrets).unwrap(), "Bearer t0k3n");
+        assert_eq!(
+            with_secrets("{{secrets.apiToken}}:{{secrets.apiToken}}", &secrets).unwrap(),
+            "t0k3n:t0k3n"
+        );
+        assert_eq!(with_secrets("plain", &secrets).unwrap(), "plain");
+        assert_eq!(with_secrets("x {{secrets.other}}", &secrets).unwrap_err(), "other");
+    }
 }

@@ -18,10 +18,19 @@ pub async fn summary(Caller(caller): Caller, body: Bytes) -> Result<Json<Tool>, 
     Ok(Json(tools::visible(&caller.state.store, &caller.user, id, Level::Read).await?.tool))
 }
 
-pub async fn update(Caller(caller): Caller, body: Bytes) -> Result<Json<Tool>, Failed> {
+/// The merged tool; with `droppedSecrets` when its address moved to another origin and took
+/// none of them along.
+pub async fn update(Caller(caller): Caller, body: Bytes) -> Result<Json<serde_json::Value>, Failed> {
     let body = Body::parse(&body)?;
     let id = body.id("toolId")?;
     let patch = body.object("tool")?;
     let egress = caller.state.provider.egress();
-    Ok(Json(tools::update(&caller.state.store, egress, &caller.user, &caller.initiator(), id, patch).await?))
+    let updated =
+        tools::update(&caller.state.store, egress, &caller.user, &caller.initiator(), id, patch).await?;
+    let mut answer =
+        serde_json::to_value(&updated.tool).map_err(|_| tenantpilot_core::CoreError::Internal)?;
+    if !updated.dropped_secrets.is_empty() {
+        answer["droppedSecrets"] = updated.dropped_secrets.into();
+    }
+    Ok(Json(answer))
 }
