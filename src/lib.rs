@@ -27,6 +27,8 @@ pub mod egress;
 #[cfg(feature = "server")]
 pub mod engine;
 #[cfg(feature = "server")]
+pub mod keyring;
+#[cfg(feature = "server")]
 pub mod monitoring;
 #[cfg(feature = "server")]
 pub mod password;

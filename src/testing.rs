@@ -18,6 +18,9 @@ pub struct TestDatabase {
     pub url: String,
     /// Set for PostgreSQL: the schema holding this database's tables.
     pub schema: Option<String>,
+    /// The key its secrets are sealed with (base64): what a second process needs as
+    /// `TENANTPILOT_SECRET_KEY`.
+    pub secret_key: String,
     sqlite_file: Option<PathBuf>,
 }
 
@@ -29,14 +32,22 @@ impl TestDatabase {
     /// cannot be reached: a skipped backend would let tests pass that never ran.
     pub async fn new(backend: Backend) -> TestDatabase {
         let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-        let database = match backend {
+        let secret_key = crate::keyring::generate_key();
+        let keyring = || crate::keyring::Keyring::parse(&secret_key).expect("a generated key");
+        let mut database = match backend {
             Backend::Sqlite => {
                 let file =
                     std::env::temp_dir().join(format!("tenantpilot-test-{}-{n}.db", std::process::id()));
                 remove_sqlite_files(&file);
                 let url = format!("sqlite://{}", file.display());
                 let store = Store::connect(&url).await.expect("open SQLite test database");
-                TestDatabase { store, url, schema: None, sqlite_file: Some(file) }
+                TestDatabase {
+                    store,
+                    url,
+                    schema: None,
+                    secret_key: secret_key.clone(),
+                    sqlite_file: Some(file),
+                }
             }
             Backend::Postgres => {
                 let url = postgres_url();
@@ -45,11 +56,23 @@ impl TestDatabase {
                 let store = Store::connect_postgres_schema(&url, &schema).await.unwrap_or_else(|error| {
                     panic!("PostgreSQL at {url} (TEST_POSTGRES_URL) is needed for these tests: {error}")
                 });
-                TestDatabase { store, url, schema: Some(schema), sqlite_file: None }
+                TestDatabase {
+                    store,
+                    url,
+                    schema: Some(schema),
+                    secret_key: secret_key.clone(),
+                    sqlite_file: None,
+                }
             }
         };
+        database.store = database.store.clone().with_keyring(keyring());
         database.store.migrate().await.expect("migrate test database");
         database
+    }
+
+    /// The SQLite database's file (its WAL beside it), for tests that read what is on disk.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// Closes the store and removes its data.

@@ -4,10 +4,12 @@
 use crate::config::{ImportCommand, MemberCommand, TenantCommand, TokenCommand, UserCommand};
 use std::io::Read;
 use tenantpilot_core::egress::EgressPolicy;
+use tenantpilot_core::keyring::{self, Keyring};
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::pipeline::PipelineInput;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
+use tenantpilot_core::store::Reseal;
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::{accounts, pipelines, token, tokens, tools, validate, CoreError};
@@ -225,5 +227,35 @@ pub async fn member(store: &Store, command: MemberCommand) -> Result<(), CoreErr
         }
         MembershipChange::Unchanged => println!("{email} is already {role} in {tenant}"),
     }
+    Ok(())
+}
+
+/// `secrets rotate-key`: seals every stored secret under a new key (see `SecretsCommand`).
+pub async fn rotate_key(
+    store: Store,
+    from_env: Option<&str>,
+    key_file: &std::path::Path,
+) -> Result<(), CoreError> {
+    let refuse = |message: String| CoreError::invalid("secret_key", message);
+    if let Some(keys) = from_env.filter(|keys| !keys.trim().is_empty()) {
+        let keyring =
+            Keyring::parse(keys).map_err(|error| refuse(format!("TENANTPILOT_SECRET_KEY: {error}")))?;
+        let current = keyring.current_id().to_string();
+        let sealed = store.with_keyring(keyring).reseal_secrets(Reseal::All).await?;
+        println!(
+            "sealed {sealed} secrets under key {current}; TENANTPILOT_SECRET_KEY may now hold that key alone"
+        );
+        return Ok(());
+    }
+    let old = Keyring::load(None, key_file).map_err(refuse)?;
+    let new_key = keyring::generate_key();
+    // The old keys stay in the file, readable, until every secret is sealed under the new one.
+    let both: Vec<String> = std::iter::once(new_key.clone()).chain(old.encoded()).collect();
+    keyring::write_key_file(key_file, &both).map_err(refuse)?;
+    let keyring = Keyring::parse(&both.join("\n")).map_err(refuse)?;
+    let current = keyring.current_id().to_string();
+    let sealed = store.with_keyring(keyring).reseal_secrets(Reseal::All).await?;
+    keyring::write_key_file(key_file, &[new_key]).map_err(refuse)?;
+    println!("sealed {sealed} secrets under the new key {current} in {}", key_file.display());
     Ok(())
 }

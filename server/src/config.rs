@@ -21,6 +21,13 @@ pub struct Cli {
     #[arg(long, env = "TENANTPILOT_EGRESS_ALLOW", default_value = "", global = true, value_parser = EgressPolicy::parse)]
     pub egress_allow: EgressPolicy,
 
+    /// The file holding the keys that seal stored secrets (created, mode 0600, when missing);
+    /// by default `secret.key` beside the SQLite database, else `data/secret.key`. The
+    /// environment's `TENANTPILOT_SECRET_KEY` (base64; comma-separated while rotating, current
+    /// first) takes its place when set.
+    #[arg(long, env = "TENANTPILOT_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub serve: ServeArgs,
 
@@ -63,6 +70,9 @@ pub enum Command {
     /// Manage the tool registry.
     #[command(subcommand)]
     Tool(ImportCommand),
+    /// Manage the keys that seal stored secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Serve the provider simulator (for demos and tests): a Graph-style API with fault settings.
     ProviderSim {
         /// Address to listen on; keep it on loopback.
@@ -232,6 +242,14 @@ pub enum TenantCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Seal every stored secret under a new key. With a key file: a new key is added first (the
+    /// old ones stay readable until every secret is sealed again), then the old ones are removed.
+    /// With TENANTPILOT_SECRET_KEY: everything is sealed under its first key; then remove the others.
+    RotateKey,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MemberCommand {
     /// Add a user to a tenant, or set their role there.
     Add {
@@ -242,6 +260,23 @@ pub enum MemberCommand {
         #[arg(long)]
         role: tenantpilot_core::Role,
     },
+}
+
+impl Cli {
+    /// Where the secret keys live when the environment does not give them.
+    pub fn secret_key_path(&self) -> std::path::PathBuf {
+        if let Some(file) = &self.secret_key_file {
+            return file.clone();
+        }
+        let sqlite =
+            self.database_url.strip_prefix("sqlite://").or_else(|| self.database_url.strip_prefix("sqlite:"));
+        match sqlite.map(|path| path.split('?').next().unwrap_or_default()) {
+            Some(path) => {
+                std::path::Path::new(path).parent().unwrap_or(std::path::Path::new("")).join("secret.key")
+            }
+            None => std::path::PathBuf::from("data/secret.key"),
+        }
+    }
 }
 
 impl ServeArgs {

@@ -3,9 +3,10 @@ use std::process::ExitCode;
 use tenantpilot_core::engine::{operations, EngineHandle};
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 
-use tenantpilot_core::store::Store;
+use tenantpilot_core::keyring::Keyring;
+use tenantpilot_core::store::{Reseal, Store};
 use tenantpilot_core::{seed, CoreError};
-use tenantpilot_server::config::{Cli, Command, EngineArgs, ServeArgs};
+use tenantpilot_server::config::{Cli, Command, EngineArgs, SecretsCommand, ServeArgs};
 use tenantpilot_server::{cli, logging, provider_sim, router};
 
 #[tokio::main]
@@ -33,6 +34,20 @@ async fn run(args: Cli) -> Result<(), String> {
     }
     let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
     store.migrate().await.map_err(|error| error.to_string())?;
+    let from_env = std::env::var("TENANTPILOT_SECRET_KEY").ok();
+    let key_file = args.secret_key_path();
+    if let Some(Command::Secrets(SecretsCommand::RotateKey)) = &args.command {
+        let outcome = cli::rotate_key(store.clone(), from_env.as_deref(), &key_file).await;
+        store.close().await;
+        return outcome.map_err(|error| describe(&error));
+    }
+    let keyring = Keyring::load(from_env.as_deref(), &key_file)?;
+    let store = store.with_keyring(keyring);
+    // Secrets an earlier version stored in the clear are sealed now.
+    let sealed = store.reseal_secrets(Reseal::Unsealed).await.map_err(|error| describe(&error))?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed secrets an earlier version stored in the clear");
+    }
     // One client per process, for pages and workers: tokens are cached and request budgets kept
     // per process, and every call goes only where the egress policy allows.
     let provider = ProviderClient::new(ClientSettings {
@@ -53,6 +68,7 @@ async fn run(args: Cli) -> Result<(), String> {
         Command::Pipeline(command) => cli::import_pipelines(&store, command).await,
         Command::Tool(command) => cli::import_tools(&store, &args.egress_allow, command).await,
         Command::ProviderSim { .. } => unreachable!("served above, without a database"),
+        Command::Secrets(SecretsCommand::RotateKey) => unreachable!("rotated above, with the keys it needs"),
     };
     store.close().await;
     outcome.map_err(|error| describe(&error))

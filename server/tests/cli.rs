@@ -24,6 +24,10 @@ impl Cli {
         Cli { database_url, _dir: TempDir(dir) }
     }
 
+    fn database_file(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(self.database_url.trim_start_matches("sqlite://"))
+    }
+
     fn run(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
             .args(args)
@@ -117,6 +121,30 @@ fn scripted_set_up() {
         connected,
         "connected contoso to https://graph.microsoft.us/beta as app-1 (scope https://graph.microsoft.us/.default)\n",
         "a national cloud by its URL alone"
+    );
+    // Sealed on disk, under the key file made beside the database (owner-only).
+    let on_disk = |needle: &str| {
+        ["", "-wal"].iter().any(|suffix| {
+            let bytes =
+                std::fs::read(format!("{}{suffix}", cli.database_file().display())).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).contains(needle)
+        })
+    };
+    assert!(!on_disk(secret), "the client secret is not in the database file in the clear");
+    let key_file = cli.database_file().with_file_name("secret.key");
+    let key_before = std::fs::read_to_string(&key_file).expect("a key file beside the database");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let rotated = cli.ok(&["secrets", "rotate-key"], "");
+    assert!(rotated.starts_with("sealed 1 secrets under the new key"), "{rotated}");
+    let key_after = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(key_before, key_after);
+    assert_eq!(
+        key_after.lines().filter(|line| !line.starts_with('#') && !line.is_empty()).count(),
+        1,
+        "the old key is gone"
     );
     let mut bad = connect;
     bad[5] = "graph.example.com";

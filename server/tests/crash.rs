@@ -25,12 +25,13 @@ impl Drop for Worker {
     }
 }
 
-fn worker(database_url: &str) -> Worker {
+fn worker(database_url: &str, secret_key: &str) -> Worker {
     let child = Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
         .arg("worker")
         .env("DATABASE_URL", database_url)
         .env("TENANTPILOT_WORKERS", "1")
         .env("TENANTPILOT_EGRESS_ALLOW", "127.0.0.1")
+        .env("TENANTPILOT_SECRET_KEY", secret_key)
         .env("TENANTPILOT_STALE_AFTER_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -70,7 +71,7 @@ async fn a_killed_workers_run_is_taken_over(backend: Backend) {
     let member = db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
     let id = operations::start_capture(&db.store, &member, Initiator::user(&owner)).await.unwrap().id();
 
-    let mut first = worker(&url);
+    let mut first = worker(&url, &db.secret_key);
     until(&db.store, id, "got going", |run| run.status == RunStatus::Running && run.counters.processed >= 1)
         .await;
     first.0.kill().unwrap();
@@ -78,7 +79,7 @@ async fn a_killed_workers_run_is_taken_over(backend: Backend) {
     let orphaned = db.store.operation_run(id).await.unwrap().unwrap();
     assert_eq!(orphaned.status, RunStatus::Running, "nobody has noticed yet");
 
-    let _second = worker(&url);
+    let _second = worker(&url, &db.secret_key);
     let run = until(&db.store, id, "completed", |run| run.status == RunStatus::Completed).await;
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{:?}", run.failures);
     assert_eq!(run.attempt, 2, "run again from the start by the second worker");

@@ -31,7 +31,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    async fn start(database_url: &str) -> Server {
+    async fn start(database_url: &str, secret_key: &str) -> Server {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()
@@ -43,6 +43,7 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("TENANTPILOT_WORKERS", "2")
             .env("TENANTPILOT_EGRESS_ALLOW", "127.0.0.1")
+            .env("TENANTPILOT_SECRET_KEY", secret_key)
             .env("TENANTPILOT_TENANT_CONCURRENCY", "4")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -162,7 +163,7 @@ async fn two_servers_share_the_work_and_the_news() {
     assert_eq!(items.len(), RUNS);
 
     let url = format!("{}?options[search_path]={}", db.url, db.schema.as_deref().unwrap());
-    let servers = [Server::start(&url).await, Server::start(&url).await];
+    let servers = [Server::start(&url, &db.secret_key).await, Server::start(&url, &db.secret_key).await];
     // Sign-in answers with a redirect; its cookie is what we want, not where it points.
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let cookies = [servers[0].sign_in(&http, &password).await, servers[1].sign_in(&http, &password).await];

@@ -10,6 +10,7 @@ mod memberships;
 mod operation_runs;
 mod pipelines;
 mod providers;
+mod secrets;
 mod tenants;
 mod throttle;
 mod tokens;
@@ -23,23 +24,28 @@ pub use lifecycle::{DataChange, PurgeCounts, ReferenceEntry};
 pub use memberships::MembershipChange;
 pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
+pub use secrets::Reseal;
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
 pub use tokens::NewToken;
 pub use tools::ToolRecord;
 
+use crate::keyring::{Keyring, Purpose};
 use crate::CoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The database and the run-change events published through it.
+/// The database, the run-change events published through it, and the keys that seal the
+/// secrets it stores.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
     events: RunEvents,
+    keyring: Option<Arc<Keyring>>,
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +101,7 @@ impl Store {
                     .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-            Ok(Store { db: Db::Sqlite(pool), events: RunEvents::local_only() })
+            Ok(Store { db: Db::Sqlite(pool), events: RunEvents::local_only(), keyring: None })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Self::postgres(PgConnectOptions::from_str(url)?).await
         } else {
@@ -120,7 +126,28 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await?;
-        Ok(Store { db: Db::Postgres(pool), events: RunEvents::postgres(options, &schema) })
+        Ok(Store { db: Db::Postgres(pool), events: RunEvents::postgres(options, &schema), keyring: None })
+    }
+
+    /// The store sealing and opening secrets with `keyring`.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Store {
+        self.keyring = Some(Arc::new(keyring));
+        self
+    }
+
+    fn keyring(&self) -> Result<&Keyring, CoreError> {
+        self.keyring.as_deref().ok_or_else(|| {
+            tracing::error!("no secret key: the store cannot seal or open secrets");
+            CoreError::Internal
+        })
+    }
+
+    pub(crate) fn seal(&self, purpose: Purpose, plain: &str) -> Result<String, CoreError> {
+        self.keyring()?.seal(purpose, plain)
+    }
+
+    pub(crate) fn open(&self, purpose: Purpose, stored: &str) -> Result<String, CoreError> {
+        self.keyring()?.open(purpose, stored)
     }
 
     pub fn db(&self) -> &Db {

@@ -3,6 +3,7 @@
 //! [`ProviderConnection`], whose secrets never print.
 
 use super::{on_pool, Store};
+use crate::keyring::Purpose;
 use crate::provider::{
     default_scope, ClientCertificate, ConnectionCheck, ConnectionInfo, Credential, CredentialKind,
     ProviderConnection, Secret,
@@ -44,6 +45,7 @@ impl Store {
                 ("certificate", certificate.to_pem(), Some(certificate.thumbprint_sha1()))
             }
         };
+        let material = self.seal(Purpose::ProviderCredential, material.expose())?;
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO provider_connections (tenant_id, base_url, token_url, client_id, scope, credential_kind, \
              client_secret, certificate_thumbprint, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -52,7 +54,7 @@ impl Store {
              client_secret = excluded.client_secret, certificate_thumbprint = excluded.certificate_thumbprint, \
              last_check = NULL, updated_at = excluded.updated_at")
             .bind(tenant_id).bind(&connection.base_url).bind(&connection.token_url)
-            .bind(&connection.client_id).bind(&connection.scope).bind(kind).bind(material.expose())
+            .bind(&connection.client_id).bind(&connection.scope).bind(kind).bind(&material)
             .bind(thumbprint).bind(Utc::now())
             .execute(pool).await.map(drop))?;
         Ok(())
@@ -60,9 +62,10 @@ impl Store {
 
     /// The connection the workers use, credential included.
     pub async fn provider_connection(&self, tenant_id: i64) -> Result<Option<ProviderConnection>, CoreError> {
-        let Some(row) = self.connection_row(tenant_id).await? else {
+        let Some(mut row) = self.connection_row(tenant_id).await? else {
             return Ok(None);
         };
+        row.client_secret = self.open(Purpose::ProviderCredential, &row.client_secret)?;
         let credential = match row.kind() {
             CredentialKind::Secret => Credential::Secret(Secret::new(row.client_secret)),
             CredentialKind::Certificate => Credential::Certificate(

@@ -1,7 +1,8 @@
-//! The tool registry. Secrets are stored for `tool.http` steps and leave the store only through
-//! `tool_secrets`; every other read masks them.
+//! The tool registry. Secrets are stored sealed for `tool.http` steps, and every read but the
+//! record's draft masks them.
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
+use crate::keyring::Purpose;
 use crate::tool::{masked, Tool, ToolDraft};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -90,7 +91,17 @@ impl Store {
              secrets, access, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id")
             .bind(workspace_id).bind(owner_id).bind(&draft.name).bind(&draft.description)
             .bind(&draft.tool_identifier).bind(draft.active).bind(json(&draft.configuration)?)
-            .bind(json(&draft.secrets)?).bind(json(&draft.access)?).bind(now).fetch_one(pool).await)?)
+            .bind(self.sealed_secrets(draft)?).bind(json(&draft.access)?).bind(now).fetch_one(pool).await)?)
+    }
+
+    fn sealed_secrets(&self, draft: &ToolDraft) -> Result<String, CoreError> {
+        self.seal(Purpose::ToolSecrets, &json(&draft.secrets)?)
+    }
+
+    /// A row as a record, its secrets opened.
+    fn tool_record(&self, mut row: ToolRow) -> Result<ToolRecord, CoreError> {
+        row.secrets = self.open(Purpose::ToolSecrets, &row.secrets)?;
+        row.try_into()
     }
 
     pub async fn update_tool(&self, id: i64, draft: &ToolDraft) -> Result<(), CoreError> {
@@ -98,7 +109,7 @@ impl Store {
             "UPDATE tools SET name = $2, description = $3, tool_identifier = $4, active = $5, configuration = $6, \
              secrets = $7, access = $8, updated_at = $9 WHERE id = $1")
             .bind(id).bind(&draft.name).bind(&draft.description).bind(&draft.tool_identifier).bind(draft.active)
-            .bind(json(&draft.configuration)?).bind(json(&draft.secrets)?).bind(json(&draft.access)?)
+            .bind(json(&draft.configuration)?).bind(self.sealed_secrets(draft)?).bind(json(&draft.access)?)
             .bind(Utc::now()).execute(pool).await.map(drop))?;
         Ok(())
     }
@@ -112,7 +123,7 @@ impl Store {
         let sql = format!("{TOOL_SELECT} WHERE t.id = $1");
         let row: Option<ToolRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
-        row.map(TryInto::try_into).transpose()
+        row.map(|row| self.tool_record(row)).transpose()
     }
 
     /// Every tool of the workspaces `user_id` belongs to, by name; the caller filters by access.
@@ -121,6 +132,6 @@ impl Store {
             format!("{TOOL_SELECT} WHERE t.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY t.name, t.id");
         let rows: Vec<ToolRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        rows.into_iter().map(|row| self.tool_record(row)).collect()
     }
 }
