@@ -104,17 +104,34 @@ export async function launchBrowser() {
   });
 }
 
+/// Records every Content-Security-Policy violation a page of `browser` reports in its console.
+function watchPolicy(browser, violations) {
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    context.on('console', (message) => {
+      if (/Content Security Policy|Refused to (execute|load|apply|evaluate|compile)/.test(message.text())) {
+        violations.push(`${message.location()?.url ?? ''}: ${message.text()}`);
+      }
+    });
+    return context;
+  };
+}
+
 /// A test file's own server and browser: its fields are set before the file's tests run, and
-/// both are stopped after them.
+/// both are stopped after them. Every page runs under the server's Content-Security-Policy, and
+/// the file fails if any page reported a violation of it.
 export function serverAndBrowser() {
-  const env = {};
+  const env = { policyViolations: [] };
   before(async () => {
     env.server = await startServer();
     env.browser = await launchBrowser();
+    watchPolicy(env.browser, env.policyViolations);
   });
   after(async () => {
     await env.browser?.close();
     await env.server?.stop();
+    assert.deepEqual(env.policyViolations, [], 'no page violated the Content-Security-Policy');
   });
   return env;
 }

@@ -42,6 +42,23 @@ pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
 }
 
 /// The whole router; `provider` is the process's provider client (shared with its workers).
+/// HSTS when the public URL is https: browsers then never try the site over plain http.
+/// `SetResponseHeaderLayer` skips an empty value, so without https no header is sent.
+fn hsts(serve: &ServeArgs) -> Option<HeaderValue> {
+    serve.secure_cookies().then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"))
+}
+
+/// Pages and JSON answers (a signed-in person's data, a new token's secret) are never kept by a
+/// browser or a proxy; the site's own files (`/pkg/…`) may be.
+async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
+    let cacheable = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if !cacheable {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 pub async fn build(
     store: Store,
     provider: ProviderClient,
@@ -92,6 +109,8 @@ pub async fn build(
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, hsts(serve)))
+        .layer(middleware::from_fn(not_stored))
         .layer(middleware::from_fn_with_state(origin_policy, same_origin))
         .layer(session_layer)
         .layer(Extension(state))

@@ -22,6 +22,7 @@ tenantpilot_core::test_on_both_backends!(
     health_and_readiness,
     sessions_end_at_their_absolute_limit,
     https_public_url_makes_cookies_secure,
+    pages_carry_a_nonce_policy_and_nothing_is_cached,
 );
 
 async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
@@ -353,5 +354,55 @@ async fn https_public_url_makes_cookies_secure(backend: Backend) {
         cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
+    assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000; includeSubDomains");
+    app.db.drop_database().await;
+}
+
+/// The nonce in a page's Content-Security-Policy header.
+fn nonce_of(reply: &common::Reply) -> String {
+    let policy = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    for directive in [
+        "default-src 'self'",
+        "'strict-dynamic' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap().to_string()
+}
+
+async fn pages_carry_a_nonce_policy_and_nothing_is_cached(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    assert!(
+        app.get("/healthz", None).await.headers.get(header::STRICT_TRANSPORT_SECURITY).is_none(),
+        "not without https"
+    );
+    let login = app.get("/login", None).await;
+    let nonce = nonce_of(&login);
+    assert!(nonce.len() >= 16);
+    // Every script on the page carries the response's nonce; the next response has another.
+    let scripts = login.body.matches("<script").count();
+    assert!(
+        scripts > 0 && login.body.matches(&format!("nonce=\"{nonce}\"")).count() >= scripts,
+        "{}",
+        login.body
+    );
+    assert_ne!(nonce_of(&app.get("/login", None).await), nonce);
+    assert!(!login.body.contains(" style="), "no inline style for the policy to refuse");
+
+    let cookie = app.sign_in("owner@demo.test").await;
+    for page in ["/admin", "/admin/t/contoso/backups", "/admin/monitoring", "/admin/tokens", "/no-such-page"]
+    {
+        let reply = app.get(page, Some(&cookie)).await;
+        nonce_of(&reply);
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store", "{page}");
+        assert!(!reply.body.contains(" style="), "{page} has an inline style");
+    }
+    let json = app.json(Method::GET, "/admin/monitoring/operations", None, Some(&cookie)).await;
+    assert_eq!(json.headers[header::CACHE_CONTROL], "no-store");
     app.db.drop_database().await;
 }

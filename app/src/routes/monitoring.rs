@@ -88,7 +88,9 @@ fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
                 {counts.into_iter().map(|(outcome, count)| view! {
                     <li data-outcome=outcome.as_str()>
                         <span class="bar-label">{outcome.label()}</span>
-                        <span class="bar-track"><span class=format!("bar outcome-{}", outcome.as_str()) style=format!("width: {}%", count * 100 / most)></span></span>
+                        <svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
+                            <rect class=format!("bar outcome-{}", outcome.as_str()) width=(count * 100 / most).max(1) height="10" />
+                        </svg>
                         <span class="bar-count">{count}</span>
                     </li>
                 }).collect_view()}
