@@ -31,6 +31,7 @@ pub async fn authenticate(
     address: &str,
 ) -> Result<User, CoreError> {
     let keys = throttle::keys(email, address);
+    // Counted before anything else: a refused attempt costs no password check.
     let delay = throttle::admit(store, &keys, Utc::now()).await?;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -43,7 +44,7 @@ pub async fn authenticate(
     let password = if plausible { password.to_string() } else { String::new() };
     if password::verify(password, stored_hash).await? {
         let user = store.user_by_id(user_id.unwrap_or_default()).await?.ok_or(CoreError::Internal)?;
-        throttle::record_success(store, &email).await?;
+        throttle::record_success(store, &email, address).await?;
         store
             .record_audit(&crate::audit::NewAuditEntry {
                 workspace_id: None,
@@ -57,7 +58,6 @@ pub async fn authenticate(
             .await?;
         Ok(user)
     } else {
-        throttle::record_failure(store, &keys, Utc::now()).await?;
         Err(CoreError::BadCredentials)
     }
 }

@@ -15,7 +15,48 @@ use std::sync::Arc;
 enum Allowed {
     Host(String),
     HostPort(String, u16),
-    Network { base: IpAddr, prefix: u8 },
+    Network(Cidr),
+}
+
+/// A network (`10.0.0.0/8`, `fd00::/8`) or a single address (`127.0.0.1`). An IPv4-mapped
+/// IPv6 address belongs to the IPv4 network it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// `a.b.c.d/n`, `x::y/n` or a bare address.
+    pub fn parse(entry: &str) -> Option<Cidr> {
+        match entry.split_once('/') {
+            Some((base, prefix)) => {
+                let base: IpAddr = base.parse().ok()?;
+                let prefix: u8 = prefix.parse().ok()?;
+                (prefix <= if base.is_ipv4() { 32 } else { 128 }).then_some(Cidr { base, prefix })
+            }
+            None => {
+                let base: IpAddr = entry.parse().ok()?;
+                Some(Cidr { base, prefix: if base.is_ipv4() { 32 } else { 128 } })
+            }
+        }
+    }
+
+    /// A comma-separated list of networks, as settings spell them.
+    pub fn parse_list(list: &str) -> Result<Vec<Cidr>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                Cidr::parse(entry)
+                    .ok_or_else(|| format!("`{entry}` is not an address or network (like 10.0.0.0/8)"))
+            })
+            .collect()
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        in_network(ip, self.base, self.prefix)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,15 +153,8 @@ impl EgressPolicy {
         let mut allowed = Vec::new();
         for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
             let bad = || format!("`{entry}` is not a host, host:port or network (like 10.0.0.0/8)");
-            if let Some((base, prefix)) = entry.split_once('/') {
-                let base: IpAddr = base.parse().map_err(|_| bad())?;
-                let prefix: u8 = prefix.parse().map_err(|_| bad())?;
-                if prefix > if base.is_ipv4() { 32 } else { 128 } {
-                    return Err(bad());
-                }
-                allowed.push(Allowed::Network { base, prefix });
-            } else if let Ok(ip) = entry.parse::<IpAddr>() {
-                allowed.push(Allowed::Network { base: ip, prefix: if ip.is_ipv4() { 32 } else { 128 } });
+            if entry.contains('/') || entry.parse::<IpAddr>().is_ok() {
+                allowed.push(Allowed::Network(Cidr::parse(entry).ok_or_else(bad)?));
             } else {
                 let url = Url::parse(&format!("http://{entry}")).map_err(|_| bad())?;
                 let host = host_of(&url).filter(|host| !host.is_empty()).ok_or_else(bad)?;
@@ -141,7 +175,7 @@ impl EgressPolicy {
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
         is_public(ip)
             || self.allowed.iter().any(|allowed| match allowed {
-                Allowed::Network { base, prefix } => in_network(ip, *base, *prefix),
+                Allowed::Network(network) => network.contains(ip),
                 _ => false,
             })
     }
@@ -154,7 +188,7 @@ impl EgressPolicy {
         self.allowed.iter().any(|allowed| match allowed {
             Allowed::Host(name) => *name == host,
             Allowed::HostPort(name, allowed_port) => *name == host && *allowed_port == port,
-            Allowed::Network { base, prefix } => literal.is_some_and(|ip| in_network(ip, *base, *prefix)),
+            Allowed::Network(network) => literal.is_some_and(|ip| network.contains(ip)),
         })
     }
 

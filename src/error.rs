@@ -24,6 +24,9 @@ pub enum CoreError {
     Conflict { message: String },
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The server is at capacity for this kind of work; the client may retry shortly.
+    #[error("The server is busy. Try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     /// The tenant's provider refused or failed a call made while answering the request.
     #[error("{message}")]
     Provider { reason_code: String, message: String },
@@ -53,8 +56,19 @@ impl CoreError {
             CoreError::Invalid { .. } => 400,
             CoreError::Conflict { .. } => 409,
             CoreError::TooManyAttempts { .. } => 429,
+            CoreError::Busy { .. } => 503,
             CoreError::Provider { .. } => 502,
             CoreError::Internal => 500,
+        }
+    }
+
+    /// How long a refused client should wait before trying again (`Retry-After`), if it may.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            CoreError::TooManyAttempts { retry_after_secs } | CoreError::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 }

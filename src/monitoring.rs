@@ -3,7 +3,7 @@
 
 use crate::engine;
 use crate::model::User;
-use crate::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
+use crate::operation::{Initiator, OperationRun, RunOutcome, RunStatus, RunTarget};
 pub use crate::operation::{ListParams, LIKELY_STALE_AFTER_SECS};
 use crate::store::{RunChange, RunQuery, RunScope, Store};
 use crate::{Capability, CoreError};
@@ -19,12 +19,13 @@ pub struct Page {
     pub next_cursor: Option<i64>,
 }
 
-fn scope(user: &User) -> RunScope {
-    if user.is_platform_admin {
+/// The runs `user` may see: all of them for platform admins.
+pub async fn scope(store: &Store, user: &User) -> Result<RunScope, CoreError> {
+    Ok(if user.is_platform_admin {
         RunScope::All
     } else {
-        RunScope::MemberOf(user.id)
-    }
+        RunScope::MemberOf { user_id: user.id, pipelines: crate::pipelines::readable_ids(store, user).await? }
+    })
 }
 
 fn blank_is_none(value: &Option<String>) -> Option<&str> {
@@ -75,8 +76,15 @@ impl ListParams {
         if kind.as_deref().is_some_and(|kind| kind.len() > 64) {
             return Err(CoreError::invalid("type", "An operation type is at most 64 characters"));
         }
-        let mut query =
-            RunQuery { status, outcome, since, until, before_id, kind, ..RunQuery::new(scope(user), limit) };
+        let mut query = RunQuery {
+            status,
+            outcome,
+            since,
+            until,
+            before_id,
+            kind,
+            ..RunQuery::new(scope(store, user).await?, limit)
+        };
         if let Some(slug) = blank_is_none(&self.tenant) {
             // An unknown tenant filters everything out, as a tenant the caller may not see does.
             query.tenant_id = Some(store.tenant_by_slug(slug).await?.map_or(0, |tenant| tenant.id));
@@ -104,10 +112,23 @@ pub async fn list(store: &Store, user: &User, params: &ListParams) -> Result<Pag
 /// The run `id`, if `user` may see it; otherwise not found, as if it did not exist.
 pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
     let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
-    if user.is_platform_admin || store.member_sees_run(user.id, &run).await? {
+    if sees(store, user, &run).await? {
         Ok(run)
     } else {
         Err(CoreError::NotFound)
+    }
+}
+
+/// Whether `user` may see `run`: platform admins every run; members their enabled tenants' runs;
+/// a pipeline's runs (and their failures) whoever may read the pipeline; other workspace-level
+/// runs the workspace's members.
+pub async fn sees(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
+    if user.is_platform_admin {
+        return Ok(true);
+    }
+    match (run.tenant_id, run.target.as_ref().and_then(RunTarget::pipeline_id)) {
+        (None, Some(pipeline)) => crate::pipelines::readable(store, user, pipeline).await,
+        _ => store.member_sees_run(user.id, run).await,
     }
 }
 
@@ -128,13 +149,15 @@ pub async fn cancel(
     store.operation_run(id).await?.ok_or(CoreError::NotFound)
 }
 
-/// Which runs' changes a user may hear about, as loaded at one moment: members hear their
-/// tenants' runs (and their workspaces' tenant-less runs), platform admins every run.
+/// Which runs' changes a user may hear about, as loaded at one moment, under the rule of
+/// [`sees`]: members hear their enabled tenants' runs, the runs of pipelines they may read and
+/// their workspaces' other tenant-less runs; platform admins every run.
 #[derive(Debug, Clone, Default)]
 pub struct Entitlement {
     all: bool,
     tenants: std::collections::HashSet<i64>,
     workspaces: std::collections::HashSet<i64>,
+    pipelines: std::collections::HashSet<i64>,
 }
 
 impl Entitlement {
@@ -147,14 +170,16 @@ impl Entitlement {
             all: false,
             tenants: memberships.iter().map(|m| m.tenant.id).collect(),
             workspaces: memberships.iter().map(|m| m.tenant.workspace_id).collect(),
+            pipelines: crate::pipelines::readable_ids(store, user).await?.into_iter().collect(),
         })
     }
 
     pub fn sees(&self, change: &RunChange) -> bool {
         self.all
-            || match change.tenant_id {
-                Some(tenant) => self.tenants.contains(&tenant),
-                None => self.workspaces.contains(&change.workspace_id),
+            || match (change.tenant_id, change.pipeline_id) {
+                (Some(tenant), _) => self.tenants.contains(&tenant),
+                (None, Some(pipeline)) => self.pipelines.contains(&pipeline),
+                (None, None) => self.workspaces.contains(&change.workspace_id),
             }
     }
 }
@@ -167,10 +192,13 @@ pub fn likely_stale(run: &OperationRun, now: DateTime<Utc>) -> bool {
 
 /// Whether `user` may cancel `run` (which they can see): a member holding
 /// `tenant.operations.start` in its tenant; for a pipeline's run, whoever may change the
-/// pipeline; for other workspace-level runs, a platform admin.
+/// pipeline; for a tenant's lifecycle (install, upgrade, disable) and other workspace-level
+/// runs, a platform admin.
 pub async fn may_cancel(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
-    let pipeline =
-        run.target.as_ref().filter(|target| target.kind == "pipeline").and_then(|t| t.id.parse().ok());
+    if crate::lifecycle::is_lifecycle_kind(&run.kind) {
+        return Ok(user.is_platform_admin);
+    }
+    let pipeline = run.target.as_ref().and_then(RunTarget::pipeline_id);
     Ok(match (run.tenant_id, pipeline) {
         (Some(tenant_id), _) => store
             .member_role(tenant_id, user.id)

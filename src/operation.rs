@@ -31,6 +31,25 @@ pub struct RunTarget {
     pub id: String,
 }
 
+impl RunTarget {
+    /// The target kind of a pipeline's runs.
+    pub const PIPELINE: &'static str = "pipeline";
+
+    pub fn pipeline(id: i64) -> RunTarget {
+        RunTarget { kind: RunTarget::PIPELINE.into(), id: id.to_string() }
+    }
+
+    /// The pipeline this run runs, if it is a pipeline's run.
+    pub fn pipeline_id(&self) -> Option<i64> {
+        pipeline_id(Some(&self.kind), Some(&self.id))
+    }
+}
+
+/// The pipeline a run's stored target names, if any.
+pub fn pipeline_id(kind: Option<&str>, id: Option<&str>) -> Option<i64> {
+    (kind == Some(RunTarget::PIPELINE)).then(|| id?.parse().ok())?
+}
+
 /// Who started a run; the name is a snapshot, so renaming later does not rewrite history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

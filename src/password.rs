@@ -1,10 +1,64 @@
 //! Password hashing with argon2id (PHC strings). Hashing runs on a blocking thread: it is
-//! deliberately slow and must not stall the async runtime.
+//! deliberately slow and must not stall the async runtime. At most one hash per core runs at a
+//! time, a bounded queue waits behind them, and beyond the queue an attempt is turned away at
+//! once: a flood of sign-ins costs the server a busy answer, not its memory or its threads.
 
 use crate::CoreError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, OnceLock};
+use tokio::sync::Semaphore;
+
+/// Waiting attempts per core: a hash takes some tens of milliseconds, so the last in a full
+/// queue waits well under a second.
+const QUEUE_PER_CORE: usize = 16;
+
+/// What a busy answer asks the client to wait.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// Admission to hashing: `running` at once, `capacity` in all (running and waiting).
+pub struct Gate {
+    running: Semaphore,
+    admitted: AtomicUsize,
+    capacity: usize,
+}
+
+/// Gives back a place in the gate however the work ends (done, failed, or its caller gone).
+struct Place<'a>(&'a AtomicUsize);
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Gate {
+    pub fn new(running: usize, queue: usize) -> Gate {
+        let running = running.max(1);
+        Gate { running: Semaphore::new(running), admitted: AtomicUsize::new(0), capacity: running + queue }
+    }
+
+    /// Runs `work` on a blocking thread once a core is free, or refuses at once with
+    /// `CoreError::Busy` when the queue is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CoreError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(CoreError::Busy { retry_after_secs: BUSY_RETRY_AFTER_SECS });
+        }
+        let _place = Place(&self.admitted);
+        let _core = self.running.acquire().await.map_err(|_| CoreError::Internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(|_| CoreError::Internal)
+    }
+}
+
+static GATE: LazyLock<Gate> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Gate::new(cores, cores * QUEUE_PER_CORE)
+});
 
 fn hasher() -> Argon2<'static> {
     // OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
@@ -13,15 +67,14 @@ fn hasher() -> Argon2<'static> {
 }
 
 pub async fn hash(password: String) -> Result<String, CoreError> {
-    tokio::task::spawn_blocking(move || {
+    GATE.run(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|error| {
             tracing::error!(%error, "password hashing failed");
             CoreError::Internal
         })
     })
-    .await
-    .map_err(|_| CoreError::Internal)?
+    .await?
 }
 
 /// Checks `password` against a stored hash. With no stored hash (unknown account) it checks
@@ -39,7 +92,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Co
             }
         },
     };
-    tokio::task::spawn_blocking(move || {
+    GATE.run(move || {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             tracing::error!("a stored password hash is not a valid PHC string");
             return false;
@@ -48,7 +101,6 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Co
         known && matches
     })
     .await
-    .map_err(|_| CoreError::Internal)
 }
 
 /// A random password for the demo accounts, printed once on the first run.
@@ -70,6 +122,35 @@ mod tests {
         assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
         assert!(!verify("wrong".into(), Some(stored)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once() {
+        let gate = std::sync::Arc::new(Gate::new(1, 2));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = std::sync::Arc::new(std::sync::Mutex::new(hold));
+        // One running (held until released) and two waiting fill the gate.
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let (gate, hold) = (gate.clone(), hold.clone());
+            held.push(tokio::spawn(async move {
+                gate.run(move || hold.lock().map(|hold| hold.recv().is_ok()).unwrap_or(false)).await
+            }));
+        }
+        while gate.admitted.load(Ordering::Acquire) < 3 {
+            tokio::task::yield_now().await;
+        }
+        let refused = gate.run(|| true).await;
+        assert_eq!(refused, Err(CoreError::Busy { retry_after_secs: BUSY_RETRY_AFTER_SECS }));
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        for work in held {
+            assert_eq!(work.await.unwrap(), Ok(true));
+        }
+        // Places are given back: the gate admits again.
+        assert_eq!(gate.run(|| 7).await, Ok(7));
+        assert_eq!(gate.admitted.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -51,6 +51,27 @@ pub async fn list(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError
         .collect())
 }
 
+/// The ids of every pipeline `user` may read: whose runs they may see.
+pub async fn readable_ids(store: &Store, user: &User) -> Result<Vec<i64>, CoreError> {
+    let workspaces = store.workspaces_of(user.id).await?;
+    Ok(store
+        .pipelines_for(user.id)
+        .await?
+        .iter()
+        .filter(|record| item_access::level(user, &workspaces, &item(record)).is_some())
+        .map(|record| record.pipeline.id)
+        .collect())
+}
+
+/// Whether `user` may read pipeline `id` (a missing one: no).
+pub async fn readable(store: &Store, user: &User, id: i64) -> Result<bool, CoreError> {
+    match visible(store, user, id, Level::Read).await {
+        Ok(_) => Ok(true),
+        Err(CoreError::NotFound) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
 /// Checks the input, that every step's tenant and tool belong to the workspace, and that
 /// `saver` (None: an import from the command line) may do what each step does: the tenant
 /// capability of its operation, write access to its tool. Running checks the runner again.
@@ -225,14 +246,14 @@ pub async fn run(store: &Store, user: &User, actor: &Initiator, id: i64) -> Resu
             )))
         }
     };
-    // Ids only: every member of the workspace sees this run in Monitoring, not only those who
-    // may see the pipeline.
+    // Ids only: the run's context is shown wherever the run is, and that is to whoever may read
+    // the pipeline (see `monitoring::sees`).
     let context = serde_json::json!({ "pipelineId": id, "runCount": run_count });
     let new = NewRun {
         workspace_id: record.workspace_id,
         tenant_id: None,
         kind: PIPELINE.into(),
-        target: Some(RunTarget { kind: "pipeline".into(), id: id.to_string() }),
+        target: Some(RunTarget::pipeline(id)),
         context: context.as_object().cloned().unwrap_or_default(),
         initiator: actor.clone(),
     };

@@ -73,6 +73,12 @@ pub async fn authenticate(store: &Store, plain: &str) -> Result<(User, ApiToken)
     Ok((user, token))
 }
 
+/// Whether token `id` may still be used (not revoked, not expired): what a long-lived request
+/// it opened checks now and then.
+pub async fn still_usable(store: &Store, id: i64) -> Result<bool, CoreError> {
+    Ok(store.token_by_id(id).await?.is_some_and(|token| token.is_usable(Utc::now())))
+}
+
 pub async fn revoke(store: &Store, user: &User, id: i64) -> Result<(), CoreError> {
     let token = store.revoke_token(user.id, id).await?.ok_or(CoreError::NotFound)?;
     audit(store, user, &token, action::REVOKE).await

@@ -19,6 +19,7 @@ tenantpilot_core::test_on_both_backends!(
     concurrent_claims_take_each_run_once,
     concurrent_claims_keep_the_tenant_limit,
     pipeline_runs_leave_a_worker_for_the_runs_they_wait_for,
+    pipelines_are_fair_across_workspaces_and_bounded_in_time,
     every_change_is_published,
     completed_runs_are_pruned_after_retention,
     monitoring_lists_only_entitled_runs_with_filters_and_cursor,
@@ -114,13 +115,13 @@ async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
     let b = start(&db, workspace, t1, "b").await;
     let c = start(&db, workspace, t1, "c").await;
     let d = start(&db, workspace, t2, "d").await;
-    let claim = || async { db.store.claim_run("w1", 2, 1).await.unwrap().map(|run| run.id) };
+    let claim = || async { db.store.claim_run("w1", 2, 1, 2).await.unwrap().map(|run| run.id) };
     assert_eq!(claim().await, Some(a));
     assert_eq!(claim().await, Some(b));
     assert_eq!(claim().await, Some(d), "t1 is at its limit of 2; t2 goes ahead");
     assert_eq!(claim().await, None);
     assert!(db.store.complete_run(a, RunOutcome::Succeeded, Counters::default()).await.unwrap());
-    let run = db.store.claim_run("w2", 2, 1).await.unwrap().unwrap();
+    let run = db.store.claim_run("w2", 2, 1, 2).await.unwrap().unwrap();
     assert_eq!((run.id, run.status), (c, RunStatus::Running));
     assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
     db.drop_database().await;
@@ -130,7 +131,7 @@ async fn cancel_and_heartbeat(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let running = start(&db, workspace, t1, "a").await;
-    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, running);
+    assert_eq!(db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id, running);
     let queued = start(&db, workspace, t1, "b").await;
 
     let progress = Counters { total: 10, processed: 4, failed: 1 };
@@ -164,10 +165,66 @@ async fn pipeline_runs_leave_a_worker_for_the_runs_they_wait_for(backend: Backen
     let first = db.store.start_run(&pipeline("1")).await.unwrap().id();
     let second = db.store.start_run(&pipeline("2")).await.unwrap().id();
     let step = start(&db, workspace, t1, "a").await;
-    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, first);
-    assert_eq!(db.store.claim_run("w", 2, 1).await.unwrap().unwrap().id, step, "the second pipeline waits");
-    assert!(db.store.claim_run("w", 2, 1).await.unwrap().is_none());
-    assert_eq!(db.store.claim_run("w", 2, 2).await.unwrap().unwrap().id, second);
+    assert_eq!(db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id, first);
+    assert_eq!(
+        db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id,
+        step,
+        "the second pipeline waits"
+    );
+    assert!(db.store.claim_run("w", 2, 1, 2).await.unwrap().is_none());
+    assert_eq!(db.store.claim_run("w", 2, 2, 2).await.unwrap().unwrap().id, second);
+    db.drop_database().await;
+}
+
+/// One workspace's pipelines cannot take every worker: past its own limit, a claim passes over
+/// its pipeline runs and takes another workspace's. A pipeline run past its maximum duration is
+/// asked to stop, and says why.
+async fn pipelines_are_fair_across_workspaces_and_bounded_in_time(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (busy, _) = tenant(&db, "t1").await;
+    let other_workspace = NewTenant { workspace_slug: "w2", slug: "t2", name: "T", external_tenant_id: None };
+    let quiet =
+        tenancy::create_tenant(&db.store, &Initiator::System, other_workspace).await.unwrap().0.workspace_id;
+    assert_ne!(busy, quiet);
+    let pipeline = |workspace: i64, n: i64| NewRun {
+        workspace_id: workspace,
+        tenant_id: None,
+        kind: "pipeline.run".into(),
+        target: Some(RunTarget::pipeline(n)),
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+    };
+    let mut flood = Vec::new();
+    for n in 1..=3 {
+        flood.push(db.store.start_run(&pipeline(busy, n)).await.unwrap().id());
+    }
+    let other = db.store.start_run(&pipeline(quiet, 9)).await.unwrap().id();
+    let claim = || async { db.store.claim_run("w", 2, 10, 2).await.unwrap().map(|run| run.id) };
+    assert_eq!(claim().await, Some(flood[0]));
+    assert_eq!(claim().await, Some(flood[1]));
+    assert_eq!(claim().await, Some(other), "the busy workspace's third waits; the other goes first");
+    assert_eq!(claim().await, None);
+
+    let failure = Failure {
+        code: "ops.max_duration".into(),
+        reason_code: "ops.max_duration".into(),
+        message: "too long".into(),
+        at: Utc::now(),
+    };
+    let none = db.store.cancel_overdue_runs("pipeline.run", Utc::now() - Duration::hours(1), &failure);
+    assert!(none.await.unwrap().is_empty(), "nothing has run that long");
+    let mut overdue = db
+        .store
+        .cancel_overdue_runs("pipeline.run", Utc::now() + Duration::seconds(1), &failure)
+        .await
+        .unwrap();
+    overdue.sort();
+    assert_eq!(overdue, [flood[0], flood[1], other]);
+    assert!(db.store.heartbeat_run(other, Counters::default()).await.unwrap(), "the run hears the cancel");
+    let run = db.store.operation_run(other).await.unwrap().unwrap();
+    assert_eq!(run.failures.last().map(|f| f.code.as_str()), Some("ops.max_duration"));
+    let again = db.store.cancel_overdue_runs("pipeline.run", Utc::now() + Duration::seconds(1), &failure);
+    assert!(again.await.unwrap().is_empty(), "asked once");
     db.drop_database().await;
 }
 
@@ -175,7 +232,7 @@ async fn stale_runs_fail_and_keep_their_failures(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2, 1).await.unwrap().unwrap();
+    db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap();
     let earlier = Failure {
         code: "item".into(),
         reason_code: "throttled".into(),
@@ -212,7 +269,7 @@ async fn concurrent_claims_take_each_run_once(backend: Backend) {
         let store = db.store.clone();
         tokio::spawn(async move {
             let mut claimed = Vec::new();
-            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000, 1).await.unwrap() {
+            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000, 1, 2).await.unwrap() {
                 claimed.push(run.id);
             }
             claimed
@@ -228,7 +285,7 @@ async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2, 1).await.unwrap().unwrap();
+    db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap();
     let first_attempt_only = |run: &tenantpilot_core::operation::OperationRun| run.attempt < 2;
     let later = Utc::now() + Duration::seconds(1);
     assert_eq!(
@@ -240,7 +297,7 @@ async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
     // The identity is still taken by the requeued run.
     assert_eq!(db.store.start_run(&fetch(workspace, t1, "a")).await.unwrap(), Started::Reused(id));
     // Its second worker dies too: no third attempt.
-    assert_eq!(db.store.claim_run("w2", 2, 1).await.unwrap().unwrap().id, id);
+    assert_eq!(db.store.claim_run("w2", 2, 1, 2).await.unwrap().unwrap().id, id);
     let later = Utc::now() + Duration::seconds(1);
     assert_eq!(
         db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
@@ -255,10 +312,10 @@ async fn released_runs_are_claimed_again(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let id = start(&db, workspace, t1, "a").await;
-    db.store.claim_run("leaving", 2, 1).await.unwrap().unwrap();
+    db.store.claim_run("leaving", 2, 1, 2).await.unwrap().unwrap();
     assert!(db.store.release_run(id).await.unwrap());
     assert!(!db.store.release_run(id).await.unwrap(), "only a running run is released");
-    let run = db.store.claim_run("staying", 2, 1).await.unwrap().unwrap();
+    let run = db.store.claim_run("staying", 2, 1, 2).await.unwrap().unwrap();
     assert_eq!((run.id, run.attempt), (id, 1));
     db.drop_database().await;
 }
@@ -271,7 +328,7 @@ async fn concurrent_claims_keep_the_tenant_limit(backend: Backend) {
     }
     let claimers = (0..8).map(|worker| {
         let store = db.store.clone();
-        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2, 1).await.unwrap().is_some() })
+        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2, 1, 2).await.unwrap().is_some() })
     });
     let claimed = join_all(claimers).await.into_iter().filter(|claimed| *claimed).count();
     assert_eq!(claimed, 2, "eight workers at once claim no more than the tenant's limit");
@@ -297,13 +354,14 @@ async fn every_change_is_published(backend: Backend) {
             run_id: id,
             workspace_id: workspace,
             tenant_id: Some(t1),
+            pipeline_id: None,
             status: RunStatus::Queued,
             outcome: RunOutcome::Pending
         }
     );
     // A reuse changes nothing, so it publishes nothing; the claim is next.
     start(&db, workspace, t1, "a").await;
-    db.store.claim_run("w", 2, 1).await.unwrap();
+    db.store.claim_run("w", 2, 1, 2).await.unwrap();
     assert_eq!(next_change(&mut changes).await.status, RunStatus::Running);
     db.store.heartbeat_run(id, Counters { total: 2, processed: 1, failed: 0 }).await.unwrap();
     assert_eq!(next_change(&mut changes).await.run_id, id);
@@ -362,27 +420,30 @@ async fn monitoring_lists_only_entitled_runs_with_filters_and_cursor(backend: Ba
     assert_eq!(everything.len(), 7);
     assert!(everything.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {everything:?}");
 
-    let scope = RunScope::MemberOf(member.id);
-    let visible = ids(db.store.list_runs(&RunQuery::new(scope, 100)).await.unwrap());
+    let scope = RunScope::MemberOf { user_id: member.id, pipelines: Vec::new() };
+    let visible = ids(db.store.list_runs(&RunQuery::new(scope.clone(), 100)).await.unwrap());
     assert!(!visible.contains(&theirs), "another tenant's run is not listed");
     assert!(visible.contains(&workspace_level), "workspace runs of the member's workspace are");
     assert_eq!(visible.len(), 6);
 
-    let page1 = ids(db.store.list_runs(&RunQuery::new(scope, 4)).await.unwrap());
+    let page1 = ids(db.store.list_runs(&RunQuery::new(scope.clone(), 4)).await.unwrap());
     let page2 = ids(db
         .store
-        .list_runs(&RunQuery { before_id: page1.last().copied(), ..RunQuery::new(scope, 4) })
+        .list_runs(&RunQuery { before_id: page1.last().copied(), ..RunQuery::new(scope.clone(), 4) })
         .await
         .unwrap());
     assert_eq!((page1.len(), page2.len()), (4, 2));
     assert_eq!([page1, page2].concat(), visible, "pages join up without gaps or repeats");
 
-    let failed = RunQuery { outcome: Some(RunOutcome::Failed), ..RunQuery::new(scope, 100) };
+    let failed = RunQuery { outcome: Some(RunOutcome::Failed), ..RunQuery::new(scope.clone(), 100) };
     assert_eq!(ids(db.store.list_runs(&failed).await.unwrap()), [mine[1]]);
-    let queued_in_t1 =
-        RunQuery { status: Some(RunStatus::Queued), tenant_id: Some(t1), ..RunQuery::new(scope, 100) };
+    let queued_in_t1 = RunQuery {
+        status: Some(RunStatus::Queued),
+        tenant_id: Some(t1),
+        ..RunQuery::new(scope.clone(), 100)
+    };
     assert_eq!(ids(db.store.list_runs(&queued_in_t1).await.unwrap()).len(), 4);
-    let in_t2 = RunQuery { tenant_id: Some(t2), ..RunQuery::new(scope, 100) };
+    let in_t2 = RunQuery { tenant_id: Some(t2), ..RunQuery::new(scope.clone(), 100) };
     assert!(
         db.store.list_runs(&in_t2).await.unwrap().is_empty(),
         "filtering to a foreign tenant shows nothing"

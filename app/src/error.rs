@@ -88,6 +88,9 @@ fn set_response_status(error: &CoreError) {
     if !form_post {
         response
             .set_status(StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        if let Some(secs) = error.retry_after_secs() {
+            response.insert_header(header::RETRY_AFTER, secs.into());
+        }
     }
 }
 
@@ -97,7 +100,12 @@ impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         use axum::http::StatusCode;
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
+        let retry_after = self.0.retry_after_secs();
+        let mut response = (status, axum::Json(self)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -24,6 +24,8 @@ pub struct AppState {
     pub fresh_tokens: crate::fresh_tokens::FreshTokens,
     /// A session ends this long after sign-in, however active it is.
     pub session_absolute_lifetime: chrono::Duration,
+    /// Peers whose forwarding headers name the client.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 /// Session keys.
@@ -178,15 +180,17 @@ pub fn session() -> Result<Session, AppError> {
     Ok(session_of(&request_parts()?)?)
 }
 
-/// The client's address, for throttling sign-ins: the peer, as the server saw it.
+/// The client's address, for throttling sign-ins: the peer as the server saw it, or the client a
+/// trusted proxy forwarded for.
 pub fn client_address() -> String {
-    request_parts()
-        .ok()
-        .and_then(|parts| {
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
+    let parts = request_parts().ok();
+    let state = parts.as_ref().and_then(|parts| state_of(parts).ok());
+    parts
+        .as_ref()
+        .zip(state)
+        .and_then(|(parts, state)| {
+            let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()?.0.ip();
+            Some(state.trusted_proxies.client(peer, &parts.headers).to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
 }

@@ -1,6 +1,8 @@
 //! TenantPilot's web UI: pages, components and the thin server functions behind them.
 #![recursion_limit = "256"]
 
+#[cfg(feature = "ssr")]
+pub mod client_address;
 pub mod components;
 pub mod error;
 #[cfg(feature = "ssr")]

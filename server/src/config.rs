@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tenantpilot_app::client_address::TrustedProxies;
 use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::engine::EngineSettings;
 
@@ -105,6 +106,19 @@ pub struct ServeArgs {
     /// With --demo: connect the demo tenants to the provider simulator at this URL.
     #[arg(long, global = true, env = "TENANTPILOT_DEMO_PROVIDER_URL")]
     pub demo_provider_url: Option<String>,
+    /// Proxies (comma-separated addresses and networks) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client; anyone else's are ignored.
+    #[arg(long, global = true, env = "TENANTPILOT_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+    /// How often a live stream (`/admin/monitoring/events`) re-checks its session or token and
+    /// what its person may see, in seconds.
+    #[arg(long, global = true, env = "TENANTPILOT_LIVE_RECHECK_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub live_recheck_secs: u64,
+    /// Live streams one person may hold open in this process; opening another closes the oldest.
+    #[arg(long, global = true, env = "TENANTPILOT_LIVE_STREAMS_PER_USER", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub live_streams_per_user: u64,
     /// The longest a `GET /_/tenant/{id}?wait=` request is held, in milliseconds.
     #[arg(long, global = true, env = "TENANTPILOT_TENANT_JOB_MAX_WAIT_MS", default_value_t = 60_000)]
     pub tenant_job_max_wait_ms: u64,
@@ -120,6 +134,14 @@ pub struct EngineArgs {
     #[arg(long, global = true, env = "TENANTPILOT_TENANT_CONCURRENCY", default_value_t = 2,
           value_parser = clap::value_parser!(i64).range(1..))]
     pub tenant_concurrency: i64,
+    /// Pipeline runs of one workspace running at once, across all processes.
+    #[arg(long, global = true, env = "TENANTPILOT_PIPELINES_PER_WORKSPACE", default_value_t = 2,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub pipelines_per_workspace: i64,
+    /// Minutes a pipeline run may run before it is cancelled.
+    #[arg(long, global = true, env = "TENANTPILOT_PIPELINE_MAX_MINUTES", default_value_t = 360,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub pipeline_max_minutes: u64,
     /// Seconds without a heartbeat after which a running operation's worker counts as dead.
     #[arg(long, global = true, env = "TENANTPILOT_STALE_AFTER_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(5..))]
@@ -140,6 +162,8 @@ impl EngineArgs {
         EngineSettings {
             workers: self.workers,
             per_tenant_limit: self.tenant_concurrency,
+            pipelines_per_workspace: self.pipelines_per_workspace,
+            pipeline_max_duration: Duration::from_secs(self.pipeline_max_minutes.saturating_mul(60)),
             stale_after,
             heartbeat: defaults.heartbeat.min(stale_after / 4),
             retention: (self.run_retention_days > 0)
@@ -290,5 +314,12 @@ impl ServeArgs {
 
     pub fn secure_cookies(&self) -> bool {
         self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
+    }
+
+    pub fn live_settings(&self) -> crate::api::monitoring::LiveSettings {
+        crate::api::monitoring::LiveSettings {
+            recheck: Duration::from_secs(self.live_recheck_secs),
+            per_user: usize::try_from(self.live_streams_per_user).unwrap_or(usize::MAX),
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! JSON POST/DELETE). Browsers name the page a request comes from in `Origin` (or at least
 //! `Referer`); a request whose origin is not ours, or that names none, changes nothing.
 
+use crate::router::SESSION_COOKIE;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tenantpilot_app::error::AppError;
+use tenantpilot_core::token::TOKEN_PREFIX;
 use tenantpilot_core::CoreError;
 
 /// Our origin: the public URL's, or else whatever host the request was addressed to.
@@ -17,10 +19,21 @@ pub struct OriginPolicy {
 
 pub async fn same_origin(State(policy): State<OriginPolicy>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    // Scripts send a bearer token themselves; a browser never attaches one to a cross-site
-    // request, so such a request cannot be forged from another site (the guard ignores the
-    // session cookie when a token is present).
-    let bearer = request.headers().contains_key(header::AUTHORIZATION);
+    // Scripts send a personal access token themselves; a browser never attaches one to a
+    // cross-site request, so such a request cannot be forged from another site (the guard ignores
+    // the session cookie when a token is present). Any other Authorization header (Basic, a bearer
+    // of another kind) proves nothing about where a request came from: with the session cookie
+    // it is checked like any other; without it there is nothing to forge, and the guard answers.
+    let headers = request.headers();
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let token = authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|token| token.starts_with(TOKEN_PREFIX));
+    let session =
+        headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).any(|cookies| {
+            cookies.split(';').any(|cookie| cookie.trim().starts_with(&format!("{SESSION_COOKIE}=")))
+        });
+    let bearer = token || (authorization.is_some() && !session);
     if safe || bearer || policy.allows(request.headers()) {
         return next.run(request).await;
     }

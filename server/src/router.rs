@@ -67,11 +67,14 @@ pub async fn build(
 ) -> Result<Router, sqlx::Error> {
     let sessions = SessionBackend::open(&store).await?;
     sessions.spawn_cleanup();
+    let live_streams = api::monitoring::LiveStreams::new(sessions.clone(), serve.live_settings());
+    crate::sessions::spawn_throttle_pruning(store.clone());
     let state = AppState {
         store,
         provider,
         fresh_tokens: Default::default(),
         session_absolute_lifetime: chrono::Duration::hours(serve.session_max_hours),
+        trusted_proxies: serve.trusted_proxies.clone(),
     };
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
@@ -114,6 +117,7 @@ pub async fn build(
         .layer(middleware::from_fn_with_state(origin_policy, same_origin))
         .layer(session_layer)
         .layer(Extension(state))
+        .layer(Extension(live_streams))
         .layer(Extension(api::tenant::TenantApiSettings {
             max_wait: std::time::Duration::from_millis(serve.tenant_job_max_wait_ms),
         }));

@@ -57,6 +57,22 @@ impl SessionBackend {
     }
 }
 
+/// Deletes sign-in throttle rows of windows over a day old, hourly, for as long as the server
+/// runs: the table holds the last day's keys, however many addresses and names were tried.
+pub fn spawn_throttle_pruning(store: Store) {
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(tokio::time::Duration::from_secs(60 * 60));
+        loop {
+            hourly.tick().await;
+            match tenantpilot_core::throttle::prune(&store, chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "old sign-in throttle rows deleted"),
+                Err(error) => tracing::warn!(%error, "pruning sign-in throttle rows failed"),
+            }
+        }
+    });
+}
+
 #[async_trait]
 impl SessionStore for SessionBackend {
     async fn create(&self, record: &mut Record) -> Result<()> {

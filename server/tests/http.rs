@@ -23,7 +23,82 @@ tenantpilot_core::test_on_both_backends!(
     sessions_end_at_their_absolute_limit,
     https_public_url_makes_cookies_secure,
     pages_carry_a_nonce_policy_and_nothing_is_cached,
+    a_burst_of_guesses_gets_at_most_ten_password_checks,
+    forwarded_addresses_count_only_from_trusted_proxies,
 );
+
+/// A sign-in as a script sends it, from `peer`, with extra headers.
+fn sign_in_from(peer: &str, form: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut request = Request::post("/api/login")
+        .header(header::HOST, "localhost")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut request = request.body(Body::from(form.to_string())).unwrap();
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    request
+}
+
+/// Issue 14 §4: the attempt is counted before the password is checked, in one statement, so 40
+/// guesses sent at once for one account get at most 10 password checks, from however many
+/// addresses; the rest are refused at once with 429 and `Retry-After`.
+async fn a_burst_of_guesses_gets_at_most_ten_password_checks(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let form = "email=owner@demo.test&password=a-wrong-guess";
+    let guesses = (0..40).map(|n| app.reply(sign_in_from(&format!("203.0.113.{n}:40000"), form, &[])));
+    let replies = futures_util::future::join_all(guesses).await;
+    let checked = replies.iter().filter(|reply| reply.status == StatusCode::UNAUTHORIZED).count();
+    let refused: Vec<_> =
+        replies.iter().filter(|reply| reply.status == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert_eq!(checked + refused.len(), 40, "only checks and refusals");
+    assert!(checked <= 10, "{checked} password checks");
+    for reply in &refused {
+        let retry_after: u64 = reply.headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+        assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+        assert!(reply.body.contains(r#""error":"too_many_attempts""#), "{}", reply.body);
+    }
+    // Until the window ends, even the right password is refused for this account.
+    let right = format!("email=owner@demo.test&password={}", app.password);
+    let reply = app.reply(sign_in_from("198.51.100.1:40000", &right, &[])).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    app.db.drop_database().await;
+}
+
+/// The throttle key of every address a sign-in was counted under.
+async fn throttled_addresses(app: &TestApp) -> Vec<String> {
+    use tenantpilot_core::store::Db;
+    let sql = "SELECT key FROM login_throttle WHERE key LIKE 'ip:%' ORDER BY key";
+    let keys: Vec<String> = match app.db.store.db() {
+        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+    };
+    keys
+}
+
+/// Issue 14 §4: `X-Forwarded-For` / `Forwarded` name the client only when the peer is a trusted
+/// proxy; from anyone else they are ignored (a client cannot choose the address it is counted
+/// under).
+async fn forwarded_addresses_count_only_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::with_flags(backend, &["--trusted-proxies", "10.0.0.0/8"]).await;
+    let form = "email=nobody@demo.test&password=wrong";
+    let xff = [("x-forwarded-for", "198.51.100.7, 10.9.9.9")];
+    let through_proxy = app.reply(sign_in_from("10.0.0.2:5000", form, &xff)).await;
+    assert_eq!(through_proxy.status, StatusCode::UNAUTHORIZED);
+    let spoofed = app.reply(sign_in_from("203.0.113.50:5000", form, &[("x-forwarded-for", "1.2.3.4")])).await;
+    assert_eq!(spoofed.status, StatusCode::UNAUTHORIZED);
+    let forwarded = [("forwarded", "for=\"[2001:db8::7]:1234\";proto=https")];
+    app.reply(sign_in_from("10.0.0.3:5000", form, &forwarded)).await;
+    assert_eq!(
+        throttled_addresses(&app).await,
+        ["ip:198.51.100.7", "ip:2001:db8::7", "ip:203.0.113.50"],
+        "the forwarded client behind a trusted proxy; the peer itself otherwise"
+    );
+    app.db.drop_database().await;
+}
 
 async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
     let app = TestApp::new(backend).await;
@@ -202,11 +277,11 @@ async fn plane_and_role_matrix(backend: Backend) {
     // The audit page lists the sign-ins above, filtered through the URL; a bad day is named.
     let sign_ins = app.get("/admin/audit?type=session", Some(&cookie)).await;
     assert_eq!(sign_ins.status, StatusCode::OK);
-    // People of the workspace; the platform admin belongs to none, so is not theirs to see.
-    for user in &users[..4] {
-        assert!(sign_ins.body.contains(&format!("{user}@demo.test")), "{user} signed in: {}", sign_ins.body);
+    // A sign-in belongs to no workspace: each person sees their own, not their colleagues'.
+    assert!(sign_ins.body.contains("owner@demo.test"), "{}", sign_ins.body);
+    for user in users.iter().filter(|user| **user != "owner") {
+        assert!(!sign_ins.body.contains(&format!("{user}@demo.test")), "{user} signed in: {}", sign_ins.body);
     }
-    assert!(!sign_ins.body.contains("admin@demo.test"));
     assert!(sign_ins.body.contains("sign_in") && !sign_ins.body.contains(">run<"));
     let runs = app.get("/admin/audit?type=pipeline", Some(&cookie)).await;
     assert!(runs.body.contains(">run<") && !runs.body.contains("sign_in"), "{}", runs.body);
@@ -252,6 +327,22 @@ async fn cross_site_posts_change_nothing(backend: Backend) {
     let tenant = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
     let members = app.db.store.members(tenant.id).await.unwrap();
     assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "nothing changed");
+    // An Authorization header that is not a personal access token exempts nothing: the session
+    // cookie rides along, and the request is cross-site.
+    for authorization in ["Basic b3duZXI6cHc=", "Bearer not-a-tpat-token"] {
+        let request = Request::post("/api/add_member")
+            .header(header::HOST, "localhost")
+            .header(header::ORIGIN, "https://evil.example")
+            .header(header::COOKIE, &cookie)
+            .header(header::AUTHORIZATION, authorization)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(add))
+            .unwrap();
+        let response = app.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{authorization}");
+    }
+    let members = app.db.store.members(tenant.id).await.unwrap();
+    assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "still nothing changed");
     // The same request from our own origin does change it.
     let done = app.send(Method::POST, "/api/add_member", Some(add), Some(&cookie), Sender::Script).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);

@@ -21,6 +21,9 @@ tenantpilot_core::test_on_both_backends!(
     filters_and_cursor_paging,
     bad_parameters_name_the_parameter,
     events_reach_only_those_who_may_see_the_run,
+    streams_end_at_sign_out_and_token_revocation,
+    a_persons_oldest_stream_closes_past_the_cap,
+    hidden_runs_and_who_cancels_them,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -78,7 +81,7 @@ async fn details_follow_the_same_entitlement(backend: Backend) {
         message: "The provider is throttling requests.".into(),
         at: chrono::Utc::now(),
     };
-    app.db.store.claim_run("w", 2, 1).await.unwrap();
+    app.db.store.claim_run("w", 2, 1, 1).await.unwrap();
     app.db.store.add_run_failure(fabrikam, &failure).await.unwrap();
     app.db.store.complete_run(fabrikam, RunOutcome::Failed, Counters::default()).await.unwrap();
 
@@ -237,5 +240,134 @@ async fn events_reach_only_those_who_may_see_the_run(backend: Backend) {
 
     let signed_out = app.json(Method::GET, "/admin/monitoring/events", None, None).await;
     assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+    app.db.drop_database().await;
+}
+
+/// Opens the event stream with `credential` (a cookie, or `Bearer …`).
+async fn open_stream(app: &TestApp, credential: &str) -> axum::body::Body {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let (name, value) = match credential.strip_prefix("Bearer ") {
+        Some(_) => (header::AUTHORIZATION, credential),
+        None => (header::COOKIE, credential),
+    };
+    let request = Request::get("/admin/monitoring/events")
+        .header(header::HOST, "localhost")
+        .header(name, value)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.into_body()
+}
+
+/// Reads a stream until the server ends it (within `secs`); returns the `closed` event's reason.
+async fn closing_reason(body: &mut axum::body::Body, secs: u64) -> Option<String> {
+    use http_body_util::BodyExt;
+    let mut text = String::new();
+    let deadline = std::time::Duration::from_secs(secs);
+    loop {
+        let frame = tokio::time::timeout(deadline, body.frame()).await.expect("the stream ends in time");
+        match frame {
+            Some(frame) => {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    text.push_str(std::str::from_utf8(&data).unwrap());
+                }
+            }
+            None => break,
+        }
+    }
+    let closed = text.split("\n\n").find(|event| event.contains("event: closed"))?;
+    let data = closed.lines().find_map(|line| line.strip_prefix("data: "))?;
+    serde_json::from_str::<Value>(data).ok()?["reason"].as_str().map(str::to_string)
+}
+
+/// Issue 14 §4: a live stream re-checks its session or token when it refreshes what its person
+/// may see, and ends once they are signed out or the token is revoked.
+async fn streams_end_at_sign_out_and_token_revocation(backend: Backend) {
+    use tenantpilot_core::token::Scope;
+    let app = TestApp::with_flags(backend, &["--live-recheck-secs", "1"]).await;
+    let cookie = app.sign_in("owner@demo.test").await;
+    let mut stream = open_stream(&app, &cookie).await;
+    // Still signed in: the stream carries on past several re-checks.
+    run_in(&app, "contoso", "1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(next_run_event(&mut stream).await["status"], "queued");
+    let out = app.send(Method::POST, "/api/logout", Some(""), Some(&cookie), common::Sender::Browser).await;
+    assert_eq!(out.status, StatusCode::FOUND);
+    assert_eq!(closing_reason(&mut stream, 5).await.as_deref(), Some("signed_out"));
+
+    let owner = app.db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+    let (token, secret) = tenantpilot_core::tokens::create(
+        &app.db.store,
+        &owner,
+        "watcher",
+        &[Scope::Api, Scope::Operations],
+        None,
+    )
+    .await
+    .unwrap();
+    let mut stream = open_stream(&app, &format!("Bearer {secret}")).await;
+    tenantpilot_core::tokens::revoke(&app.db.store, &owner, token.id).await.unwrap();
+    assert_eq!(closing_reason(&mut stream, 5).await.as_deref(), Some("signed_out"));
+    app.db.drop_database().await;
+}
+
+/// Issue 14 §4: one person holds at most so many streams (here 2); opening another closes their
+/// oldest, telling it why, and leaves other people's alone.
+async fn a_persons_oldest_stream_closes_past_the_cap(backend: Backend) {
+    let app = TestApp::with_flags(backend, &["--live-streams-per-user", "2"]).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let reader = app.sign_in("readonly@demo.test").await;
+    let mut oldest = open_stream(&app, &owner).await;
+    let mut theirs = open_stream(&app, &reader).await;
+    let mut second = open_stream(&app, &owner).await;
+    let mut third = open_stream(&app, &owner).await;
+    assert_eq!(closing_reason(&mut oldest, 5).await.as_deref(), Some("superseded"));
+    run_in(&app, "contoso", "1").await;
+    for stream in [&mut second, &mut third, &mut theirs] {
+        assert_eq!(next_run_event(stream).await["status"], "queued", "the others stay open");
+    }
+    app.db.drop_database().await;
+}
+
+/// Issue 14 §5: a disabled tenant's runs are hidden from its members (not from platform
+/// admins); a tenant's lifecycle runs are cancelled by platform admins only.
+async fn hidden_runs_and_who_cancels_them(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let admin = app.sign_in("admin@demo.test").await;
+    let contoso = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let lifecycle = NewRun {
+        workspace_id: contoso.workspace_id,
+        tenant_id: Some(contoso.id),
+        kind: "tenant.upgrade".into(),
+        target: None,
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+    };
+    let upgrade = app.db.store.start_run(&lifecycle).await.unwrap().id();
+    let cancel = format!("{LIST}/{upgrade}/cancel");
+    let refused = app.json(Method::POST, &cancel, None, Some(&owner)).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "a tenant owner does not cancel an upgrade: {}",
+        refused.body
+    );
+    let cancelled = app.json(Method::POST, &cancel, None, Some(&admin)).await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+
+    let fetch = run_in(&app, "contoso", "7").await;
+    let detail = format!("{LIST}/{fetch}");
+    assert_eq!(app.json(Method::GET, &detail, None, Some(&owner)).await.status, StatusCode::OK);
+    app.db.store.disable_tenant(contoso.id).await.unwrap();
+    assert_eq!(app.json(Method::GET, &detail, None, Some(&owner)).await.status, StatusCode::NOT_FOUND);
+    let listed = app.json(Method::GET, LIST, None, Some(&owner)).await;
+    assert!(!ids(&listed.body).contains(&fetch), "{}", listed.body);
+    assert_eq!(app.json(Method::GET, &detail, None, Some(&admin)).await.status, StatusCode::OK);
+    let everything = app.json(Method::GET, LIST, None, Some(&admin)).await;
+    assert!(ids(&everything.body).contains(&fetch));
     app.db.drop_database().await;
 }

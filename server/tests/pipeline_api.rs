@@ -32,6 +32,9 @@ tenantpilot_core::test_on_both_backends!(
     registry_update_merges_root_properties_and_hides_secrets,
     rights_on_tools_steps_and_secrets,
     activity_logs_filter_limit_and_order,
+    activity_logs_show_only_the_readers_workspaces_and_tenants,
+    pipeline_runs_are_seen_by_who_may_read_the_pipeline,
+    a_pipeline_run_past_its_maximum_duration_is_cancelled,
 );
 
 const TOOL_SECRET: &str = "tool-secret-never-shown";
@@ -97,6 +100,10 @@ fn fast() -> EngineSettings {
 impl World {
     /// The demo workspace with Olivia Owner a Power User, contoso on the simulator, and a tool.
     async fn new(backend: Backend) -> World {
+        World::with_engine(backend, fast()).await
+    }
+
+    async fn with_engine(backend: Backend, settings: EngineSettings) -> World {
         let app = TestApp::new(backend).await;
         let sim = Sim::start().await;
         let hooks = Hooks::start().await;
@@ -107,7 +114,7 @@ impl World {
             max_retry_wait: Duration::from_millis(100),
             ..ClientSettings::default()
         });
-        let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), fast(), "test");
+        let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), settings, "test");
         let store = &app.db.store;
         let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         store.set_account_role(owner.id, AccountRole::PowerUser).await.unwrap();
@@ -882,5 +889,152 @@ async fn activity_logs_filter_limit_and_order(backend: Backend) {
     let theirs = serde_json::to_string(&theirs).unwrap();
     assert!(!theirs.contains("owner@demo.test"), "{theirs}");
     assert!(theirs.contains("outsider@other.test"), "their own actions: {theirs}");
+    world.end().await;
+}
+
+/// Issue 14 §5, the audit scoping matrix: two workspaces and Bea, a Power User in both (a member
+/// of contoso in demo and of globex in other). A reader sees the entries of workspaces they
+/// belong to, a tenant's entries only as its member, and, of what belongs to no workspace, only
+/// their own; what someone did in another workspace stays there.
+async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Backend) {
+    let world = World::new(backend).await;
+    let store = world.store();
+    let system = Initiator::System;
+    let globex =
+        NewTenant { workspace_slug: "other", slug: "globex", name: "Globex", external_tenant_id: None };
+    tenancy::create_tenant(store, &system, globex).await.unwrap();
+    for (email, tenant) in
+        [("bea@both.test", "contoso"), ("bea@both.test", "globex"), ("otto@other.test", "globex")]
+    {
+        if store.user_by_email(email).await.unwrap().is_none() {
+            let user = accounts::create_user(store, email, None, &world.app.password, false).await.unwrap();
+            store.set_account_role(user.id, AccountRole::PowerUser).await.unwrap();
+        }
+        tenancy::set_member(store, &system, tenant, email, Role::Operator).await.unwrap();
+    }
+    let bea = store.user_by_email("bea@both.test").await.unwrap().unwrap();
+    let otto = store.user_by_email("otto@other.test").await.unwrap().unwrap();
+    let workspace =
+        |slug: &'static str| async move { store.workspace_by_slug(slug).await.unwrap().unwrap().id };
+    let tenant = |slug: &'static str| async move { store.tenant_by_slug(slug).await.unwrap().unwrap().id };
+    let (demo, other) = (workspace("demo").await, workspace("other").await);
+    let (fabrikam, globex) = (tenant("fabrikam").await, tenant("globex").await);
+    // One entry per cell, each marked by its target: who did it, where.
+    let cells: [(&str, &User, Option<i64>, Option<i64>); 6] = [
+        ("owner-in-demo", &world.owner, Some(demo), None),
+        ("owner-in-fabrikam", &world.owner, Some(demo), Some(fabrikam)),
+        ("bea-in-other", &bea, Some(other), None),
+        ("otto-in-globex", &otto, Some(other), Some(globex)),
+        ("bea-personal", &bea, None, None),
+        ("owner-personal", &world.owner, None, None),
+    ];
+    for (target, actor, workspace_id, tenant_id) in cells {
+        store
+            .record_audit(&tenantpilot_core::audit::NewAuditEntry {
+                workspace_id,
+                tenant_id,
+                actor: Initiator::user(actor),
+                kind: "matrix",
+                action: "update",
+                target_id: target.into(),
+                details: serde_json::Map::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let by_ref = &world;
+    let seen = |email: &'static str| async move {
+        let token = by_ref.token(email, &[Scope::Api, Scope::SecurityLogs]).await;
+        let (code, page) =
+            by_ref.call(Method::GET, "/api/v1/logs/user/actions?type=matrix", &token, None).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        let mut targets: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target_id"].as_str().unwrap().to_string())
+            .collect();
+        targets.sort();
+        targets
+    };
+    // Olivia (Site Admin of demo, member of every demo tenant): demo's entries, her own; not
+    // Bea's action in the other workspace although they share demo.
+    assert_eq!(seen("owner@demo.test").await, ["owner-in-demo", "owner-in-fabrikam", "owner-personal"]);
+    // Bea: both workspaces, but not fabrikam (not her tenant), and not Olivia's personal entry.
+    assert_eq!(
+        seen("bea@both.test").await,
+        ["bea-in-other", "bea-personal", "otto-in-globex", "owner-in-demo"]
+    );
+    // Otto: his workspace only.
+    assert_eq!(seen("otto@other.test").await, ["bea-in-other", "otto-in-globex"]);
+
+    // Token activity belongs to the token's person: each sees their own requests only.
+    let activity = |email: &'static str| async move {
+        let token = by_ref.token(email, &[Scope::Api, Scope::SecurityLogs]).await;
+        let (_, page) = by_ref.call(Method::GET, "/api/v1/logs/user/tokens", &token, None).await;
+        let owners: Vec<i64> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["user_id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        owners
+    };
+    let bea_saw = activity("bea@both.test").await;
+    assert!(!bea_saw.is_empty() && bea_saw.iter().all(|id| *id == bea.id), "{bea_saw:?}");
+    let owner_saw = activity("owner@demo.test").await;
+    assert!(!owner_saw.is_empty() && owner_saw.iter().all(|id| *id == world.owner.id), "{owner_saw:?}");
+    world.end().await;
+}
+
+/// Issue 14 §5: a pipeline's runs, and their failures, are for whoever may read the pipeline,
+/// not the whole workspace: listed, shown and pushed to them alone (and to platform admins).
+async fn pipeline_runs_are_seen_by_who_may_read_the_pipeline(backend: Backend) {
+    use tenantpilot_core::monitoring::{self, Entitlement, ListParams};
+    let world = World::new(backend).await;
+    let store = world.store();
+    let id =
+        world.pipeline("Private", json!([{"name": "Nap", "kind": "wait", "params": {"seconds": 0}}])).await;
+    let started = pipelines::run(store, &world.owner, &Initiator::user(&world.owner), id).await.unwrap();
+    let run = world.finished(id, started.run_count).await;
+    let user = |email: &'static str| async move { store.user_by_email(email).await.unwrap().unwrap() };
+    // Max has read access; Oscar is a member of the workspace's tenants without it.
+    for (email, sees) in [
+        ("manager@demo.test", true),
+        ("operator@demo.test", false),
+        ("admin@demo.test", true),
+        ("owner@demo.test", true),
+    ] {
+        let person = user(email).await;
+        let shown = monitoring::run(store, &person, run.id).await;
+        assert_eq!(shown.is_ok(), sees, "{email}: {shown:?}");
+        if !sees {
+            assert_eq!(shown, Err(CoreError::NotFound), "as if it did not exist");
+        }
+        let listed = monitoring::list(store, &person, &ListParams::default()).await.unwrap();
+        assert_eq!(listed.runs.iter().any(|listed| listed.id == run.id), sees, "{email}");
+        let pushed = Entitlement::load(store, &person).await.unwrap();
+        assert_eq!(pushed.sees(&tenantpilot_core::store::RunChange::from(&run)), sees, "{email}");
+    }
+    world.end().await;
+}
+
+/// Issue 14 §5: a pipeline run has a maximum duration (6 h by default; 1 s here), after which the
+/// engine cancels it and says why in its failures.
+async fn a_pipeline_run_past_its_maximum_duration_is_cancelled(backend: Backend) {
+    let settings = EngineSettings {
+        pipeline_max_duration: Duration::from_secs(1),
+        // The check rides on the reconciler, which looks every third of this.
+        stale_after: Duration::from_millis(1500),
+        ..fast()
+    };
+    let world = World::with_engine(backend, settings).await;
+    let store = world.store();
+    let id = world.pipeline("Slow", json!([{"name": "Long nap", "kind": "wait", "params": {"seconds": 60}}])).await;
+    let started = pipelines::run(store, &world.owner, &Initiator::user(&world.owner), id).await.unwrap();
+    let run = world.finished(id, started.run_count).await;
+    assert_eq!(run.outcome, RunOutcome::Cancelled, "{run:?}");
+    let failure = run.failures.iter().find(|failure| failure.code == "ops.max_duration").expect("says why");
+    assert!(failure.message.contains("TENANTPILOT_PIPELINE_MAX_MINUTES"), "{}", failure.message);
     world.end().await;
 }

@@ -4,7 +4,7 @@
 
 use super::context::{RunSignals, Stop};
 use super::{Operations, RunContext};
-use crate::operation::{Counters, OperationRun, RunOutcome, RunStatus};
+use crate::operation::{Counters, Failure, OperationRun, RunOutcome, RunStatus};
 use crate::store::{Reconciled, RunChange, Store};
 use chrono::Utc;
 use std::sync::atomic::Ordering;
@@ -20,6 +20,11 @@ pub struct EngineSettings {
     pub workers: usize,
     /// Runs of one tenant running at once, across all processes.
     pub per_tenant_limit: i64,
+    /// Pipeline runs of one workspace running at once, across all processes: one workspace's
+    /// pipelines cannot take every worker from the others.
+    pub pipelines_per_workspace: i64,
+    /// A pipeline run still running this long after it started is cancelled.
+    pub pipeline_max_duration: Duration,
     /// How often a running run proves its worker is alive.
     pub heartbeat: Duration,
     /// A running run without a heartbeat for this long has lost its worker.
@@ -50,6 +55,8 @@ impl Default for EngineSettings {
         EngineSettings {
             workers: 4,
             per_tenant_limit: 2,
+            pipelines_per_workspace: 2,
+            pipeline_max_duration: Duration::from_secs(6 * 60 * 60),
             heartbeat: Duration::from_secs(5),
             stale_after: Duration::from_secs(60),
             max_attempts: 3,
@@ -143,7 +150,12 @@ impl Worker {
         while !*self.stop.borrow() {
             match self
                 .store
-                .claim_run(&self.name, self.settings.per_tenant_limit, self.settings.pipeline_limit())
+                .claim_run(
+                    &self.name,
+                    self.settings.per_tenant_limit,
+                    self.settings.pipeline_limit(),
+                    self.settings.pipelines_per_workspace,
+                )
                 .await
             {
                 Ok(Some(run)) => {
@@ -322,6 +334,31 @@ async fn reconcile(
             }
             Err(error) => tracing::warn!(%error, "cannot reconcile stale runs"),
         }
+        cancel_overdue_pipelines(&store, settings.pipeline_max_duration).await;
+    }
+}
+
+/// Cancels pipeline runs that have run longer than `max`, saying so in their failures.
+async fn cancel_overdue_pipelines(store: &Store, max: Duration) {
+    let Ok(max_chrono) = chrono::Duration::from_std(max) else { return };
+    let now = Utc::now();
+    let failure = Failure {
+        code: "ops.max_duration".into(),
+        reason_code: "ops.max_duration".into(),
+        message: format!(
+            "Cancelled after running {} minutes, the most a pipeline run may take \
+             (setting TENANTPILOT_PIPELINE_MAX_MINUTES)",
+            max.as_secs().div_ceil(60)
+        ),
+        at: now,
+    };
+    match store.cancel_overdue_runs(super::operations::PIPELINE, now - max_chrono, &failure).await {
+        Ok(cancelled) => {
+            for run in cancelled {
+                tracing::warn!(run, "cancelled a pipeline run that ran longer than its maximum");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot cancel overdue pipeline runs"),
     }
 }
 

@@ -57,19 +57,11 @@ pub struct LogQuery {
     /// `type` of user actions, `scope` of token activity.
     pub filter: Option<String>,
     pub limit: i64,
-    /// `None`: everything (platform admins); otherwise entries of this user's workspaces and of
-    /// the people who share one with them.
+    /// `None`: everything (platform admins); otherwise what this user may read (see
+    /// `user_actions` and `token_activity`).
     pub reader: Option<i64>,
     /// Entries older than this id (paging).
     pub before_id: Option<i64>,
-}
-
-/// The users whose entries `$1` may read: themselves and whoever shares a workspace with them.
-fn peers_of_reader() -> String {
-    format!(
-        "SELECT pm.user_id FROM memberships pm JOIN tenants pt ON pt.id = pm.tenant_id \
-         WHERE pt.workspace_id IN ({WORKSPACES_OF_USER})"
-    )
 }
 
 impl Store {
@@ -97,12 +89,16 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// User actions matching `query`, newest first.
+    /// User actions matching `query`, newest first. A reader sees the entries of workspaces they
+    /// belong to, a tenant's entries only when they are its member, and of the entries that
+    /// belong to no workspace (signing in, tokens) only their own: what someone did elsewhere
+    /// stays there.
     pub async fn user_actions(&self, query: &LogQuery) -> Result<Vec<AuditEntry>, CoreError> {
         let visible = if query.reader.is_some() {
             format!(
-                "AND (a.user_id = $1 OR a.workspace_id IN ({WORKSPACES_OF_USER}) OR a.user_id IN ({}))",
-                peers_of_reader()
+                "AND ((a.workspace_id IS NULL AND a.user_id = $1) \
+                 OR (a.workspace_id IN ({WORKSPACES_OF_USER}) AND (a.tenant_id IS NULL \
+                     OR a.tenant_id IN (SELECT tm.tenant_id FROM memberships tm WHERE tm.user_id = $1))))"
             )
         } else {
             "AND $1 IS NULL".to_string()
@@ -132,10 +128,11 @@ impl Store {
     }
 
     /// Token activity matching `query` (its filter is the scope), newest first. `account` is the
-    /// token owner's first workspace.
+    /// token owner's first workspace. A token belongs to a person, not a workspace: a reader
+    /// sees their own tokens' activity.
     pub async fn token_activity(&self, query: &LogQuery) -> Result<Vec<TokenActivity>, CoreError> {
         let visible = if query.reader.is_some() {
-            format!("AND (a.user_id = $1 OR a.user_id IN ({}))", peers_of_reader())
+            "AND a.user_id = $1".to_string()
         } else {
             "AND $1 IS NULL".to_string()
         };

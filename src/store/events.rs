@@ -9,14 +9,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-/// What changed: enough for a subscriber to decide whether it cares (tenant, status) and to
-/// re-read the run if it does.
+/// What changed: enough for a subscriber to decide whether it cares (tenant, pipeline, status)
+/// and to re-read the run if it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunChange {
     pub run_id: i64,
     pub workspace_id: i64,
     pub tenant_id: Option<i64>,
+    /// Set for a pipeline's run: who may see it depends on the pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<i64>,
     pub status: RunStatus,
     pub outcome: RunOutcome,
 }

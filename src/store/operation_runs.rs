@@ -76,11 +76,14 @@ pub(super) struct ChangeRow {
     id: i64,
     workspace_id: i64,
     tenant_id: Option<i64>,
+    target_kind: Option<String>,
+    target_id: Option<String>,
     status: String,
     outcome: String,
 }
 
-pub(super) const CHANGE_COLUMNS: &str = "id, workspace_id, tenant_id, status, outcome";
+pub(super) const CHANGE_COLUMNS: &str =
+    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome";
 
 impl TryFrom<ChangeRow> for RunChange {
     type Error = CoreError;
@@ -89,6 +92,7 @@ impl TryFrom<ChangeRow> for RunChange {
             run_id: row.id,
             workspace_id: row.workspace_id,
             tenant_id: row.tenant_id,
+            pipeline_id: crate::operation::pipeline_id(row.target_kind.as_deref(), row.target_id.as_deref()),
             status: row.status.parse().map_err(|e| corrupt("status", e))?,
             outcome: row.outcome.parse().map_err(|e| corrupt("outcome", e))?,
         })
@@ -101,6 +105,7 @@ impl From<&OperationRun> for RunChange {
             run_id: run.id,
             workspace_id: run.workspace_id,
             tenant_id: run.tenant_id,
+            pipeline_id: run.target.as_ref().and_then(RunTarget::pipeline_id),
             status: run.status,
             outcome: run.outcome,
         }
@@ -191,6 +196,7 @@ impl Store {
                     run_id: id,
                     workspace_id: new.workspace_id,
                     tenant_id: new.tenant_id,
+                    pipeline_id: new.target.as_ref().and_then(RunTarget::pipeline_id),
                     status,
                     outcome: RunOutcome::Pending,
                 })
@@ -253,6 +259,7 @@ impl Store {
         worker: &str,
         per_tenant_limit: i64,
         pipeline_limit: i64,
+        pipelines_per_workspace: i64,
     ) -> Result<Option<OperationRun>, CoreError> {
         let sql = format!(
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
@@ -260,8 +267,10 @@ impl Store {
              WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
                AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
                     WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
-               AND (q.kind <> $5 OR (SELECT COUNT(*) FROM operation_runs p \
-                    WHERE p.kind = $5 AND p.status = 'running') < $4) \
+               AND (q.kind <> $5 OR ((SELECT COUNT(*) FROM operation_runs p \
+                    WHERE p.kind = $5 AND p.status = 'running') < $4 \
+                    AND (SELECT COUNT(*) FROM operation_runs w WHERE w.kind = $5 AND w.status = 'running' \
+                    AND w.workspace_id = q.workspace_id) < $6)) \
                ORDER BY q.created_at, q.id LIMIT 1) \
              AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
@@ -274,6 +283,7 @@ impl Store {
                     .bind(per_tenant_limit)
                     .bind(pipeline_limit)
                     .bind(crate::engine::operations::PIPELINE)
+                    .bind(pipelines_per_workspace)
                     .fetch_optional(pool)
                     .await?
             }
@@ -288,6 +298,7 @@ impl Store {
                     .bind(per_tenant_limit)
                     .bind(pipeline_limit)
                     .bind(crate::engine::operations::PIPELINE)
+                    .bind(pipelines_per_workspace)
                     .fetch_optional(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -302,16 +313,21 @@ impl Store {
     /// Records progress and that the worker is alive. Returns whether the run should stop: a
     /// cancel was requested, or the run is no longer running (e.g. reconciled as stale).
     pub async fn heartbeat_run(&self, id: i64, counters: Counters) -> Result<bool, CoreError> {
-        let row: Option<(i64, Option<i64>, bool)> = on_pool!(self, pool => sqlx::query_as(
+        type Row = (i64, Option<i64>, Option<String>, Option<String>, bool);
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "UPDATE operation_runs SET heartbeat_at = $2, total = $3, processed = $4, failed = $5 \
-             WHERE id = $1 AND status = 'running' RETURNING workspace_id, tenant_id, cancel_requested")
+             WHERE id = $1 AND status = 'running' \
+             RETURNING workspace_id, tenant_id, target_kind, target_id, cancel_requested")
             .bind(id).bind(Utc::now()).bind(counters.total).bind(counters.processed).bind(counters.failed)
             .fetch_optional(pool).await)?;
-        let Some((workspace_id, tenant_id, cancel_requested)) = row else { return Ok(true) };
+        let Some((workspace_id, tenant_id, target_kind, target_id, cancel_requested)) = row else {
+            return Ok(true);
+        };
         self.publish(RunChange {
             run_id: id,
             workspace_id,
             tenant_id,
+            pipeline_id: crate::operation::pipeline_id(target_kind.as_deref(), target_id.as_deref()),
             status: RunStatus::Running,
             outcome: RunOutcome::Pending,
         })
@@ -418,6 +434,28 @@ impl Store {
         change_run!(self, &running, id)
     }
 
+    /// Asks every running run of `kind` started before `started_before` to stop, recording why
+    /// (`failure`): it completes as cancelled at its next checkpoint. Returns their ids.
+    pub async fn cancel_overdue_runs(
+        &self,
+        kind: &str,
+        started_before: DateTime<Utc>,
+        failure: &Failure,
+    ) -> Result<Vec<i64>, CoreError> {
+        let overdue: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM operation_runs WHERE kind = $1 AND status = 'running' AND started_at < $2 \
+             AND NOT cancel_requested")
+            .bind(kind).bind(started_before).fetch_all(pool).await)?;
+        let mut cancelled = Vec::with_capacity(overdue.len());
+        for id in overdue {
+            if self.cancel_run(id).await? {
+                self.add_run_failure(id, failure).await?;
+                cancelled.push(id);
+            }
+        }
+        Ok(cancelled)
+    }
+
     /// Deals with every running run whose heartbeat is older than `stale_before` (its worker
     /// died): one `retry` allows goes back to the queue for another attempt; the others
     /// complete as failed with reason `ops.stale`. A run whose worker beats again first is
@@ -520,14 +558,21 @@ pub enum Reconciled {
 }
 
 /// Whose runs a Monitoring query may return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunScope {
     /// Platform admins: every run.
     All,
-    /// A user: runs of tenants they are a member of, and workspace-level runs of workspaces
-    /// where they are a member of some tenant.
-    MemberOf(i64),
+    /// A user: runs of the enabled tenants they are a member of; runs of the pipelines they may
+    /// read (`pipelines`, as the item access check found them); other workspace-level runs of
+    /// workspaces where they are a member of some enabled tenant.
+    MemberOf { user_id: i64, pipelines: Vec<i64> },
 }
+
+/// The tenants `?` is a member of, enabled ones only: a disabled tenant's runs are hidden from
+/// its members as its pages are.
+const ENABLED_TENANTS_OF: &str =
+    "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+     WHERE m.user_id = ? AND t.enabled";
 
 /// A Monitoring query: newest first, optional filters, and a cursor (`before_id`, the last id
 /// of the previous page).
@@ -578,12 +623,25 @@ impl RunQuery {
             args.push(arg);
             conditions.push(condition.replace('?', &format!("${}", args.len())));
         };
-        if let RunScope::MemberOf(user_id) = self.scope {
+        if let RunScope::MemberOf { user_id, pipelines } = &self.scope {
+            // Ids from the pipelines table, written as literals: there may be many, and they are
+            // numbers, never text from a client.
+            let readable = if pipelines.is_empty() {
+                "1 = 0".to_string()
+            } else {
+                let ids: Vec<String> = pipelines.iter().map(|id| format!("'{id}'")).collect();
+                format!("r.target_id IN ({})", ids.join(", "))
+            };
+            let pipeline = RunTarget::PIPELINE;
             push(
-                "(r.tenant_id IN (SELECT m.tenant_id FROM memberships m WHERE m.user_id = ?) \
-                 OR (r.tenant_id IS NULL AND r.workspace_id IN (SELECT t.workspace_id FROM memberships m \
-                 JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = ?)))",
-                Arg::Int(user_id),
+                &format!(
+                    "(r.tenant_id IN ({ENABLED_TENANTS_OF}) \
+                     OR (r.tenant_id IS NULL AND r.target_kind = '{pipeline}' AND {readable}) \
+                     OR (r.tenant_id IS NULL AND (r.target_kind IS NULL OR r.target_kind <> '{pipeline}') \
+                         AND r.workspace_id IN (SELECT t.workspace_id FROM tenants t \
+                         WHERE t.id IN ({ENABLED_TENANTS_OF}))))"
+                ),
+                Arg::Int(*user_id),
             );
         }
         if let Some(tenant_id) = self.tenant_id {
@@ -662,15 +720,17 @@ impl Store {
         Ok(counts)
     }
 
-    /// Whether `user_id` may see `run` under the same rule as [`RunScope::MemberOf`].
+    /// Whether `user_id` may see `run`, a tenant's run or a workspace-level run that is not a
+    /// pipeline's, under the same rule as [`RunScope::MemberOf`].
     pub async fn member_sees_run(&self, user_id: i64, run: &OperationRun) -> Result<bool, CoreError> {
         let seen: Option<i64> = match run.tenant_id {
             Some(tenant_id) => on_pool!(self, pool => sqlx::query_scalar(
-                "SELECT tenant_id FROM memberships WHERE user_id = $1 AND tenant_id = $2")
+                "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+                 WHERE m.user_id = $1 AND m.tenant_id = $2 AND t.enabled")
                 .bind(user_id).bind(tenant_id).fetch_optional(pool).await)?,
             None => on_pool!(self, pool => sqlx::query_scalar(
                 "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
-                 WHERE m.user_id = $1 AND t.workspace_id = $2 LIMIT 1")
+                 WHERE m.user_id = $1 AND t.workspace_id = $2 AND t.enabled LIMIT 1")
                 .bind(user_id).bind(run.workspace_id).fetch_optional(pool).await)?,
         };
         Ok(seen.is_some())

@@ -2,53 +2,38 @@ use super::{on_pool, Store};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 
-/// Sign-in failures recorded for one key ("email:…" or "ip:…").
+/// Sign-in attempts counted for one key ("email:…" or "ip:…") in its current window.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ThrottleRow {
-    pub key: String,
-    pub failures: i64,
+    pub attempts: i64,
     pub window_start: DateTime<Utc>,
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 impl Store {
-    pub async fn throttle_rows(&self, keys: &[String]) -> Result<Vec<ThrottleRow>, CoreError> {
-        let mut rows = Vec::with_capacity(keys.len());
-        for key in keys {
-            let row = on_pool!(self, pool => sqlx::query_as::<_, ThrottleRow>(
-                "SELECT key, failures, window_start, locked_until FROM login_throttle WHERE key = $1")
-                .bind(key).fetch_optional(pool).await)?;
-            rows.extend(row);
-        }
-        Ok(rows)
-    }
-
-    /// Counts one more failure for `key`, atomically, and returns the row as it now is.
-    pub async fn add_throttle_failure(
+    /// Counts one more attempt for `key` and returns the count, in one statement: parallel
+    /// attempts each see their own number. A window that began at or before `expired` starts
+    /// over at `now` with this attempt.
+    pub async fn count_attempt(
         &self,
         key: &str,
         now: DateTime<Utc>,
+        expired: DateTime<Utc>,
     ) -> Result<ThrottleRow, CoreError> {
         let row = on_pool!(self, pool => sqlx::query_as::<_, ThrottleRow>(
-            "INSERT INTO login_throttle (key, failures, window_start, locked_until) VALUES ($1, 1, $2, NULL) \
-             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1 \
-             RETURNING key, failures, window_start, locked_until")
-            .bind(key).bind(now).fetch_one(pool).await)?;
+            "INSERT INTO login_throttle (key, attempts, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+             attempts = CASE WHEN login_throttle.window_start <= $3 THEN 1 ELSE login_throttle.attempts + 1 END, \
+             window_start = CASE WHEN login_throttle.window_start <= $3 THEN $2 ELSE login_throttle.window_start END \
+             RETURNING attempts, window_start")
+            .bind(key).bind(now).bind(expired).fetch_one(pool).await)?;
         Ok(row)
     }
 
-    /// Starts a new counting window for `key` with `failures` failures and an optional lock.
-    pub async fn reset_throttle(
-        &self,
-        key: &str,
-        failures: i64,
-        window_start: DateTime<Utc>,
-        locked_until: Option<DateTime<Utc>>,
-    ) -> Result<(), CoreError> {
+    /// Takes one attempt back from `key`'s count.
+    pub async fn uncount_attempt(&self, key: &str) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
-            "UPDATE login_throttle SET failures = $2, window_start = $3, locked_until = $4 WHERE key = $1")
-            .bind(key).bind(failures).bind(window_start).bind(locked_until)
-            .execute(pool).await.map(drop))?;
+            "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0")
+            .bind(key).execute(pool).await.map(drop))?;
         Ok(())
     }
 
@@ -56,5 +41,12 @@ impl Store {
         on_pool!(self, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
             .bind(key).execute(pool).await.map(drop))?;
         Ok(())
+    }
+
+    /// Deletes the rows whose window began before `before`; returns how many.
+    pub async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, CoreError> {
+        let pruned = on_pool!(self, pool => sqlx::query("DELETE FROM login_throttle WHERE window_start < $1")
+            .bind(before).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(pruned)
     }
 }

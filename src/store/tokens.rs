@@ -73,6 +73,13 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    pub async fn token_by_id(&self, id: i64) -> Result<Option<ApiToken>, CoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
+        let row: Option<TokenRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
     /// A user's tokens, newest first.
     pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");

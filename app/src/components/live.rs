@@ -3,6 +3,7 @@
 //! the viewer may see), or, while push is unavailable, on a poll that adapts to the runs shown:
 //! every second while the youngest active run is under 10 s old, every 5 s under a minute, then
 //! every 10 s; paused while the tab is hidden, and stopped once every shown run has completed.
+//! A stream the server closes (`closed`: signed out, or too many open) is not reopened.
 //! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
 
 use chrono::{DateTime, Utc};
@@ -85,9 +86,19 @@ mod client {
                     }
                 }
             };
+            // The server ended the stream for good (signed out, or too many open): no reconnecting;
+            // polling covers from here.
+            let on_closed = {
+                let (pushing, source) = (pushing.clone(), source.clone());
+                move |_| {
+                    source.close();
+                    pushing.set(false)
+                }
+            };
             for (event, listener) in [
                 ("open", Closure::<dyn FnMut(web_sys::Event)>::new(on_open)),
                 ("error", Closure::new(on_error)),
+                ("closed", Closure::new(on_closed)),
                 ("run", Closure::new(on_change.clone())),
                 ("resync", Closure::new(on_change)),
             ] {

@@ -27,14 +27,17 @@ pub const RECENT_RUNS: i64 = 8;
 
 #[server(endpoint = "backups")]
 pub async fn backups(tenant: String) -> Result<BackupsView, AppError> {
-    use tenantpilot_core::store::{RunQuery, RunScope};
+    use tenantpilot_core::store::RunQuery;
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::CoreView).await?;
     let store = &member.signed_in.state.store;
     let tenant_id = member.membership.tenant.id;
     let recent = RunQuery {
         tenant_id: Some(tenant_id),
-        ..RunQuery::new(RunScope::MemberOf(member.signed_in.user.id), RECENT_RUNS)
+        ..RunQuery::new(
+            tenantpilot_core::monitoring::scope(store, &member.signed_in.user).await?,
+            RECENT_RUNS,
+        )
     };
     let restore_targets = store
         .memberships_of(member.signed_in.user.id)

@@ -11,7 +11,9 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let session = guard::session()?;
     let user = accounts::authenticate(&state.store, &email, &password, &guard::client_address()).await?;
     let stored = async {
-        // A new id at sign-in: a session id planted before sign-in is worthless after it.
+        // A new id at sign-in, and nothing of the session before it: a session id planted
+        // before sign-in is worthless after it, and carries nothing over.
+        session.clear().await;
         session.cycle_id().await?;
         session.insert(USER_ID, user.id).await?;
         session.insert(SIGNED_IN_AT, chrono::Utc::now()).await

@@ -4,7 +4,7 @@
 //! server functions call, and answers errors through `AppError`.
 
 mod backups;
-mod monitoring;
+pub mod monitoring;
 mod provider_connection;
 mod restores;
 pub mod tenant;
