@@ -42,7 +42,8 @@ pub mod store;
 pub mod tenancy;
 #[cfg(feature = "server")]
 pub mod tenant_jobs;
-#[cfg(feature = "server")]
+/// Fresh test databases and test settings: for this workspace's tests, never in the binary.
+#[cfg(feature = "test-support")]
 pub mod testing;
 #[cfg(feature = "server")]
 pub mod throttle;

@@ -119,6 +119,20 @@ async fn sweep_dead_schemas(url: String) {
     }
 }
 
+impl crate::engine::EngineSettings {
+    /// The defaults, with the engine's timers short enough for tests: beats, progress and
+    /// polls in tenths of a second, and a short shutdown grace.
+    pub fn for_tests() -> crate::engine::EngineSettings {
+        crate::engine::EngineSettings {
+            heartbeat: std::time::Duration::from_millis(100),
+            progress_every: std::time::Duration::from_millis(20),
+            idle_poll: std::time::Duration::from_millis(100),
+            shutdown_grace: std::time::Duration::from_millis(300),
+            ..crate::engine::EngineSettings::default()
+        }
+    }
+}
+
 /// Longest any one backend test may take. A test that hangs fails with its name instead of
 /// stalling the whole suite (an in-process page render has been seen never to finish, rarely).
 pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);

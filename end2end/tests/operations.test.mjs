@@ -191,6 +191,14 @@ for (const javaScriptEnabled of [true, false]) {
       await page.waitForURL(/[?&]outcome=cancelled/);
       const rows = page.locator('table.monitoring tbody tr');
       await rows.first().waitFor();
+      // With JavaScript the URL changes first and the list follows when its data arrives: wait
+      // for the filtered rows rather than read the ones still shown.
+      await page
+        .waitForFunction(() => {
+          const badges = [...document.querySelectorAll('table.monitoring tbody tr .badge')];
+          return badges.length > 0 && badges.every((badge) => badge.dataset.outcome === 'cancelled');
+        }, null, { timeout: 10_000 })
+        .catch(() => {});
       const outcomes = await rows.locator('.badge').evaluateAll((badges) => badges.map((b) => b.dataset.outcome));
       assert.ok(outcomes.length > 0 && outcomes.every((outcome) => outcome === 'cancelled'), outcomes.join());
       await context.close();

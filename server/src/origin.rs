@@ -2,7 +2,6 @@
 //! JSON POST/DELETE). Browsers name the page a request comes from in `Origin` (or at least
 //! `Referer`); a request whose origin is not ours, or that names none, changes nothing.
 
-use crate::router::SESSION_COOKIE;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
@@ -10,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use tenantpilot_app::error::AppError;
 use tenantpilot_core::token::TOKEN_PREFIX;
 use tenantpilot_core::CoreError;
+
+const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
 
 /// Our origin: the public URL's, or else whatever host the request was addressed to.
 #[derive(Clone, Debug)]
@@ -21,19 +22,20 @@ pub async fn same_origin(State(policy): State<OriginPolicy>, request: Request, n
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // Scripts send a personal access token themselves; a browser never attaches one to a
     // cross-site request, so such a request cannot be forged from another site (the guard ignores
-    // the session cookie when a token is present). Any other Authorization header (Basic, a bearer
-    // of another kind) proves nothing about where a request came from: with the session cookie
-    // it is checked like any other; without it there is nothing to forge, and the guard answers.
+    // the session cookie when a token is present). Any other Authorization header (Basic, which a
+    // browser may attach by itself; a bearer of another kind) proves nothing about where a request
+    // came from, and exempts nothing from a browser. A request with no mark of a browser at all
+    // (no Origin, Referer or Sec-Fetch-Site: browsers send one of them on every POST) is a
+    // script's: the guard answers its Authorization header (401 for anything but a valid token)
+    // and never uses a session for it.
     let headers = request.headers();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
     let token = authorization
         .and_then(|value| value.strip_prefix("Bearer "))
         .is_some_and(|token| token.starts_with(TOKEN_PREFIX));
-    let session =
-        headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).any(|cookies| {
-            cookies.split(';').any(|cookie| cookie.trim().starts_with(&format!("{SESSION_COOKIE}=")))
-        });
-    let bearer = token || (authorization.is_some() && !session);
+    let from_browser =
+        [header::ORIGIN, header::REFERER, SEC_FETCH_SITE].iter().any(|name| headers.contains_key(name));
+    let bearer = token || (authorization.is_some() && !from_browser);
     if safe || bearer || policy.allows(request.headers()) {
         return next.run(request).await;
     }
@@ -48,7 +50,7 @@ impl OriginPolicy {
     fn allows(&self, headers: &HeaderMap) -> bool {
         let header = |name| headers.get(name).and_then(|value: &header::HeaderValue| value.to_str().ok());
         // Browsers that send Fetch Metadata say outright whether the request is cross-site.
-        if let Some(site) = header(header::HeaderName::from_static("sec-fetch-site")) {
+        if let Some(site) = header(SEC_FETCH_SITE) {
             if !matches!(site, "same-origin" | "none") {
                 return false;
             }

@@ -5,7 +5,7 @@
 //! same listener reached once allow-listed; URLs refused when saved, naming their field; and the
 //! connection check answering alike whether a refused address would have answered or not.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::TestApp;

@@ -3,7 +3,7 @@
 //! cache, Graph's paging (on the API's origin only), the Graph SDK's retry budget, Graph's error
 //! bodies with request ids, and the size caps. Each behaviour names the page it comes from.
 
-mod common;
+use crate::common;
 
 use common::sim::{Sim, CLIENT_ID, SECRET};
 use serde_json::{json, Value};

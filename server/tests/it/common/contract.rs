@@ -53,11 +53,6 @@ impl Contract {
         schema
     }
 
-    /// Does the contract document this status for the route at all?
-    pub fn documents_status(&self, method: &str, path: &str, status: u16) -> bool {
-        !self.document["paths"][path][method]["responses"][status.to_string()].is_null()
-    }
-
     pub fn check(&self, method: &str, path: &str, status: u16, body: &str) {
         let value: Value = serde_json::from_str(body)
             .unwrap_or_else(|error| panic!("{method} {path}: not JSON ({error}): {body}"));

@@ -92,16 +92,12 @@ impl Items {
     }
 }
 
+/// Dead workers are noticed within a second here.
 fn fast() -> EngineSettings {
     EngineSettings {
-        workers: 4,
-        per_tenant_limit: 2,
-        heartbeat: Duration::from_millis(100),
         stale_after: Duration::from_millis(600),
-        progress_every: Duration::from_millis(20),
         idle_poll: Duration::from_millis(200),
-        shutdown_grace: Duration::from_millis(300),
-        ..EngineSettings::default()
+        ..EngineSettings::for_tests()
     }
 }
 

@@ -2,7 +2,7 @@
 //! PostgreSQL: 202 with the same run id while a run is active, the plane × role 404/403 matrix,
 //! cross-tenant ids, restore previews and bad bodies that name their field and change nothing.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::contract::{self, Contract};

@@ -1,7 +1,7 @@
 //! `/api/openapi.json` documents every JSON route, and the routes of the assignment-operations
 //! contract exactly as the contract file has them.
 
-mod common;
+use crate::common;
 
 use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};

@@ -4,7 +4,7 @@
 //! backend does; they still open for the code that uses them, and a rotation seals them all
 //! under a new key.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::{Sender, TestApp};

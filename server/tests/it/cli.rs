@@ -172,7 +172,7 @@ fn scripted_set_up() {
         "connected contoso to https://graph.microsoft.com/beta as app-1 (scope 00000003-0000-0000-c000-000000000000/.default)\n"
     );
     // A certificate with its key from a file; no credential at all is refused by the parser.
-    let certificate = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/app-certificate.pem");
+    let certificate = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/app-certificate.pem");
     let with_certificate = [
         "tenant",
         "connect",

@@ -1,7 +1,7 @@
 //! The router over real HTTP requests (in process), on SQLite and PostgreSQL: sign-in, sessions,
 //! the 404/403 matrix of every plane and role, the same-origin check, and bad input.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -327,20 +327,38 @@ async fn cross_site_posts_change_nothing(backend: Backend) {
     let tenant = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
     let members = app.db.store.members(tenant.id).await.unwrap();
     assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "nothing changed");
-    // An Authorization header that is not a personal access token exempts nothing: the session
-    // cookie rides along, and the request is cross-site.
-    for authorization in ["Basic b3duZXI6cHc=", "Bearer not-a-tpat-token"] {
-        let request = Request::post("/api/add_member")
+    // Only a personal access token exempts a request from the origin check (the guard then
+    // answers for the token): any other Authorization header exempts nothing, with the session
+    // cookie or without it.
+    let cross_site = |authorization: &'static str, cookie: Option<&str>| {
+        let mut request = Request::post("/api/add_member")
             .header(header::HOST, "localhost")
             .header(header::ORIGIN, "https://evil.example")
-            .header(header::COOKIE, &cookie)
             .header(header::AUTHORIZATION, authorization)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(add))
-            .unwrap();
-        let response = app.router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{authorization}");
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::from(add)).unwrap()
+    };
+    for authorization in ["Basic b3duZXI6cHc=", "Bearer not-a-tpat-token", "bearer tpat_lowercase"] {
+        for cookie in [Some(cookie.as_str()), None] {
+            let response = app.router.clone().oneshot(cross_site(authorization, cookie)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{authorization} {cookie:?}");
+        }
     }
+    let token = app.router.clone().oneshot(cross_site("Bearer tpat_not-a-real-one", None)).await.unwrap();
+    assert_eq!(token.status(), StatusCode::UNAUTHORIZED, "a token passes the origin check, then the guard");
+    // A script (no Origin, Referer or Sec-Fetch-Site) with a header that is no token: the guard
+    // refuses it, and never with the session it also sent.
+    let script = Request::post("/api/add_member")
+        .header(header::HOST, "localhost")
+        .header(header::AUTHORIZATION, "Bearer not-a-tpat-token")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(add))
+        .unwrap();
+    assert_eq!(app.router.clone().oneshot(script).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let members = app.db.store.members(tenant.id).await.unwrap();
     assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "still nothing changed");
     // The same request from our own origin does change it.

@@ -3,15 +3,13 @@
 //! pipelines, the scope × role × item-access matrix, registry merges with write-only secrets,
 //! and the activity logs. Answers are held to the contract text's examples.
 
-mod common;
-#[path = "common/pipeline_contract.rs"]
-mod pipeline_contract;
+use crate::common;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
 use common::sim::Sim;
 use common::{Reply, TestApp};
-use pipeline_contract::{matches_an_example, PipelineContract};
+use common::pipeline_contract::{matches_an_example, PipelineContract};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -87,20 +85,11 @@ struct World {
     tool_id: i64,
 }
 
-fn fast() -> EngineSettings {
-    EngineSettings {
-        heartbeat: Duration::from_millis(100),
-        progress_every: Duration::from_millis(20),
-        idle_poll: Duration::from_millis(100),
-        shutdown_grace: Duration::from_millis(300),
-        ..EngineSettings::default()
-    }
-}
 
 impl World {
     /// The demo workspace with Olivia Owner a Power User, contoso on the simulator, and a tool.
     async fn new(backend: Backend) -> World {
-        World::with_engine(backend, fast()).await
+        World::with_engine(backend, EngineSettings::for_tests()).await
     }
 
     async fn with_engine(backend: Backend, settings: EngineSettings) -> World {
@@ -114,7 +103,8 @@ impl World {
             max_retry_wait: Duration::from_millis(100),
             ..ClientSettings::default()
         });
-        let engine = EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), settings, "test");
+        let engine =
+            EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), settings, "test");
         let store = &app.db.store;
         let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         store.set_account_role(owner.id, AccountRole::PowerUser).await.unwrap();
@@ -1026,11 +1016,13 @@ async fn a_pipeline_run_past_its_maximum_duration_is_cancelled(backend: Backend)
         pipeline_max_duration: Duration::from_secs(1),
         // The check rides on the reconciler, which looks every third of this.
         stale_after: Duration::from_millis(1500),
-        ..fast()
+        ..EngineSettings::for_tests()
     };
     let world = World::with_engine(backend, settings).await;
     let store = world.store();
-    let id = world.pipeline("Slow", json!([{"name": "Long nap", "kind": "wait", "params": {"seconds": 60}}])).await;
+    let id = world
+        .pipeline("Slow", json!([{"name": "Long nap", "kind": "wait", "params": {"seconds": 60}}]))
+        .await;
     let started = pipelines::run(store, &world.owner, &Initiator::user(&world.owner), id).await.unwrap();
     let run = world.finished(id, started.run_count).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled, "{run:?}");

@@ -2,7 +2,7 @@
 //! either are each executed exactly once between them, and a change made through one reaches a
 //! Monitoring subscriber of the other (LISTEN/NOTIFY).
 
-mod common;
+use crate::common;
 
 use common::sim::{Sim, CLIENT_ID, SECRET};
 use std::process::{Child, Command, Stdio};

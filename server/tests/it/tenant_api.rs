@@ -3,7 +3,7 @@
 //! tenant under concurrent POSTs, an upgrade failing midway, and a table of bad inputs that
 //! each get their documented status and change nothing.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -46,13 +46,7 @@ impl World {
     async fn start(backend: Backend, with_engine: bool, sample_provider: Option<String>) -> World {
         let app = TestApp::new(backend).await;
         let engine = with_engine.then(|| {
-            let settings = EngineSettings {
-                heartbeat: Duration::from_millis(100),
-                progress_every: Duration::from_millis(20),
-                idle_poll: Duration::from_millis(100),
-                shutdown_grace: Duration::from_millis(300),
-                ..EngineSettings::default()
-            };
+            let settings = EngineSettings::for_tests();
             let client = common::client(ClientSettings::default());
             EngineHandle::spawn(
                 app.db.store.clone(),

@@ -1,7 +1,7 @@
 //! A server in process, driven over real HTTP requests: what every router suite shares.
-#![allow(dead_code)] // Each suite uses its own part of this.
 
 pub mod contract;
+pub mod pipeline_contract;
 pub mod sim;
 
 use axum::body::Body;

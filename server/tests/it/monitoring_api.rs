@@ -2,7 +2,7 @@
 //! sees which runs, filters, cursor paging, bad parameters, and every body against the
 //! contract's schemas.
 
-mod common;
+use crate::common;
 
 use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};

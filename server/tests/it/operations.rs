@@ -5,7 +5,7 @@
 //! groups, filters and scope tags across tenants; throttling shows in the run and a cancel ends
 //! the wait; provider faults fail runs with the right reason code.
 
-mod common;
+use crate::common;
 
 use common::sim::Sim;
 use serde_json::{json, Value};
@@ -42,15 +42,6 @@ fn client() -> ProviderClient {
     })
 }
 
-fn fast() -> EngineSettings {
-    EngineSettings {
-        heartbeat: Duration::from_millis(100),
-        progress_every: Duration::from_millis(20),
-        idle_poll: Duration::from_millis(100),
-        shutdown_grace: Duration::from_millis(300),
-        ..EngineSettings::default()
-    }
-}
 
 struct World {
     db: TestDatabase,
@@ -70,7 +61,7 @@ impl World {
         let member = db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
         let client = client();
         let engine =
-            EngineHandle::spawn(db.store.clone(), operations::all(client.clone(), None), fast(), "test");
+            EngineHandle::spawn(db.store.clone(), operations::all(client.clone(), None), EngineSettings::for_tests(), "test");
         World { db, sim, engine, client, owner, member }
     }
 

@@ -2,7 +2,7 @@
 //! process's reconciler notices the silence, puts the (retry-safe) capture back in the queue,
 //! and runs it to the end; the run never stays `running`.
 
-mod common;
+use crate::common;
 
 use common::sim::Sim;
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! the user's capabilities, unknown/expired/revoked tokens refused alike, tokens kept to the JSON
 //! routes, stored only as hashes.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::contract::{self, Contract};
