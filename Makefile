@@ -27,11 +27,11 @@ test:
 	@scripts/bootstrap.sh --test
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-rust test-e2e
 
-# One test at a time: each test runs its own Tokio runtime, and with two of them rendering
-# Leptos pages in one process a page now and then never finished (never seen with one test at a
-# time, nor in real servers: the browser suite, replicas.rs, crash.rs). Under investigation.
+# Tests run in parallel (one per core): each has its own database and runtime. The page render
+# that once never finished with two renders in one process was a panic on a disposed route memo
+# (see `ErrorView`'s `current_path`); TEST_DEADLINE still names any test that hangs.
 test-rust:
-	cargo test --workspace --locked -- --test-threads=1
+	cargo test --workspace --locked
 
 test-e2e:
 	$(TOOLS) && cargo leptos build

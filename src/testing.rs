@@ -134,7 +134,7 @@ impl crate::engine::EngineSettings {
 }
 
 /// Longest any one backend test may take. A test that hangs fails with its name instead of
-/// stalling the whole suite (an in-process page render has been seen never to finish, rarely).
+/// stalling the whole suite.
 pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
 /// Runs one backend test within `TEST_DEADLINE`.
