@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// A member's role in one tenant, from least to most privileged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -36,9 +35,9 @@ pub enum Capability {
     SettingsManage,
 }
 
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Manager, Role::Operator, Role::Readonly];
+text_enum!(Role, "role" { Owner = "owner", Manager = "manager", Operator = "operator", Readonly = "readonly" });
 
+impl Role {
     /// The capability table. Roles are nested: each role has everything the one below it has.
     pub fn capabilities(self) -> &'static [Capability] {
         use Capability::*;
@@ -54,15 +53,6 @@ impl Role {
 
     pub fn has(self, capability: Capability) -> bool {
         self.capabilities().contains(&capability)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Readonly => "readonly",
-            Role::Operator => "operator",
-            Role::Manager => "manager",
-            Role::Owner => "owner",
-        }
     }
 
     pub fn label(self) -> &'static str {
@@ -113,26 +103,9 @@ impl Capability {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`: expected owner, manager, operator or readonly")]
-pub struct UnknownRole(pub String);
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|role| role.as_str() == s).ok_or_else(|| UnknownRole(s.to_string()))
     }
 }
 

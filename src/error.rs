@@ -1,6 +1,7 @@
 //! The one error type of the domain. Each variant knows its HTTP status; the UI's server
-//! functions and the server's JSON routes both map it through `status()` and nowhere else.
+//! functions and the server's JSON routes both take it from `status()` and nowhere else.
 
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 /// Serialised as `{"error": "<snake_case variant>", …fields}`; see the app's `AppError` for the
@@ -48,17 +49,17 @@ impl CoreError {
         CoreError::Forbidden { hint: capability.requirement_hint() }
     }
 
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         match self {
-            CoreError::NotFound => 404,
-            CoreError::Forbidden { .. } => 403,
-            CoreError::Unauthenticated | CoreError::BadCredentials => 401,
-            CoreError::Invalid { .. } => 400,
-            CoreError::Conflict { .. } => 409,
-            CoreError::TooManyAttempts { .. } => 429,
-            CoreError::Busy { .. } => 503,
-            CoreError::Provider { .. } => 502,
-            CoreError::Internal => 500,
+            CoreError::NotFound => StatusCode::NOT_FOUND,
+            CoreError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            CoreError::Unauthenticated | CoreError::BadCredentials => StatusCode::UNAUTHORIZED,
+            CoreError::Invalid { .. } => StatusCode::BAD_REQUEST,
+            CoreError::Conflict { .. } => StatusCode::CONFLICT,
+            CoreError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            CoreError::Provider { .. } => StatusCode::BAD_GATEWAY,
+            CoreError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -1,6 +1,9 @@
 //! TenantPilot's domain core: models, roles and capabilities, errors, and (with the `server`
 //! feature) the store, password hashing and the access guard's logic. No HTTP, no UI.
 
+#[macro_use]
+mod text_enum;
+
 pub mod audit;
 pub mod backup;
 pub mod capability;

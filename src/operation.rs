@@ -3,8 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -241,33 +239,8 @@ pub const KNOWN_TYPES: &[&str] = &[
     crate::lifecycle::DISABLE,
 ];
 
-macro_rules! string_enum {
-    ($type:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        impl $type {
-            pub const ALL: &'static [$type] = &[$($type::$variant),*];
-            pub fn as_str(self) -> &'static str {
-                match self { $($type::$variant => $text),* }
-            }
-        }
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $type {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                $type::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| {
-                    let known: Vec<&str> = $type::ALL.iter().map(|v| v.as_str()).collect();
-                    format!("unknown value `{s}`: expected one of {}", known.join(", "))
-                })
-            }
-        }
-    };
-}
-
-string_enum!(RunStatus { Queued = "queued", Running = "running", Completed = "completed" });
-string_enum!(RunOutcome {
+text_enum!(RunStatus, "status" { Queued = "queued", Running = "running", Completed = "completed" });
+text_enum!(RunOutcome, "outcome" {
     Pending = "pending",
     Succeeded = "succeeded",
     PartiallySucceeded = "partially_succeeded",
@@ -351,11 +324,11 @@ mod tests {
 
     #[test]
     fn names_match_serde_and_parse_back() {
-        for status in RunStatus::ALL {
+        for status in &RunStatus::ALL {
             assert_eq!(serde_json::to_string(status).unwrap(), format!("\"{status}\""));
             assert_eq!(status.as_str().parse::<RunStatus>(), Ok(*status));
         }
-        for outcome in RunOutcome::ALL {
+        for outcome in &RunOutcome::ALL {
             assert_eq!(serde_json::to_string(outcome).unwrap(), format!("\"{outcome}\""));
             assert_eq!(outcome.as_str().parse::<RunOutcome>(), Ok(*outcome));
         }

@@ -5,8 +5,6 @@ use crate::item_access::AccessRule;
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 pub const STEPS_MAX: usize = 50;
 pub const STEP_NAME_MAX: usize = 100;
@@ -255,39 +253,12 @@ pub enum PipelineState {
     Stopped,
 }
 
-impl PipelineState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PipelineState::Idle => "idle",
-            PipelineState::Running => "running",
-            PipelineState::Paused => "paused",
-            PipelineState::Stopped => "stopped",
-        }
-    }
-}
-
-impl fmt::Display for PipelineState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PipelineState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [PipelineState::Idle, PipelineState::Running, PipelineState::Paused, PipelineState::Stopped]
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown pipeline state `{s}`"))
-    }
-}
-
-impl TryFrom<String> for PipelineState {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        value.parse()
-    }
-}
+text_enum!(PipelineState, "pipeline state" {
+    Idle = "idle",
+    Running = "running",
+    Paused = "paused",
+    Stopped = "stopped",
+});
 
 /// A run of a pipeline: run `run_count` is operation run `operation_run_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

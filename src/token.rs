@@ -3,8 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// What a token may be used for (the pipeline contract's scopes, plus TenantPilot's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -22,29 +20,17 @@ pub enum Scope {
     TenantAdmin,
 }
 
+text_enum!(Scope, "scope", lenient {
+    Api = "api",
+    Pipeline = "pipeline",
+    PipelineLogs = "pipeline_logs",
+    ToolRegistry = "tool_registry",
+    SecurityLogs = "security_logs",
+    Operations = "operations",
+    TenantAdmin = "tenant_admin",
+});
+
 impl Scope {
-    pub const ALL: [Scope; 7] = [
-        Scope::Api,
-        Scope::Pipeline,
-        Scope::PipelineLogs,
-        Scope::ToolRegistry,
-        Scope::SecurityLogs,
-        Scope::Operations,
-        Scope::TenantAdmin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Api => "api",
-            Scope::Pipeline => "pipeline",
-            Scope::PipelineLogs => "pipeline_logs",
-            Scope::ToolRegistry => "tool_registry",
-            Scope::SecurityLogs => "security_logs",
-            Scope::Operations => "operations",
-            Scope::TenantAdmin => "tenant_admin",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Scope::Api => "API Access",
@@ -58,23 +44,6 @@ impl Scope {
     }
 }
 
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        Scope::ALL.into_iter().find(|scope| scope.as_str() == wanted).ok_or_else(|| {
-            let known: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
-            format!("unknown scope `{s}`: expected one of {}", known.join(", "))
-        })
-    }
-}
-
 /// A user's role across the whole account (workspace), apart from their tenant roles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,17 +54,13 @@ pub enum AccountRole {
     SiteAdmin,
 }
 
+text_enum!(AccountRole, "account role", lenient {
+    SiteAdmin = "site_admin",
+    PowerUser = "power_user",
+    User = "user",
+});
+
 impl AccountRole {
-    pub const ALL: [AccountRole; 3] = [AccountRole::SiteAdmin, AccountRole::PowerUser, AccountRole::User];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountRole::SiteAdmin => "site_admin",
-            AccountRole::PowerUser => "power_user",
-            AccountRole::User => "user",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             AccountRole::SiteAdmin => "Site Admin",
@@ -107,31 +72,6 @@ impl AccountRole {
     /// Routes marked "Power User Role" in the contract: Power Users and Site Admins.
     pub fn is_power_user(self) -> bool {
         self >= AccountRole::PowerUser
-    }
-}
-
-impl fmt::Display for AccountRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AccountRole {
-    type Err = String;
-    /// Accepts `site-admin` as well as `site_admin`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        AccountRole::ALL
-            .into_iter()
-            .find(|role| role.as_str() == wanted)
-            .ok_or_else(|| format!("unknown account role `{s}`: expected site-admin, power-user or user"))
-    }
-}
-
-impl TryFrom<String> for AccountRole {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, String> {
-        value.parse()
     }
 }
 

@@ -73,7 +73,7 @@ impl FromServerFnError for AppError {
 /// post (JavaScript off) keeps the redirect back to its page, which shows the error.
 #[cfg(feature = "ssr")]
 fn set_response_status(error: &CoreError) {
-    use axum::http::{header, Method, StatusCode};
+    use axum::http::{header, Method};
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
@@ -86,8 +86,7 @@ fn set_response_status(error: &CoreError) {
                 .is_some_and(|accept| accept.contains("text/html"))
     });
     if !form_post {
-        response
-            .set_status(StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        response.set_status(error.status());
         if let Some(secs) = error.retry_after_secs() {
             response.insert_header(header::RETRY_AFTER, secs.into());
         }
@@ -98,8 +97,7 @@ fn set_response_status(error: &CoreError) {
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
-        use axum::http::StatusCode;
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.0.status();
         let retry_after = self.0.retry_after_secs();
         let mut response = (status, axum::Json(self)).into_response();
         if let Some(secs) = retry_after {

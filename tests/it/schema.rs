@@ -10,7 +10,8 @@ async fn shape(backend: Backend) -> BTreeSet<String> {
     let db = TestDatabase::new(backend).await;
     let mut facts = BTreeSet::new();
     // Tables the libraries keep for themselves are not ours to compare.
-    let ours = |table: &str| !table.starts_with("_sqlx") && table != "sessions" && !table.starts_with("sqlite_");
+    let ours =
+        |table: &str| !table.starts_with("_sqlx") && table != "sessions" && !table.starts_with("sqlite_");
     match db.store.db() {
         Db::Sqlite(pool) => {
             let tables: Vec<String> =
@@ -19,13 +20,12 @@ async fn shape(backend: Backend) -> BTreeSet<String> {
                     .await
                     .unwrap();
             for table in tables.into_iter().filter(|table| ours(table)) {
-                let columns: Vec<(String, bool, bool)> = sqlx::query_as(
-                    "SELECT name, \"notnull\", pk FROM pragma_table_info($1) ORDER BY cid",
-                )
-                .bind(&table)
-                .fetch_all(pool)
-                .await
-                .unwrap();
+                let columns: Vec<(String, bool, bool)> =
+                    sqlx::query_as("SELECT name, \"notnull\", pk FROM pragma_table_info($1) ORDER BY cid")
+                        .bind(&table)
+                        .fetch_all(pool)
+                        .await
+                        .unwrap();
                 for (column, not_null, primary_key) in columns {
                     // SQLite lets a primary key column hold NULL unless told; PostgreSQL never does.
                     let nullable = !(not_null || primary_key);
@@ -53,7 +53,10 @@ async fn shape(backend: Backend) -> BTreeSet<String> {
             .await
             .unwrap();
             for (table, column, nullable) in columns.into_iter().filter(|(table, _, _)| ours(table)) {
-                facts.insert(format!("{table}.{column} {}", if nullable == "YES" { "null" } else { "not null" }));
+                facts.insert(format!(
+                    "{table}.{column} {}",
+                    if nullable == "YES" { "null" } else { "not null" }
+                ));
                 facts.insert(table);
             }
             let indexes: Vec<(String, String)> = sqlx::query_as(

@@ -43,7 +43,7 @@ impl IntoResponse for TenantApiError {
             }
             TenantApiError::Core(error) => error,
         };
-        let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = error.status();
         let text = match &error {
             CoreError::Invalid { message, .. } => message.clone(),
             CoreError::Internal => "Internal server error".to_string(),

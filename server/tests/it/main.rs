@@ -2,9 +2,9 @@
 //! suite): every suite runs on SQLite and PostgreSQL, in process or as real processes, with real
 //! HTTP to the provider simulator and test tools. `common` is what they share.
 
-mod common;
 mod assignment_api;
 mod cli;
+mod common;
 mod crash;
 mod egress;
 mod http;

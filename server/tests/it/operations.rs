@@ -42,7 +42,6 @@ fn client() -> ProviderClient {
     })
 }
 
-
 struct World {
     db: TestDatabase,
     sim: Sim,
@@ -60,8 +59,12 @@ impl World {
         let owner = db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         let member = db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
         let client = client();
-        let engine =
-            EngineHandle::spawn(db.store.clone(), operations::all(client.clone(), None), EngineSettings::for_tests(), "test");
+        let engine = EngineHandle::spawn(
+            db.store.clone(),
+            operations::all(client.clone(), None),
+            EngineSettings::for_tests(),
+            "test",
+        );
         World { db, sim, engine, client, owner, member }
     }
 

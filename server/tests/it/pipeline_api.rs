@@ -7,9 +7,9 @@ use crate::common;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
+use common::pipeline_contract::{matches_an_example, PipelineContract};
 use common::sim::Sim;
 use common::{Reply, TestApp};
-use common::pipeline_contract::{matches_an_example, PipelineContract};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,7 +84,6 @@ struct World {
     owner: User,
     tool_id: i64,
 }
-
 
 impl World {
     /// The demo workspace with Olivia Owner a Power User, contoso on the simulator, and a tool.

@@ -9,7 +9,6 @@ mod registry;
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,7 +27,7 @@ impl From<CoreError> for Failed {
 
 impl IntoResponse for Failed {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.0.status();
         let message = match &self.0 {
             CoreError::Invalid { field, message } => format!("{field}: {message}"),
             CoreError::Unauthenticated => {

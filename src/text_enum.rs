@@ -1,0 +1,70 @@
+//! One way to give a fieldless enum its text form, instead of a hand-written copy per type.
+
+/// For `$type`, listing its variants in the order people see them with their wire names:
+/// `ALL` (in that order), `as_str`, `Display`, `FromStr` (an error naming what was expected, e.g.
+/// "unknown scope `x`: expected one of api, pipeline") and `TryFrom<String>` (reading rows).
+/// `lenient` parsing also accepts another case, surrounding spaces and `-` for `_`, as people
+/// type on a command line.
+macro_rules! text_enum {
+    ($type:ident, $what:literal $(, $lenient:ident)? { $($variant:ident = $text:literal),* $(,)? }) => {
+        impl $type {
+            pub const ALL: [$type; [$($text),*].len()] = [$($type::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($type::$variant => $text),*
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $type {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let wanted = text_enum!(@normalize s $(, $lenient)?);
+                $type::ALL.into_iter().find(|value| value.as_str() == wanted).ok_or_else(|| {
+                    let known: Vec<&str> = $type::ALL.iter().map(|value| value.as_str()).collect();
+                    format!("unknown {} `{s}`: expected one of {}", $what, known.join(", "))
+                })
+            }
+        }
+
+        impl TryFrom<String> for $type {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                value.parse()
+            }
+        }
+    };
+    (@normalize $s:ident) => { $s.to_string() };
+    (@normalize $s:ident, lenient) => { $s.trim().to_ascii_lowercase().replace('-', "_") };
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::operation::RunStatus;
+    use crate::pipeline::PipelineState;
+    use crate::token::AccountRole;
+    use crate::Role;
+
+    #[test]
+    fn strict_and_lenient_parsing_name_what_they_expect() {
+        assert_eq!("queued".parse::<RunStatus>(), Ok(RunStatus::Queued));
+        assert!("Queued".parse::<RunStatus>().is_err(), "wire names are exact");
+        assert_eq!(" Site-Admin ".parse::<AccountRole>(), Ok(AccountRole::SiteAdmin));
+        assert_eq!(
+            "boss".parse::<Role>(),
+            Err("unknown role `boss`: expected one of owner, manager, operator, readonly".to_string())
+        );
+        assert_eq!(
+            PipelineState::try_from("asleep".to_string()),
+            Err("unknown pipeline state `asleep`: expected one of idle, running, paused, stopped".to_string())
+        );
+        assert_eq!(AccountRole::ALL, [AccountRole::SiteAdmin, AccountRole::PowerUser, AccountRole::User]);
+    }
+}
