@@ -63,6 +63,15 @@ impl CoreError {
         }
     }
 
+    /// The error as one line that says where it is: `field: message` for invalid input (where no
+    /// form shows the field beside it: the command line, `/api/v1`, a form's one message).
+    pub fn describe(&self) -> String {
+        match self {
+            CoreError::Invalid { field, message } => format!("{field}: {message}"),
+            other => other.to_string(),
+        }
+    }
+
     /// How long a refused client should wait before trying again (`Retry-After`), if it may.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {

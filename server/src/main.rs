@@ -1,3 +1,4 @@
+use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
 use tenantpilot_core::engine::{operations, EngineHandle};
@@ -15,36 +16,34 @@ async fn main() -> ExitCode {
     logging::init(args.log_format);
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            // The whole chain on one line: "cannot listen on …: Address already in use".
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: Cli) -> Result<(), String> {
+async fn run(args: Cli) -> anyhow::Result<()> {
     if let Some(Command::ProviderSim { addr, demo }) = args.command {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|error| format!("cannot listen on {addr}: {error}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, demo, "provider simulator listening");
-        return provider_sim::serve(listener, demo, shutdown_signal())
-            .await
-            .map_err(|error| error.to_string());
+        return Ok(provider_sim::serve(listener, demo, shutdown_signal()).await?);
     }
-    let store = Store::connect(&args.database_url).await.map_err(|error| error.to_string())?;
-    store.migrate().await.map_err(|error| error.to_string())?;
+    let store = Store::connect(&args.database_url).await?;
+    store.migrate().await?;
     let from_env = std::env::var("TENANTPILOT_SECRET_KEY").ok();
     let key_file = args.secret_key_path();
     if let Some(Command::Secrets(SecretsCommand::RotateKey)) = &args.command {
         let outcome = cli::rotate_key(store.clone(), from_env.as_deref(), &key_file).await;
         store.close().await;
-        return outcome.map_err(|error| describe(&error));
+        return outcome.map_err(described);
     }
-    let keyring = Keyring::load(from_env.as_deref(), &key_file)?;
+    let keyring = Keyring::load(from_env.as_deref(), &key_file).map_err(anyhow::Error::msg)?;
     let store = store.with_keyring(keyring);
     // Secrets an earlier version stored in the clear are sealed now.
-    let sealed = store.reseal_secrets(Reseal::Unsealed).await.map_err(|error| describe(&error))?;
+    let sealed = store.reseal_secrets(Reseal::Unsealed).await.map_err(described)?;
     if sealed > 0 {
         tracing::info!(sealed, "sealed secrets an earlier version stored in the clear");
     }
@@ -71,14 +70,12 @@ async fn run(args: Cli) -> Result<(), String> {
         Command::Secrets(SecretsCommand::RotateKey) => unreachable!("rotated above, with the keys it needs"),
     };
     store.close().await;
-    outcome.map_err(|error| describe(&error))
+    outcome.map_err(described)
 }
 
-fn describe(error: &CoreError) -> String {
-    match error {
-        CoreError::Invalid { field, message } => format!("{field}: {message}"),
-        other => other.to_string(),
-    }
+/// A domain error as the command line reports it: one line that says where it is.
+fn described(error: CoreError) -> anyhow::Error {
+    anyhow::Error::msg(error.describe())
 }
 
 /// The workers of this process; its name tells whose runs are whose in the runs table.
@@ -91,9 +88,9 @@ fn start_engine(store: &Store, engine: &EngineArgs, provider: ProviderClient) ->
     EngineHandle::spawn(store.clone(), operations, settings, &name)
 }
 
-async fn work(store: Store, provider: ProviderClient, engine: EngineArgs) -> Result<(), String> {
+async fn work(store: Store, provider: ProviderClient, engine: EngineArgs) -> anyhow::Result<()> {
     if engine.workers == 0 {
-        return Err("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)".into());
+        anyhow::bail!("`tenantpilot worker` needs at least one worker (TENANTPILOT_WORKERS)");
     }
     let engine = start_engine(&store, &engine, provider);
     shutdown_signal().await;
@@ -108,9 +105,9 @@ async fn serve_http(
     provider: ProviderClient,
     serve: ServeArgs,
     engine: EngineArgs,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     if serve.demo {
-        if let Some(demo) = seed::demo(&store).await.map_err(|error| describe(&error))? {
+        if let Some(demo) = seed::demo(&store).await.map_err(described)? {
             println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
             for (email, role) in &demo.emails {
                 println!("  {email:<22} {role}");
@@ -118,26 +115,22 @@ async fn serve_http(
             println!("Password for all of them (shown only now): {}\n", demo.password);
         }
         if let Some(url) = &serve.demo_provider_url {
-            let connected =
-                seed::connect_demo_provider(&store, url).await.map_err(|error| describe(&error))?;
+            let connected = seed::connect_demo_provider(&store, url).await.map_err(described)?;
             if !connected.is_empty() {
                 println!("Connected {} to the provider simulator at {url}", connected.join(", "));
             }
         }
     }
     let options = router::leptos_options(&serve);
-    let app = router::build(store.clone(), provider.clone(), &serve, options)
-        .await
-        .map_err(|error| error.to_string())?;
+    let app = router::build(store.clone(), provider.clone(), &serve, options).await?;
     let listener = tokio::net::TcpListener::bind(serve.site_addr)
         .await
-        .map_err(|error| format!("cannot listen on {}: {error}", serve.site_addr))?;
+        .with_context(|| format!("cannot listen on {}", serve.site_addr))?;
     tracing::info!(addr = %serve.site_addr, "listening");
     let engine = start_engine(&store, &engine, provider);
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|error| error.to_string());
+        .await;
     engine.shutdown().await;
     served?;
     store.close().await;

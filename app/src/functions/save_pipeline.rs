@@ -85,12 +85,10 @@ pub async fn save_pipeline(
         &input,
     )
     .await
-    .map_err(|error| match error {
+    .map_err(|error| match &error {
         // The form shows one message: say where it is.
-        CoreError::Invalid { field, message } => {
-            CoreError::Invalid { message: format!("{field}: {message}"), field }
-        }
-        other => other,
+        CoreError::Invalid { field, .. } => CoreError::invalid(field, error.describe()),
+        _ => error,
     })?;
     Ok(())
 }

@@ -29,11 +29,10 @@ impl IntoResponse for Failed {
     fn into_response(self) -> Response {
         let status = self.0.status();
         let message = match &self.0 {
-            CoreError::Invalid { field, message } => format!("{field}: {message}"),
             CoreError::Unauthenticated => {
                 "A valid API token is required: it is missing, unknown, expired or revoked.".into()
             }
-            other => other.to_string(),
+            other => other.describe(),
         };
         (status, Json(json!({ "status": "failed", "message": message }))).into_response()
     }
