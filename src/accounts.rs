@@ -50,8 +50,8 @@ pub async fn authenticate(
                 workspace_id: None,
                 tenant_id: None,
                 actor: crate::operation::Initiator::user(&user),
-                kind: crate::audit::kind::SESSION,
-                action: crate::audit::action::SIGN_IN,
+                kind: crate::audit::AuditKind::Session,
+                action: crate::audit::AuditAction::SignIn,
                 target_id: user.id.to_string(),
                 details: serde_json::Map::new(),
             })

@@ -35,42 +35,74 @@ pub struct NewAuditEntry {
     pub workspace_id: Option<i64>,
     pub tenant_id: Option<i64>,
     pub actor: Initiator,
-    pub kind: &'static str,
-    pub action: &'static str,
+    pub kind: AuditKind,
+    pub action: AuditAction,
     pub target_id: String,
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The kinds of things entries are about (the contract's `type`).
-pub mod kind {
-    pub const OPERATION: &str = "operation";
-    pub const RESTORE_RUN: &str = "restore_run";
-    pub const PROVIDER_CONNECTION: &str = "provider_connection";
-    pub const PIPELINE: &str = "pipeline";
-    pub const TOOL: &str = "tool";
-    pub const TOKEN: &str = "token";
-    pub const SESSION: &str = "session";
-    pub const MEMBER: &str = "member";
-    pub const TENANT: &str = "tenant";
+/// The kinds of things entries are about (the contract's `type`), in the order the audit page
+/// offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    Operation,
+    Pipeline,
+    Tool,
+    Token,
+    Session,
+    Member,
+    Tenant,
+    RestoreRun,
+    ProviderConnection,
 }
 
+text_enum!(AuditKind, "audit type" {
+    Operation = "operation",
+    Pipeline = "pipeline",
+    Tool = "tool",
+    Token = "token",
+    Session = "session",
+    Member = "member",
+    Tenant = "tenant",
+    RestoreRun = "restore_run",
+    ProviderConnection = "provider_connection",
+});
+
 /// What was done (the contract's `action`).
-pub mod action {
-    pub const CREATE: &str = "create";
-    pub const UPDATE: &str = "update";
-    pub const DELETE: &str = "delete";
-    pub const START: &str = "start";
-    pub const REUSE: &str = "reuse";
-    pub const CANCEL: &str = "cancel";
-    pub const EXECUTE: &str = "execute";
-    pub const RUN: &str = "run";
-    pub const STOP: &str = "stop";
-    pub const RESET: &str = "reset";
-    pub const REVOKE: &str = "revoke";
-    pub const SIGN_IN: &str = "sign_in";
-    pub const DISABLE: &str = "disable";
-    pub const PURGE: &str = "purge";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Create,
+    Update,
+    Delete,
+    Start,
+    Reuse,
+    Cancel,
+    Execute,
+    Run,
+    Stop,
+    Reset,
+    Revoke,
+    SignIn,
+    Disable,
+    Purge,
 }
+
+text_enum!(AuditAction, "audit action" {
+    Create = "create",
+    Update = "update",
+    Delete = "delete",
+    Start = "start",
+    Reuse = "reuse",
+    Cancel = "cancel",
+    Execute = "execute",
+    Run = "run",
+    Stop = "stop",
+    Reset = "reset",
+    Revoke = "revoke",
+    SignIn = "sign_in",
+    Disable = "disable",
+    Purge = "purge",
+});
 
 /// `GET /api/v1/logs/user/actions` entries, field for field as the contract shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

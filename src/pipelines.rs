@@ -2,7 +2,7 @@
 //! edit, run, stop, reset, status and logs, each behind the item access check.
 
 use crate::activity::LOG_LIMIT;
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::engine::operations::PIPELINE;
 use crate::item_access::{self, validate_rules, Item, Level};
 use crate::model::User;
@@ -154,7 +154,7 @@ async fn audit(
     store: &Store,
     actor: &Initiator,
     record: &PipelineRecord,
-    verb: &'static str,
+    verb: AuditAction,
     details: serde_json::Value,
 ) -> Result<(), CoreError> {
     store
@@ -162,7 +162,7 @@ async fn audit(
             workspace_id: Some(record.workspace_id),
             tenant_id: None,
             actor: actor.clone(),
-            kind: kind::PIPELINE,
+            kind: AuditKind::Pipeline,
             action: verb,
             target_id: record.pipeline.id.to_string(),
             details: details.as_object().cloned().unwrap_or_default(),
@@ -185,7 +185,7 @@ pub async fn create(
     let fields = PipelineFields { name: &name, description, steps: &input.steps, access: &access };
     let id = store.create_pipeline(workspace_id, owner.id, &fields).await?;
     let record = store.pipeline(id).await?.ok_or(CoreError::Internal)?;
-    audit(store, actor, &record, action::CREATE, serde_json::json!({ "name": name })).await?;
+    audit(store, actor, &record, AuditAction::Create, serde_json::json!({ "name": name })).await?;
     Ok(record.pipeline)
 }
 
@@ -207,7 +207,7 @@ pub async fn update(
     }
     let fields = PipelineFields { name: &name, description, steps: &input.steps, access: &access };
     store.update_pipeline(id, &fields).await?;
-    audit(store, actor, &record, action::UPDATE, serde_json::json!({ "name": name })).await?;
+    audit(store, actor, &record, AuditAction::Update, serde_json::json!({ "name": name })).await?;
     store.pipeline(id).await?.map(|record| record.pipeline).ok_or(CoreError::NotFound)
 }
 
@@ -216,7 +216,8 @@ pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> R
     if !store.delete_pipeline(id).await? {
         return Err(CoreError::conflict("This pipeline is running. Stop it before deleting it."));
     }
-    audit(store, actor, &record, action::DELETE, serde_json::json!({ "name": record.pipeline.name })).await
+    audit(store, actor, &record, AuditAction::Delete, serde_json::json!({ "name": record.pipeline.name }))
+        .await
 }
 
 /// A run that was started: its number and operation run.
@@ -262,7 +263,7 @@ pub async fn run(store: &Store, user: &User, actor: &Initiator, id: i64) -> Resu
     let started = store.start_run(&new).await?;
     store.link_pipeline_run(id, run_count, started.id()).await?;
     let details = serde_json::json!({ "runCount": run_count, "operationRunId": started.id() });
-    audit(store, actor, &record, action::RUN, details).await?;
+    audit(store, actor, &record, AuditAction::Run, details).await?;
     Ok(RunStarted { run_count, operation_run_id: started.id() })
 }
 
@@ -323,7 +324,7 @@ pub async fn reset(store: &Store, user: &User, actor: &Initiator, id: i64) -> Re
     if !store.reset_pipeline(id).await? {
         return Err(CoreError::conflict(format!("Pipeline {id} is running.  Stop it before resetting it.")));
     }
-    audit(store, actor, &record, action::RESET, serde_json::json!({})).await
+    audit(store, actor, &record, AuditAction::Reset, serde_json::json!({})).await
 }
 
 /// Asks the running pipeline to stop: its current step finishes, the rest are skipped, and the
@@ -344,7 +345,7 @@ pub async fn stop(store: &Store, user: &User, actor: &Initiator, id: i64) -> Res
             "Stop requested: the current step finishes, the rest are skipped.",
         )
         .await?;
-    audit(store, actor, &record, action::STOP, serde_json::json!({ "runCount": run_count })).await
+    audit(store, actor, &record, AuditAction::Stop, serde_json::json!({ "runCount": run_count })).await
 }
 
 /// Activity logs, newest first, at most `LOG_LIMIT`: of one run when named, only its console

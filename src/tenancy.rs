@@ -1,6 +1,6 @@
 //! Workspaces, tenants and memberships: the use cases the UI, the JSON routes and the CLI share.
 
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::{Tenant, TenantMembership};
 use crate::operation::Initiator;
 use crate::store::{Ensured, MembershipChange, Store};
@@ -56,8 +56,8 @@ async fn create(
             store,
             actor,
             &tenant,
-            kind::TENANT,
-            action::CREATE,
+            AuditKind::Tenant,
+            AuditAction::Create,
             tenant.id,
             serde_json::json!({ "slug": slug }),
         )
@@ -70,8 +70,8 @@ async fn audit(
     store: &Store,
     actor: &Initiator,
     tenant: &Tenant,
-    kind: &'static str,
-    verb: &'static str,
+    kind: AuditKind,
+    verb: AuditAction,
     target_id: i64,
     details: serde_json::Value,
 ) -> Result<(), CoreError> {
@@ -103,12 +103,20 @@ pub async fn set_member(
     })?;
     let change = store.set_membership(tenant.id, user.id, role).await?;
     let verb = match change {
-        MembershipChange::Added => action::CREATE,
-        MembershipChange::RoleChanged { .. } => action::UPDATE,
+        MembershipChange::Added => AuditAction::Create,
+        MembershipChange::RoleChanged { .. } => AuditAction::Update,
         MembershipChange::Unchanged => return Ok(change),
     };
-    audit(store, actor, &tenant, kind::MEMBER, verb, user.id, serde_json::json!({ "role": role.as_str() }))
-        .await?;
+    audit(
+        store,
+        actor,
+        &tenant,
+        AuditKind::Member,
+        verb,
+        user.id,
+        serde_json::json!({ "role": role.as_str() }),
+    )
+    .await?;
     Ok(change)
 }
 
@@ -127,7 +135,7 @@ pub async fn change_role(
     let change = store.set_membership(actor.tenant.id, user_id, role).await?;
     if change != MembershipChange::Unchanged {
         let details = serde_json::json!({ "role": role.as_str() });
-        audit(store, by, &actor.tenant, kind::MEMBER, action::UPDATE, user_id, details).await?;
+        audit(store, by, &actor.tenant, AuditKind::Member, AuditAction::Update, user_id, details).await?;
     }
     Ok(change)
 }
@@ -139,7 +147,16 @@ pub async fn remove_member(
     user_id: i64,
 ) -> Result<(), CoreError> {
     if store.remove_membership(actor.tenant.id, user_id).await? {
-        audit(store, by, &actor.tenant, kind::MEMBER, action::DELETE, user_id, serde_json::json!({})).await
+        audit(
+            store,
+            by,
+            &actor.tenant,
+            AuditKind::Member,
+            AuditAction::Delete,
+            user_id,
+            serde_json::json!({}),
+        )
+        .await
     } else {
         Err(CoreError::NotFound)
     }

@@ -306,8 +306,8 @@ pub async fn delete(store: &Store, actor: &Initiator, slug: &str, id: &str) -> R
             workspace_id: Some(run.workspace_id),
             tenant_id: run.tenant_id,
             actor: actor.clone(),
-            kind: crate::audit::kind::OPERATION,
-            action: crate::audit::action::DELETE,
+            kind: crate::audit::AuditKind::Operation,
+            action: crate::audit::AuditAction::Delete,
             target_id: run.id.to_string(),
             details: serde_json::Map::from_iter([("type".to_string(), run.kind.clone().into())]),
         })

@@ -1,6 +1,6 @@
 //! Personal access tokens: creating one (shown once), recognising one on a request, revoking.
 
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::User;
 use crate::operation::Initiator;
 use crate::store::{NewToken, Store};
@@ -50,7 +50,7 @@ pub async fn create(
         expires_at: Utc::now() + chrono::Duration::days(days),
     };
     let token = store.create_token(&new).await?;
-    audit(store, user, &token, action::CREATE).await?;
+    audit(store, user, &token, AuditAction::Create).await?;
     Ok((token, plain))
 }
 
@@ -81,11 +81,11 @@ pub async fn still_usable(store: &Store, id: i64) -> Result<bool, CoreError> {
 
 pub async fn revoke(store: &Store, user: &User, id: i64) -> Result<(), CoreError> {
     let token = store.revoke_token(user.id, id).await?.ok_or(CoreError::NotFound)?;
-    audit(store, user, &token, action::REVOKE).await
+    audit(store, user, &token, AuditAction::Revoke).await
 }
 
 /// Token changes are personal: no workspace. The entry names the token, never its secret.
-async fn audit(store: &Store, user: &User, token: &ApiToken, verb: &'static str) -> Result<(), CoreError> {
+async fn audit(store: &Store, user: &User, token: &ApiToken, verb: AuditAction) -> Result<(), CoreError> {
     let mut details = serde_json::Map::new();
     details.insert("name".into(), token.name.clone().into());
     details.insert("prefix".into(), token.prefix.clone().into());
@@ -94,7 +94,7 @@ async fn audit(store: &Store, user: &User, token: &ApiToken, verb: &'static str)
             workspace_id: None,
             tenant_id: None,
             actor: Initiator::user(user),
-            kind: kind::TOKEN,
+            kind: AuditKind::Token,
             action: verb,
             target_id: token.id.to_string(),
             details,

@@ -1,6 +1,6 @@
 //! The tool registry's use cases behind the pages, the contract's `registry` routes and the CLI.
 
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::egress::EgressPolicy;
 use crate::item_access::{self, Item, Level};
 use crate::model::User;
@@ -48,7 +48,7 @@ async fn audit(
     store: &Store,
     actor: &Initiator,
     record: &ToolRecord,
-    verb: &'static str,
+    verb: AuditAction,
 ) -> Result<(), CoreError> {
     let mut details = Map::new();
     details.insert("name".into(), record.tool.name.clone().into());
@@ -57,7 +57,7 @@ async fn audit(
             workspace_id: Some(record.workspace_id),
             tenant_id: None,
             actor: actor.clone(),
-            kind: kind::TOOL,
+            kind: AuditKind::Tool,
             action: verb,
             target_id: record.tool.id.to_string(),
             details,
@@ -92,7 +92,7 @@ pub async fn create(
     check_base_url(egress, &draft)?;
     let id = store.create_tool(workspace_id, owner.id, &draft).await?;
     let record = store.tool(id).await?.ok_or(CoreError::Internal)?;
-    audit(store, actor, &record, action::CREATE).await?;
+    audit(store, actor, &record, AuditAction::Create).await?;
     Ok(record.tool)
 }
 
@@ -123,7 +123,7 @@ pub async fn update(
         });
     }
     store.update_tool(id, &draft).await?;
-    audit(store, actor, &record, action::UPDATE).await?;
+    audit(store, actor, &record, AuditAction::Update).await?;
     let tool = store.tool(id).await?.ok_or(CoreError::NotFound)?.tool;
     Ok(Updated { tool, dropped_secrets: merged.dropped_secrets })
 }
@@ -131,5 +131,5 @@ pub async fn update(
 pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
     let record = visible(store, user, id, Level::Write).await?;
     store.delete_tool(id).await?;
-    audit(store, actor, &record, action::DELETE).await
+    audit(store, actor, &record, AuditAction::Delete).await
 }

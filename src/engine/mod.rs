@@ -9,7 +9,7 @@ mod workers;
 pub use context::{RunContext, Stop};
 pub use workers::{run_now, EngineHandle, EngineSettings};
 
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::operation::{Initiator, OperationRun, RunOutcome};
 use crate::store::{NewRun, Started, Store};
 use crate::CoreError;
@@ -63,8 +63,8 @@ pub async fn start_now(store: &Store, new: &NewRun) -> Result<Started, CoreError
 
 async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<(), CoreError> {
     let verb = match started {
-        Started::Created(_) => action::START,
-        Started::Reused(_) => action::REUSE,
+        Started::Created(_) => AuditAction::Start,
+        Started::Reused(_) => AuditAction::Reuse,
     };
     let mut details = serde_json::Map::new();
     details.insert("type".into(), new.kind.clone().into());
@@ -76,7 +76,7 @@ async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<()
             workspace_id: Some(new.workspace_id),
             tenant_id: new.tenant_id,
             actor: new.initiator.clone(),
-            kind: kind::OPERATION,
+            kind: AuditKind::Operation,
             action: verb,
             target_id: started.id().to_string(),
             details,
@@ -98,8 +98,8 @@ pub async fn cancel(store: &Store, actor: &Initiator, run: &OperationRun) -> Res
             workspace_id: Some(run.workspace_id),
             tenant_id: run.tenant_id,
             actor: actor.clone(),
-            kind: kind::OPERATION,
-            action: action::CANCEL,
+            kind: AuditKind::Operation,
+            action: AuditAction::Cancel,
             target_id: run.id.to_string(),
             details,
         })

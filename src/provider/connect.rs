@@ -7,7 +7,7 @@ use super::{
     AccessCheck, ConnectionCheck, ConnectionInfo, PolicyFamily, ProviderClient, ProviderError,
     CONFIGURATION_READ, DEFAULT_BASE_URL, GROUP_READ, RBAC_READ,
 };
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::egress::EgressPolicy;
 use crate::model::Tenant;
 use crate::operation::Initiator;
@@ -198,8 +198,8 @@ pub async fn connect(
             workspace_id: Some(tenant.workspace_id),
             tenant_id: Some(tenant.id),
             actor: actor.clone(),
-            kind: kind::PROVIDER_CONNECTION,
-            action: action::UPDATE,
+            kind: AuditKind::ProviderConnection,
+            action: AuditAction::Update,
             target_id: tenant.id.to_string(),
             details,
         })

@@ -72,8 +72,8 @@ impl Store {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, action, target_id, \
              details, created_at) VALUES ($1, $2, $3, (SELECT email FROM users WHERE id = $3), $4, $5, $6, $7, $8, $9)")
-            .bind(entry.workspace_id).bind(entry.tenant_id).bind(user_id).bind(actor).bind(entry.kind)
-            .bind(entry.action).bind(&entry.target_id).bind(details).bind(Utc::now())
+            .bind(entry.workspace_id).bind(entry.tenant_id).bind(user_id).bind(actor).bind(entry.kind.as_str())
+            .bind(entry.action.as_str()).bind(&entry.target_id).bind(details).bind(Utc::now())
             .execute(pool).await.map(drop))?;
         Ok(())
     }

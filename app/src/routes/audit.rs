@@ -3,20 +3,8 @@ use crate::functions::{audit_log, AuditView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-use tenantpilot_core::audit::kind;
+use tenantpilot_core::audit::AuditKind;
 use tenantpilot_core::encoding::percent_encode;
-
-const TYPES: [&str; 9] = [
-    kind::OPERATION,
-    kind::PIPELINE,
-    kind::TOOL,
-    kind::TOKEN,
-    kind::SESSION,
-    kind::MEMBER,
-    kind::TENANT,
-    kind::RESTORE_RUN,
-    kind::PROVIDER_CONNECTION,
-];
 
 /// The user-action log for Power Users and Site Admins: filters by day and type (in the URL, so
 /// a filtered view can be shared), newest first, a page at a time.
@@ -40,7 +28,7 @@ pub fn AuditPage() -> impl IntoView {
                 <label>"Type"
                     <select name="type">
                         <option value="">"Any"</option>
-                        {TYPES.into_iter().map(|kind| view! {
+                        {AuditKind::ALL.map(AuditKind::as_str).into_iter().map(|kind| view! {
                             <option value=kind selected=move || filters().1.as_deref() == Some(kind)>{kind}</option>
                         }).collect_view()}
                     </select>

@@ -13,6 +13,7 @@ use common::{Reply, TestApp};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tenantpilot_core::audit::{AuditAction, AuditKind};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::model::User;
 use tenantpilot_core::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
@@ -824,8 +825,8 @@ async fn activity_logs_filter_limit_and_order(backend: Backend) {
                 workspace_id: Some(demo),
                 tenant_id: None,
                 actor: Initiator::user(&world.owner),
-                kind: "pipeline",
-                action: "update",
+                kind: AuditKind::Pipeline,
+                action: AuditAction::Update,
                 target_id: pipeline.id.to_string(),
                 details: serde_json::Map::from_iter([("n".to_string(), json!(n))]),
             })
@@ -908,7 +909,8 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
     let tenant = |slug: &'static str| async move { store.tenant_by_slug(slug).await.unwrap().unwrap().id };
     let (demo, other) = (workspace("demo").await, workspace("other").await);
     let (fabrikam, globex) = (tenant("fabrikam").await, tenant("globex").await);
-    // One entry per cell, each marked by its target: who did it, where.
+    // One entry per cell, each marked by its target: who did it, where (a type no other entry of
+    // this test has).
     let cells: [(&str, &User, Option<i64>, Option<i64>); 6] = [
         ("owner-in-demo", &world.owner, Some(demo), None),
         ("owner-in-fabrikam", &world.owner, Some(demo), Some(fabrikam)),
@@ -923,8 +925,8 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
                 workspace_id,
                 tenant_id,
                 actor: Initiator::user(actor),
-                kind: "matrix",
-                action: "update",
+                kind: AuditKind::RestoreRun,
+                action: AuditAction::Update,
                 target_id: target.into(),
                 details: serde_json::Map::new(),
             })
@@ -935,7 +937,7 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
     let seen = |email: &'static str| async move {
         let token = by_ref.token(email, &[Scope::Api, Scope::SecurityLogs]).await;
         let (code, page) =
-            by_ref.call(Method::GET, "/api/v1/logs/user/actions?type=matrix", &token, None).await;
+            by_ref.call(Method::GET, "/api/v1/logs/user/actions?type=restore_run", &token, None).await;
         assert_eq!(code, StatusCode::OK, "{page}");
         let mut targets: Vec<String> = page["data"]
             .as_array()

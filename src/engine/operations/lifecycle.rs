@@ -5,7 +5,7 @@
 
 use super::capture::{capture_policies, Tally};
 use super::provider_session;
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::capability::{Capability, Role};
 use crate::engine::{Operation, RunContext, Stop};
 use crate::lifecycle::{self, JobPlan, ModuleId, Refusal, TenantAttributes};
@@ -238,7 +238,7 @@ async fn disable(run: &mut RunContext) -> Result<RunOutcome, Stop> {
     run.set_total(1 + i64::from(purge));
     if tenant.enabled {
         let cancelled = run.store.disable_tenant(tenant.id).await?;
-        audit(run, &tenant, action::DISABLE, serde_json::json!({ "cancelledRuns": cancelled })).await?;
+        audit(run, &tenant, AuditAction::Disable, serde_json::json!({ "cancelledRuns": cancelled })).await?;
         run.log(format!("Disabled tenant {}; cancelled {cancelled} active operations", tenant.slug)).await?;
     } else {
         run.log(format!("Tenant {} was disabled already", tenant.slug)).await?;
@@ -248,7 +248,7 @@ async fn disable(run: &mut RunContext) -> Result<RunOutcome, Stop> {
         let counts = run.store.purge_tenant(tenant.id).await?;
         let details: serde_json::Map<String, serde_json::Value> =
             counts.iter().map(|(table, rows)| ((*table).to_string(), (*rows).into())).collect();
-        audit(run, &tenant, action::PURGE, serde_json::Value::Object(details)).await?;
+        audit(run, &tenant, AuditAction::Purge, serde_json::Value::Object(details)).await?;
         let deleted: Vec<String> = counts.iter().map(|(table, rows)| format!("{rows} {table}")).collect();
         run.log(format!("Purged tenant {}: deleted {}", tenant.slug, deleted.join(", "))).await?;
         run.item_succeeded();
@@ -293,7 +293,7 @@ async fn log_failure(run: &RunContext, result: &Result<RunOutcome, Stop>) {
 async fn audit(
     run: &RunContext,
     tenant: &Tenant,
-    verb: &'static str,
+    verb: AuditAction,
     details: serde_json::Value,
 ) -> Result<(), CoreError> {
     let mut details = details.as_object().cloned().unwrap_or_default();
@@ -303,7 +303,7 @@ async fn audit(
             workspace_id: Some(tenant.workspace_id),
             tenant_id: Some(tenant.id),
             actor: run.run.initiator.clone(),
-            kind: kind::TENANT,
+            kind: AuditKind::Tenant,
             action: verb,
             target_id: tenant.id.to_string(),
             details,

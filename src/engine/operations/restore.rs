@@ -9,7 +9,7 @@
 use super::names::Names;
 use super::{provider_failure, provider_session, target_id, RESTORE};
 use crate::access;
-use crate::audit::{action, kind, NewAuditEntry};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::backup::{
     self, BackupItem, MappingRow, Mappings, Referenced, Resolution, Resolved, RestoreAction, RestoreRequest,
     RestoreRun, TargetView,
@@ -286,7 +286,7 @@ pub async fn create_restore_run(
     details.insert("sourceTenant".into(), source.slug.into());
     details.insert("itemCount".into(), item_ids.len().into());
     details.insert("blocked".into(), preview.blocked().into());
-    audit(store, member, actor, action::CREATE, run.id, details).await?;
+    audit(store, member, actor, AuditAction::Create, run.id, details).await?;
     Ok(run)
 }
 
@@ -328,7 +328,7 @@ pub async fn remap_restore_run(
     let mut details = serde_json::Map::new();
     details.insert("mappings".into(), serde_json::to_value(mappings).unwrap_or_default());
     details.insert("blocked".into(), preview.blocked().into());
-    audit(store, member, actor, action::UPDATE, restore.id, details).await?;
+    audit(store, member, actor, AuditAction::Update, restore.id, details).await?;
     Ok(updated)
 }
 
@@ -336,7 +336,7 @@ async fn audit(
     store: &Store,
     member: &TenantMembership,
     actor: &Initiator,
-    verb: &'static str,
+    verb: AuditAction,
     restore_id: i64,
     details: serde_json::Map<String, serde_json::Value>,
 ) -> Result<(), CoreError> {
@@ -345,7 +345,7 @@ async fn audit(
             workspace_id: Some(member.tenant.workspace_id),
             tenant_id: Some(member.tenant.id),
             actor: actor.clone(),
-            kind: kind::RESTORE_RUN,
+            kind: AuditKind::RestoreRun,
             action: verb,
             target_id: restore_id.to_string(),
             details,
@@ -468,8 +468,8 @@ impl Operation for Restore {
                 workspace_id: Some(run.run.workspace_id),
                 tenant_id: Some(tenant_id),
                 actor: run.run.initiator.clone(),
-                kind: kind::RESTORE_RUN,
-                action: action::EXECUTE,
+                kind: AuditKind::RestoreRun,
+                action: AuditAction::Execute,
                 target_id: restore.id.to_string(),
                 details,
             })
