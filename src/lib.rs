@@ -24,8 +24,6 @@ pub mod access;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
-pub mod activity;
-#[cfg(feature = "server")]
 pub mod egress;
 #[cfg(feature = "server")]
 pub mod engine;

@@ -1,7 +1,7 @@
 //! The pipeline use cases behind the pages, the pipeline contract's routes and the CLI: create,
 //! edit, run, stop, reset, status and logs, each behind the item access check.
 
-use crate::activity::LOG_LIMIT;
+use crate::audit::LOG_LIMIT;
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::engine::operations::PIPELINE;
 use crate::item_access::{self, validate_rules, Item, Level};

@@ -30,7 +30,7 @@ use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_core::token::{AccountRole, Scope};
 use tenantpilot_core::{accounts, seed};
-use tenantpilot_core::{activity, engine, tenant_jobs, tokens};
+use tenantpilot_core::{audit, engine, tenant_jobs, tokens};
 use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
 use tower::ServiceExt;
@@ -439,9 +439,9 @@ async fn bench(backend: Backend, name: &'static str) {
                 let (store, owner, raw) = (store.clone(), owner.clone(), raw.clone());
                 async move {
                     let count = if actions {
-                        activity::user_actions(&store, &owner, raw.as_deref()).await.unwrap().count
+                        audit::user_actions(&store, &owner, raw.as_deref()).await.unwrap().count
                     } else {
-                        activity::token_activity(&store, &owner, raw.as_deref()).await.unwrap().count
+                        audit::token_activity(&store, &owner, raw.as_deref()).await.unwrap().count
                     };
                     assert_eq!(count, rows, "{what}");
                 }

@@ -18,7 +18,7 @@ pub async fn audit_log(
     before: Option<i64>,
 ) -> Result<AuditView, AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    let page = tenantpilot_core::activity::audit_page(
+    let page = tenantpilot_core::audit::audit_page(
         &signed_in.state.store,
         &signed_in.user,
         date.as_deref(),

@@ -4,7 +4,7 @@ use super::{said, Body, Caller, Failed};
 use axum::body::Bytes;
 use axum::Json;
 use serde_json::{json, Value};
-use tenantpilot_core::activity::require_power_user;
+use tenantpilot_core::audit::require_power_user;
 use tenantpilot_core::item_access::Level;
 use tenantpilot_core::pipeline::{Pipeline, PipelineLog};
 use tenantpilot_core::pipelines;

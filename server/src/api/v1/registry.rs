@@ -3,7 +3,7 @@
 use super::{Body, Caller, Failed};
 use axum::body::Bytes;
 use axum::Json;
-use tenantpilot_core::activity::require_power_user;
+use tenantpilot_core::audit::require_power_user;
 use tenantpilot_core::item_access::Level;
 use tenantpilot_core::tool::Tool;
 use tenantpilot_core::tools;

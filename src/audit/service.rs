@@ -1,8 +1,8 @@
-//! The activity-log routes' use cases: user actions and token activity, read by Power Users and
-//! Site Admins. Query parameters as the pipeline contract spells them (`date`, `type`, `scope`,
-//! `count`); a bad one is an error naming it.
+//! The audit log's use cases (server only): reading user actions and token activity, for Power
+//! Users and Site Admins. Query parameters as the pipeline contract spells them (`date`, `type`,
+//! `scope`, `count`); a bad one is an error naming it.
 
-use crate::audit::{LogPage, TokenActivity, UserAction};
+use super::{LogPage, TokenActivity, UserAction};
 use crate::model::User;
 use crate::store::{LogQuery, Store};
 use crate::CoreError;

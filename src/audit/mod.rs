@@ -2,6 +2,11 @@
 //! cancel or sign-in by a person, a token or the system, from pages, server functions and APIs
 //! alike. `GET /api/v1/logs/user/actions` answers it in the pipeline contract's shape.
 
+#[cfg(feature = "server")]
+mod service;
+#[cfg(feature = "server")]
+pub use service::*;
+
 use crate::operation::Initiator;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
