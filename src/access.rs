@@ -5,7 +5,7 @@
 
 use crate::model::{TenantMembership, User};
 use crate::store::Store;
-use crate::token::Scope;
+use crate::tokens::Scope;
 use crate::{Capability, CoreError};
 
 /// The caller's membership in tenant `slug`, if it grants `capability`.

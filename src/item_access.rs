@@ -3,7 +3,7 @@
 //! `NotFound` (as if it did not exist); whoever may see it but not change it gets `Forbidden`.
 
 use crate::model::User;
-use crate::token::AccountRole;
+use crate::tokens::AccountRole;
 use crate::{validate, CoreError};
 use serde::{Deserialize, Serialize};
 

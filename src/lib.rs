@@ -15,7 +15,7 @@ pub mod model;
 pub mod operation;
 pub mod pipeline;
 pub mod provider;
-pub mod token;
+pub mod tokens;
 pub mod tool;
 pub mod validate;
 
@@ -48,8 +48,6 @@ pub mod tenant_jobs;
 pub mod testing;
 #[cfg(feature = "server")]
 pub mod throttle;
-#[cfg(feature = "server")]
-pub mod tokens;
 #[cfg(feature = "server")]
 pub mod tools;
 

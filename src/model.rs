@@ -1,6 +1,6 @@
 //! Records as the UI and the JSON routes see them. They compile to wasm: no database types here.
 
-use crate::token::AccountRole;
+use crate::tokens::AccountRole;
 use crate::{Capability, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

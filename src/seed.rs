@@ -8,7 +8,7 @@ use crate::pipeline::PipelineInput;
 use crate::provider::{self, ConnectionInfo, NewConnection, NewCredential};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
-use crate::token::AccountRole;
+use crate::tokens::AccountRole;
 use crate::{accounts, password, pipelines, CoreError, Role};
 
 pub struct DemoAccounts {

@@ -49,7 +49,7 @@ macro_rules! text_enum {
 mod tests {
     use crate::operation::RunStatus;
     use crate::pipeline::PipelineState;
-    use crate::token::AccountRole;
+    use crate::tokens::AccountRole;
     use crate::Role;
 
     #[test]

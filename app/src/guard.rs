@@ -10,7 +10,7 @@ use tenantpilot_core::model::{TenantMembership, User};
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
-use tenantpilot_core::token::ApiToken;
+use tenantpilot_core::tokens::ApiToken;
 use tenantpilot_core::{access, tokens, Capability, CoreError};
 use tower_sessions::Session;
 

@@ -28,7 +28,7 @@ use tenantpilot_core::operation::{Initiator, RunTarget};
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
-use tenantpilot_core::token::{AccountRole, Scope};
+use tenantpilot_core::tokens::{AccountRole, Scope};
 use tenantpilot_core::{accounts, seed};
 use tenantpilot_core::{audit, engine, tenant_jobs, tokens};
 use tenantpilot_server::config::Cli;

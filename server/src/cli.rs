@@ -12,7 +12,7 @@ use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::Reseal;
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
-use tenantpilot_core::{accounts, pipelines, token, tokens, tools, validate, CoreError};
+use tenantpilot_core::{accounts, pipelines, tokens, tools, validate, CoreError};
 
 pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> {
     match command {
@@ -54,7 +54,7 @@ async fn user_by_email(store: &Store, email: &str) -> Result<User, CoreError> {
 pub async fn token(store: &Store, command: TokenCommand) -> Result<(), CoreError> {
     let TokenCommand::Create { email, name, scopes, expires_days } = command;
     let user = user_by_email(store, &email).await?;
-    let scopes = token::parse_scopes("scopes", &scopes)?;
+    let scopes = tokens::parse_scopes("scopes", &scopes)?;
     let (token, plain) = tokens::create(store, &user, &name, &scopes, expires_days).await?;
     println!("{plain}");
     eprintln!(

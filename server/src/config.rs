@@ -194,7 +194,7 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
         #[arg(long)]
-        role: tenantpilot_core::token::AccountRole,
+        role: tenantpilot_core::tokens::AccountRole,
     },
 }
 

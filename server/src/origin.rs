@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tenantpilot_app::error::AppError;
-use tenantpilot_core::token::TOKEN_PREFIX;
+use tenantpilot_core::tokens::TOKEN_PREFIX;
 use tenantpilot_core::CoreError;
 
 const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");

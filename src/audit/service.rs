@@ -143,7 +143,7 @@ pub async fn token_activity(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::AccountRole;
+    use crate::tokens::AccountRole;
 
     fn reader() -> User {
         User {

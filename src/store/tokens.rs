@@ -1,7 +1,7 @@
 //! Personal access tokens: stored by the SHA-256 hash of the secret, never the secret itself.
 
 use super::{on_pool, Store};
-use crate::token::{ApiToken, Scope};
+use crate::tokens::{ApiToken, Scope};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 

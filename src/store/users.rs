@@ -1,6 +1,6 @@
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::User;
-use crate::token::AccountRole;
+use crate::tokens::AccountRole;
 use crate::CoreError;
 use chrono::Utc;
 

@@ -1,7 +1,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use tenantpilot_core::token::ApiToken;
+use tenantpilot_core::tokens::ApiToken;
 
 /// The viewer's tokens, and a just-created token's secret on the one view that shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

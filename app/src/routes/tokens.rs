@@ -2,7 +2,7 @@ use crate::components::{timestamp, ActionError, ActionNotice, ErrorView, Frame};
 use crate::functions::{my_tokens, CreateToken, RevokeToken, TokensView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tenantpilot_core::token::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS};
+use tenantpilot_core::tokens::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS};
 
 /// The viewer's personal access tokens: create one (its secret shown once), see when each was
 /// last used, revoke.

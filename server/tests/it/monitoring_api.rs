@@ -286,7 +286,7 @@ async fn closing_reason(body: &mut axum::body::Body, secs: u64) -> Option<String
 /// Issue 14 §4: a live stream re-checks its session or token when it refreshes what its person
 /// may see, and ends once they are signed out or the token is revoked.
 async fn streams_end_at_sign_out_and_token_revocation(backend: Backend) {
-    use tenantpilot_core::token::Scope;
+    use tenantpilot_core::tokens::Scope;
     let app = TestApp::with_flags(backend, &["--live-recheck-secs", "1"]).await;
     let cookie = app.sign_in("owner@demo.test").await;
     let mut stream = open_stream(&app, &cookie).await;

@@ -21,7 +21,7 @@ use tenantpilot_core::pipeline::PipelineInput;
 use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, NewToken, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
-use tenantpilot_core::token::{AccountRole, Scope};
+use tenantpilot_core::tokens::{AccountRole, Scope};
 use tenantpilot_core::{accounts, pipelines, tokens, tools, CoreError, Role};
 
 tenantpilot_core::test_on_both_backends!(

@@ -16,7 +16,7 @@ use tenantpilot_core::lifecycle::module_id;
 use tenantpilot_core::operation::{Initiator, RunOutcome, RunStatus};
 use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db, Store};
-use tenantpilot_core::token::Scope;
+use tenantpilot_core::tokens::Scope;
 use tenantpilot_core::tokens;
 use tokio::task::JoinHandle;
 

@@ -10,7 +10,7 @@ use common::TestApp;
 use serde_json::Value;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::store::{Backend, NewToken};
-use tenantpilot_core::token::Scope;
+use tenantpilot_core::tokens::Scope;
 use tenantpilot_core::tokens;
 
 tenantpilot_core::test_on_both_backends!(

@@ -4,7 +4,7 @@ use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::User;
 use crate::operation::Initiator;
 use crate::store::{NewToken, Store};
-use crate::token::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
+use super::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
 use crate::{validate, CoreError};
 use chrono::Utc;
 use rand::Rng;

@@ -1,5 +1,11 @@
-//! Personal access tokens and account roles, as the UI and the JSON routes see them. A token
+//! Personal access tokens and account roles: the types the UI and the JSON routes see (here,
+//! wasm-safe) and, on the server, creating, checking and revoking tokens (`service`). A token
 //! carries scopes; what it may do is its scopes intersected with what its user may do.
+
+#[cfg(feature = "server")]
+mod service;
+#[cfg(feature = "server")]
+pub use service::*;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
