@@ -1,10 +1,10 @@
 //! Personal access tokens: creating one (shown once), recognising one on a request, revoking.
 
+use super::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::User;
 use crate::operation::Initiator;
 use crate::store::{NewToken, Store};
-use super::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
 use crate::{validate, CoreError};
 use chrono::Utc;
 use rand::Rng;

@@ -10,8 +10,7 @@ pub async fn create_token(
     expires_days: Option<i64>,
 ) -> Result<String, AppError> {
     use crate::guard::FRESH_TOKEN;
-    use tenantpilot_core::tokens::parse_scopes;
-    use tenantpilot_core::tokens;
+    use tenantpilot_core::tokens::{self, parse_scopes};
     let signed_in = crate::guard::signed_in().await?;
     let scopes = parse_scopes("scopes", &format!("api,{}", scopes.unwrap_or_default().join(",")))?;
     let (token, plain) =

@@ -13,8 +13,7 @@ use tenantpilot_core::encoding::percent_encode;
 use tenantpilot_core::keyring::{self, Keyring};
 use tenantpilot_core::provider::Credential;
 use tenantpilot_core::store::{Backend, Db, Reseal, Store};
-use tenantpilot_core::tokens::{AccountRole, Scope};
-use tenantpilot_core::tokens;
+use tenantpilot_core::tokens::{self, AccountRole, Scope};
 
 tenantpilot_core::test_on_both_backends!(secrets_are_sealed_wherever_they_are_set);
 

@@ -16,8 +16,7 @@ use tenantpilot_core::lifecycle::module_id;
 use tenantpilot_core::operation::{Initiator, RunOutcome, RunStatus};
 use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db, Store};
-use tenantpilot_core::tokens::Scope;
-use tenantpilot_core::tokens;
+use tenantpilot_core::tokens::{self, Scope};
 use tokio::task::JoinHandle;
 
 tenantpilot_core::test_on_both_backends!(

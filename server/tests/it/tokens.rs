@@ -10,8 +10,7 @@ use common::TestApp;
 use serde_json::Value;
 use tenantpilot_core::operation::Initiator;
 use tenantpilot_core::store::{Backend, NewToken};
-use tenantpilot_core::tokens::Scope;
-use tenantpilot_core::tokens;
+use tenantpilot_core::tokens::{self, Scope};
 
 tenantpilot_core::test_on_both_backends!(
     tokens_act_within_their_scopes_and_their_users_rights,
