@@ -41,26 +41,20 @@ pub async fn visible_with_level(
 
 /// Every pipeline `user` may see, by name.
 pub async fn list(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError> {
-    let workspaces = store.workspaces_of(user.id).await?;
-    Ok(store
-        .pipelines_for(user.id)
-        .await?
-        .into_iter()
-        .filter(|record| item_access::level(user, &workspaces, &item(record)).is_some())
-        .map(|record| record.pipeline)
-        .collect())
+    Ok(seen_by(store, user).await?.into_iter().map(|record| record.pipeline).collect())
 }
 
 /// The ids of every pipeline `user` may read: whose runs they may see.
 pub async fn readable_ids(store: &Store, user: &User) -> Result<Vec<i64>, CoreError> {
+    Ok(seen_by(store, user).await?.iter().map(|record| record.pipeline.id).collect())
+}
+
+/// The pipelines `user` may see (read access or more), by name.
+async fn seen_by(store: &Store, user: &User) -> Result<Vec<PipelineRecord>, CoreError> {
     let workspaces = store.workspaces_of(user.id).await?;
-    Ok(store
-        .pipelines_for(user.id)
-        .await?
-        .iter()
-        .filter(|record| item_access::level(user, &workspaces, &item(record)).is_some())
-        .map(|record| record.pipeline.id)
-        .collect())
+    let mut records = store.pipelines_for(user.id).await?;
+    records.retain(|record| item_access::level(user, &workspaces, &item(record)).is_some());
+    Ok(records)
 }
 
 /// Whether `user` may read pipeline `id` (a missing one: no).

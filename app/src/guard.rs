@@ -28,6 +28,13 @@ pub struct AppState {
     pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
+impl AppState {
+    /// Whether a session signed in at `signed_in_at` is past its absolute lifetime.
+    pub fn session_expired(&self, signed_in_at: DateTime<Utc>) -> bool {
+        Utc::now() - signed_in_at > self.session_absolute_lifetime
+    }
+}
+
 /// Session keys.
 pub const USER_ID: &str = "user_id";
 pub const SIGNED_IN_AT: &str = "signed_in_at";
@@ -83,7 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
             return Err(CoreError::Unauthenticated.into());
         };
-        if Utc::now() - signed_in_at > state.session_absolute_lifetime {
+        if state.session_expired(signed_in_at) {
             session.flush().await.map_err(session_failed)?;
             return Err(CoreError::Unauthenticated.into());
         }

@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenantpilot_app::error::AppError;
-use tenantpilot_app::guard::{SignedIn, Via, SIGNED_IN_AT, USER_ID};
+use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
 use tenantpilot_core::model::User;
 use tenantpilot_core::monitoring::Entitlement;
 use tenantpilot_core::monitoring::{self, ListParams};
 use tenantpilot_core::operation::{RunDetail, RunSummary};
-use tenantpilot_core::store::{RunChange, Store};
+use tenantpilot_core::store::RunChange;
 use tenantpilot_core::tokens;
 use tenantpilot_core::CoreError;
 use tokio::sync::{broadcast, oneshot};
@@ -115,10 +115,10 @@ impl LiveStreams {
     }
 
     /// Whether the session or token a stream was opened with still signs its user in.
-    async fn still_valid(&self, store: &Store, caller: &Caller) -> Result<bool, CoreError> {
+    async fn still_valid(&self, state: &AppState, caller: &Caller) -> Result<bool, CoreError> {
         match caller {
-            Caller::Token(id) => tokens::still_usable(store, *id).await,
-            Caller::Session { id, user_id, lifetime } => {
+            Caller::Token(id) => tokens::still_usable(&state.store, *id).await,
+            Caller::Session { id, user_id } => {
                 let record = self.inner.sessions.load(id).await.map_err(|error| {
                     tracing::warn!(%error, "could not re-read a live stream's session");
                     CoreError::Internal
@@ -129,7 +129,7 @@ impl LiveStreams {
                     .get(SIGNED_IN_AT)
                     .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value.clone()).ok());
                 let same_user = record.data.get(USER_ID).and_then(|value| value.as_i64()) == Some(*user_id);
-                Ok(same_user && signed_in_at.is_some_and(|at| Utc::now() - at <= *lifetime))
+                Ok(same_user && signed_in_at.is_some_and(|at| !state.session_expired(at)))
             }
         }
     }
@@ -158,13 +158,13 @@ impl Drop for Registration {
 
 /// What signed in the stream's caller.
 enum Caller {
-    Session { id: SessionId, user_id: i64, lifetime: chrono::Duration },
+    Session { id: SessionId, user_id: i64 },
     Token(i64),
 }
 
 struct Feed {
     changes: broadcast::Receiver<RunChange>,
-    store: Store,
+    state: AppState,
     user: User,
     caller: Caller,
     entitlement: Entitlement,
@@ -221,11 +221,12 @@ impl Feed {
 
     /// Re-checks the caller, then reloads what they may see. `false`: they are signed out.
     async fn refresh(&mut self) -> Result<bool, CoreError> {
-        if !self.streams.still_valid(&self.store, &self.caller).await? {
+        if !self.streams.still_valid(&self.state, &self.caller).await? {
             return Ok(false);
         }
-        let Some(user) = self.store.user_by_id(self.user.id).await? else { return Ok(false) };
-        self.entitlement = Entitlement::load(&self.store, &user).await?;
+        let store = &self.state.store;
+        let Some(user) = store.user_by_id(self.user.id).await? else { return Ok(false) };
+        self.entitlement = Entitlement::load(store, &user).await?;
         self.user = user;
         Ok(true)
     }
@@ -239,21 +240,20 @@ pub async fn events(
     signed_in: SignedIn,
     Extension(streams): Extension<LiveStreams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let store = signed_in.state.store.clone();
+    let store = &signed_in.state.store;
     let caller = match &signed_in.via {
         Via::Token(token) => Caller::Token(token.id),
         Via::Session => Caller::Session {
             id: signed_in.session.id().ok_or(CoreError::Unauthenticated)?,
             user_id: signed_in.user.id,
-            lifetime: signed_in.state.session_absolute_lifetime,
         },
     };
     let every = streams.inner.settings.recheck;
     let (registration, closed) = streams.register(signed_in.user.id);
     let feed = Feed {
         changes: store.events().subscribe(),
-        entitlement: Entitlement::load(&store, &signed_in.user).await?,
-        store,
+        entitlement: Entitlement::load(store, &signed_in.user).await?,
+        state: signed_in.state.clone(),
         user: signed_in.user,
         caller,
         recheck: tokio::time::interval_at(tokio::time::Instant::now() + every, every),

@@ -290,9 +290,14 @@ async fn streams_end_at_sign_out_and_token_revocation(backend: Backend) {
     let app = TestApp::with_flags(backend, &["--live-recheck-secs", "1"]).await;
     let cookie = app.sign_in("owner@demo.test").await;
     let mut stream = open_stream(&app, &cookie).await;
-    // Still signed in: the stream carries on past several re-checks.
+    // Still signed in: read for 2.5 s (the stream re-checks twice meanwhile), nothing is said
+    // and the stream stays open; a change then still arrives.
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(2500), {
+        use http_body_util::BodyExt;
+        stream.frame()
+    });
+    assert!(quiet.await.is_err(), "no event and no end while signed in");
     run_in(&app, "contoso", "1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(next_run_event(&mut stream).await["status"], "queued");
     let out = app.send(Method::POST, "/api/logout", Some(""), Some(&cookie), common::Sender::Browser).await;
     assert_eq!(out.status, StatusCode::FOUND);
