@@ -33,6 +33,7 @@ pub fn platform(user: &User) -> Result<(), CoreError> {
 }
 
 /// What a token needs on a route: every scope of `all`, and one of `any` when it names some.
+/// Each JSON route declares one (the server's api modules); a route without one takes no token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenRequirement {
     pub all: &'static [Scope],
@@ -40,6 +41,22 @@ pub struct TokenRequirement {
 }
 
 impl TokenRequirement {
+    /// Every token call also needs `api`.
+    const fn all_of(all: &'static [Scope]) -> TokenRequirement {
+        TokenRequirement { all, any: &[] }
+    }
+
+    /// The assignment start routes and Monitoring.
+    pub const OPERATIONS: TokenRequirement = Self::all_of(&[Scope::Api, Scope::Operations]);
+    /// The tenant API and tenant settings.
+    pub const TENANT_ADMIN: TokenRequirement = Self::all_of(&[Scope::Api, Scope::TenantAdmin]);
+    pub const PIPELINE: TokenRequirement = Self::all_of(&[Scope::Api, Scope::Pipeline]);
+    /// Pipeline status and logs are readable with the read-only Pipeline Logs scope as well.
+    pub const PIPELINE_READ: TokenRequirement =
+        TokenRequirement { all: &[Scope::Api], any: &[Scope::Pipeline, Scope::PipelineLogs] };
+    pub const TOOL_REGISTRY: TokenRequirement = Self::all_of(&[Scope::Api, Scope::ToolRegistry]);
+    pub const SECURITY_LOGS: TokenRequirement = Self::all_of(&[Scope::Api, Scope::SecurityLogs]);
+
     /// The scope that lets `held` in, as token activity records it (the most specific one), or
     /// the scope it lacks.
     pub fn admits(&self, held: &[Scope]) -> Result<Scope, Scope> {
@@ -58,78 +75,18 @@ impl TokenRequirement {
     }
 }
 
-/// What a token needs on `path`, or `None` where tokens are not accepted at all (pages, server
-/// functions): people use those with a session. Every token call also needs `api`.
-pub fn token_scopes(path: &str) -> Option<TokenRequirement> {
-    const fn all(all: &'static [Scope]) -> TokenRequirement {
-        TokenRequirement { all, any: &[] }
-    }
-    const OPERATIONS: TokenRequirement = all(&[Scope::Api, Scope::Operations]);
-    const TENANT_ADMIN: TokenRequirement = all(&[Scope::Api, Scope::TenantAdmin]);
-    const PIPELINE: TokenRequirement = all(&[Scope::Api, Scope::Pipeline]);
-    // Status and logs are readable with the read-only Pipeline Logs scope as well.
-    const PIPELINE_READ: TokenRequirement =
-        TokenRequirement { all: &[Scope::Api], any: &[Scope::Pipeline, Scope::PipelineLogs] };
-    const REGISTRY: TokenRequirement = all(&[Scope::Api, Scope::ToolRegistry]);
-    const SECURITY_LOGS: TokenRequirement = all(&[Scope::Api, Scope::SecurityLogs]);
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    match segments.as_slice() {
-        ["admin", "monitoring", "operations", ..] | ["admin", "monitoring", "events"] => Some(OPERATIONS),
-        ["admin", "t", _, "backup-items" | "backup-sets" | "restore-runs", ..] => Some(OPERATIONS),
-        ["admin", "t", _, "provider-connection", ..] => Some(TENANT_ADMIN),
-        ["_", "tenant", ..] => Some(TENANT_ADMIN),
-        ["api", "v1", "pipeline", "status" | "logs"] => Some(PIPELINE_READ),
-        ["api", "v1", "pipeline", ..] => Some(PIPELINE),
-        ["api", "v1", "registry", ..] => Some(REGISTRY),
-        ["api", "v1", "logs", ..] => Some(SECURITY_LOGS),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn tokens_reach_json_routes_only_with_their_scopes() {
-        let needs = |path: &str| token_scopes(path).map(|requirement| requirement.all);
-        let operations = Some(&[Scope::Api, Scope::Operations][..]);
-        assert_eq!(needs("/admin/monitoring/operations"), operations);
-        assert_eq!(needs("/admin/monitoring/operations/5/cancel"), operations);
-        assert_eq!(needs("/admin/t/contoso/backup-items/4/assignments/fetch"), operations);
-        assert_eq!(needs("/admin/t/contoso/restore-runs"), operations);
-        assert_eq!(
-            needs("/admin/t/contoso/provider-connection"),
-            Some(&[Scope::Api, Scope::TenantAdmin][..])
-        );
-        assert_eq!(needs("/_/tenant"), Some(&[Scope::Api, Scope::TenantAdmin][..]));
-        assert_eq!(needs("/_/tenant/12"), Some(&[Scope::Api, Scope::TenantAdmin][..]));
-        assert_eq!(needs("/api/v1/pipeline/run"), Some(&[Scope::Api, Scope::Pipeline][..]));
-        assert_eq!(needs("/api/v1/registry/update"), Some(&[Scope::Api, Scope::ToolRegistry][..]));
-        assert_eq!(needs("/api/v1/logs/user/tokens"), Some(&[Scope::Api, Scope::SecurityLogs][..]));
-        for page in [
-            "/admin",
-            "/admin/t/contoso",
-            "/admin/t/contoso/backups",
-            "/admin/t/contoso/restores/1",
-            "/admin/monitoring",
-            "/admin/monitoring/runs/3",
-            "/api/members",
-            "/system",
-            "/",
-        ] {
-            assert_eq!(token_scopes(page), None, "{page}");
-        }
-    }
-
-    #[test]
     fn pipeline_reads_take_either_pipeline_scope() {
-        let read = token_scopes("/api/v1/pipeline/status").unwrap();
+        let read = TokenRequirement::PIPELINE_READ;
         assert_eq!(read.admits(&[Scope::Api, Scope::PipelineLogs]), Ok(Scope::PipelineLogs));
         assert_eq!(read.admits(&[Scope::Api, Scope::Pipeline]), Ok(Scope::Pipeline));
         assert_eq!(read.admits(&[Scope::Api]), Err(Scope::Pipeline));
         assert_eq!(read.admits(&[Scope::Pipeline]), Err(Scope::Api));
-        let run = token_scopes("/api/v1/pipeline/run").unwrap();
+        let run = TokenRequirement::PIPELINE;
         assert_eq!(run.admits(&[Scope::Api, Scope::PipelineLogs]), Err(Scope::Pipeline));
         assert_eq!(run.principal(), Scope::Pipeline);
     }

@@ -43,13 +43,16 @@ pub async fn authenticate(
     let stored_hash = credentials.map(|(_, hash)| hash);
     let password = if plausible { password.to_string() } else { String::new() };
     if password::verify(password, stored_hash).await? {
-        let user = store.user_by_id(user_id.unwrap_or_default()).await?.ok_or(CoreError::Internal)?;
+        let user = store
+            .user_by_id(user_id.unwrap_or_default())
+            .await?
+            .ok_or_else(|| CoreError::broken("a signed-in account vanished"))?;
         throttle::record_success(store, &email, address).await?;
         store
             .record_audit(&crate::audit::NewAuditEntry {
                 workspace_id: None,
                 tenant_id: None,
-                actor: crate::operation::Initiator::user(&user),
+                actor: crate::operations::Initiator::user(&user),
                 kind: crate::audit::AuditKind::Session,
                 action: crate::audit::AuditAction::SignIn,
                 target_id: user.id.to_string(),

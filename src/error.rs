@@ -3,6 +3,8 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
 
 /// Serialised as `{"error": "<snake_case variant>", …fields}`; see the app's `AppError` for the
 /// body clients get.
@@ -31,10 +33,51 @@ pub enum CoreError {
     /// The tenant's provider refused or failed a call made while answering the request.
     #[error("{message}")]
     Provider { reason_code: String, message: String },
-    /// Details go to the log, never to the client.
+    /// What went wrong (`source`) goes to the log where the response is made, never to the
+    /// client.
     #[error("Something went wrong on our side. Please try again.")]
-    Internal,
+    Internal {
+        #[serde(skip)]
+        #[source]
+        source: Option<Cause>,
+    },
 }
+
+/// Why an internal error happened: kept for the log, never sent or compared.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two internal errors are the same error to a client whatever caused them.
+impl PartialEq for Cause {
+    fn eq(&self, _: &Cause) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+/// A broken expectation of this program (a row that must exist, a value that must encode).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Broken(String);
 
 impl CoreError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -43,6 +86,37 @@ impl CoreError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         CoreError::Conflict { message: message.into() }
+    }
+
+    /// An internal error caused by `source`, which the log will show.
+    pub fn internal(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CoreError::Internal { source: Some(Cause(Arc::new(source))) }
+    }
+
+    /// An internal error with no error behind it: `what` says which expectation broke.
+    pub fn broken(what: impl Into<String>) -> Self {
+        CoreError::internal(Broken(what.into()))
+    }
+
+    /// The error for the log: what the client is told, and for an internal error its causes.
+    pub fn detail(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
+
+    /// Logs an internal error with its causes, once, where a response reports it; the other
+    /// errors are the client's and are not logged.
+    #[cfg(feature = "server")]
+    pub fn log_if_internal(&self) {
+        if matches!(self, CoreError::Internal { .. }) {
+            tracing::error!(error = %self.detail(), "internal error");
+        }
     }
 
     pub fn forbidden(capability: crate::Capability) -> Self {
@@ -59,7 +133,7 @@ impl CoreError {
             CoreError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Provider { .. } => StatusCode::BAD_GATEWAY,
-            CoreError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            CoreError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -83,18 +157,29 @@ impl CoreError {
     }
 }
 
+/// A database error and the store method (the span `#[instrument]` opened) that met it.
+#[cfg(feature = "server")]
+#[derive(Debug, thiserror::Error)]
+#[error("in store query `{query}`")]
+struct InQuery {
+    query: &'static str,
+    #[source]
+    source: sqlx::Error,
+}
+
+/// Database errors keep their source and the query they came from; the response that reports
+/// them logs both.
 #[cfg(feature = "server")]
 impl From<sqlx::Error> for CoreError {
-    fn from(error: sqlx::Error) -> Self {
-        tracing::error!(%error, "database error");
-        CoreError::Internal
+    fn from(source: sqlx::Error) -> Self {
+        let query = tracing::Span::current().metadata().map_or("unknown", |span| span.name());
+        CoreError::internal(InQuery { query, source })
     }
 }
 
 #[cfg(feature = "server")]
 impl From<sqlx::migrate::MigrateError> for CoreError {
     fn from(error: sqlx::migrate::MigrateError) -> Self {
-        tracing::error!(%error, "migration failed");
-        CoreError::Internal
+        CoreError::internal(error)
     }
 }

@@ -64,8 +64,7 @@ pub fn generate_key() -> String {
 }
 
 fn sealed_error(reason: &str) -> CoreError {
-    tracing::error!(reason, "a stored secret cannot be opened");
-    CoreError::Internal
+    CoreError::broken(format!("a stored secret cannot be opened: {reason}"))
 }
 
 impl Keyring {

@@ -50,8 +50,8 @@ impl Gate {
             return Err(CoreError::Busy { retry_after_secs: BUSY_RETRY_AFTER_SECS });
         }
         let _place = Place(&self.admitted);
-        let _core = self.running.acquire().await.map_err(|_| CoreError::Internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(|_| CoreError::Internal)
+        let _core = self.running.acquire().await.map_err(CoreError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(CoreError::internal)
     }
 }
 
@@ -69,10 +69,10 @@ fn hasher() -> Argon2<'static> {
 pub async fn hash(password: String) -> Result<String, CoreError> {
     GATE.run(move || {
         let salt = SaltString::generate(&mut OsRng);
-        hasher().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|error| {
-            tracing::error!(%error, "password hashing failed");
-            CoreError::Internal
-        })
+        hasher()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| CoreError::broken(format!("password hashing failed: {error}")))
     })
     .await?
 }

@@ -3,8 +3,8 @@
 
 use crate::egress::EgressPolicy;
 use crate::model::Tenant;
-use crate::operation::Initiator;
-use crate::pipeline::PipelineInput;
+use crate::operations::Initiator;
+use crate::pipelines::PipelineInput;
 use crate::provider::{self, ConnectionInfo, NewConnection, NewCredential};
 use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
@@ -52,7 +52,10 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
         }
         emails.push((email, role.label()));
     }
-    let owner = store.user_by_email("owner@demo.test").await?.ok_or(CoreError::Internal)?;
+    let owner = store
+        .user_by_email("owner@demo.test")
+        .await?
+        .ok_or_else(|| CoreError::broken("the demo owner is missing"))?;
     store.set_account_role(owner.id, AccountRole::SiteAdmin).await?;
     let nightly = serde_json::json!({
         "name": "Nightly backup",
@@ -66,7 +69,7 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
             {"name": "Capture Fabrikam", "kind": "backup_set.capture", "params": {"tenant": "fabrikam"}}
         ]
     });
-    let nightly: PipelineInput = serde_json::from_value(nightly).map_err(|_| CoreError::Internal)?;
+    let nightly: PipelineInput = serde_json::from_value(nightly).map_err(CoreError::internal)?;
     pipelines::create(store, None, &Initiator::System, &nightly).await?;
     Ok(Some(DemoAccounts { password, emails }))
 }

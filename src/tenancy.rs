@@ -2,7 +2,7 @@
 
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::{Tenant, TenantMembership};
-use crate::operation::Initiator;
+use crate::operations::Initiator;
 use crate::store::{Ensured, MembershipChange, Store};
 use crate::{validate, CoreError, Role};
 

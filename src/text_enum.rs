@@ -2,7 +2,8 @@
 
 /// For `$type`, listing its variants in the order people see them with their wire names:
 /// `ALL` (in that order), `as_str`, `Display`, `FromStr` (an error naming what was expected, e.g.
-/// "unknown scope `x`: expected one of api, pipeline") and `TryFrom<String>` (reading rows).
+/// "unknown scope `x`: expected one of api, pipeline"), `TryFrom<String>` and `Into<&str>` (for
+/// serde's `try_from`/`into`) and, on the server, sqlx's `Type`/`Encode`/`Decode` as TEXT.
 /// `lenient` parsing also accepts another case, surrounding spaces and `-` for `_`, as people
 /// type on a command line.
 macro_rules! text_enum {
@@ -40,6 +41,50 @@ macro_rules! text_enum {
                 value.parse()
             }
         }
+
+        impl From<$type> for &'static str {
+            fn from(value: $type) -> &'static str {
+                value.as_str()
+            }
+        }
+
+        /// Stored as its text in a TEXT column, on either backend.
+        #[cfg(feature = "server")]
+        impl<DB: ::sqlx::Database> ::sqlx::Type<DB> for $type
+        where
+            str: ::sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as ::sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as ::sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        #[cfg(feature = "server")]
+        impl<'r, DB: ::sqlx::Database> ::sqlx::Decode<'r, DB> for $type
+        where
+            &'r str: ::sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, ::sqlx::error::BoxDynError> {
+                Ok(<&'r str as ::sqlx::Decode<'r, DB>>::decode(value)?.parse::<$type>()?)
+            }
+        }
+
+        #[cfg(feature = "server")]
+        impl<'q, DB: ::sqlx::Database> ::sqlx::Encode<'q, DB> for $type
+        where
+            &'q str: ::sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as ::sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<::sqlx::encode::IsNull, ::sqlx::error::BoxDynError> {
+                <&'q str as ::sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
     };
     (@normalize $s:ident) => { $s.to_string() };
     (@normalize $s:ident, lenient) => { $s.trim().to_ascii_lowercase().replace('-', "_") };
@@ -47,8 +92,8 @@ macro_rules! text_enum {
 
 #[cfg(test)]
 mod tests {
-    use crate::operation::RunStatus;
-    use crate::pipeline::PipelineState;
+    use crate::operations::RunStatus;
+    use crate::pipelines::PipelineState;
     use crate::tokens::AccountRole;
     use crate::Role;
 

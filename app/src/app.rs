@@ -1,3 +1,5 @@
+//! The HTML shell around every page, its Content-Security-Policy, and the routes to the pages.
+
 use crate::routes::{
     AuditPage, BackupItemPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage,
     PipelinePage, PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage,

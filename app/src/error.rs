@@ -1,5 +1,7 @@
-//! The error server functions return: the core's error, so the browser gets the same variants
-//! and messages. On the server, turning a `CoreError` into one is where its HTTP status is set.
+//! Every error answer, side by side: `AppError` (server functions, pages and the JSON twins: the
+//! core's error, so the browser gets the same variants and messages) and, on the server, the
+//! pipeline contract's and the tenant API's own shapes (`contracts`). Each takes its status from
+//! `CoreError::status()`, its text from `CoreError::describe()`, and logs internal errors once.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -56,13 +58,7 @@ impl FromServerFnError for AppError {
                 CoreError::invalid("form", format!("The request could not be read: {message}"))
             }
             // Network trouble seen by the browser, or a failure on the server.
-            other => {
-                #[cfg(feature = "ssr")]
-                tracing::error!(error = %other, "server function failed");
-                #[cfg(not(feature = "ssr"))]
-                let _ = other;
-                CoreError::Internal
-            }
+            other => CoreError::broken(format!("server function failed: {other}")),
         };
         core.into()
     }
@@ -74,6 +70,7 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 fn set_response_status(error: &CoreError) {
     use axum::http::{header, Method};
+    error.log_if_internal();
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
@@ -97,6 +94,7 @@ fn set_response_status(error: &CoreError) {
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
+        self.0.log_if_internal();
         let status = self.0.status();
         let retry_after = self.0.retry_after_secs();
         let mut response = (status, axum::Json(self)).into_response();
@@ -104,6 +102,76 @@ impl axum::response::IntoResponse for AppError {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         response
+    }
+}
+
+/// The answers of the two contracts that shape their errors their own way. Each renders from
+/// `CoreError::status()`, and each logs an internal error once, here.
+#[cfg(feature = "ssr")]
+pub mod contracts {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    use tenantpilot_core::CoreError;
+
+    /// `/api/v1` (the pipeline contract): `{"status": "failed", "message": …}` with the error's
+    /// status. A malformed field is named in the message.
+    pub struct PipelineApiError(pub CoreError);
+
+    impl From<CoreError> for PipelineApiError {
+        fn from(error: CoreError) -> Self {
+            PipelineApiError(error)
+        }
+    }
+
+    impl IntoResponse for PipelineApiError {
+        fn into_response(self) -> axum::response::Response {
+            self.0.log_if_internal();
+            let status = self.0.status();
+            let message = match &self.0 {
+                CoreError::Unauthenticated => {
+                    "A valid API token is required: it is missing, unknown, expired or revoked.".into()
+                }
+                other => other.describe(),
+            };
+            (status, axum::Json(serde_json::json!({ "status": "failed", "message": message })))
+                .into_response()
+        }
+    }
+
+    /// `/_/tenant` (the tenant API): `text/plain` with the error's status, except schema violations:
+    /// 422 `{"errors": […], "total_records": n}`.
+    pub enum TenantApiError {
+        Core(CoreError),
+        Invalid(tenantpilot_core::tenant_jobs::ValidationErrors),
+    }
+
+    impl From<CoreError> for TenantApiError {
+        fn from(error: CoreError) -> Self {
+            TenantApiError::Core(error)
+        }
+    }
+
+    impl IntoResponse for TenantApiError {
+        fn into_response(self) -> axum::response::Response {
+            let error = match self {
+                TenantApiError::Invalid(errors) => {
+                    return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(errors)).into_response()
+                }
+                TenantApiError::Core(error) => error,
+            };
+            error.log_if_internal();
+            let status = error.status();
+            let text = match &error {
+                CoreError::Invalid { message, .. } => message.clone(),
+                CoreError::Internal { .. } => "Internal server error".to_string(),
+                CoreError::Unauthenticated => {
+                    "Authentication required: sign in as a platform admin or send a token with the Tenant Admin scope."
+                        .to_string()
+                }
+                other => other.to_string(),
+            };
+            (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+        }
     }
 }
 

@@ -6,12 +6,13 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
+use tenantpilot_core::access::{self, TokenRequirement};
 use tenantpilot_core::model::{TenantMembership, User};
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
 use tenantpilot_core::tokens::ApiToken;
-use tenantpilot_core::{access, tokens, Capability, CoreError};
+use tenantpilot_core::{tokens, Capability, CoreError};
 use tower_sessions::Session;
 
 /// What every request handler may need, put into request extensions by the server.
@@ -57,22 +58,23 @@ pub enum Via {
 }
 
 pub fn state_of(parts: &Parts) -> Result<AppState, CoreError> {
-    parts.extensions.get::<AppState>().cloned().ok_or_else(|| {
-        tracing::error!("AppState missing from request extensions");
-        CoreError::Internal
-    })
+    parts
+        .extensions
+        .get::<AppState>()
+        .cloned()
+        .ok_or_else(|| CoreError::broken("AppState missing from request extensions"))
 }
 
 pub fn session_of(parts: &Parts) -> Result<Session, CoreError> {
-    parts.extensions.get::<Session>().cloned().ok_or_else(|| {
-        tracing::error!("no session layer in front of this route");
-        CoreError::Internal
-    })
+    parts
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| CoreError::broken("no session layer in front of this route"))
 }
 
 fn session_failed(error: tower_sessions::session::Error) -> CoreError {
-    tracing::error!(%error, "session store failed");
-    CoreError::Internal
+    CoreError::internal(error)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
@@ -82,7 +84,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         let state = state_of(parts)?;
         let session = session_of(parts)?;
         if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-            let (user, token) = bearer(&state, parts.uri.path(), authorization).await?;
+            let needed = parts.extensions.get::<TokenRequirement>().copied();
+            let (user, token) = bearer(&state, needed, parts.uri.path(), authorization).await?;
             return Ok(SignedIn { user, session, state, via: Via::Token(token) });
         }
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
@@ -103,17 +106,19 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
-/// The user and token of an `Authorization: Bearer` header, if the token may be used on `path`
-/// with its scopes. Unknown, expired, revoked, malformed, or on a route for people: 401. Every
-/// request a valid token makes on a token route is recorded in its activity log, let in or not.
+/// The user and token of an `Authorization: Bearer` header, if the token may be used on the
+/// route (`needed`, what the route declared) with its scopes. Unknown, expired, revoked,
+/// malformed, or on a route for people (none declared): 401. Every request a valid token makes
+/// on a token route is recorded in its activity log (at `path`), let in or not.
 async fn bearer(
     state: &AppState,
+    needed: Option<TokenRequirement>,
     path: &str,
     authorization: &HeaderValue,
 ) -> Result<(User, ApiToken), CoreError> {
     let plain = authorization.to_str().ok().and_then(|value| value.strip_prefix("Bearer "));
     let (user, token) = tokens::authenticate(&state.store, plain.ok_or(CoreError::Unauthenticated)?).await?;
-    let needed = access::token_scopes(path).ok_or(CoreError::Unauthenticated)?;
+    let needed = needed.ok_or(CoreError::Unauthenticated)?;
     let admitted = needed.admits(&token.scopes);
     let scope = admitted.unwrap_or_else(|_| needed.principal());
     state.store.record_token_activity(token.id, user.id, scope.as_str(), path).await?;
@@ -156,10 +161,8 @@ impl SignedIn {
 
 /// The request parts of the server function or page being handled.
 fn request_parts() -> Result<Parts, AppError> {
-    leptos::prelude::use_context::<Parts>().ok_or_else(|| {
-        tracing::error!("request parts missing from the Leptos context");
-        CoreError::Internal.into()
-    })
+    leptos::prelude::use_context::<Parts>()
+        .ok_or_else(|| CoreError::broken("request parts missing from the Leptos context").into())
 }
 
 /// The guard for server functions: the `SignedIn` extractor on the current request.

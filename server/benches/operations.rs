@@ -23,8 +23,8 @@ use http_body_util::BodyExt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tenantpilot_core::model::User;
-use tenantpilot_core::monitoring::{self, ListParams};
-use tenantpilot_core::operation::{Initiator, RunTarget};
+use tenantpilot_core::operations::{self, ListParams};
+use tenantpilot_core::operations::{Initiator, OperationKind, RunTarget};
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
@@ -106,7 +106,7 @@ fn fetch_run(workspace_id: i64, tenant_id: i64, target: String) -> NewRun {
     NewRun {
         workspace_id,
         tenant_id: Some(tenant_id),
-        kind: "assignments.fetch".into(),
+        kind: OperationKind::Fetch,
         target: Some(RunTarget { kind: "backup_item".into(), id: target }),
         context: serde_json::Map::new(),
         initiator: Initiator::System,
@@ -359,7 +359,7 @@ async fn bench(backend: Backend, name: &'static str) {
             move |_| {
                 let (store, viewer) = (store.clone(), viewer.clone());
                 async move {
-                    let page = monitoring::list(&store, &viewer, &ListParams::default()).await.unwrap();
+                    let page = operations::list(&store, &viewer, &ListParams::default()).await.unwrap();
                     assert_eq!(page.runs.len(), 50);
                 }
             }
@@ -377,7 +377,7 @@ async fn bench(backend: Backend, name: &'static str) {
                     outcome: Some("failed".into()),
                     ..ListParams::default()
                 };
-                monitoring::list(&store, &owner, &params).await.unwrap();
+                operations::list(&store, &owner, &params).await.unwrap();
             }
         }
     };
@@ -388,7 +388,7 @@ async fn bench(backend: Backend, name: &'static str) {
             let (store, owner) = (store.clone(), owner.clone());
             async move {
                 let id = 1 + (n as i64 * 4_999) % MILLION;
-                monitoring::run(&store, &owner, id).await.unwrap();
+                operations::run(&store, &owner, id).await.unwrap();
             }
         }
     };
@@ -500,7 +500,7 @@ async fn long_poll(backend: Backend, name: &'static str) {
             .unwrap()
     };
     // No engine runs here, so the install job stays active for as long as the bench needs.
-    let body = format!("{{\"module_to\":\"{}\"}}", tenantpilot_core::lifecycle::module_id());
+    let body = format!("{{\"module_to\":\"{}\"}}", tenantpilot_core::tenant_jobs::module_id());
     let created = app.clone().oneshot(request("POST", "/_/tenant", &body)).await.unwrap();
     assert_eq!(created.status(), 201);
     let location = created.headers()[header::LOCATION].to_str().unwrap().to_string();
@@ -579,7 +579,7 @@ const PREVIEW_POLICIES: usize = 300;
 /// Plans a restore of `PREVIEW_POLICIES` policies against the simulator over real HTTP.
 async fn restore_preview() {
     use serde_json::json;
-    use tenantpilot_core::backup::{Assignment, RestoreRequest};
+    use tenantpilot_core::backups::{Assignment, RestoreRequest};
     use tenantpilot_core::engine::operations;
     use tenantpilot_core::provider::{NewConnection, NewCredential, PolicyFamily};
     use tenantpilot_core::store::CapturedPolicy;

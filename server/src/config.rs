@@ -316,8 +316,8 @@ impl ServeArgs {
         self.public_url.as_deref().is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"))
     }
 
-    pub fn live_settings(&self) -> crate::api::monitoring::LiveSettings {
-        crate::api::monitoring::LiveSettings {
+    pub fn live_settings(&self) -> crate::api::operations::LiveSettings {
+        crate::api::operations::LiveSettings {
             recheck: Duration::from_secs(self.live_recheck_secs),
             per_user: usize::try_from(self.live_streams_per_user).unwrap_or(usize::MAX),
         }

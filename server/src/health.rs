@@ -1,3 +1,5 @@
+//! Health probes: `/healthz` (the process is up) and `/readyz` (its database answers).
+
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -9,7 +11,7 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "module": tenantpilot_core::lifecycle::module_id(),
+        "module": tenantpilot_core::tenant_jobs::module_id(),
     }))
 }
 
@@ -17,7 +19,8 @@ pub async fn healthz() -> impl IntoResponse {
 pub async fn readyz(Extension(state): Extension<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Err(_) => {
+        Err(error) => {
+            error.log_if_internal();
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": "database" })))
         }
     }

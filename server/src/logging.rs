@@ -1,3 +1,5 @@
+//! Logging: tracing to stderr, as text or JSON, filtered by `RUST_LOG`.
+
 use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 

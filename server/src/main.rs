@@ -1,3 +1,5 @@
+//! The `tenantpilot` binary: reads the command line, then serves, works runs or runs a command.
+
 use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
@@ -73,9 +75,13 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     outcome.map_err(described)
 }
 
-/// A domain error as the command line reports it: one line that says where it is.
+/// A domain error as the command line reports it: one line that says where it is, and for an
+/// internal error (the operator's to mend) what caused it.
 fn described(error: CoreError) -> anyhow::Error {
-    anyhow::Error::msg(error.describe())
+    match error {
+        CoreError::Internal { .. } => anyhow::Error::msg(error.detail()),
+        other => anyhow::Error::msg(other.describe()),
+    }
 }
 
 /// The workers of this process; its name tells whose runs are whose in the runs table.

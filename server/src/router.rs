@@ -67,7 +67,7 @@ pub async fn build(
 ) -> Result<Router, sqlx::Error> {
     let sessions = SessionBackend::open(&store).await?;
     sessions.spawn_cleanup();
-    let live_streams = api::monitoring::LiveStreams::new(sessions.clone(), serve.live_settings());
+    let live_streams = api::operations::LiveStreams::new(sessions.clone(), serve.live_settings());
     crate::sessions::spawn_throttle_pruning(store.clone());
     let state = AppState {
         store,
@@ -118,7 +118,7 @@ pub async fn build(
         .layer(session_layer)
         .layer(Extension(state))
         .layer(Extension(live_streams))
-        .layer(Extension(api::tenant::TenantApiSettings {
+        .layer(Extension(api::tenant_jobs::TenantApiSettings {
             max_wait: std::time::Duration::from_millis(serve.tenant_job_max_wait_ms),
         }));
     // The body limit goes on the routes themselves: it changes the body type, which the

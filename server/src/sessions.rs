@@ -67,7 +67,7 @@ pub fn spawn_throttle_pruning(store: Store) {
             match tenantpilot_core::throttle::prune(&store, chrono::Utc::now()).await {
                 Ok(0) => {}
                 Ok(pruned) => tracing::info!(pruned, "old sign-in throttle rows deleted"),
-                Err(error) => tracing::warn!(%error, "pruning sign-in throttle rows failed"),
+                Err(error) => tracing::warn!(error = %error.detail(), "pruning sign-in throttle rows failed"),
             }
         }
     });

@@ -7,7 +7,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
-use crate::operation::Initiator;
+use crate::operations::Initiator;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -149,15 +149,15 @@ impl From<&AuditEntry> for UserAction {
 /// One request made with a personal access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenActivity {
-    #[serde(rename = "_id", with = "crate::pipeline::id_string")]
+    #[serde(rename = "_id", with = "crate::pipelines::id_string")]
     pub id: i64,
-    #[serde(with = "crate::pipeline::id_string")]
+    #[serde(with = "crate::pipelines::id_string")]
     pub token_id: i64,
     /// The scope the request was let in by.
     pub scope: String,
     /// The path requested.
     pub target: String,
-    #[serde(with = "crate::pipeline::id_string")]
+    #[serde(with = "crate::pipelines::id_string")]
     pub user_id: i64,
     pub account: Option<String>,
     #[serde(rename = "createdAt")]

@@ -44,7 +44,10 @@ pub fn parse_query(raw: Option<&str>, filter: &str, reader: &User) -> Result<Log
                 NaiveDate::parse_from_str(date, "%Y-%m-%d").ok().filter(|_| date.len() == 10).ok_or_else(
                     || CoreError::invalid("date", format!("`{date}` is not a date like 2026-11-23")),
                 )?;
-            let start = day.and_hms_opt(0, 0, 0).map(|start| start.and_utc()).ok_or(CoreError::Internal)?;
+            let start = day
+                .and_hms_opt(0, 0, 0)
+                .map(|start| start.and_utc())
+                .ok_or_else(|| CoreError::broken("a day has no midnight"))?;
             (start, start + Duration::days(1))
         }
         None => (now - Duration::days(DEFAULT_DAYS), now + Duration::seconds(1)),
@@ -102,7 +105,7 @@ pub async fn audit_page(
         .into_iter()
         .filter_map(|(name, value)| Some((name, value?)))
         .collect();
-    let raw = serde_urlencoded::to_string(&pairs).map_err(|_| CoreError::Internal)?;
+    let raw = serde_urlencoded::to_string(&pairs).map_err(CoreError::internal)?;
     let mut query = parse_query(Some(&raw), "type", user)?;
     query.before_id = before;
     query.limit = AUDIT_PAGE + 1;

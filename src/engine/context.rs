@@ -1,7 +1,7 @@
 //! What an operation sees of its run while it executes: the run itself, progress counters,
 //! failures, and checkpoints where it stops for a cancel or a shutdown.
 
-use crate::operation::{Counters, Failure, OperationRun};
+use crate::operations::{Counters, Failure, OperationRun};
 use crate::provider::{Interrupted, PauseReason, Pauses};
 use crate::store::Store;
 use crate::CoreError;
@@ -42,7 +42,7 @@ impl From<CoreError> for Stop {
                 "What this operation works on no longer exists.",
             ),
             other => {
-                tracing::error!(error = %other, "operation stopped by an internal error");
+                tracing::error!(error = %other.detail(), "operation stopped by an internal error");
                 Stop::failed("ops.internal", "unknown_error", "An internal error stopped this operation.")
             }
         }
@@ -171,12 +171,12 @@ impl RunPauses {
     async fn note(&self, note: Option<String>) {
         if let Some(note) = &note {
             if let Err(error) = self.store.add_run_message(self.run_id, note).await {
-                tracing::warn!(%error, run = self.run_id, "cannot log a wait");
+                tracing::warn!(error = %error.detail(), run = self.run_id, "cannot log a wait");
             }
         }
         let value = note.map(serde_json::Value::from);
         if let Err(error) = self.store.set_run_context_entry(self.run_id, PROGRESS_NOTE, value).await {
-            tracing::warn!(%error, run = self.run_id, "cannot show a wait");
+            tracing::warn!(error = %error.detail(), run = self.run_id, "cannot show a wait");
         }
     }
 }

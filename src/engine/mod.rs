@@ -10,16 +10,16 @@ pub use context::{RunContext, Stop};
 pub use workers::{run_now, EngineHandle, EngineSettings};
 
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
-use crate::operation::{Initiator, OperationRun, RunOutcome};
+use crate::operations::{Initiator, OperationKind, OperationRun, RunOutcome};
 use crate::store::{NewRun, Started, Store};
 use crate::CoreError;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// One kind of operation, e.g. `assignments.fetch`.
+/// What runs one kind of operation.
 #[async_trait::async_trait]
 pub trait Operation: Send + Sync {
-    fn kind(&self) -> &'static str;
+    fn kind(&self) -> OperationKind;
 
     /// Whether a run whose worker died may simply run again from the start. True only when
     /// running twice leaves the same result as running once.
@@ -33,7 +33,7 @@ pub trait Operation: Send + Sync {
 /// The operations a worker can run, by kind.
 #[derive(Clone, Default)]
 pub struct Operations {
-    by_kind: HashMap<&'static str, Arc<dyn Operation>>,
+    by_kind: HashMap<OperationKind, Arc<dyn Operation>>,
 }
 
 impl Operations {
@@ -41,8 +41,8 @@ impl Operations {
         Operations { by_kind: operations.into_iter().map(|op| (op.kind(), op)).collect() }
     }
 
-    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Operation>> {
-        self.by_kind.get(kind)
+    pub fn get(&self, kind: OperationKind) -> Option<&Arc<dyn Operation>> {
+        self.by_kind.get(&kind)
     }
 }
 
@@ -67,7 +67,7 @@ async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<()
         Started::Reused(_) => AuditAction::Reuse,
     };
     let mut details = serde_json::Map::new();
-    details.insert("type".into(), new.kind.clone().into());
+    details.insert("type".into(), new.kind.as_str().into());
     if let Some(target) = &new.target {
         details.insert("target".into(), serde_json::json!({ "kind": target.kind, "id": target.id }));
     }
@@ -91,7 +91,7 @@ pub async fn cancel(store: &Store, actor: &Initiator, run: &OperationRun) -> Res
         return Err(CoreError::conflict("This operation has already completed"));
     }
     let mut details = serde_json::Map::new();
-    details.insert("type".into(), run.kind.clone().into());
+    details.insert("type".into(), run.kind.as_str().into());
     details.insert("statusWhenCancelled".into(), run.status.as_str().into());
     store
         .record_audit(&NewAuditEntry {

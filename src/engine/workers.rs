@@ -4,7 +4,7 @@
 
 use super::context::{RunSignals, Stop};
 use super::{Operations, RunContext};
-use crate::operation::{Counters, Failure, OperationRun, RunOutcome, RunStatus};
+use crate::operations::{Counters, Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
 use crate::store::{Reconciled, RunChange, Store};
 use chrono::Utc;
 use std::sync::atomic::Ordering;
@@ -163,7 +163,9 @@ impl Worker {
                     continue;
                 }
                 Ok(None) => {}
-                Err(error) => tracing::warn!(%error, worker = %self.name, "cannot claim runs"),
+                Err(error) => {
+                    tracing::warn!(error = %error.detail(), worker = %self.name, "cannot claim runs")
+                }
             }
             tokio::select! {
                 _ = self.stop.changed() => {}
@@ -174,7 +176,7 @@ impl Worker {
     }
 
     async fn execute(&mut self, run: OperationRun) {
-        let Some(operation) = self.operations.get(&run.kind).cloned() else {
+        let Some(operation) = self.operations.get(run.kind).cloned() else {
             tracing::error!(run = run.id, kind = %run.kind, "no operation of this kind is known to this version");
             let stop =
                 Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
@@ -266,7 +268,7 @@ async fn finish(store: &Store, id: i64, result: Result<RunOutcome, Stop>, counte
     };
     if let Err(error) = saved {
         // The run stays running without heartbeats; the reconciler completes it.
-        tracing::error!(%error, run = id, "cannot save the end of a run");
+        tracing::error!(error = %error.detail(), run = id, "cannot save the end of a run");
     }
 }
 
@@ -293,7 +295,7 @@ async fn heartbeat(store: Store, id: i64, signals: Arc<RunSignals>, every: Durat
         match store.heartbeat_run(id, signals.counters()).await {
             Ok(true) => signals.cancel_requested.store(true, Ordering::Relaxed),
             Ok(false) => {}
-            Err(error) => tracing::warn!(%error, run = id, "heartbeat failed"),
+            Err(error) => tracing::warn!(error = %error.detail(), run = id, "heartbeat failed"),
         }
     }
 }
@@ -319,7 +321,7 @@ async fn reconcile(
         }
         let Ok(stale_after) = chrono::Duration::from_std(settings.stale_after) else { return };
         let retry = |run: &OperationRun| {
-            run.attempt < settings.max_attempts && operations.get(&run.kind).is_some_and(|op| op.retry_safe())
+            run.attempt < settings.max_attempts && operations.get(run.kind).is_some_and(|op| op.retry_safe())
         };
         match store.reconcile_stale_runs(Utc::now() - stale_after, retry).await {
             Ok(reconciled) => {
@@ -332,7 +334,7 @@ async fn reconcile(
                     }
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot reconcile stale runs"),
+            Err(error) => tracing::warn!(error = %error.detail(), "cannot reconcile stale runs"),
         }
         cancel_overdue_pipelines(&store, settings.pipeline_max_duration).await;
     }
@@ -352,13 +354,13 @@ async fn cancel_overdue_pipelines(store: &Store, max: Duration) {
         ),
         at: now,
     };
-    match store.cancel_overdue_runs(super::operations::PIPELINE, now - max_chrono, &failure).await {
+    match store.cancel_overdue_runs(OperationKind::Pipeline, now - max_chrono, &failure).await {
         Ok(cancelled) => {
             for run in cancelled {
                 tracing::warn!(run, "cancelled a pipeline run that ran longer than its maximum");
             }
         }
-        Err(error) => tracing::warn!(%error, "cannot cancel overdue pipeline runs"),
+        Err(error) => tracing::warn!(error = %error.detail(), "cannot cancel overdue pipeline runs"),
     }
 }
 
@@ -377,7 +379,7 @@ async fn prune(store: Store, retention: chrono::Duration, every: Duration, mut s
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "cannot prune old runs");
+                    tracing::warn!(error = %error.detail(), "cannot prune old runs");
                     break;
                 }
             }

@@ -10,7 +10,7 @@ use super::{
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::egress::EgressPolicy;
 use crate::model::Tenant;
-use crate::operation::Initiator;
+use crate::operations::Initiator;
 use crate::store::Store;
 use crate::{validate, CoreError};
 
@@ -204,7 +204,10 @@ pub async fn connect(
             details,
         })
         .await?;
-    store.provider_connection_info(tenant.id).await?.ok_or(CoreError::Internal)
+    store
+        .provider_connection_info(tenant.id)
+        .await?
+        .ok_or_else(|| CoreError::broken("the connection just saved is missing"))
 }
 
 /// A provider failure met while answering a request.

@@ -1,3 +1,5 @@
+//! The activity logs: user actions (the audit log) and token activity, recorded and listed.
+
 use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
 use crate::CoreError;
@@ -28,8 +30,7 @@ impl TryFrom<AuditRow> for AuditEntry {
     type Error = CoreError;
     fn try_from(row: AuditRow) -> Result<Self, CoreError> {
         let bad = |error: serde_json::Error| {
-            tracing::error!(%error, entry = row.id, "stored audit entry is malformed");
-            CoreError::Internal
+            CoreError::broken(format!("stored audit entry {} is malformed: {error}", row.id))
         };
         Ok(AuditEntry {
             id: row.id,
@@ -65,8 +66,9 @@ pub struct LogQuery {
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), CoreError> {
-        let actor = serde_json::to_string(&entry.actor).map_err(|_| CoreError::Internal)?;
+        let actor = serde_json::to_string(&entry.actor).map_err(CoreError::internal)?;
         let details = serde_json::Value::Object(entry.details.clone()).to_string();
         let user_id = entry.actor.user_id();
         on_pool!(self, pool => sqlx::query(
@@ -79,6 +81,7 @@ impl Store {
     }
 
     /// A tenant's entries, newest first.
+    #[tracing::instrument(skip_all)]
     pub async fn tenant_audit(&self, tenant_id: i64, limit: i64) -> Result<Vec<AuditEntry>, CoreError> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_entries a LEFT JOIN workspaces w ON w.id = a.workspace_id \
@@ -93,6 +96,7 @@ impl Store {
     /// belong to, a tenant's entries only when they are its member, and of the entries that
     /// belong to no workspace (signing in, tokens) only their own: what someone did elsewhere
     /// stays there.
+    #[tracing::instrument(skip_all)]
     pub async fn user_actions(&self, query: &LogQuery) -> Result<Vec<AuditEntry>, CoreError> {
         let visible = if query.reader.is_some() {
             format!(
@@ -114,6 +118,7 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn record_token_activity(
         &self,
         token_id: i64,
@@ -130,6 +135,7 @@ impl Store {
     /// Token activity matching `query` (its filter is the scope), newest first. `account` is the
     /// token owner's first workspace. A token belongs to a person, not a workspace: a reader
     /// sees their own tokens' activity.
+    #[tracing::instrument(skip_all)]
     pub async fn token_activity(&self, query: &LogQuery) -> Result<Vec<TokenActivity>, CoreError> {
         let visible = if query.reader.is_some() {
             "AND a.user_id = $1".to_string()

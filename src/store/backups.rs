@@ -2,7 +2,7 @@
 //! tenant's row finds nothing, exactly like an id that does not exist.
 
 use super::{on_pool, Store};
-use crate::backup::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview, RestoreRun, ScopeTag};
+use crate::backups::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview, RestoreRun, ScopeTag};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -55,14 +55,12 @@ struct ItemRow {
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(table: &str, id: i64, text: &str) -> Result<T, CoreError> {
-    serde_json::from_str(text).map_err(|error| {
-        tracing::error!(%error, table, id, "stored JSON column is malformed");
-        CoreError::Internal
-    })
+    serde_json::from_str(text)
+        .map_err(|error| CoreError::broken(format!("a JSON column of {table} {id} is malformed: {error}")))
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String, CoreError> {
-    serde_json::to_string(value).map_err(|_| CoreError::Internal)
+    serde_json::to_string(value).map_err(CoreError::internal)
 }
 
 impl TryFrom<ItemRow> for BackupItem {
@@ -147,6 +145,7 @@ pub struct NewRestoreRun<'a> {
 
 impl Store {
     /// The set that capture run `run_id` fills, created on its first call.
+    #[tracing::instrument(skip_all)]
     pub async fn backup_set_for_run(
         &self,
         tenant_id: i64,
@@ -165,6 +164,7 @@ impl Store {
     }
 
     /// Stores (or replaces) one policy of a set and keeps the set's item count.
+    #[tracing::instrument(skip_all)]
     pub async fn put_backup_item(
         &self,
         set: &BackupSet,
@@ -198,6 +198,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn backup_sets(&self, tenant_id: i64) -> Result<Vec<BackupSet>, CoreError> {
         let sql = format!("SELECT {SET_COLUMNS} FROM backup_sets WHERE tenant_id = $1 ORDER BY id DESC");
         let rows: Vec<SetRow> =
@@ -205,6 +206,7 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn backup_set(&self, tenant_id: i64, id: i64) -> Result<Option<BackupSet>, CoreError> {
         let sql = format!("SELECT {SET_COLUMNS} FROM backup_sets WHERE id = $1 AND tenant_id = $2");
         let row: Option<SetRow> =
@@ -213,6 +215,7 @@ impl Store {
     }
 
     /// A tenant's items, of one set or of all, in set then policy-name order.
+    #[tracing::instrument(skip_all)]
     pub async fn backup_items(
         &self,
         tenant_id: i64,
@@ -227,6 +230,7 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn backup_item(&self, tenant_id: i64, id: i64) -> Result<Option<BackupItem>, CoreError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM backup_items WHERE id = $1 AND tenant_id = $2");
         let row: Option<ItemRow> =
@@ -235,6 +239,7 @@ impl Store {
     }
 
     /// Replaces an item's assignments with freshly fetched ones.
+    #[tracing::instrument(skip_all)]
     pub async fn set_item_assignments(
         &self,
         item_id: i64,
@@ -249,6 +254,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn create_restore_run(&self, new: &NewRestoreRun<'_>) -> Result<RestoreRun, CoreError> {
         let sql = format!(
             "INSERT INTO restore_runs (tenant_id, source_tenant_id, backup_set_id, item_ids, group_mapping, \
@@ -266,6 +272,7 @@ impl Store {
     }
 
     /// Replaces a restore run's mappings and preview (planned again with new mappings).
+    #[tracing::instrument(skip_all)]
     pub async fn set_restore_plan(
         &self,
         tenant_id: i64,
@@ -287,6 +294,7 @@ impl Store {
 
     /// Records the id of a policy restore run `restore_id` created again for item `item_id`, at
     /// once, so a later execution assigns it instead of creating another.
+    #[tracing::instrument(skip_all)]
     pub async fn record_recreated(
         &self,
         restore_id: i64,
@@ -307,6 +315,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn restore_run(&self, tenant_id: i64, id: i64) -> Result<Option<RestoreRun>, CoreError> {
         let sql = format!("SELECT {RESTORE_COLUMNS} FROM restore_runs WHERE id = $1 AND tenant_id = $2");
         let row: Option<RestoreRow> =
@@ -314,6 +323,7 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn restore_runs(&self, tenant_id: i64) -> Result<Vec<RestoreRun>, CoreError> {
         let sql = format!("SELECT {RESTORE_COLUMNS} FROM restore_runs WHERE tenant_id = $1 ORDER BY id DESC");
         let rows: Vec<RestoreRow> =
@@ -322,6 +332,7 @@ impl Store {
     }
 
     /// Links a restore run to the operation run executing it.
+    #[tracing::instrument(skip_all)]
     pub async fn set_restore_execution(&self, restore_id: i64, run_id: i64) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("UPDATE restore_runs SET operation_run_id = $2 WHERE id = $1")
             .bind(restore_id).bind(run_id).execute(pool).await.map(drop))?;

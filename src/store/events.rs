@@ -2,7 +2,7 @@
 //! one [`RunChange`]: in process through a broadcast channel, and on PostgreSQL also through
 //! `NOTIFY`, so subscribers of every replica sharing the database hear it.
 
-use crate::operation::{RunOutcome, RunStatus};
+use crate::operations::{RunOutcome, RunStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use std::sync::{Arc, Mutex};

@@ -1,3 +1,5 @@
+//! Tenant memberships: who belongs to which tenant, with what role.
+
 use super::tenants::TENANT_COLUMNS_T;
 use super::{on_pool, Backend, Store};
 use crate::model::{Member, Tenant, TenantMembership};
@@ -33,10 +35,9 @@ struct MemberRow {
 }
 
 fn parse_role(stored: &str) -> Result<Role, CoreError> {
-    stored.parse().map_err(|error| {
-        tracing::error!(%error, "stored membership has an unknown role");
-        CoreError::Internal
-    })
+    stored
+        .parse()
+        .map_err(|error| CoreError::broken(format!("stored membership has an unknown role: {error}")))
 }
 
 /// What `set_membership` did.
@@ -51,6 +52,7 @@ const LAST_OWNER: &str = "A tenant needs at least one owner. Make someone else o
 
 impl Store {
     /// The enabled tenants `user_id` is a member of, with the role in each.
+    #[tracing::instrument(skip_all)]
     pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<TenantMembership>, CoreError> {
         let sql = format!(
             "SELECT {TENANT_COLUMNS_T}, w.name AS workspace_name, m.role FROM memberships m \
@@ -63,6 +65,7 @@ impl Store {
     }
 
     /// The user's membership in the enabled tenant `slug`, if any.
+    #[tracing::instrument(skip_all)]
     pub async fn membership(&self, user_id: i64, slug: &str) -> Result<Option<TenantMembership>, CoreError> {
         let sql = format!(
             "SELECT {TENANT_COLUMNS_T}, w.name AS workspace_name, m.role FROM memberships m \
@@ -75,6 +78,7 @@ impl Store {
     }
 
     /// The role of `user_id` in the tenant, if they are a member.
+    #[tracing::instrument(skip_all)]
     pub async fn member_role(&self, tenant_id: i64, user_id: i64) -> Result<Option<Role>, CoreError> {
         let role: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
@@ -82,6 +86,7 @@ impl Store {
         role.as_deref().map(parse_role).transpose()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn members(&self, tenant_id: i64) -> Result<Vec<Member>, CoreError> {
         let sql = "SELECT u.id AS user_id, u.email, u.display_name, m.role, m.created_at \
                    FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -103,6 +108,7 @@ impl Store {
 
     /// Adds `user_id` to the tenant with `role`, or changes the role of an existing member.
     /// Refuses to demote the tenant's last owner.
+    #[tracing::instrument(skip_all)]
     pub async fn set_membership(
         &self,
         tenant_id: i64,
@@ -139,6 +145,7 @@ impl Store {
     }
 
     /// Removes a member; false when they were not one. Refuses to remove the last owner.
+    #[tracing::instrument(skip_all)]
     pub async fn remove_membership(&self, tenant_id: i64, user_id: i64) -> Result<bool, CoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;

@@ -5,12 +5,12 @@
 mod audit;
 mod backups;
 mod events;
-mod lifecycle;
 mod memberships;
-mod operation_runs;
+mod operations;
 mod pipelines;
 mod providers;
 mod secrets;
+mod tenant_jobs;
 mod tenants;
 mod throttle;
 mod tokens;
@@ -20,11 +20,11 @@ mod users;
 pub use audit::LogQuery;
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
-pub use lifecycle::{DataChange, PurgeCounts, ReferenceEntry};
 pub use memberships::MembershipChange;
-pub use operation_runs::{NewRun, Reconciled, RunQuery, RunScope, Started};
+pub use operations::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use secrets::Reseal;
+pub use tenant_jobs::{DataChange, PurgeCounts, ReferenceEntry};
 pub use tenants::Ensured;
 pub use throttle::ThrottleRow;
 pub use tokens::NewToken;
@@ -87,6 +87,7 @@ pub enum ConnectError {
 impl Store {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). A SQLite file and its
     /// directory are created when missing and run in WAL mode.
+    #[tracing::instrument(skip_all)]
     pub async fn connect(url: &str) -> Result<Store, ConnectError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
@@ -112,6 +113,7 @@ impl Store {
 
     /// A PostgreSQL store whose tables live in `schema` (created when missing): lets tests
     /// share one server without seeing each other's rows.
+    #[tracing::instrument(skip_all)]
     pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Store, ConnectError> {
         let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
@@ -119,6 +121,7 @@ impl Store {
         Self::postgres(PgConnectOptions::from_str(url)?.options([("search_path", schema)])).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn postgres(options: PgConnectOptions) -> Result<Store, ConnectError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -136,10 +139,9 @@ impl Store {
     }
 
     fn keyring(&self) -> Result<&Keyring, CoreError> {
-        self.keyring.as_deref().ok_or_else(|| {
-            tracing::error!("no secret key: the store cannot seal or open secrets");
-            CoreError::Internal
-        })
+        self.keyring
+            .as_deref()
+            .ok_or_else(|| CoreError::broken("no secret key: the store cannot seal or open secrets"))
     }
 
     pub(crate) fn seal(&self, purpose: Purpose, plain: &str) -> Result<String, CoreError> {
@@ -161,6 +163,7 @@ impl Store {
     /// Tells every subscriber (here and, on PostgreSQL, in other processes) that a run changed.
     /// A lost notification is logged, not returned: the change itself is committed, and
     /// subscribers re-read periodically.
+    #[tracing::instrument(skip_all)]
     pub(crate) async fn publish(&self, change: RunChange) {
         self.events.deliver_locally(change);
         if let (Db::Postgres(pool), Some(channel)) = (&self.db, self.events.channel()) {
@@ -173,6 +176,7 @@ impl Store {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn migrate(&self) -> Result<(), ConnectError> {
         match &self.db {
             Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
@@ -189,11 +193,13 @@ impl Store {
     }
 
     /// For `/readyz`: does the database answer?
+    #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn close(&self) {
         self.events.stop();
         on_pool!(self, pool => pool.close().await)
@@ -202,7 +208,7 @@ impl Store {
 
 /// A value for a JSON text column.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, CoreError> {
-    serde_json::to_string(value).map_err(|_| CoreError::Internal)
+    serde_json::to_string(value).map_err(CoreError::internal)
 }
 
 /// The workspaces user `$1` belongs to (those of the tenants they are a member of), as a

@@ -2,7 +2,7 @@
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
 use crate::item_access::AccessRule;
-use crate::pipeline::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
+use crate::pipelines::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 
@@ -56,8 +56,7 @@ struct PipelineRow {
 }
 
 fn corrupt(id: i64, error: impl std::fmt::Display) -> CoreError {
-    tracing::error!(%error, pipeline = id, "stored pipeline is malformed");
-    CoreError::Internal
+    CoreError::broken(format!("stored pipeline {id} is malformed: {error}"))
 }
 
 impl TryFrom<PipelineRow> for PipelineRecord {
@@ -80,7 +79,7 @@ impl TryFrom<PipelineRow> for PipelineRecord {
         // A run whose worker died completes through the reconciler, which knows nothing of
         // pipelines: a completed current run means the pipeline no longer runs.
         if state == PipelineState::Running
-            && current_run.as_ref().is_some_and(|run| run.status == crate::operation::RunStatus::Completed)
+            && current_run.as_ref().is_some_and(|run| run.status == crate::operations::RunStatus::Completed)
         {
             state = PipelineState::Idle;
         }
@@ -118,12 +117,14 @@ const NO_ACTIVE_RUN: &str = "NOT EXISTS (SELECT 1 FROM pipeline_runs ar JOIN ope
 
 impl Store {
     /// The workspaces `user_id` belongs to: those of the tenants they are a member of.
+    #[tracing::instrument(skip_all)]
     pub async fn workspaces_of(&self, user_id: i64) -> Result<Vec<i64>, CoreError> {
         let sql = format!("SELECT w.id FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) ORDER BY w.id");
         Ok(on_pool!(self, pool => sqlx::query_scalar(&sql).bind(user_id).fetch_all(pool).await)?)
     }
 
     /// The workspaces `user_id` belongs to, by name.
+    #[tracing::instrument(skip_all)]
     pub async fn workspaces_of_user(&self, user_id: i64) -> Result<Vec<crate::model::Workspace>, CoreError> {
         let sql = format!(
             "SELECT w.id, w.slug, w.name, w.created_at FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) \
@@ -132,6 +133,7 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn create_pipeline(
         &self,
         workspace_id: i64,
@@ -146,6 +148,7 @@ impl Store {
             .bind(json(&fields.steps)?).bind(json(&fields.access)?).bind(now).fetch_one(pool).await)?)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn update_pipeline(&self, id: i64, fields: &PipelineFields<'_>) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE pipelines SET name = $2, description = $3, steps = $4, access = $5, updated_at = $6 WHERE id = $1")
@@ -155,12 +158,14 @@ impl Store {
     }
 
     /// Deletes a pipeline with no run in flight; false otherwise.
+    #[tracing::instrument(skip_all)]
     pub async fn delete_pipeline(&self, id: i64) -> Result<bool, CoreError> {
         let sql = format!("DELETE FROM pipelines WHERE id = $1 AND {NO_ACTIVE_RUN}");
         let done = on_pool!(self, pool => sqlx::query(&sql).bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(done == 1)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline(&self, id: i64) -> Result<Option<PipelineRecord>, CoreError> {
         let sql = format!("{PIPELINE_SELECT} WHERE p.id = $1");
         let row: Option<PipelineRow> =
@@ -169,6 +174,7 @@ impl Store {
     }
 
     /// Every pipeline of the workspaces `user_id` belongs to, by name; the caller filters by access.
+    #[tracing::instrument(skip_all)]
     pub async fn pipelines_for(&self, user_id: i64) -> Result<Vec<PipelineRecord>, CoreError> {
         let sql =
             format!("{PIPELINE_SELECT} WHERE p.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY p.name, p.id");
@@ -179,6 +185,7 @@ impl Store {
 
     /// Counts a new run and marks the pipeline running, unless it is running or paused. A
     /// pipeline marked running whose run has completed (its worker died) may run again.
+    #[tracing::instrument(skip_all)]
     pub async fn begin_pipeline_run(&self, id: i64) -> Result<Result<i64, NotBegun>, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET run_count = run_count + 1, current_run = run_count + 1, state = 'running', \
@@ -203,6 +210,7 @@ impl Store {
 
     /// Records run `run_count` with the steps it runs, before its operation run exists (whose
     /// worker reads them).
+    #[tracing::instrument(skip_all)]
     pub async fn record_pipeline_run(
         &self,
         id: i64,
@@ -216,6 +224,7 @@ impl Store {
     }
 
     /// Records that run `run_count` is operation run `operation_run_id`.
+    #[tracing::instrument(skip_all)]
     pub async fn link_pipeline_run(
         &self,
         id: i64,
@@ -229,6 +238,7 @@ impl Store {
     }
 
     /// The steps run `run_count` runs.
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline_run_steps(&self, id: i64, run_count: i64) -> Result<Option<Vec<Step>>, CoreError> {
         let steps: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT steps FROM pipeline_runs WHERE pipeline_id = $1 AND run_count = $2")
@@ -237,12 +247,14 @@ impl Store {
     }
 
     /// Run `run_count` of the pipeline, as its operation run stands now.
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline_run(&self, id: i64, run_count: i64) -> Result<Option<PipelineRun>, CoreError> {
         Ok(self.pipeline_runs(id, Some(run_count), 1).await?.pop())
     }
 
     /// The pipeline's latest runs (or run `run_count`), newest first. Runs whose operation run
     /// was pruned past retention are gone.
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline_runs(
         &self,
         id: i64,
@@ -271,6 +283,7 @@ impl Store {
     }
 
     /// How run `run_count` left the pipeline, if it is still the current run.
+    #[tracing::instrument(skip_all)]
     pub async fn end_pipeline_run(
         &self,
         id: i64,
@@ -285,6 +298,7 @@ impl Store {
     }
 
     /// Asks the running pipeline to stop after its current step; false when it is not running.
+    #[tracing::instrument(skip_all)]
     pub async fn request_pipeline_stop(&self, id: i64) -> Result<bool, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET stop_requested = TRUE WHERE id = $1 AND state = 'running' AND NOT {NO_ACTIVE_RUN}"
@@ -293,6 +307,7 @@ impl Store {
         Ok(done == 1)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline_stop_requested(&self, id: i64) -> Result<bool, CoreError> {
         let requested: Option<bool> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT stop_requested FROM pipelines WHERE id = $1").bind(id).fetch_optional(pool).await)?;
@@ -300,6 +315,7 @@ impl Store {
     }
 
     /// Clears the current run and a paused state; false while a run is in flight.
+    #[tracing::instrument(skip_all)]
     pub async fn reset_pipeline(&self, id: i64) -> Result<bool, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET state = 'idle', current_run = NULL, stop_requested = FALSE, updated_at = $2 \
@@ -311,6 +327,7 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(skip_all)]
     pub async fn add_pipeline_log(
         &self,
         id: i64,
@@ -331,6 +348,7 @@ impl Store {
 
     /// A pipeline's log entries, newest first: optionally of one run, of one type, and newer
     /// than `after_id` (a console that follows new lines).
+    #[tracing::instrument(skip_all)]
     pub async fn pipeline_logs(
         &self,
         id: i64,

@@ -34,6 +34,7 @@ impl ConnectionRow {
 
 impl Store {
     /// Sets (or replaces) the tenant's connection.
+    #[tracing::instrument(skip_all)]
     pub async fn set_provider_connection(
         &self,
         tenant_id: i64,
@@ -61,6 +62,7 @@ impl Store {
     }
 
     /// The connection the workers use, credential included.
+    #[tracing::instrument(skip_all)]
     pub async fn provider_connection(&self, tenant_id: i64) -> Result<Option<ProviderConnection>, CoreError> {
         let Some(mut row) = self.connection_row(tenant_id).await? else {
             return Ok(None);
@@ -70,8 +72,9 @@ impl Store {
             CredentialKind::Secret => Credential::Secret(Secret::new(row.client_secret)),
             CredentialKind::Certificate => Credential::Certificate(
                 ClientCertificate::from_pem(&row.client_secret).map_err(|problem| {
-                    tracing::error!(tenant_id, problem, "stored client certificate is unreadable");
-                    CoreError::Internal
+                    CoreError::broken(format!(
+                        "tenant {tenant_id}'s stored client certificate is unreadable: {problem}"
+                    ))
                 })?,
             ),
         };
@@ -85,6 +88,7 @@ impl Store {
     }
 
     /// The connection as people see it: everything but the secret and the key.
+    #[tracing::instrument(skip_all)]
     pub async fn provider_connection_info(
         &self,
         tenant_id: i64,
@@ -102,6 +106,7 @@ impl Store {
     }
 
     /// Keeps the last "Check connection" of the tenant's connection (`None` forgets it).
+    #[tracing::instrument(skip_all)]
     pub async fn set_connection_check(
         &self,
         tenant_id: i64,
@@ -114,6 +119,7 @@ impl Store {
     }
 
     /// The last "Check connection", if the connection has not changed since.
+    #[tracing::instrument(skip_all)]
     pub async fn connection_check(&self, tenant_id: i64) -> Result<Option<ConnectionCheck>, CoreError> {
         let row: Option<(Option<String>,)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT last_check FROM provider_connections WHERE tenant_id = $1")
@@ -122,6 +128,7 @@ impl Store {
         Ok(row.and_then(|(check,)| check).and_then(|check| serde_json::from_str(&check).ok()))
     }
 
+    #[tracing::instrument(skip_all)]
     async fn connection_row(&self, tenant_id: i64) -> Result<Option<ConnectionRow>, CoreError> {
         let row = on_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(
             "SELECT base_url, token_url, client_id, scope, credential_kind, client_secret, certificate_thumbprint, \

@@ -22,6 +22,7 @@ const SEALED: [(&str, &str, &str, Purpose); 2] = [
 
 impl Store {
     /// Seals stored secrets as `which` says; answers how many it sealed.
+    #[tracing::instrument(skip_all)]
     pub async fn reseal_secrets(&self, which: Reseal) -> Result<u64, CoreError> {
         let mut sealed = 0;
         for (table, key, column, purpose) in SEALED {

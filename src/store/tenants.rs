@@ -1,3 +1,5 @@
+//! Workspaces and their tenants: creating them once (`ensure_*`) and finding them.
+
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::{Tenant, Workspace, WorkspaceTenants};
 use crate::CoreError;
@@ -18,6 +20,7 @@ pub enum Ensured {
 
 impl Store {
     /// Returns the workspace with `slug`, creating it when missing (idempotent set-up).
+    #[tracing::instrument(skip_all)]
     pub async fn ensure_workspace(&self, slug: &str, name: &str) -> Result<(Workspace, Ensured), CoreError> {
         if let Some(existing) = self.workspace_by_slug(slug).await? {
             return Ok((existing, Ensured::Existing));
@@ -29,17 +32,24 @@ impl Store {
         match row {
             Some(row) => Ok((row, Ensured::Created)),
             // Lost a race with a concurrent creator: theirs is as good as ours.
-            None => Ok((self.workspace_by_slug(slug).await?.ok_or(CoreError::Internal)?, Ensured::Existing)),
+            None => Ok((
+                self.workspace_by_slug(slug)
+                    .await?
+                    .ok_or_else(|| CoreError::broken("a workspace vanished"))?,
+                Ensured::Existing,
+            )),
         }
     }
 
     /// The slug of the tenant's workspace.
+    #[tracing::instrument(skip_all)]
     pub async fn workspace_of(&self, tenant: &Tenant) -> Result<String, CoreError> {
         let slug = on_pool!(self, pool => sqlx::query_scalar("SELECT slug FROM workspaces WHERE id = $1")
             .bind(tenant.workspace_id).fetch_one(pool).await)?;
         Ok(slug)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn workspace_by_slug(&self, slug: &str) -> Result<Option<Workspace>, CoreError> {
         let sql = "SELECT id, slug, name, created_at FROM workspaces WHERE slug = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(sql)
@@ -51,6 +61,7 @@ impl Store {
     /// (disabled, no version) for an install job to finish. A slug that is taken is a conflict
     /// unless it names the same tenant in the same workspace, which makes scripted set-up
     /// idempotent.
+    #[tracing::instrument(skip_all)]
     pub async fn ensure_tenant(
         &self,
         workspace: &Workspace,
@@ -70,7 +81,7 @@ impl Store {
             "INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, enabled, module_version, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TENANT_COLUMNS}"
         );
-        let version = installed.then(|| crate::lifecycle::running_version().to_string());
+        let version = installed.then(|| crate::tenant_jobs::running_version().to_string());
         let result = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
             .bind(workspace.id)
             .bind(slug)
@@ -92,6 +103,7 @@ impl Store {
         }
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, CoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
         let row =
@@ -99,6 +111,7 @@ impl Store {
         Ok(row)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, CoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
@@ -107,6 +120,7 @@ impl Store {
     }
 
     /// Every workspace with its tenants, for the platform plane.
+    #[tracing::instrument(skip_all)]
     pub async fn workspaces_with_tenants(&self) -> Result<Vec<WorkspaceTenants>, CoreError> {
         let workspaces = on_pool!(self, pool => sqlx::query_as::<_, Workspace>(
             "SELECT id, slug, name, created_at FROM workspaces ORDER BY name").fetch_all(pool).await)?;

@@ -1,3 +1,5 @@
+//! Sign-in throttling: attempts counted per key (e-mail or address) in a time window.
+
 use super::{on_pool, Store};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -13,6 +15,7 @@ impl Store {
     /// Counts one more attempt for `key` and returns the count, in one statement: parallel
     /// attempts each see their own number. A window that began at or before `expired` starts
     /// over at `now` with this attempt.
+    #[tracing::instrument(skip_all)]
     pub async fn count_attempt(
         &self,
         key: &str,
@@ -30,6 +33,7 @@ impl Store {
     }
 
     /// Takes one attempt back from `key`'s count.
+    #[tracing::instrument(skip_all)]
     pub async fn uncount_attempt(&self, key: &str) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE login_throttle SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0")
@@ -37,6 +41,7 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn clear_throttle(&self, key: &str) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("DELETE FROM login_throttle WHERE key = $1")
             .bind(key).execute(pool).await.map(drop))?;
@@ -44,6 +49,7 @@ impl Store {
     }
 
     /// Deletes the rows whose window began before `before`; returns how many.
+    #[tracing::instrument(skip_all)]
     pub async fn prune_throttle(&self, before: DateTime<Utc>) -> Result<u64, CoreError> {
         let pruned = on_pool!(self, pool => sqlx::query("DELETE FROM login_throttle WHERE window_start < $1")
             .bind(before).execute(pool).await.map(|done| done.rows_affected()))?;

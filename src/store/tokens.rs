@@ -25,8 +25,7 @@ impl TryFrom<TokenRow> for ApiToken {
     type Error = CoreError;
     fn try_from(row: TokenRow) -> Result<Self, CoreError> {
         let scopes: Vec<Scope> = serde_json::from_str(&row.scopes).map_err(|error| {
-            tracing::error!(%error, token = row.id, "stored token scopes are malformed");
-            CoreError::Internal
+            CoreError::broken(format!("stored scopes of token {} are malformed: {error}", row.id))
         })?;
         Ok(ApiToken {
             id: row.id,
@@ -53,8 +52,9 @@ pub struct NewToken<'a> {
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn create_token(&self, new: &NewToken<'_>) -> Result<ApiToken, CoreError> {
-        let scopes = serde_json::to_string(new.scopes).map_err(|_| CoreError::Internal)?;
+        let scopes = serde_json::to_string(new.scopes).map_err(CoreError::internal)?;
         let sql = format!(
             "INSERT INTO api_tokens (user_id, name, prefix, secret_hash, scopes, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
@@ -66,6 +66,7 @@ impl Store {
     }
 
     /// The token whose secret hashes to `secret_hash`, usable or not.
+    #[tracing::instrument(skip_all)]
     pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1");
         let row: Option<TokenRow> =
@@ -73,6 +74,7 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn token_by_id(&self, id: i64) -> Result<Option<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
         let row: Option<TokenRow> =
@@ -81,6 +83,7 @@ impl Store {
     }
 
     /// A user's tokens, newest first.
+    #[tracing::instrument(skip_all)]
     pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
         let rows: Vec<TokenRow> =
@@ -89,6 +92,7 @@ impl Store {
     }
 
     /// Revokes the user's token `id` and returns it; `None` when they have no such usable token.
+    #[tracing::instrument(skip_all)]
     pub async fn revoke_token(&self, user_id: i64, id: i64) -> Result<Option<ApiToken>, CoreError> {
         let sql = format!(
             "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
@@ -99,6 +103,7 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn touch_token(&self, id: i64) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(id).bind(Utc::now()).execute(pool).await.map(drop))?;

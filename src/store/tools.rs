@@ -3,7 +3,7 @@
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
 use crate::keyring::Purpose;
-use crate::tool::{masked, Tool, ToolDraft};
+use crate::tools::{masked, Tool, ToolDraft};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -43,8 +43,7 @@ impl TryFrom<ToolRow> for ToolRecord {
     type Error = CoreError;
     fn try_from(row: ToolRow) -> Result<Self, CoreError> {
         let bad = |error: serde_json::Error| {
-            tracing::error!(%error, tool = row.id, "stored tool is malformed");
-            CoreError::Internal
+            CoreError::broken(format!("stored tool {} is malformed: {error}", row.id))
         };
         let secrets: BTreeMap<String, String> = serde_json::from_str(&row.secrets).map_err(bad)?;
         let draft = ToolDraft {
@@ -79,6 +78,7 @@ impl TryFrom<ToolRow> for ToolRecord {
 }
 
 impl Store {
+    #[tracing::instrument(skip_all)]
     pub async fn create_tool(
         &self,
         workspace_id: i64,
@@ -104,6 +104,7 @@ impl Store {
         row.try_into()
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn update_tool(&self, id: i64, draft: &ToolDraft) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE tools SET name = $2, description = $3, tool_identifier = $4, active = $5, configuration = $6, \
@@ -114,11 +115,13 @@ impl Store {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn delete_tool(&self, id: i64) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("DELETE FROM tools WHERE id = $1").bind(id).execute(pool).await.map(drop))?;
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn tool(&self, id: i64) -> Result<Option<ToolRecord>, CoreError> {
         let sql = format!("{TOOL_SELECT} WHERE t.id = $1");
         let row: Option<ToolRow> =
@@ -127,6 +130,7 @@ impl Store {
     }
 
     /// Every tool of the workspaces `user_id` belongs to, by name; the caller filters by access.
+    #[tracing::instrument(skip_all)]
     pub async fn tools_for(&self, user_id: i64) -> Result<Vec<ToolRecord>, CoreError> {
         let sql =
             format!("{TOOL_SELECT} WHERE t.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY t.name, t.id");

@@ -1,3 +1,5 @@
+//! User accounts: creating them, their account role, finding them, their password hashes.
+
 use super::{is_unique_violation, on_pool, Store};
 use crate::model::User;
 use crate::tokens::AccountRole;
@@ -14,6 +16,7 @@ const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, account_
 
 impl Store {
     /// `email` must already be validated (lower case); `password_hash` is a PHC string.
+    #[tracing::instrument(skip_all)]
     pub async fn create_user(
         &self,
         email: &str,
@@ -43,12 +46,14 @@ impl Store {
     }
 
     /// Sets the account role of user `id`; false when there is no such user.
+    #[tracing::instrument(skip_all)]
     pub async fn set_account_role(&self, id: i64, role: AccountRole) -> Result<bool, CoreError> {
         let done = on_pool!(self, pool => sqlx::query("UPDATE users SET account_role = $2 WHERE id = $1")
             .bind(id).bind(role.as_str()).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(done == 1)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
@@ -56,6 +61,7 @@ impl Store {
         Ok(row)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
@@ -64,6 +70,7 @@ impl Store {
     }
 
     /// The user id and stored password hash for a sign-in attempt.
+    #[tracing::instrument(skip_all)]
     pub async fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, CoreError> {
         let sql = "SELECT id, password_hash FROM users WHERE email = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(sql)
@@ -71,11 +78,13 @@ impl Store {
         Ok(row.map(|row| (row.id, row.password_hash)))
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn list_users(&self) -> Result<Vec<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(&sql).fetch_all(pool).await)?)
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn count_users(&self) -> Result<i64, CoreError> {
         let count: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(pool).await)?;

@@ -3,7 +3,7 @@
 use super::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS, TOKEN_PREFIX};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::User;
-use crate::operation::Initiator;
+use crate::operations::Initiator;
 use crate::store::{NewToken, Store};
 use crate::{validate, CoreError};
 use chrono::Utc;

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use std::collections::BTreeMap;
-use tenantpilot_core::backup::{Assignment, Mappings, RestorePreview, ScopeTag};
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::backups::{Assignment, Mappings, RestorePreview, ScopeTag};
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;

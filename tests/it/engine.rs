@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenantpilot_core::engine::{self, EngineHandle, EngineSettings, Operation, Operations, RunContext, Stop};
-use tenantpilot_core::operation::{Failure, Initiator, OperationRun, RunOutcome, RunStatus, RunTarget};
+use tenantpilot_core::operations::{
+    Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
+};
 use tenantpilot_core::store::{Backend, NewRun, Started, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
@@ -50,8 +52,8 @@ impl Items {
 
 #[async_trait::async_trait]
 impl Operation for Items {
-    fn kind(&self) -> &'static str {
-        "test.items"
+    fn kind(&self) -> OperationKind {
+        OperationKind::Capture
     }
 
     fn retry_safe(&self) -> bool {
@@ -111,7 +113,7 @@ fn items(workspace_id: i64, tenant_id: i64, target: &str, context: serde_json::V
     NewRun {
         workspace_id,
         tenant_id: Some(tenant_id),
-        kind: "test.items".into(),
+        kind: OperationKind::Capture,
         target: Some(RunTarget { kind: "test".into(), id: target.into() }),
         context: context.as_object().unwrap().clone(),
         initiator: Initiator::User { id: 1, name: "Ann".into() },
@@ -320,6 +322,6 @@ async fn starts_reuses_and_cancels_are_audited(backend: Backend) {
         ]
     );
     assert_eq!(entries[0].actor, Initiator::User { id: 2, name: "Bob".into() });
-    assert_eq!(entries[2].details["type"], "test.items");
+    assert_eq!(entries[2].details["type"], "backup_set.capture");
     db.drop_database().await;
 }

@@ -3,6 +3,6 @@
 
 mod backups;
 mod engine;
-mod operation_runs;
+mod operations;
 mod schema;
 mod store;

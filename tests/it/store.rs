@@ -2,9 +2,9 @@
 
 use chrono::{Duration, Utc};
 use tenantpilot_core::egress::EgressPolicy;
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
-use tenantpilot_core::store::{Backend, Ensured, MembershipChange};
+use tenantpilot_core::store::{Backend, Db, Ensured, MembershipChange};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_core::{access, accounts, seed, throttle, Capability, CoreError, Role};
@@ -17,6 +17,7 @@ tenantpilot_core::test_on_both_backends!(
     sign_in_checks_password_and_throttles,
     demo_seed_runs_once,
     concurrent_membership_changes_keep_an_owner,
+    a_database_error_names_its_query_to_the_log_only,
 );
 
 async fn users_are_unique_by_lowercased_email(backend: Backend) {
@@ -281,5 +282,24 @@ async fn concurrent_membership_changes_keep_an_owner(backend: Backend) {
             store.set_membership(tenant.id, *id, Role::Owner).await.unwrap();
         }
     }
+    db.drop_database().await;
+}
+
+/// A database error keeps its source and the store method it came from, for the one log line
+/// the response writes; the client is told nothing of it.
+async fn a_database_error_names_its_query_to_the_log_only(backend: Backend) {
+    use tracing::instrument::WithSubscriber;
+    let db = TestDatabase::new(backend).await;
+    match db.store.db() {
+        Db::Sqlite(pool) => sqlx::query("DROP TABLE operation_run_messages").execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query("DROP TABLE operation_run_messages").execute(pool).await.map(drop),
+    }
+    .unwrap();
+    let error = db.store.run_messages(1).with_subscriber(tracing_subscriber::registry()).await.unwrap_err();
+    assert!(matches!(error, CoreError::Internal { source: Some(_) }), "{error:?}");
+    assert!(error.detail().contains("in store query `runs_messages`"), "{}", error.detail());
+    assert!(error.detail().contains("operation_run_messages"), "{}", error.detail());
+    assert_eq!(error.to_string(), "Something went wrong on our side. Please try again.");
+    assert_eq!(serde_json::to_value(&error).unwrap(), serde_json::json!({ "error": "internal" }));
     db.drop_database().await;
 }

@@ -1,3 +1,5 @@
+//! What a page shows when loading it failed: a redirect to sign in, 404, 403, or the error.
+
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;

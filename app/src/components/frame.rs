@@ -1,3 +1,5 @@
+//! The signed-in layout: a header with the tenant switcher and account menu, then the page.
+
 use crate::components::ErrorView;
 use crate::functions::{current_viewer, Logout, Viewer};
 use leptos::prelude::*;

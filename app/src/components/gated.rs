@@ -1,3 +1,5 @@
+//! Submit buttons that stay visible when the viewer may not use them: disabled, with a hint.
+
 use leptos::prelude::*;
 use tenantpilot_core::Capability;
 

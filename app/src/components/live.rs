@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use tenantpilot_core::operation::OperationRun;
+use tenantpilot_core::operations::OperationRun;
 
 /// How often to poll when push is unavailable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,14 +141,14 @@ mod client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tenantpilot_core::operation::{Counters, Initiator, RunOutcome, RunStatus};
+    use tenantpilot_core::operations::{Counters, Initiator, OperationKind, RunOutcome, RunStatus};
 
     fn run(status: RunStatus, age_secs: i64, now: DateTime<Utc>) -> OperationRun {
         OperationRun {
             id: 1,
             workspace_id: 1,
             tenant_id: Some(1),
-            kind: "assignments.fetch".into(),
+            kind: OperationKind::Fetch,
             status,
             outcome: RunOutcome::Pending,
             identity: String::new(),

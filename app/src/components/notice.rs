@@ -1,3 +1,5 @@
+//! A form's outcome shown under it: its last submission's error, or a note that it worked.
+
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use tenantpilot_core::model::Tenant;
-use tenantpilot_core::operation::{type_label, Counters, OperationRun, RunOutcome, RunStatus};
+use tenantpilot_core::operations::{Counters, OperationRun, RunOutcome, RunStatus};
 
 pub fn run_href(id: i64) -> String {
     format!("/admin/monitoring/runs/{id}")
@@ -125,7 +125,7 @@ pub fn RunTable(
                 <tbody>
                     {runs.into_iter().map(|run| view! {
                         <tr data-run=run.id>
-                            <td><a href=run_href(run.id)>{type_label(&run.kind).to_string()}</a> <small class="muted">" #" {run.id}</small></td>
+                            <td><a href=run_href(run.id)>{run.kind.label()}</a> <small class="muted">" #" {run.id}</small></td>
                             {tenant_cell(&run)}
                             <td><StatusBadge status=run.status outcome=run.outcome /></td>
                             <td><RunProgress run=run.clone() now /></td>

@@ -1,3 +1,5 @@
+//! The tabs across a tenant's pages: overview, members, backups and restores, settings.
+
 use leptos::prelude::*;
 
 /// The tenant pages, as tabs; `current` is the one shown.

@@ -1,3 +1,5 @@
+//! The audit page: the user-action log, filtered by day and type, a page at a time.
+
 use crate::components::{timestamp, ErrorView, Frame};
 use crate::functions::{audit_log, AuditView};
 use leptos::prelude::*;

@@ -1,3 +1,5 @@
+//! `/`: on to the workspace home.
+
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

@@ -1,3 +1,5 @@
+//! A tenant's members page: who belongs to it, adding and removing them, changing roles.
+
 use crate::components::{ActionNotice, ErrorView, Frame, GatedButton, TenantTab, TenantTabs};
 use crate::functions::{members, AddMember, ChangeMemberRole, MembersView, RemoveMember};
 use leptos::prelude::*;

@@ -1,45 +1,34 @@
-//! Pages, one module each.
+//! Pages: a module per feature (a folder where a feature has several pages), named as the
+//! feature is everywhere else.
 
+mod accounts;
 mod audit;
-mod backup_item;
 mod backups;
 mod home;
-mod login;
 mod members;
-mod monitoring;
 mod not_found;
-mod operation_run;
-mod pipeline;
+mod operations;
 mod pipelines;
-mod platform;
-mod registry;
-mod restore;
-mod settings;
-mod tenant_lifecycle;
-mod tenant_overview;
+mod restores;
+mod tenant_jobs;
+mod tenants;
 mod tokens;
-mod tool;
+mod tools;
 mod workspace_home;
 
+pub use accounts::LoginPage;
 pub use audit::AuditPage;
-pub use backup_item::BackupItemPage;
-pub use backups::BackupsPage;
+pub use backups::{BackupItemPage, BackupsPage};
 pub use home::HomePage;
-pub use login::LoginPage;
 pub use members::MembersPage;
-pub use monitoring::MonitoringPage;
 pub use not_found::NotFoundPage;
-pub use operation_run::RunPage;
-pub use pipeline::PipelinePage;
-pub use pipelines::PipelinesPage;
-pub use platform::PlatformPage;
-pub use registry::RegistryPage;
-pub use restore::RestorePage;
-pub use settings::SettingsPage;
-pub use tenant_lifecycle::TenantLifecyclePage;
-pub use tenant_overview::TenantOverviewPage;
+pub use operations::{MonitoringPage, RunPage};
+pub use pipelines::{PipelinePage, PipelinesPage};
+pub use restores::RestorePage;
+pub use tenant_jobs::TenantLifecyclePage;
+pub use tenants::{PlatformPage, SettingsPage, TenantOverviewPage};
 pub use tokens::TokensPage;
-pub use tool::ToolPage;
+pub use tools::{RegistryPage, ToolPage};
 pub use workspace_home::WorkspaceHomePage;
 
 /// `next` after sign-in, if it is a path on this site (never another origin: no open redirect)

@@ -1,3 +1,5 @@
+//! The page for a path no route matches: a 404.
+
 use crate::components::NotFound;
 use leptos::prelude::*;
 

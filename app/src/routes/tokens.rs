@@ -1,3 +1,5 @@
+//! The API tokens page: the viewer's personal access tokens, creating and revoking them.
+
 use crate::components::{timestamp, ActionError, ActionNotice, ErrorView, Frame};
 use crate::functions::{my_tokens, CreateToken, RevokeToken, TokensView};
 use leptos::prelude::*;

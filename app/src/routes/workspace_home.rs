@@ -1,3 +1,5 @@
+//! The workspace home (`/admin`): the tenants the viewer belongs to.
+
 use crate::components::{ErrorView, Frame};
 use crate::functions::current_viewer;
 use leptos::prelude::*;

@@ -2,10 +2,13 @@
 
 use super::{path_id, OperationStarted};
 use axum::extract::Path;
+use axum::routing::{get, post};
 use axum::Json;
+use axum::{Extension, Router};
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::backup::{BackupItem, BackupItemSummary, BackupSet};
+use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::backups::{BackupItem, BackupItemSummary, BackupSet};
 use tenantpilot_core::engine::operations;
 use tenantpilot_core::{Capability, CoreError};
 
@@ -57,4 +60,15 @@ pub async fn fetch(
     let started =
         operations::start_fetch(&member.signed_in.state.store, &member.membership, item, initiator).await?;
     Ok(OperationStarted(started.id()))
+}
+
+/// Backup sets and items, capture and fetch: a token needs the Operations scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/admin/t/{tenant}/backup-sets", get(sets))
+        .route("/admin/t/{tenant}/backup-sets/capture", post(capture))
+        .route("/admin/t/{tenant}/backup-items", get(items))
+        .route("/admin/t/{tenant}/backup-items/{backup_item}", get(item))
+        .route("/admin/t/{tenant}/backup-items/{backup_item}/assignments/fetch", post(fetch))
+        .route_layer(Extension(TokenRequirement::OPERATIONS))
 }

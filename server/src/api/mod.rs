@@ -4,15 +4,15 @@
 //! server functions call, and answers errors through `AppError`.
 
 mod backups;
-pub mod monitoring;
+pub mod operations;
 mod provider_connection;
 mod restores;
-pub mod tenant;
+pub mod tenant_jobs;
 mod v1;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use tenantpilot_core::CoreError;
 
@@ -36,27 +36,15 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json"))
 }
 
+/// Every JSON route. Each module declares its routes with the token scope they need; the one
+/// guard reads it, and a route that declares none takes no token.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .merge(v1::routes())
         .route("/api/openapi.json", get(openapi))
-        .route("/_/tenant", post(tenant::submit))
-        .route("/_/tenant/{operation_id}", get(tenant::get).delete(tenant::delete))
-        .route("/admin/monitoring/operations", get(monitoring::list))
-        .route("/admin/monitoring/operations/{operation_run}", get(monitoring::detail))
-        .route("/admin/monitoring/events", get(monitoring::events))
-        .route("/admin/monitoring/operations/{operation_run}/cancel", post(monitoring::cancel))
-        .route("/admin/t/{tenant}/backup-sets", get(backups::sets))
-        .route("/admin/t/{tenant}/backup-sets/capture", post(backups::capture))
-        .route("/admin/t/{tenant}/backup-items", get(backups::items))
-        .route("/admin/t/{tenant}/backup-items/{backup_item}", get(backups::item))
-        .route("/admin/t/{tenant}/backup-items/{backup_item}/assignments/fetch", post(backups::fetch))
-        .route(
-            "/admin/t/{tenant}/provider-connection",
-            get(provider_connection::show).put(provider_connection::set),
-        )
-        .route("/admin/t/{tenant}/provider-connection/check", post(provider_connection::check))
-        .route("/admin/t/{tenant}/restore-runs", get(restores::list).post(restores::create))
-        .route("/admin/t/{tenant}/restore-runs/{restore_run}", get(restores::detail).patch(restores::remap))
-        .route("/admin/t/{tenant}/restore-runs/{restore_run}/assignments/restore", post(restores::execute))
+        .merge(operations::router())
+        .merge(backups::router())
+        .merge(restores::router())
+        .merge(provider_connection::router())
+        .merge(tenant_jobs::router())
+        .merge(v1::router())
 }

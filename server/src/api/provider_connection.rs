@@ -4,9 +4,12 @@ use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Json;
+use axum::{Extension, Router};
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
+use tenantpilot_core::access::TokenRequirement;
 use tenantpilot_core::provider::{self, ConnectionCheck, ConnectionInfo, NewConnection, NewCredential};
 use tenantpilot_core::{Capability, CoreError};
 
@@ -96,4 +99,12 @@ pub async fn check(
     let member = signed_in.in_tenant(&tenant, Capability::SettingsManage).await?;
     let state = &member.signed_in.state;
     Ok(Json(provider::check_connection(&state.store, &state.provider, member.membership.tenant.id).await?))
+}
+
+/// A tenant's provider connection: a token needs the Tenant Admin scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/admin/t/{tenant}/provider-connection", get(show).put(set))
+        .route("/admin/t/{tenant}/provider-connection/check", post(check))
+        .route_layer(Extension(TokenRequirement::TENANT_ADMIN))
 }

@@ -4,10 +4,13 @@ use super::{path_id, OperationStarted};
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::Json;
+use axum::{Extension, Router};
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::SignedIn;
-use tenantpilot_core::backup::{Mappings, RestoreRequest, RestoreRun};
+use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::backups::{Mappings, RestoreRequest, RestoreRun};
 use tenantpilot_core::engine::operations;
 use tenantpilot_core::{Capability, CoreError};
 
@@ -104,4 +107,13 @@ pub async fn execute(
         operations::start_restore(&member.signed_in.state.store, &member.membership, restore, initiator)
             .await?;
     Ok(OperationStarted(started.id()))
+}
+
+/// Restore runs and their execution: a token needs the Operations scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/admin/t/{tenant}/restore-runs", get(list).post(create))
+        .route("/admin/t/{tenant}/restore-runs/{restore_run}", get(detail).patch(remap))
+        .route("/admin/t/{tenant}/restore-runs/{restore_run}/assignments/restore", post(execute))
+        .route_layer(Extension(TokenRequirement::OPERATIONS))
 }

@@ -9,9 +9,9 @@ use common::contract::{self, Contract};
 use common::sim::Sim;
 use common::{Sender, TestApp};
 use serde_json::{json, Value};
-use tenantpilot_core::backup::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview};
+use tenantpilot_core::backups::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview};
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
 
 tenantpilot_core::test_on_both_backends!(
@@ -65,7 +65,7 @@ async fn backup(app: &TestApp, slug: &str) -> (BackupSet, Vec<BackupItem>) {
         store.put_backup_item(&set, &policy).await.unwrap();
     }
     store
-        .complete_run(capture.id(), tenantpilot_core::operation::RunOutcome::Succeeded, Default::default())
+        .complete_run(capture.id(), tenantpilot_core::operations::RunOutcome::Succeeded, Default::default())
         .await
         .unwrap();
     let items = store.backup_items(member.tenant.id, Some(set.id)).await.unwrap();
@@ -220,7 +220,10 @@ async fn who_may_start_what(backend: Backend) {
         .len();
     let owner = app.sign_in("owner@demo.test").await;
     let cross = app
-        .send(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&owner), Sender::CrossSite)
+        .call(Method::POST, "/admin/t/contoso/backup-sets/capture")
+        .cookie(&owner)
+        .by(Sender::CrossSite)
+        .send()
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
     let runs_after = app
@@ -609,8 +612,7 @@ async fn the_restore_form_reads_the_checked_policies(backend: Backend) {
         "tenant=contoso&backup_set_id={}&item_ids%5B1%5D={}&group_mapping=grp-pilot+%3D+grp-finance",
         set.id, items[1].id
     );
-    let reply =
-        app.send(Method::POST, "/api/plan_restore", Some(&form), Some(&cookie), Sender::Browser).await;
+    let reply = app.call(Method::POST, "/api/plan_restore").form(&form).cookie(&cookie).send().await;
     assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
     let restores = app.db.store.restore_runs(set.tenant_id).await.unwrap();
     assert_eq!(reply.location(), format!("/admin/t/contoso/restores/{}", restores[0].id));
@@ -618,8 +620,13 @@ async fn the_restore_form_reads_the_checked_policies(backend: Backend) {
     assert_eq!(restores[0].group_mapping["grp-pilot"], "grp-finance");
 
     let nothing = format!("tenant=contoso&backup_set_id={}&group_mapping=", set.id);
-    let reply =
-        app.send(Method::POST, "/api/plan_restore", Some(&nothing), Some(&cookie), Sender::Script).await;
+    let reply = app
+        .call(Method::POST, "/api/plan_restore")
+        .form(&nothing)
+        .cookie(&cookie)
+        .by(Sender::Script)
+        .send()
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
     assert_eq!(serde_json::from_str::<Value>(&reply.body).unwrap()["field"], "itemIds");
     assert_eq!(app.db.store.restore_runs(set.tenant_id).await.unwrap().len(), 1);

@@ -8,7 +8,7 @@ use common::sim::Sim;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
+use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::seed;
 use tenantpilot_core::store::{Backend, Store};
 use tenantpilot_core::testing::TestDatabase;

@@ -259,7 +259,7 @@ async fn saved_urls_are_checked_and_the_check_says_nothing_of_ports(backend: Bac
     // A tool's baseUrl is checked the same way when saved, by the registry's update too.
     let store = &app.db.store;
     let creator = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
-    let actor = tenantpilot_core::operation::Initiator::user(&creator);
+    let actor = tenantpilot_core::operations::Initiator::user(&creator);
     let tool = |base: &str| {
         json!({ "name": "CI", "tool_identifier": "http", "configuration": { "baseUrl": base } })
             .as_object()

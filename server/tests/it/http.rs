@@ -107,7 +107,7 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
     assert!(login_page.body.contains("name=\"password\""));
 
     let form = format!("email=owner@demo.test&password={}", app.password);
-    let first = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    let first = app.call(Method::POST, "/api/login").form(&form).send().await;
     let set_cookie = first.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
@@ -115,7 +115,7 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
     let first = first.session_cookie().unwrap();
 
     // Signing in again from that session gets a new id; the old one is dead.
-    let again = app.send(Method::POST, "/api/login", Some(&form), Some(&first), Sender::Browser).await;
+    let again = app.call(Method::POST, "/api/login").form(&form).cookie(&first).send().await;
     let second = again.session_cookie().expect("a new session id");
     assert_ne!(first, second);
     assert_eq!(app.get("/admin", Some(&first)).await.status, StatusCode::FOUND);
@@ -126,7 +126,7 @@ async fn sign_in_rotates_the_session_and_sign_out_ends_it(backend: Backend) {
         assert!(home.body.contains(name), "{name} missing from the workspace home");
     }
 
-    let out = app.send(Method::POST, "/api/logout", Some(""), Some(&second), Sender::Browser).await;
+    let out = app.call(Method::POST, "/api/logout").form("").cookie(&second).send().await;
     assert_eq!((out.status, out.location()), (StatusCode::FOUND, "/login"));
     let after = app.get("/admin", Some(&second)).await;
     assert_eq!(after.status, StatusCode::FOUND);
@@ -138,7 +138,7 @@ async fn wrong_password_is_refused_alike(backend: Backend) {
     let app = TestApp::new(backend).await;
     for email in ["owner@demo.test", "nobody@demo.test"] {
         let form = format!("email={email}&password=wrong-password");
-        let script = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Script).await;
+        let script = app.call(Method::POST, "/api/login").form(&form).by(Sender::Script).send().await;
         assert_eq!(script.status, StatusCode::UNAUTHORIZED, "{}", script.body);
         assert_eq!(
             script.body,
@@ -146,7 +146,7 @@ async fn wrong_password_is_refused_alike(backend: Backend) {
         );
         assert!(script.session_cookie().is_none());
         // A plain form post goes back to the form, the error carried in the URL for the page.
-        let browser = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+        let browser = app.call(Method::POST, "/api/login").form(&form).send().await;
         assert_eq!(browser.status, StatusCode::FOUND);
         assert!(
             browser.location().starts_with("http://localhost/login?")
@@ -164,11 +164,11 @@ async fn signed_out_visitors_go_to_sign_in_and_back(backend: Backend) {
     assert_eq!(reply.status, StatusCode::FOUND);
     assert_eq!(reply.location(), "/login?next=/admin/t/contoso/members");
     let form = format!("email=owner@demo.test&password={}&next=/admin/t/contoso/members", app.password);
-    let signed_in = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    let signed_in = app.call(Method::POST, "/api/login").form(&form).send().await;
     assert_eq!(signed_in.location(), "/admin/t/contoso/members");
     // Never off-site.
     let form = format!("email=owner@demo.test&password={}&next=//evil.example/x", app.password);
-    let signed_in = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    let signed_in = app.call(Method::POST, "/api/login").form(&form).send().await;
     assert_eq!(signed_in.location(), "/admin");
     app.db.drop_database().await;
 }
@@ -261,11 +261,12 @@ async fn plane_and_role_matrix(backend: Backend) {
             }
         }
         for (path, form, expected) in &functions {
-            let reply = app.send(Method::POST, path, Some(form), Some(&cookie), Sender::Script).await;
+            let reply =
+                app.call(Method::POST, path).form(form).cookie(&cookie).by(Sender::Script).send().await;
             assert_eq!(reply.status.as_u16(), expected[column], "{user} POST {path} {form}: {}", reply.body);
         }
         let signed_out =
-            app.send(Method::POST, "/api/members", Some("tenant=contoso"), None, Sender::Script).await;
+            app.call(Method::POST, "/api/members").form("tenant=contoso").by(Sender::Script).send().await;
         assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
     }
     // Only Power Users and Site Admins create tools: others see the button, disabled, saying so.
@@ -301,7 +302,8 @@ async fn not_found_cannot_tell_non_member_from_unknown(backend: Backend) {
         without_nonce(&not_member.body.replace("northwind", "zzzzzzzzz")),
         without_nonce(&unknown.body)
     );
-    let as_script = |form| app.send(Method::POST, "/api/members", Some(form), Some(&cookie), Sender::Script);
+    let as_script =
+        |form| app.call(Method::POST, "/api/members").form(form).cookie(&cookie).by(Sender::Script).send();
     assert_eq!(as_script("tenant=northwind").await.body, as_script("tenant=zzzzzzzzz").await.body);
     app.db.drop_database().await;
 }
@@ -315,14 +317,19 @@ fn without_nonce(body: &str) -> String {
 async fn cross_site_posts_change_nothing(backend: Backend) {
     let app = TestApp::new(backend).await;
     let form = format!("email=owner@demo.test&password={}", app.password);
-    let login = app.send(Method::POST, "/api/login", Some(&form), None, Sender::CrossSite).await;
+    let login = app.call(Method::POST, "/api/login").form(&form).by(Sender::CrossSite).send().await;
     assert_eq!(login.status, StatusCode::FORBIDDEN);
     assert!(login.session_cookie().is_none());
 
     let cookie = app.sign_in("owner@demo.test").await;
     let add = "tenant=northwind&email=readonly@demo.test&role=owner";
-    let refused =
-        app.send(Method::POST, "/api/add_member", Some(add), Some(&cookie), Sender::CrossSite).await;
+    let refused = app
+        .call(Method::POST, "/api/add_member")
+        .form(add)
+        .cookie(&cookie)
+        .by(Sender::CrossSite)
+        .send()
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let tenant = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
     let members = app.db.store.members(tenant.id).await.unwrap();
@@ -362,7 +369,8 @@ async fn cross_site_posts_change_nothing(backend: Backend) {
     let members = app.db.store.members(tenant.id).await.unwrap();
     assert!(!members.iter().any(|m| m.email == "readonly@demo.test"), "still nothing changed");
     // The same request from our own origin does change it.
-    let done = app.send(Method::POST, "/api/add_member", Some(add), Some(&cookie), Sender::Script).await;
+    let done =
+        app.call(Method::POST, "/api/add_member").form(add).cookie(&cookie).by(Sender::Script).send().await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     let members = app.db.store.members(tenant.id).await.unwrap();
     assert!(members.iter().any(|m| m.email == "readonly@demo.test" && m.role == Role::Owner));
@@ -378,19 +386,21 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
         ("tenant=contoso", "malformed"),
     ] {
         let reply = app
-            .send(Method::POST, "/api/change_member_role", Some(form), Some(&cookie), Sender::Script)
+            .call(Method::POST, "/api/change_member_role")
+            .form(form)
+            .cookie(&cookie)
+            .by(Sender::Script)
+            .send()
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{form}: {}", reply.body);
         assert!(reply.body.contains(needle), "{form}: {}", reply.body);
     }
     let reply = app
-        .send(
-            Method::POST,
-            "/api/add_member",
-            Some("tenant=contoso&email=not-an-email&role=owner"),
-            Some(&cookie),
-            Sender::Script,
-        )
+        .call(Method::POST, "/api/add_member")
+        .form("tenant=contoso&email=not-an-email&role=owner")
+        .cookie(&cookie)
+        .by(Sender::Script)
+        .send()
         .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert!(reply.body.contains("Enter an e-mail address"), "{}", reply.body);
@@ -399,17 +409,28 @@ async fn bad_input_gets_clear_errors(backend: Backend) {
     let owner = app.db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
     let admin = app.db.store.user_by_email("admin@demo.test").await.unwrap().unwrap();
     let form = format!("tenant=contoso&user_id={}&role=owner", admin.id);
-    let reply =
-        app.send(Method::POST, "/api/change_member_role", Some(&form), Some(&cookie), Sender::Script).await;
+    let reply = app
+        .call(Method::POST, "/api/change_member_role")
+        .form(&form)
+        .cookie(&cookie)
+        .by(Sender::Script)
+        .send()
+        .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
     let form = format!("tenant=contoso&user_id={}", owner.id);
-    let reply =
-        app.send(Method::POST, "/api/remove_member", Some(&form), Some(&cookie), Sender::Script).await;
+    let reply = app
+        .call(Method::POST, "/api/remove_member")
+        .form(&form)
+        .cookie(&cookie)
+        .by(Sender::Script)
+        .send()
+        .await;
     assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
     assert!(reply.body.contains("at least one owner"), "{}", reply.body);
 
     let huge = format!("tenant=contoso&email={}", "a".repeat(router::MAX_BODY_BYTES + 1));
-    let reply = app.send(Method::POST, "/api/add_member", Some(&huge), Some(&cookie), Sender::Script).await;
+    let reply =
+        app.call(Method::POST, "/api/add_member").form(&huge).cookie(&cookie).by(Sender::Script).send().await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     let reply = app.get("/no/such/page", Some(&cookie)).await;
@@ -446,7 +467,7 @@ async fn https_public_url_makes_cookies_secure(backend: Backend) {
     let app = TestApp::with_flags(backend, &["--public-url", "https://ops.example.com/"]).await;
     // Our origin is now the public URL's, whatever the Host header says.
     let form = format!("email=owner@demo.test&password={}", app.password);
-    let refused = app.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+    let refused = app.call(Method::POST, "/api/login").form(&form).send().await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "http://localhost is not https://ops.example.com");
     let request = Request::post("/api/login")
         .header(header::HOST, "ops.example.com")

@@ -8,7 +8,7 @@ use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};
 use common::TestApp;
 use serde_json::{json, Value};
-use tenantpilot_core::operation::{Counters, Failure, Initiator, RunOutcome, RunTarget};
+use tenantpilot_core::operations::{Counters, Failure, Initiator, OperationKind, RunOutcome, RunTarget};
 use tenantpilot_core::store::{Backend, NewRun};
 
 const CONTRACT: &str = contract::ASSIGNMENT_OPERATIONS;
@@ -32,7 +32,7 @@ async fn run_in(app: &TestApp, slug: &str, target: &str) -> i64 {
     let new = NewRun {
         workspace_id: tenant.workspace_id,
         tenant_id: Some(tenant.id),
-        kind: "assignments.fetch".into(),
+        kind: OperationKind::Fetch,
         target: Some(RunTarget { kind: "backup_item".into(), id: target.into() }),
         context: json!({ "backupItemId": target }).as_object().unwrap().clone(),
         initiator: Initiator::System,
@@ -299,7 +299,7 @@ async fn streams_end_at_sign_out_and_token_revocation(backend: Backend) {
     assert!(quiet.await.is_err(), "no event and no end while signed in");
     run_in(&app, "contoso", "1").await;
     assert_eq!(next_run_event(&mut stream).await["status"], "queued");
-    let out = app.send(Method::POST, "/api/logout", Some(""), Some(&cookie), common::Sender::Browser).await;
+    let out = app.call(Method::POST, "/api/logout").form("").cookie(&cookie).send().await;
     assert_eq!(out.status, StatusCode::FOUND);
     assert_eq!(closing_reason(&mut stream, 5).await.as_deref(), Some("signed_out"));
 
@@ -347,7 +347,7 @@ async fn hidden_runs_and_who_cancels_them(backend: Backend) {
     let lifecycle = NewRun {
         workspace_id: contoso.workspace_id,
         tenant_id: Some(contoso.id),
-        kind: "tenant.upgrade".into(),
+        kind: OperationKind::TenantUpgrade,
         target: None,
         context: serde_json::Map::new(),
         initiator: Initiator::System,

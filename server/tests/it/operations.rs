@@ -11,14 +11,14 @@ use common::sim::Sim;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tenantpilot_core::backup::{Mappings, RestoreAction, RestoreRequest, RestoreRun, TargetKind};
+use tenantpilot_core::backups::{Mappings, RestoreAction, RestoreRequest, RestoreRun, TargetKind};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::model::{TenantMembership, User};
-use tenantpilot_core::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
+use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::provider::{ClientSettings, PolicyFamily, ProviderClient};
+use tenantpilot_core::seed;
 use tenantpilot_core::store::{Backend, Store};
 use tenantpilot_core::testing::TestDatabase;
-use tenantpilot_core::{monitoring, seed};
 use tenantpilot_server::provider_sim::{Fault, SimNamed, SimTenant};
 
 tenantpilot_core::test_on_both_backends!(
@@ -324,7 +324,7 @@ async fn a_missing_group_never_widens_a_policys_reach(backend: Backend) {
 
     let bitlocker = item("pol-bitlocker");
     assert_eq!(bitlocker.action, RestoreAction::Assign);
-    let describe = |views: &[tenantpilot_core::backup::TargetView]| {
+    let describe = |views: &[tenantpilot_core::backups::TargetView]| {
         views.iter().map(|v| v.describe()).collect::<Vec<_>>()
     };
     assert_eq!(describe(&bitlocker.current), ["Include group Finance"], "the live assignments");
@@ -588,7 +588,7 @@ async fn throttling_shows_in_the_run_and_a_cancel_ends_the_wait(backend: Backend
         .iter()
         .any(|line| line.contains("retrying in 45 s")));
     let asked = std::time::Instant::now();
-    monitoring::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
+    tenantpilot_core::operations::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
     let run = world.completed(id).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
     assert!(
@@ -658,13 +658,15 @@ async fn cancelling_a_capture_stops_it_between_policies(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline, "the capture never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    monitoring::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
+    tenantpilot_core::operations::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
     let run = world.completed(id).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
     assert!(run.counters.processed < 7, "stopped before the last policy: {:?}", run.counters);
     let readonly = world.store().user_by_email("readonly@demo.test").await.unwrap().unwrap();
     let refused =
-        monitoring::cancel(world.store(), &readonly, &Initiator::user(&readonly), id).await.unwrap_err();
+        tenantpilot_core::operations::cancel(world.store(), &readonly, &Initiator::user(&readonly), id)
+            .await
+            .unwrap_err();
     assert_eq!(refused.status(), 403, "a reader may see the run but not cancel it");
     world.end().await;
 }

@@ -16,8 +16,8 @@ use std::time::Duration;
 use tenantpilot_core::audit::{AuditAction, AuditKind};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
 use tenantpilot_core::model::User;
-use tenantpilot_core::operation::{Initiator, OperationRun, RunOutcome, RunStatus};
-use tenantpilot_core::pipeline::PipelineInput;
+use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
+use tenantpilot_core::pipelines::PipelineInput;
 use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, NewToken, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
@@ -638,7 +638,7 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     let (manager, operator) = (user("manager@demo.test").await, user("operator@demo.test").await);
     let tool = world.tool_id.to_string();
     let steps =
-        |steps: Value| -> Vec<tenantpilot_core::pipeline::Step> { serde_json::from_value(steps).unwrap() };
+        |steps: Value| -> Vec<tenantpilot_core::pipelines::Step> { serde_json::from_value(steps).unwrap() };
     let input = |steps| PipelineInput {
         name: "Mine".into(),
         description: String::new(),
@@ -981,7 +981,7 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
 /// Issue 14 §5: a pipeline's runs, and their failures, are for whoever may read the pipeline,
 /// not the whole workspace: listed, shown and pushed to them alone (and to platform admins).
 async fn pipeline_runs_are_seen_by_who_may_read_the_pipeline(backend: Backend) {
-    use tenantpilot_core::monitoring::{self, Entitlement, ListParams};
+    use tenantpilot_core::operations::{self, Entitlement, ListParams};
     let world = World::new(backend).await;
     let store = world.store();
     let id =
@@ -997,12 +997,12 @@ async fn pipeline_runs_are_seen_by_who_may_read_the_pipeline(backend: Backend) {
         ("owner@demo.test", true),
     ] {
         let person = user(email).await;
-        let shown = monitoring::run(store, &person, run.id).await;
+        let shown = operations::run(store, &person, run.id).await;
         assert_eq!(shown.is_ok(), sees, "{email}: {shown:?}");
         if !sees {
             assert_eq!(shown, Err(CoreError::NotFound), "as if it did not exist");
         }
-        let listed = monitoring::list(store, &person, &ListParams::default()).await.unwrap();
+        let listed = operations::list(store, &person, &ListParams::default()).await.unwrap();
         assert_eq!(listed.runs.iter().any(|listed| listed.id == run.id), sees, "{email}");
         let pushed = Entitlement::load(store, &person).await.unwrap();
         assert_eq!(pushed.sees(&tenantpilot_core::store::RunChange::from(&run)), sees, "{email}");

@@ -8,7 +8,7 @@ use common::sim::{Sim, CLIENT_ID, SECRET};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tenantpilot_core::engine::operations;
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::PolicyFamily;
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db};
 use tenantpilot_core::testing::TestDatabase;

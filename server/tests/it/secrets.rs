@@ -50,8 +50,13 @@ async fn secrets_are_sealed_wherever_they_are_set(backend: Backend) {
         "tenant=fabrikam&base_url=http%3A%2F%2F127.0.0.1%3A9%2Fbeta&token_url=http%3A%2F%2F127.0.0.1%3A9%2Ft&client_id=c&client_secret={}",
         plain[1]
     );
-    let reply =
-        app.send(Method::POST, "/api/save_connection", Some(&form), Some(&owner), Sender::Script).await;
+    let reply = app
+        .call(Method::POST, "/api/save_connection")
+        .form(&form)
+        .cookie(&owner)
+        .by(Sender::Script)
+        .send()
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let certificate = json!({ "baseUrl": "http://127.0.0.1:9/beta", "tokenUrl": "http://127.0.0.1:9/t/token",
         "clientId": "c", "clientCertificate": CERTIFICATE });
@@ -69,7 +74,8 @@ async fn secrets_are_sealed_wherever_they_are_set(backend: Backend) {
     let tool = json!({ "name": "Hooks", "tool_identifier": "http", "configuration": { "baseUrl": "https://ci.example.com" },
         "secrets": { "apiToken": plain[2] } });
     let form = format!("json={}", percent_encode(&tool.to_string()));
-    let reply = app.send(Method::POST, "/api/create_tool", Some(&form), Some(&owner), Sender::Script).await;
+    let reply =
+        app.call(Method::POST, "/api/create_tool").form(&form).cookie(&owner).by(Sender::Script).send().await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     let tool_id: i64 = serde_json::from_str(&reply.body).unwrap();
     let user = store.user_by_email("owner@demo.test").await.unwrap().unwrap();

@@ -12,10 +12,10 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
-use tenantpilot_core::lifecycle::module_id;
-use tenantpilot_core::operation::{Initiator, RunOutcome, RunStatus};
+use tenantpilot_core::operations::{Initiator, RunOutcome, RunStatus};
 use tenantpilot_core::provider::ClientSettings;
 use tenantpilot_core::store::{Backend, CapturedPolicy, Db, Store};
+use tenantpilot_core::tenant_jobs::module_id;
 use tenantpilot_core::tokens::{self, Scope};
 use tokio::task::JoinHandle;
 
@@ -254,7 +254,12 @@ async fn the_lifecycle_page_runs_the_same_jobs(backend: Backend) {
     let submit = |form: String| {
         let admin = admin.clone();
         async move {
-            app.send(Method::POST, "/api/submit_tenant_job", Some(&form), Some(&admin), Sender::Script).await
+            app.call(Method::POST, "/api/submit_tenant_job")
+                .form(&form)
+                .cookie(&admin)
+                .by(Sender::Script)
+                .send()
+                .await
         }
     };
     let page = app.get("/system/tenants/fabrikam", Some(&admin)).await;
@@ -513,7 +518,7 @@ async fn disable_cancels_active_runs_and_hides_the_tenant(backend: Backend) {
     assert_eq!(sets_after, sets_before, "disabling keeps the data");
     // The disable job is a completed run with its messages.
     let jobs = tenantpilot_core::tenant_jobs::history(store, "contoso", 10).await.unwrap();
-    assert_eq!(jobs[0].run.kind, "tenant.disable");
+    assert_eq!(jobs[0].run.kind.as_str(), "tenant.disable");
     assert!(
         jobs[0].job.complete && jobs[0].job.messages[0].contains("cancelled 1 active operations"),
         "{:?}",

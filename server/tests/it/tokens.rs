@@ -8,18 +8,75 @@ use axum::http::{Method, StatusCode};
 use common::contract::{self, Contract};
 use common::TestApp;
 use serde_json::Value;
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::store::{Backend, NewToken};
 use tenantpilot_core::tokens::{self, Scope};
 
 tenantpilot_core::test_on_both_backends!(
     tokens_act_within_their_scopes_and_their_users_rights,
+    each_json_route_asks_for_its_scope,
     bad_tokens_are_refused_alike
 );
 
 async fn token_for(app: &TestApp, email: &str, scopes: &[Scope]) -> String {
     let user = app.db.store.user_by_email(email).await.unwrap().unwrap();
     tokens::create(&app.db.store, &user, "script", scopes, None).await.unwrap().1
+}
+
+/// Every JSON route declares the scope a token needs there: a token with `api` alone is told
+/// which one it lacks, and a page or server function takes no token at all.
+async fn each_json_route_asks_for_its_scope(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let api_only = token_for(&app, "owner@demo.test", &[Scope::Api]).await;
+    let routes = [
+        (Method::GET, "/admin/monitoring/operations", Scope::Operations),
+        (Method::GET, "/admin/monitoring/operations/5", Scope::Operations),
+        (Method::POST, "/admin/monitoring/operations/5/cancel", Scope::Operations),
+        (Method::GET, "/admin/monitoring/events", Scope::Operations),
+        (Method::GET, "/admin/t/contoso/backup-sets", Scope::Operations),
+        (Method::POST, "/admin/t/contoso/backup-sets/capture", Scope::Operations),
+        (Method::GET, "/admin/t/contoso/backup-items", Scope::Operations),
+        (Method::POST, "/admin/t/contoso/backup-items/4/assignments/fetch", Scope::Operations),
+        (Method::GET, "/admin/t/contoso/restore-runs", Scope::Operations),
+        (Method::POST, "/admin/t/contoso/restore-runs/4/assignments/restore", Scope::Operations),
+        (Method::GET, "/admin/t/contoso/provider-connection", Scope::TenantAdmin),
+        (Method::POST, "/admin/t/contoso/provider-connection/check", Scope::TenantAdmin),
+        (Method::POST, "/_/tenant", Scope::TenantAdmin),
+        (Method::GET, "/_/tenant/12", Scope::TenantAdmin),
+        (Method::POST, "/api/v1/pipeline/run", Scope::Pipeline),
+        (Method::POST, "/api/v1/pipeline/status", Scope::Pipeline),
+        (Method::POST, "/api/v1/pipeline/logs", Scope::Pipeline),
+        (Method::GET, "/api/v1/pipeline/pipelines", Scope::Pipeline),
+        (Method::GET, "/api/v1/registry/tools", Scope::ToolRegistry),
+        (Method::POST, "/api/v1/registry/update", Scope::ToolRegistry),
+        (Method::GET, "/api/v1/logs/user/actions", Scope::SecurityLogs),
+        (Method::GET, "/api/v1/logs/user/tokens", Scope::SecurityLogs),
+    ];
+    for (method, path, scope) in routes {
+        let refused = app.bearer(method.clone(), path, &api_only).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{method} {path}: {}", refused.body);
+        let lacks = format!("lacks the {} scope", scope.label());
+        assert!(refused.body.contains(&lacks), "{method} {path}: {}", refused.body);
+    }
+    // Status and logs are readable with Pipeline Logs; starting a run is not.
+    let logs = token_for(&app, "owner@demo.test", &[Scope::Api, Scope::PipelineLogs]).await;
+    let status = app.bearer(Method::POST, "/api/v1/pipeline/status", &logs).await;
+    assert_ne!(status.status, StatusCode::FORBIDDEN, "{}", status.body);
+    assert_ne!(status.status, StatusCode::UNAUTHORIZED, "{}", status.body);
+    assert_eq!(app.bearer(Method::POST, "/api/v1/pipeline/run", &logs).await.status, StatusCode::FORBIDDEN);
+
+    let every = token_for(&app, "owner@demo.test", &Scope::ALL).await;
+    for (method, path) in [
+        (Method::GET, "/admin"),
+        (Method::GET, "/admin/t/contoso/backups"),
+        (Method::GET, "/admin/t/contoso/restores/1"),
+        (Method::GET, "/admin/monitoring/runs/3"),
+        (Method::POST, "/api/my_tokens"),
+        (Method::GET, "/system"),
+    ] {
+        assert_eq!(app.bearer(method.clone(), path, &every).await.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    app.db.drop_database().await;
 }
 
 async fn tokens_act_within_their_scopes_and_their_users_rights(backend: Backend) {

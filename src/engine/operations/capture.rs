@@ -4,10 +4,10 @@
 //! again after a lost worker fills the same set, so it is retry-safe.
 
 use super::names::Names;
-use super::{provider_failure, provider_session, CAPTURE};
-use crate::backup::{Assignment, ScopeTag};
+use super::{provider_failure, provider_session};
+use crate::backups::{Assignment, ScopeTag};
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
-use crate::operation::{Failure, RunOutcome};
+use crate::operations::{Failure, OperationKind, RunOutcome};
 use crate::provider::graph::Policy;
 use crate::provider::{PolicyFamily, ProviderClient, ProviderError, ProviderSession};
 use crate::store::CapturedPolicy;
@@ -19,8 +19,8 @@ pub(super) struct Capture {
 
 #[async_trait::async_trait]
 impl Operation for Capture {
-    fn kind(&self) -> &'static str {
-        CAPTURE
+    fn kind(&self) -> OperationKind {
+        OperationKind::Capture
     }
 
     fn retry_safe(&self) -> bool {

@@ -3,9 +3,9 @@
 //! retry-safe.
 
 use super::names::Names;
-use super::{provider_session, stop_for, target_id, FETCH};
+use super::{provider_session, stop_for, target_id};
 use crate::engine::{Operation, RunContext, Stop};
-use crate::operation::RunOutcome;
+use crate::operations::{OperationKind, RunOutcome};
 use crate::provider::ProviderClient;
 use crate::CoreError;
 
@@ -15,8 +15,8 @@ pub(super) struct Fetch {
 
 #[async_trait::async_trait]
 impl Operation for Fetch {
-    fn kind(&self) -> &'static str {
-        FETCH
+    fn kind(&self) -> OperationKind {
+        OperationKind::Fetch
     }
 
     fn retry_safe(&self) -> bool {

@@ -4,29 +4,23 @@
 
 mod capture;
 mod fetch;
-mod lifecycle;
 mod names;
 mod pipeline;
 mod restore;
+mod tenant_jobs;
 
-pub use lifecycle::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 pub use restore::{create_restore_run, remap_restore_run, restore_source};
+pub use tenant_jobs::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 
 use super::{Operation, Operations, RunContext, Stop};
 use crate::egress::EgressClient;
 use crate::model::TenantMembership;
-use crate::operation::{Failure, Initiator, RunTarget};
+use crate::operations::{Failure, Initiator, OperationKind, RunTarget};
 use crate::provider::{ProviderClient, ProviderError, ProviderSession};
 use crate::store::{NewRun, Started, Store};
 use crate::CoreError;
 use chrono::Utc;
 use std::sync::Arc;
-
-pub const CAPTURE: &str = "backup_set.capture";
-pub const FETCH: &str = "assignments.fetch";
-pub const RESTORE: &str = "assignments.restore";
-/// Runs a pipeline's steps; its tenant steps start runs of the kinds above and wait for them.
-pub const PIPELINE: &str = "pipeline.run";
 
 /// Every operation this version runs, calling providers through `client`; installs asked for
 /// sample data get it from `sample_provider` (a provider simulator), when there is one.
@@ -36,13 +30,13 @@ pub fn all(client: ProviderClient, sample_provider: Option<String>) -> Operation
         Arc::new(capture::Capture { client: client.clone() }) as Arc<dyn Operation>,
         Arc::new(fetch::Fetch { client: client.clone() }),
         Arc::new(restore::Restore { client: client.clone() }),
-        Arc::new(lifecycle::Install {
-            kind: crate::lifecycle::INSTALL,
+        Arc::new(tenant_jobs::Install {
+            kind: OperationKind::TenantInstall,
             client: client.clone(),
             sample_provider: sample_provider.clone(),
         }),
-        Arc::new(lifecycle::Install { kind: crate::lifecycle::UPGRADE, client, sample_provider }),
-        Arc::new(lifecycle::Disable),
+        Arc::new(tenant_jobs::Install { kind: OperationKind::TenantUpgrade, client, sample_provider }),
+        Arc::new(tenant_jobs::Disable),
         // A tool answers where it is asked (a redirect elsewhere is its answer, not followed),
         // and only where the provider client may call too.
         Arc::new(pipeline::PipelineRun { http: EgressClient::new(egress, |builder| builder) }),
@@ -51,12 +45,12 @@ pub fn all(client: ProviderClient, sample_provider: Option<String>) -> Operation
 
 /// The operation of `tenant.disable` jobs, which requests run while the caller waits.
 pub fn disable_tenant() -> Arc<dyn Operation> {
-    Arc::new(lifecycle::Disable)
+    Arc::new(tenant_jobs::Disable)
 }
 
 fn new_run(
     member: &TenantMembership,
-    kind: &str,
+    kind: OperationKind,
     target: Option<RunTarget>,
     context: serde_json::Value,
     initiator: Initiator,
@@ -64,7 +58,7 @@ fn new_run(
     NewRun {
         workspace_id: member.tenant.workspace_id,
         tenant_id: Some(member.tenant.id),
-        kind: kind.into(),
+        kind,
         target,
         context: match context {
             serde_json::Value::Object(map) => map,
@@ -81,7 +75,7 @@ pub async fn start_capture(
     initiator: Initiator,
 ) -> Result<Started, CoreError> {
     let context = serde_json::json!({ "tenant": member.tenant.slug });
-    super::start(store, &new_run(member, CAPTURE, None, context, initiator)).await
+    super::start(store, &new_run(member, OperationKind::Capture, None, context, initiator)).await
 }
 
 /// Fetches the current assignments of backup item `item_id`; not found unless it is the tenant's.
@@ -100,7 +94,7 @@ pub async fn start_fetch(
         "policyId": item.policy_id,
         "policyName": item.policy_name,
     });
-    super::start(store, &new_run(member, FETCH, Some(target), context, initiator)).await
+    super::start(store, &new_run(member, OperationKind::Fetch, Some(target), context, initiator)).await
 }
 
 /// Executes restore run `restore_id`; not found unless it is the tenant's.
@@ -118,7 +112,9 @@ pub async fn start_restore(
         "backupSetId": restore.backup_set_id,
         "itemCount": restore.item_ids.len(),
     });
-    let started = super::start(store, &new_run(member, RESTORE, Some(target), context, initiator)).await?;
+    let started =
+        super::start(store, &new_run(member, OperationKind::Restore, Some(target), context, initiator))
+            .await?;
     store.set_restore_execution(restore.id, started.id()).await?;
     Ok(started)
 }

@@ -1,7 +1,7 @@
 //! Names of the groups and assignment filters that targets refer to, looked up by id (never by
 //! listing every group of a tenant) and remembered for the rest of the run.
 
-use crate::backup::{target_filter, target_group, Assignment, TargetView};
+use crate::backups::{target_filter, target_group, Assignment, TargetView};
 use crate::provider::{ProviderError, ProviderSession};
 use std::collections::HashMap;
 

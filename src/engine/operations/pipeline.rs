@@ -3,15 +3,15 @@
 //! calls a registered tool, `wait` waits. A stop is heard between steps; a cancel also inside
 //! one. Running twice would do the work twice, so it is not retry-safe.
 
-use super::{start_capture, start_fetch, start_restore, target_id, PIPELINE};
+use super::{start_capture, start_fetch, start_restore, target_id};
 use crate::egress::{EgressClient, Refused};
 use crate::engine::{Operation, RunContext, Stop};
 use crate::item_access::{self, Item};
 use crate::model::User;
-use crate::operation::{Failure, OperationRun, RunOutcome, RunStatus};
-use crate::pipeline::{HttpCall, PipelineState, Step, StepAction, CONSOLE_OUTPUT, PIPELINE_OPERATIONS};
+use crate::operations::{Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
+use crate::pipelines::{HttpCall, PipelineState, Step, StepAction, CONSOLE_OUTPUT, PIPELINE_OPERATIONS};
 use crate::store::Started;
-use crate::tool::BEARER_SECRET;
+use crate::tools::BEARER_SECRET;
 use crate::{access, Capability, CoreError};
 use chrono::Utc;
 use std::time::{Duration, Instant};
@@ -66,8 +66,8 @@ fn failure(code: &str, reason_code: &str, message: impl Into<String>) -> Failure
 
 #[async_trait::async_trait]
 impl Operation for PipelineRun {
-    fn kind(&self) -> &'static str {
-        PIPELINE
+    fn kind(&self) -> OperationKind {
+        OperationKind::Pipeline
     }
 
     fn retry_safe(&self) -> bool {
@@ -137,8 +137,8 @@ impl PipelineRun {
                     log.console(place, "failed", &failure.message).await?;
                     run.item_failed(failure).await?;
                     let state = match step.on_failure {
-                        crate::pipeline::OnFailure::Pause => PipelineState::Paused,
-                        crate::pipeline::OnFailure::Stop => PipelineState::Idle,
+                        crate::pipelines::OnFailure::Pause => PipelineState::Paused,
+                        crate::pipelines::OnFailure::Stop => PipelineState::Idle,
                     };
                     return Ok(Ended { outcome: RunOutcome::Failed, state });
                 }
@@ -292,7 +292,12 @@ impl PipelineRun {
                     for id in ids {
                         if let Some(child) = run.store.operation_run(*id).await? {
                             if child.status != RunStatus::Completed {
-                                let _ = crate::engine::cancel(&run.store, &run.run.initiator, &child).await;
+                                // Best effort: the step's run still ends, as cancelled or not.
+                                if let Err(error) =
+                                    crate::engine::cancel(&run.store, &run.run.initiator, &child).await
+                                {
+                                    tracing::warn!(error = %error.detail(), run = child.id, "cannot cancel a step's run");
+                                }
                             }
                         }
                     }

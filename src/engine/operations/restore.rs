@@ -7,16 +7,16 @@
 //! state: assignments are replaced, and a policy created once is remembered, not created again.
 
 use super::names::Names;
-use super::{provider_failure, provider_session, target_id, RESTORE};
+use super::{provider_failure, provider_session, target_id};
 use crate::access;
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
-use crate::backup::{
+use crate::backups::{
     self, BackupItem, MappingRow, Mappings, Referenced, Resolution, Resolved, RestoreAction, RestoreRequest,
     RestoreRun, TargetView,
 };
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
 use crate::model::{Tenant, TenantMembership, User};
-use crate::operation::{Failure, Initiator, RunOutcome};
+use crate::operations::{Failure, Initiator, OperationKind, RunOutcome};
 use crate::provider::{self, Named, PolicyFamily, ProviderClient, ProviderError, ProviderSession};
 use crate::store::{NewRestoreRun, Store};
 use crate::{Capability, CoreError};
@@ -225,7 +225,7 @@ async fn preview(
     same_tenant: bool,
     mappings: &Mappings,
     recreated: &BTreeMap<String, String>,
-) -> Result<(backup::RestorePreview, Resolved), ProviderError> {
+) -> Result<(backups::RestorePreview, Resolved), ProviderError> {
     let (resolved, filters) = resolve(session, &Referenced::of(items), same_tenant, mappings).await?;
     let mut names =
         Names::new(session).with_filters(filters.into_iter().map(|filter| (filter.id, filter.display_name)));
@@ -236,9 +236,9 @@ async fn preview(
     let mut previews = Vec::with_capacity(items.len());
     for (item, live) in items.iter().zip(lives) {
         let live = live_views(&mut names, live?).await?;
-        previews.push(backup::plan_item(item, &resolved, live.map(|(_, views)| views)).preview);
+        previews.push(backups::plan_item(item, &resolved, live.map(|(_, views)| views)).preview);
     }
-    Ok((backup::preview(previews, &resolved), resolved))
+    Ok((backups::preview(previews, &resolved), resolved))
 }
 
 /// Plans a restore of `request` into the member's tenant: checks the set, items and mappings,
@@ -359,8 +359,8 @@ pub(super) struct Restore {
 
 #[async_trait::async_trait]
 impl Operation for Restore {
-    fn kind(&self) -> &'static str {
-        RESTORE
+    fn kind(&self) -> OperationKind {
+        OperationKind::Restore
     }
 
     fn retry_safe(&self) -> bool {
@@ -410,7 +410,7 @@ impl Operation for Restore {
                 }
             };
             let (existing, views) = live.unzip();
-            let planned = backup::plan_item(item, &resolved, views);
+            let planned = backups::plan_item(item, &resolved, views);
             skipped += planned.preview.skipped.len();
             if planned.preview.action == RestoreAction::Blocked {
                 let failure = Failure {

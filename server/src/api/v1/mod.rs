@@ -2,50 +2,30 @@
 //! logs. They answer errors as the contract does, `{"status": "failed", "message": …}`, with
 //! the error's status; everything else goes through the same guard and core as the other routes.
 
-mod logs;
+mod audit;
 mod pipelines;
-mod registry;
+mod tools;
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
+use tenantpilot_app::error::contracts::PipelineApiError;
 use tenantpilot_app::guard::SignedIn;
 use tenantpilot_core::CoreError;
-
-/// An error in the contract's shape. A malformed field is named in the message.
-pub struct Failed(pub CoreError);
-
-impl From<CoreError> for Failed {
-    fn from(error: CoreError) -> Self {
-        Failed(error)
-    }
-}
-
-impl IntoResponse for Failed {
-    fn into_response(self) -> Response {
-        let status = self.0.status();
-        let message = match &self.0 {
-            CoreError::Unauthenticated => {
-                "A valid API token is required: it is missing, unknown, expired or revoked.".into()
-            }
-            other => other.describe(),
-        };
-        (status, Json(json!({ "status": "failed", "message": message }))).into_response()
-    }
-}
 
 /// The one guard, answering its refusals in the contract's shape.
 pub struct Caller(pub SignedIn);
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Failed;
+    type Rejection = PipelineApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Failed> {
-        SignedIn::from_request_parts(parts, state).await.map(Caller).map_err(|error| Failed(error.0))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PipelineApiError> {
+        SignedIn::from_request_parts(parts, state)
+            .await
+            .map(Caller)
+            .map_err(|error| PipelineApiError(error.0))
     }
 }
 
@@ -112,18 +92,7 @@ fn said(status: &str, message: impl Into<String>) -> Json<Value> {
     Json(json!({ "status": status, "message": message.into() }))
 }
 
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/api/v1/pipeline/run", post(pipelines::run))
-        .route("/api/v1/pipeline/status", post(pipelines::status))
-        .route("/api/v1/pipeline/reset", post(pipelines::reset))
-        .route("/api/v1/pipeline/stop", post(pipelines::stop))
-        .route("/api/v1/pipeline/summary", post(pipelines::summary))
-        .route("/api/v1/pipeline/logs", post(pipelines::logs))
-        .route("/api/v1/pipeline/pipelines", get(pipelines::list))
-        .route("/api/v1/registry/tools", get(registry::tools))
-        .route("/api/v1/registry/summary", post(registry::summary))
-        .route("/api/v1/registry/update", post(registry::update))
-        .route("/api/v1/logs/user/actions", get(logs::actions))
-        .route("/api/v1/logs/user/tokens", get(logs::tokens))
+/// The pipeline contract's routes, each module's with its own scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new().merge(pipelines::router()).merge(tools::router()).merge(audit::router())
 }

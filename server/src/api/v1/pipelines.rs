@@ -1,15 +1,19 @@
 //! `/api/v1/pipeline/…`: run, status, reset, stop, summary, logs and the list.
 
-use super::{said, Body, Caller, Failed};
+use super::{said, Body, Caller};
 use axum::body::Bytes;
+use axum::routing::{get, post};
 use axum::Json;
+use axum::{Extension, Router};
 use serde_json::{json, Value};
+use tenantpilot_app::error::contracts::PipelineApiError;
+use tenantpilot_core::access::TokenRequirement;
 use tenantpilot_core::audit::require_power_user;
 use tenantpilot_core::item_access::Level;
-use tenantpilot_core::pipeline::{Pipeline, PipelineLog};
 use tenantpilot_core::pipelines;
+use tenantpilot_core::pipelines::{Pipeline, PipelineLog};
 
-pub async fn run(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Failed> {
+pub async fn run(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
     let started = pipelines::run(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
     Ok(Json(json!({
@@ -19,38 +23,52 @@ pub async fn run(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Fai
     })))
 }
 
-pub async fn status(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Failed> {
+pub async fn status(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
     let body = Body::parse(&body)?;
     let (id, run_count) = (body.id("pipelineId")?, body.count("runCount")?);
     let answer = pipelines::status(&caller.state.store, &caller.user, id, run_count).await?;
     Ok(said(answer.status, answer.message))
 }
 
-pub async fn reset(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Failed> {
+pub async fn reset(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
     pipelines::reset(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
     Ok(said("success", "The pipeline run status has been reset."))
 }
 
-pub async fn stop(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Failed> {
+pub async fn stop(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
     pipelines::stop(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
     Ok(said("success", "The pipeline has been stopped."))
 }
 
-pub async fn summary(Caller(caller): Caller, body: Bytes) -> Result<Json<Pipeline>, Failed> {
+pub async fn summary(Caller(caller): Caller, body: Bytes) -> Result<Json<Pipeline>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
     let record = pipelines::visible(&caller.state.store, &caller.user, id, Level::Read).await?;
     Ok(Json(record.pipeline))
 }
 
-pub async fn logs(Caller(caller): Caller, body: Bytes) -> Result<Json<Vec<PipelineLog>>, Failed> {
+pub async fn logs(Caller(caller): Caller, body: Bytes) -> Result<Json<Vec<PipelineLog>>, PipelineApiError> {
     let body = Body::parse(&body)?;
     let (id, run_count, kind) = (body.id("pipelineId")?, body.count("runCount")?, body.text("type")?);
     Ok(Json(pipelines::logs(&caller.state.store, &caller.user, id, run_count, kind, None).await?))
 }
 
-pub async fn list(Caller(caller): Caller) -> Result<Json<Vec<Pipeline>>, Failed> {
+pub async fn list(Caller(caller): Caller) -> Result<Json<Vec<Pipeline>>, PipelineApiError> {
     require_power_user(&caller.user)?;
     Ok(Json(pipelines::list(&caller.state.store, &caller.user).await?))
+}
+
+/// Pipelines: a token needs the Pipeline scope; status and logs also take Pipeline Logs.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/api/v1/pipeline/status", post(status))
+        .route("/api/v1/pipeline/logs", post(logs))
+        .route_layer(Extension(TokenRequirement::PIPELINE_READ))
+        .route("/api/v1/pipeline/run", post(run))
+        .route("/api/v1/pipeline/reset", post(reset))
+        .route("/api/v1/pipeline/stop", post(stop))
+        .route("/api/v1/pipeline/summary", post(summary))
+        .route("/api/v1/pipeline/pipelines", get(list))
+        .route_layer(Extension(TokenRequirement::PIPELINE))
 }

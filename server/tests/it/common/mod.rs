@@ -64,6 +64,63 @@ pub enum Sender {
     CrossSite,
 }
 
+/// A request being described; `send` makes it.
+pub struct Call<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    form: Option<String>,
+    cookie: Option<String>,
+    sender: Sender,
+}
+
+impl Call<'_> {
+    /// A form body (`application/x-www-form-urlencoded`), as a form or a server function sends.
+    pub fn form(mut self, form: &str) -> Self {
+        self.form = Some(form.to_string());
+        self
+    }
+
+    /// The `Cookie` header, e.g. a session from `sign_in`.
+    pub fn cookie(mut self, cookie: &str) -> Self {
+        self.cookie = Some(cookie.to_string());
+        self
+    }
+
+    /// Who sends it: a browser (the default), a script, or another site.
+    pub fn by(mut self, sender: Sender) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    pub async fn send(self) -> Reply {
+        let mut request =
+            Request::builder().method(self.method.clone()).uri(&self.path).header(header::HOST, "localhost");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        if self.method != Method::GET {
+            let origin = if self.sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
+            request =
+                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
+        }
+        request = match self.sender {
+            Sender::Script => request.header(header::ACCEPT, "application/json"),
+            _ => request.header(header::ACCEPT, "text/html"),
+        };
+        let body = match self.form {
+            Some(form) => {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::CONTENT_LENGTH, form.len());
+                Body::from(form)
+            }
+            None => Body::empty(),
+        };
+        self.app.reply(request.body(body).unwrap()).await
+    }
+}
+
 impl TestApp {
     pub async fn new(backend: Backend) -> TestApp {
         TestApp::with_flags(backend, &[]).await
@@ -89,38 +146,10 @@ impl TestApp {
         TestApp { router, db, password: demo.password }
     }
 
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        form: Option<&str>,
-        cookie: Option<&str>,
-        sender: Sender,
-    ) -> Reply {
-        let mut request =
-            Request::builder().method(method.clone()).uri(path).header(header::HOST, "localhost");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        if method != Method::GET {
-            let origin = if sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
-            request =
-                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
-        }
-        request = match sender {
-            Sender::Script => request.header(header::ACCEPT, "application/json"),
-            _ => request.header(header::ACCEPT, "text/html"),
-        };
-        let body = match form {
-            Some(form) => {
-                request = request
-                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(header::CONTENT_LENGTH, form.len());
-                Body::from(form.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.reply(request.body(body).unwrap()).await
+    /// A request to this server, named piece by piece: `app.call(Method::POST, "/api/login")
+    /// .form(&form).cookie(&cookie).by(Sender::Script).send()`. A browser's by default.
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        Call { app: self, method, path: path.to_string(), form: None, cookie: None, sender: Sender::Browser }
     }
 
     /// A script's request: JSON in and out, same origin.
@@ -157,7 +186,13 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
-        self.send(Method::GET, path, None, cookie, Sender::Browser).await
+        let call = self.call(Method::GET, path);
+        match cookie {
+            Some(cookie) => call.cookie(cookie),
+            None => call,
+        }
+        .send()
+        .await
     }
 
     /// A script's request with a bearer token: no cookie, no Origin.
@@ -191,7 +226,7 @@ impl TestApp {
     /// Signs in as a browser would; returns the session cookie.
     pub async fn sign_in(&self, email: &str) -> String {
         let form = format!("email={email}&password={}&next=", self.password);
-        let reply = self.send(Method::POST, "/api/login", Some(&form), None, Sender::Browser).await;
+        let reply = self.call(Method::POST, "/api/login").form(&form).send().await;
         assert_eq!(reply.status, StatusCode::FOUND, "sign-in of {email}: {}", reply.body);
         assert_eq!(reply.location(), "/admin");
         reply.session_cookie().expect("a session cookie")

@@ -1,6 +1,6 @@
 //! The provider simulator on a loopback port of its own, and helpers to set its tenants up.
 
-use tenantpilot_core::operation::Initiator;
+use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::{
     self, Credential, NewConnection, NewCredential, ProviderConnection, Secret,
 };

@@ -1,0 +1,16 @@
+//! Starting a fetch of a backup item's assignments.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Queues a fetch of a backup item's assignments; returns the run's id.
+#[server(endpoint = "start_fetch")]
+pub async fn start_fetch(tenant: String, item_id: i64) -> Result<i64, AppError> {
+    use tenantpilot_core::engine::operations;
+    use tenantpilot_core::Capability;
+    let member = crate::guard::tenant(&tenant, Capability::BackupsManage).await?;
+    let initiator = member.signed_in.initiator();
+    let store = &member.signed_in.state.store;
+    let started = operations::start_fetch(store, &member.membership, item_id, initiator).await?;
+    Ok(started.id())
+}

@@ -1,0 +1,19 @@
+//! Removing a member from a tenant.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(tenant: String, user_id: i64) -> Result<(), AppError> {
+    use tenantpilot_core::{tenancy, Capability};
+    let member = crate::guard::tenant(&tenant, Capability::MembersManage).await?;
+    tenancy::remove_member(
+        &member.signed_in.state.store,
+        &member.signed_in.initiator(),
+        &member.membership,
+        user_id,
+    )
+    .await?;
+    tracing::info!(tenant = %tenant, actor = member.signed_in.user.id, user_id, "member removed");
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! The Monitoring list's data: a page of runs, runs by outcome over the last day, the tenants.
+
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use tenantpilot_core::model::Tenant;
+use tenantpilot_core::operations::ListParams;
+use tenantpilot_core::operations::{OperationRun, RunOutcome};
+
+/// The Monitoring list: one page of runs, the cursor of the next, runs by outcome over the
+/// last day, and the tenants the viewer may see (names for rows, choices for the filter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitoringView {
+    pub runs: Vec<OperationRun>,
+    pub next_cursor: Option<i64>,
+    pub by_outcome: Vec<(RunOutcome, i64)>,
+    pub tenants: Vec<Tenant>,
+    pub now: DateTime<Utc>,
+}
+
+/// `params` is optional because a form encoding drops a struct whose fields are all empty.
+#[server(endpoint = "monitoring")]
+pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, AppError> {
+    use tenantpilot_core::operations;
+    let params = params.unwrap_or_default();
+    let signed_in = crate::guard::signed_in().await?;
+    let (store, user) = (&signed_in.state.store, &signed_in.user);
+    let now = Utc::now();
+    let page = operations::list(store, user, &params).await?;
+    let tenants = if user.is_platform_admin {
+        store.workspaces_with_tenants().await?.into_iter().flat_map(|entry| entry.tenants).collect()
+    } else {
+        store.memberships_of(user.id).await?.into_iter().map(|membership| membership.tenant).collect()
+    };
+    Ok(MonitoringView {
+        runs: page.runs,
+        next_cursor: page.next_cursor,
+        by_outcome: operations::outcomes_last_day(store, user, &params, now).await?,
+        tenants,
+        now,
+    })
+}

@@ -1,0 +1,38 @@
+//! One run for its Monitoring page: its tenant, and whether it may be cancelled or looks stale.
+
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use tenantpilot_core::model::Tenant;
+use tenantpilot_core::operations::OperationRun;
+
+/// One run as its Monitoring page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub run: OperationRun,
+    pub tenant: Option<Tenant>,
+    pub can_cancel: bool,
+    pub likely_stale: bool,
+    pub now: DateTime<Utc>,
+}
+
+#[server(endpoint = "run_detail")]
+pub async fn run_detail(id: i64) -> Result<RunView, AppError> {
+    use tenantpilot_core::operations;
+    let signed_in = crate::guard::signed_in().await?;
+    let (store, user) = (&signed_in.state.store, &signed_in.user);
+    let run = operations::run(store, user, id).await?;
+    let now = Utc::now();
+    let tenant = match run.tenant_id {
+        Some(id) => store.tenant_by_id(id).await?,
+        None => None,
+    };
+    Ok(RunView {
+        can_cancel: run.status.is_active() && operations::may_cancel(store, user, &run).await?,
+        likely_stale: operations::likely_stale(&run, now),
+        tenant,
+        run,
+        now,
+    })
+}

@@ -1,0 +1,13 @@
+//! Deleting a pipeline, then back to the list.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "delete_pipeline")]
+pub async fn delete_pipeline(id: i64) -> Result<(), AppError> {
+    let signed_in = crate::guard::signed_in().await?;
+    tenantpilot_core::pipelines::delete(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id)
+        .await?;
+    leptos_axum::redirect("/admin/pipelines");
+    Ok(())
+}

@@ -1,9 +1,0 @@
-use crate::error::AppError;
-use leptos::prelude::*;
-use tenantpilot_core::lifecycle::TenantLifecycle;
-
-#[server(endpoint = "tenant_jobs")]
-pub async fn tenant_jobs(slug: String) -> Result<TenantLifecycle, AppError> {
-    let admin = crate::guard::platform().await?;
-    Ok(tenantpilot_core::tenant_jobs::lifecycle_of(&admin.state.store, &slug).await?)
-}

@@ -1,0 +1,22 @@
+//! Creating a tool in the registry from its JSON.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Creates a tool from its JSON (the shape the registry's `summary` answers), owned by the
+/// viewer, then goes to it.
+#[server(endpoint = "create_tool")]
+pub async fn create_tool(json: String) -> Result<i64, AppError> {
+    let signed_in = crate::guard::signed_in().await?;
+    let body = super::tool_json(&json)?;
+    let tool = tenantpilot_core::tools::create(
+        &signed_in.state.store,
+        signed_in.state.provider.egress(),
+        Some(&signed_in.user),
+        &signed_in.initiator(),
+        &body,
+    )
+    .await?;
+    leptos_axum::redirect(&format!("/admin/registry/{}", tool.id));
+    Ok(tool.id)
+}

@@ -1,0 +1,13 @@
+//! Deleting a tool from the registry, then back to the list.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(endpoint = "delete_tool")]
+pub async fn delete_tool(id: i64) -> Result<(), AppError> {
+    let signed_in = crate::guard::signed_in().await?;
+    tenantpilot_core::tools::delete(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id)
+        .await?;
+    leptos_axum::redirect("/admin/registry");
+    Ok(())
+}

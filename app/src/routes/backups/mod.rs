@@ -1,0 +1,7 @@
+//! A tenant's backups: its sets and items, and one item with its assignments.
+
+mod item;
+mod list;
+
+pub use item::BackupItemPage;
+pub use list::BackupsPage;

@@ -1,0 +1,151 @@
+//! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current.
+
+use crate::components::{poll_for, use_live_refresh, ErrorView, Frame, Poll, RunTable};
+use crate::functions::{monitoring, MonitoringView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use tenantpilot_core::operations::ListParams;
+use tenantpilot_core::operations::{OperationKind, RunOutcome, RunStatus};
+
+/// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
+/// outcome over the last day, kept current by push (or polling).
+#[component]
+pub fn MonitoringPage() -> impl IntoView {
+    let query = use_query_map();
+    let params = Memo::new(move |_| {
+        let query = query.read();
+        let get = |name: &str| query.get(name).filter(|value| !value.is_empty());
+        ListParams {
+            tenant: get("tenant"),
+            kind: get("type"),
+            status: get("status"),
+            outcome: get("outcome"),
+            since: get("since"),
+            until: get("until"),
+            cursor: get("cursor"),
+            limit: get("limit"),
+        }
+    });
+    let (poll, set_poll) = signal(Poll::Stop);
+    let ticks = use_live_refresh(poll.into());
+    let view = Resource::new(move || (params.get(), ticks.get()), |(params, _)| monitoring(Some(params)));
+    view! {
+        <Title text="Monitoring" />
+        <Frame>
+            <h1>"Monitoring"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view.await {
+                        Ok(view) => {
+                            set_poll.set(poll_for(&view.runs, view.now));
+                            view! { <Runs view params=params.get_untracked() /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorView error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Frame>
+    }
+}
+
+#[component]
+fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
+    let filtered = ListParams { cursor: None, limit: None, ..params.clone() } != ListParams::default();
+    let next = view.next_cursor.map(|cursor| {
+        format!(
+            "/admin/monitoring?{}",
+            ListParams { cursor: Some(cursor.to_string()), ..params.clone() }.to_query()
+        )
+    });
+    let first = params
+        .cursor
+        .is_some()
+        .then(|| format!("/admin/monitoring?{}", ListParams { cursor: None, ..params.clone() }.to_query()));
+    view! {
+        <OutcomeChart counts=view.by_outcome.clone() />
+        <Filters view=view.clone() params=params.clone() />
+        {if view.runs.is_empty() {
+            view! { <p class="muted">{if filtered { "No operations match these filters." } else { "No operations yet." }}</p> }.into_any()
+        } else {
+            view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() /> }.into_any()
+        }}
+        <nav class="pager" aria-label="Pages">
+            {first.map(|href| view! { <a href=href>"← Newest"</a> })}
+            {next.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
+        </nav>
+    }
+}
+
+/// Runs by outcome over the last 24 hours, as bars.
+#[component]
+fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
+    let most = counts.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
+    let total: i64 = counts.iter().map(|(_, count)| count).sum();
+    view! {
+        <section class="card chart" aria-labelledby="chart-title">
+            <h2 id="chart-title">"Last 24 hours " <small class="muted">{total} " runs"</small></h2>
+            <ul class="bars" role="list">
+                {counts.into_iter().map(|(outcome, count)| view! {
+                    <li data-outcome=outcome.as_str()>
+                        <span class="bar-label">{outcome.label()}</span>
+                        <svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
+                            <rect class=format!("bar outcome-{}", outcome.as_str()) width=(count * 100 / most).max(1) height="10" />
+                        </svg>
+                        <span class="bar-count">{count}</span>
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    view! {
+        <Form method="GET" action="/admin/monitoring" attr:class="inline-form filters">
+            <label>"Tenant"
+                <select name="tenant">
+                    <option value="">"All"</option>
+                    {view.tenants.iter().map(|tenant| view! {
+                        <option value=tenant.slug.clone() selected=selected(&params.tenant, &tenant.slug)>{tenant.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Operation"
+                <select name="type">
+                    <option value="">"All"</option>
+                    {OperationKind::ALL.iter().map(|kind| view! {
+                        <option value=kind.as_str() selected=selected(&params.kind, kind.as_str())>{kind.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Status"
+                <select name="status">
+                    <option value="">"Any"</option>
+                    {RunStatus::ALL.iter().map(|status| view! {
+                        <option value=status.as_str() selected=selected(&params.status, status.as_str())>{status.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Outcome"
+                <select name="outcome">
+                    <option value="">"Any"</option>
+                    {RunOutcome::ALL.iter().map(|outcome| view! {
+                        <option value=outcome.as_str() selected=selected(&params.outcome, outcome.as_str())>{outcome.label()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Since " <small class="muted">"(RFC 3339)"</small>
+                <input name="since" value=params.since.clone().unwrap_or_default() placeholder="2026-11-22T00:00:00Z" />
+            </label>
+            <label>"Until"
+                <input name="until" value=params.until.clone().unwrap_or_default() placeholder="2026-11-23T00:00:00Z" />
+            </label>
+            <button type="submit">"Filter"</button>
+            <a href="/admin/monitoring">"Clear"</a>
+        </Form>
+    }
+}

@@ -1,0 +1,169 @@
+//! One run's page: timeline, progress, failures, related items and cancelling it.
+
+use crate::components::{
+    duration, poll_for, timestamp, use_live_refresh, ActionNotice, ErrorView, Frame, GatedButton, NotFound,
+    Poll, Progress, StatusBadge,
+};
+use crate::functions::{run_detail, CancelRun, RunView};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use tenantpilot_core::operations::LIKELY_STALE_AFTER_SECS;
+use tenantpilot_core::operations::{OperationKind, OperationRun};
+use tenantpilot_core::Capability;
+
+/// One run: timeline, progress, context, failures, related items, cancel; kept current.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
+    let cancel = ServerAction::<CancelRun>::new();
+    let (poll, set_poll) = signal(Poll::Stop);
+    let ticks = use_live_refresh(poll.into());
+    let view = Resource::new(
+        move || (id.get(), cancel.version().get(), ticks.get()),
+        |(id, ..)| async move {
+            match id {
+                Some(id) => Some(run_detail(id).await),
+                None => None,
+            }
+        },
+    );
+    view! {
+        <Frame>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view.await {
+                        Some(Ok(view)) => {
+                            set_poll.set(poll_for([&view.run], view.now));
+                            view! { <Run view cancel /> }.into_any()
+                        }
+                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
+                        None => view! { <NotFound /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Frame>
+    }
+}
+
+/// Links to what the run worked on: its pipeline, and in its tenant (if any) the items.
+fn related(run: &OperationRun, tenant: Option<&str>) -> Vec<(String, String)> {
+    let number = |key: &str| run.context.get(key).and_then(|value| value.as_i64());
+    let mut links = Vec::new();
+    if let Some(pipeline) = number("pipelineId") {
+        links.push((format!("/admin/pipelines/{pipeline}"), format!("Pipeline #{pipeline}")));
+    }
+    let Some(slug) = tenant else { return links };
+    if let Some(item) = number("backupItemId") {
+        links.push((format!("/admin/t/{slug}/backups#item-{item}"), format!("Backup item #{item}")));
+    }
+    if let Some(restore) = number("restoreRunId") {
+        links.push((format!("/admin/t/{slug}/restores/{restore}"), format!("Restore #{restore}")));
+    }
+    if let Some(set) = number("backupSetId") {
+        links.push((format!("/admin/t/{slug}/backups#set-{set}"), format!("Backup set #{set}")));
+    }
+    if run.kind == OperationKind::Capture {
+        links.push((format!("/admin/t/{slug}/backups"), "Backups of this tenant".into()));
+    }
+    links
+}
+
+fn show_value(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[component]
+fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
+    let run = view.run.clone();
+    let title = format!("{} #{}", run.kind.label(), run.id);
+    let links = related(&run, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
+    let active = run.status.is_active();
+    view! {
+        <Title text=title.clone() />
+        <nav class="crumbs" aria-label="Breadcrumb"><a href="/admin/monitoring">"Monitoring"</a> " / #" {run.id}</nav>
+        <h1>{title} " " <StatusBadge status=run.status outcome=run.outcome />
+            {view.likely_stale.then(|| view! {
+                " " <span class="badge stale" title=format!("No sign of life from its worker for over {LIKELY_STALE_AFTER_SECS} s. If the worker stopped, the run is retried or failed automatically.")>"Likely stale"</span>
+            })}
+            {(active && run.cancel_requested).then(|| view! { " " <span class="badge">"Cancelling…"</span> })}
+        </h1>
+        <ActionNotice action=cancel done="Cancel requested." />
+        <dl class="facts">
+            <dt>"Tenant"</dt>
+            <dd>{view.tenant.clone().map(|tenant| view! { <a href=format!("/admin/t/{}", tenant.slug)>{tenant.name}</a> }.into_any())
+                .unwrap_or_else(|| "Workspace".into_any())}</dd>
+            <dt>"Started by"</dt><dd>{run.initiator.label().to_string()}</dd>
+            <dt>"Attempt"</dt><dd>{run.attempt}</dd>
+            <dt>"Duration"</dt><dd>{duration(&run, view.now)}</dd>
+        </dl>
+        <section class="card">
+            <h2>"Timeline"</h2>
+            <ol class="timeline">
+                <li class="done">"Queued " <time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></li>
+                <li class:done=run.started_at.is_some()>"Started " {run.started_at.map(timestamp).unwrap_or_else(|| "—".into())}</li>
+                <li class:done=run.completed_at.is_some()>"Completed " {run.completed_at.map(timestamp).unwrap_or_else(|| "—".into())}</li>
+            </ol>
+        </section>
+        <section class="card">
+            <h2>"Progress"</h2>
+            <p class="counters">
+                <span>"Total " <strong>{run.counters.total}</strong></span>
+                <span>"Processed " <strong>{run.counters.processed}</strong></span>
+                <span>"Failed " <strong>{run.counters.failed}</strong></span>
+            </p>
+            <Progress counters=run.counters />
+            {run.context.get("progressNote").and_then(|note| note.as_str()).map(|note| view! {
+                <p class="progress-note" role="status">{note.to_string()}</p>
+            })}
+        </section>
+        {(!links.is_empty()).then(|| view! {
+            <section class="card">
+                <h2>"Related"</h2>
+                <ul>{links.into_iter().map(|(href, label)| view! { <li><a href=href>{label}</a></li> }).collect_view()}</ul>
+            </section>
+        })}
+        <section class="card">
+            <h2>"Context"</h2>
+            <dl class="facts">
+                {run.context.iter().map(|(key, value)| view! { <dt>{key.clone()}</dt><dd><code>{show_value(value)}</code></dd> }).collect_view()}
+            </dl>
+        </section>
+        <section>
+            <h2>"Failures"</h2>
+            {if run.failures.is_empty() {
+                view! { <p class="muted">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap"><table class="failures">
+                        <thead><tr><th scope="col">"Code"</th><th scope="col">"Reason"</th><th scope="col">"Message"</th><th scope="col">"When"</th></tr></thead>
+                        <tbody>
+                            {run.failures.iter().map(|failure| view! {
+                                <tr>
+                                    <td><code>{failure.code.clone()}</code></td>
+                                    <td><code>{failure.reason_code.clone()}</code></td>
+                                    <td>{failure.message.clone()}</td>
+                                    <td>{timestamp(failure.at)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table></div>
+                }.into_any()
+            }}
+        </section>
+        {active.then(|| view! {
+            <details class="confirm">
+                <summary>"Cancel this operation…"</summary>
+                <ActionForm action=cancel>
+                    <input type="hidden" name="id" value=run.id />
+                    <p>"A queued run stops at once; a running one stops after the item it is working on."</p>
+                    <GatedButton allowed=view.can_cancel capability=Capability::OperationsStart label="Cancel operation" class="danger" />
+                </ActionForm>
+            </details>
+        })}
+    }
+}

@@ -1,0 +1,282 @@
+//! `GET /admin/monitoring/operations` and `GET /admin/monitoring/operations/{operationRun}`,
+//! cancelling a run, and the live stream of run changes.
+
+use super::path_id;
+use crate::sessions::SessionBackend;
+use axum::extract::{Path, RawQuery};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Extension;
+use axum::Json;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tenantpilot_app::error::AppError;
+use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
+use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::model::User;
+use tenantpilot_core::operations::Entitlement;
+use tenantpilot_core::operations::{self, ListParams};
+use tenantpilot_core::operations::{RunDetail, RunSummary};
+use tenantpilot_core::store::RunChange;
+use tenantpilot_core::tokens;
+use tenantpilot_core::CoreError;
+use tokio::sync::{broadcast, oneshot};
+use tower_sessions::session::Id as SessionId;
+use tower_sessions::SessionStore;
+
+const PATH: &str = "/admin/monitoring/operations";
+
+/// The contract's array of summaries; the next page, if any, in a `Link` header.
+pub async fn list(signed_in: SignedIn, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let params: ListParams =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).map_err(|error| {
+            CoreError::invalid("query", format!("The query string could not be read: {error}"))
+        })?;
+    let page = operations::list(&signed_in.state.store, &signed_in.user, &params).await?;
+    let body: Vec<RunSummary> = page.runs.iter().map(RunSummary::from).collect();
+    let mut response = Json(body).into_response();
+    if let Some(cursor) = page.next_cursor {
+        let next = ListParams { cursor: Some(cursor.to_string()), ..params };
+        if let Ok(link) = format!("<{PATH}?{}>; rel=\"next\"", next.to_query()).parse() {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+/// A run the caller may see; 404 otherwise, and for an id that is not a number.
+pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
+    let id = path_id(&id)?;
+    let run = operations::run(&signed_in.state.store, &signed_in.user, id).await?;
+    Ok(Json(RunDetail::from(&run)))
+}
+
+/// `POST /admin/monitoring/operations/{operationRun}/cancel`: the run after the cancel (a
+/// running one completes as cancelled at its next checkpoint); 409 once it has completed.
+pub async fn cancel(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
+    let id = path_id(&id)?;
+    let run = operations::cancel(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id).await?;
+    Ok(Json(RunDetail::from(&run)))
+}
+
+/// How live streams of this process are kept honest: how often each re-checks its caller
+/// (session or token) and reloads what they may see, and how many one person may hold open.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    pub recheck: Duration,
+    pub per_user: usize,
+}
+
+/// The live streams open in this process, oldest first per user, and the session store their
+/// callers' sessions live in.
+#[derive(Clone)]
+pub struct LiveStreams {
+    inner: Arc<LiveInner>,
+}
+
+struct LiveInner {
+    sessions: SessionBackend,
+    settings: LiveSettings,
+    /// Per user, oldest first: each stream's id and the way to tell it to close.
+    open: Mutex<HashMap<i64, VecDeque<OpenStream>>>,
+    next_id: AtomicU64,
+}
+
+impl LiveStreams {
+    pub fn new(sessions: SessionBackend, settings: LiveSettings) -> LiveStreams {
+        LiveStreams {
+            inner: Arc::new(LiveInner {
+                sessions,
+                settings,
+                open: Mutex::default(),
+                next_id: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// Counts a new stream of `user_id`; past the cap, their oldest is told to close.
+    fn register(&self, user_id: i64) -> (Registration, oneshot::Receiver<()>) {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (close, closed) = oneshot::channel();
+        let mut open = self.inner.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let streams = open.entry(user_id).or_default();
+        streams.push_back((id, close));
+        while streams.len() > self.inner.settings.per_user {
+            if let Some((_, oldest)) = streams.pop_front() {
+                let _ = oldest.send(());
+            }
+        }
+        (Registration { streams: self.clone(), user_id, id }, closed)
+    }
+
+    /// Whether the session or token a stream was opened with still signs its user in.
+    async fn still_valid(&self, state: &AppState, caller: &Caller) -> Result<bool, CoreError> {
+        match caller {
+            Caller::Token(id) => tokens::still_usable(&state.store, *id).await,
+            Caller::Session { id, user_id } => {
+                let record = self.inner.sessions.load(id).await.map_err(CoreError::internal)?;
+                let Some(record) = record else { return Ok(false) };
+                let signed_in_at = record
+                    .data
+                    .get(SIGNED_IN_AT)
+                    .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value.clone()).ok());
+                let same_user = record.data.get(USER_ID).and_then(|value| value.as_i64()) == Some(*user_id);
+                Ok(same_user && signed_in_at.is_some_and(|at| !state.session_expired(at)))
+            }
+        }
+    }
+}
+
+type OpenStream = (u64, oneshot::Sender<()>);
+
+/// A stream's place in [`LiveStreams`], given back when the stream ends however it ends.
+struct Registration {
+    streams: LiveStreams,
+    user_id: i64,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut open = self.streams.inner.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(streams) = open.get_mut(&self.user_id) {
+            streams.retain(|(id, _)| *id != self.id);
+            if streams.is_empty() {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// What signed in the stream's caller.
+enum Caller {
+    Session { id: SessionId, user_id: i64 },
+    Token(i64),
+}
+
+struct Feed {
+    changes: broadcast::Receiver<RunChange>,
+    state: AppState,
+    user: User,
+    caller: Caller,
+    entitlement: Entitlement,
+    recheck: tokio::time::Interval,
+    closed: oneshot::Receiver<()>,
+    streams: LiveStreams,
+    _registration: Registration,
+    ended: bool,
+}
+
+/// The last event of a stream the server ends, so the page stops reconnecting: `signed_out`
+/// (its session or token is no longer valid) or `superseded` (the person opened too many).
+fn closing(reason: &str) -> Event {
+    Event::default().event("closed").json_data(serde_json::json!({ "reason": reason })).unwrap_or_default()
+}
+
+impl Feed {
+    /// The next event for this stream: a change this user may hear about, `resync` when changes
+    /// were missed, `closed` before the server ends it; `None` once it has ended.
+    async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        loop {
+            tokio::select! {
+                _ = &mut self.closed => {
+                    self.ended = true;
+                    return Some(closing("superseded"));
+                }
+                _ = self.recheck.tick() => {
+                    match self.refresh().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            self.ended = true;
+                            return Some(closing("signed_out"));
+                        }
+                        // Cannot tell who may see what now: end, the client reconnects.
+                        Err(error) => {
+                            error.log_if_internal();
+                            return None;
+                        }
+                    }
+                }
+                received = self.changes.recv() => match received {
+                    Ok(change) if self.entitlement.sees(&change) => {
+                        return Some(Event::default().event("run").json_data(change).unwrap_or_default());
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        return Some(Event::default().event("resync").data(""));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+
+    /// Re-checks the caller, then reloads what they may see. `false`: they are signed out.
+    async fn refresh(&mut self) -> Result<bool, CoreError> {
+        if !self.streams.still_valid(&self.state, &self.caller).await? {
+            return Ok(false);
+        }
+        let store = &self.state.store;
+        let Some(user) = store.user_by_id(self.user.id).await? else { return Ok(false) };
+        self.entitlement = Entitlement::load(store, &user).await?;
+        self.user = user;
+        Ok(true)
+    }
+}
+
+/// `GET /admin/monitoring/events`: server-sent events, one `run` event (`runId`, `tenantId`,
+/// `status`, `outcome`, …) per change to a run the caller may see, from any replica. Each
+/// stream re-checks its caller periodically and ends once they are signed out (or the token is
+/// revoked); a person's streams beyond the cap close oldest first.
+pub async fn events(
+    signed_in: SignedIn,
+    Extension(streams): Extension<LiveStreams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let store = &signed_in.state.store;
+    let caller = match &signed_in.via {
+        Via::Token(token) => Caller::Token(token.id),
+        Via::Session => Caller::Session {
+            id: signed_in.session.id().ok_or(CoreError::Unauthenticated)?,
+            user_id: signed_in.user.id,
+        },
+    };
+    let every = streams.inner.settings.recheck;
+    let (registration, closed) = streams.register(signed_in.user.id);
+    let feed = Feed {
+        changes: store.events().subscribe(),
+        entitlement: Entitlement::load(store, &signed_in.user).await?,
+        state: signed_in.state.clone(),
+        user: signed_in.user,
+        caller,
+        recheck: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
+        closed,
+        streams,
+        _registration: registration,
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+        feed.next().await.map(|event| (Ok(event), feed))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Monitoring: a token needs the Operations scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/admin/monitoring/operations", get(list))
+        .route("/admin/monitoring/operations/{operation_run}", get(detail))
+        .route("/admin/monitoring/operations/{operation_run}/cancel", post(cancel))
+        .route("/admin/monitoring/events", get(events))
+        .route_layer(Extension(TokenRequirement::OPERATIONS))
+}

@@ -1,0 +1,33 @@
+//! `/api/v1/logs/user/actions` and `/api/v1/logs/user/tokens`.
+
+use super::Caller;
+use axum::extract::RawQuery;
+use axum::routing::get;
+use axum::Json;
+use axum::{Extension, Router};
+use tenantpilot_app::error::contracts::PipelineApiError;
+use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::audit;
+use tenantpilot_core::audit::{LogPage, TokenActivity, UserAction};
+
+pub async fn actions(
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogPage<UserAction>>, PipelineApiError> {
+    Ok(Json(audit::user_actions(&caller.state.store, &caller.user, query.as_deref()).await?))
+}
+
+pub async fn tokens(
+    Caller(caller): Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogPage<TokenActivity>>, PipelineApiError> {
+    Ok(Json(audit::token_activity(&caller.state.store, &caller.user, query.as_deref()).await?))
+}
+
+/// The activity logs: a token needs the Security Logs scope.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/api/v1/logs/user/actions", get(actions))
+        .route("/api/v1/logs/user/tokens", get(tokens))
+        .route_layer(Extension(TokenRequirement::SECURITY_LOGS))
+}

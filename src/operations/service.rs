@@ -1,0 +1,232 @@
+//! Monitoring: who may see which runs, and the list query as clients spell it (query-string
+//! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
+
+use super::{Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
+use super::{ListParams, LIKELY_STALE_AFTER_SECS};
+use crate::engine;
+use crate::model::User;
+use crate::store::{RunChange, RunQuery, RunScope, Store};
+use crate::{Capability, CoreError};
+use chrono::{DateTime, Utc};
+
+pub const PAGE_DEFAULT: i64 = 50;
+
+pub const PAGE_MAX: i64 = 200;
+
+/// One page of runs and, when there are more, the cursor of the next page.
+pub struct Page {
+    pub runs: Vec<OperationRun>,
+    pub next_cursor: Option<i64>,
+}
+
+/// The runs `user` may see: all of them for platform admins.
+pub async fn scope(store: &Store, user: &User) -> Result<RunScope, CoreError> {
+    Ok(if user.is_platform_admin {
+        RunScope::All
+    } else {
+        RunScope::MemberOf { user_id: user.id, pipelines: crate::pipelines::readable_ids(store, user).await? }
+    })
+}
+
+fn blank_is_none(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|value| !value.is_empty())
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, CoreError> {
+    value
+        .map(|value| {
+            DateTime::parse_from_rfc3339(value).map(|time| time.with_timezone(&Utc)).map_err(|_| {
+                CoreError::invalid(
+                    field,
+                    format!("`{value}` is not an RFC 3339 time, like 2026-11-22T08:00:00Z"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn parse_positive(field: &str, value: Option<&str>) -> Result<Option<i64>, CoreError> {
+    value
+        .map(|value| match value.parse::<i64>() {
+            Ok(number) if number > 0 => Ok(number),
+            _ => Err(CoreError::invalid(field, format!("`{value}` is not a positive whole number"))),
+        })
+        .transpose()
+}
+
+impl ListParams {
+    /// Checks every parameter and names the first bad one.
+    pub async fn query(&self, store: &Store, user: &User) -> Result<RunQuery, CoreError> {
+        let status = blank_is_none(&self.status)
+            .map(|value| value.parse::<RunStatus>().map_err(|message| CoreError::invalid("status", message)))
+            .transpose()?;
+        let outcome = blank_is_none(&self.outcome)
+            .map(|value| {
+                value.parse::<RunOutcome>().map_err(|message| CoreError::invalid("outcome", message))
+            })
+            .transpose()?;
+        let since = parse_time("since", blank_is_none(&self.since))?;
+        let until = parse_time("until", blank_is_none(&self.until))?;
+        let before_id = parse_positive("cursor", blank_is_none(&self.cursor))?;
+        let limit = parse_positive("limit", blank_is_none(&self.limit))?.unwrap_or(PAGE_DEFAULT);
+        if limit > PAGE_MAX {
+            return Err(CoreError::invalid("limit", format!("At most {PAGE_MAX} runs per page")));
+        }
+        let kind = blank_is_none(&self.kind);
+        if kind.is_some_and(|kind| kind.len() > 64) {
+            return Err(CoreError::invalid("type", "An operation type is at most 64 characters"));
+        }
+        // A type this version does not know filters everything out, as an unknown tenant does.
+        let kinds = kind.map(|kind| kind.parse::<OperationKind>().into_iter().collect());
+        let mut query = RunQuery {
+            status,
+            outcome,
+            since,
+            until,
+            before_id,
+            kinds,
+            ..RunQuery::new(scope(store, user).await?, limit)
+        };
+        if let Some(slug) = blank_is_none(&self.tenant) {
+            // An unknown tenant filters everything out, as a tenant the caller may not see does.
+            query.tenant_id = Some(store.tenant_by_slug(slug).await?.map_or(0, |tenant| tenant.id));
+        }
+        Ok(query)
+    }
+}
+
+/// A page of the runs `user` may see, newest first.
+pub async fn list(store: &Store, user: &User, params: &ListParams) -> Result<Page, CoreError> {
+    let mut query = params.query(store, user).await?;
+    let limit = query.limit;
+    // One more than asked tells whether there is a next page.
+    query.limit = limit + 1;
+    let mut runs = store.list_runs(&query).await?;
+    let next_cursor = if runs.len() as i64 > limit {
+        runs.truncate(limit as usize);
+        runs.last().map(|run| run.id)
+    } else {
+        None
+    };
+    Ok(Page { runs, next_cursor })
+}
+
+/// The run `id`, if `user` may see it; otherwise not found, as if it did not exist.
+pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
+    let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
+    if sees(store, user, &run).await? {
+        Ok(run)
+    } else {
+        Err(CoreError::NotFound)
+    }
+}
+
+/// Whether `user` may see `run`: platform admins every run; members their enabled tenants' runs;
+/// a pipeline's runs (and their failures) whoever may read the pipeline; other workspace-level
+/// runs the workspace's members.
+pub async fn sees(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
+    if user.is_platform_admin {
+        return Ok(true);
+    }
+    match (run.tenant_id, run.target.as_ref().and_then(RunTarget::pipeline_id)) {
+        (None, Some(pipeline)) => crate::pipelines::readable(store, user, pipeline).await,
+        _ => store.member_sees_run(user.id, run).await,
+    }
+}
+
+/// Cancels run `id` for `user` (recorded as `actor`): they must see it (else not found) and hold
+/// `tenant.operations.start` in its tenant (else forbidden; workspace-level runs: platform
+/// admins). Returns the run as it is after the cancel.
+pub async fn cancel(
+    store: &Store,
+    user: &User,
+    actor: &Initiator,
+    id: i64,
+) -> Result<OperationRun, CoreError> {
+    let run = run(store, user, id).await?;
+    if !may_cancel(store, user, &run).await? {
+        return Err(CoreError::forbidden(Capability::OperationsStart));
+    }
+    engine::cancel(store, actor, &run).await?;
+    store.operation_run(id).await?.ok_or(CoreError::NotFound)
+}
+
+/// Which runs' changes a user may hear about, as loaded at one moment, under the rule of
+/// [`sees`]: members hear their enabled tenants' runs, the runs of pipelines they may read and
+/// their workspaces' other tenant-less runs; platform admins every run.
+#[derive(Debug, Clone, Default)]
+pub struct Entitlement {
+    all: bool,
+    tenants: std::collections::HashSet<i64>,
+    workspaces: std::collections::HashSet<i64>,
+    pipelines: std::collections::HashSet<i64>,
+}
+
+impl Entitlement {
+    pub async fn load(store: &Store, user: &User) -> Result<Entitlement, CoreError> {
+        if user.is_platform_admin {
+            return Ok(Entitlement { all: true, ..Entitlement::default() });
+        }
+        let memberships = store.memberships_of(user.id).await?;
+        Ok(Entitlement {
+            all: false,
+            tenants: memberships.iter().map(|m| m.tenant.id).collect(),
+            workspaces: memberships.iter().map(|m| m.tenant.workspace_id).collect(),
+            pipelines: crate::pipelines::readable_ids(store, user).await?.into_iter().collect(),
+        })
+    }
+
+    pub fn sees(&self, change: &RunChange) -> bool {
+        self.all
+            || match (change.tenant_id, change.pipeline_id) {
+                (Some(tenant), _) => self.tenants.contains(&tenant),
+                (None, Some(pipeline)) => self.pipelines.contains(&pipeline),
+                (None, None) => self.workspaces.contains(&change.workspace_id),
+            }
+    }
+}
+
+/// Whether `run` is running but its worker has gone quiet.
+pub fn likely_stale(run: &OperationRun, now: DateTime<Utc>) -> bool {
+    run.status == RunStatus::Running
+        && run.heartbeat_at.is_none_or(|beat| now - beat > chrono::Duration::seconds(LIKELY_STALE_AFTER_SECS))
+}
+
+/// Whether `user` may cancel `run` (which they can see): a member holding
+/// `tenant.operations.start` in its tenant; for a pipeline's run, whoever may change the
+/// pipeline; for a tenant's lifecycle (install, upgrade, disable) and other workspace-level
+/// runs, a platform admin.
+pub async fn may_cancel(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
+    if run.kind.is_tenant_job() {
+        return Ok(user.is_platform_admin);
+    }
+    let pipeline = run.target.as_ref().and_then(RunTarget::pipeline_id);
+    Ok(match (run.tenant_id, pipeline) {
+        (Some(tenant_id), _) => store
+            .member_role(tenant_id, user.id)
+            .await?
+            .is_some_and(|role| role.has(Capability::OperationsStart)),
+        (None, Some(pipeline_id)) => {
+            user.is_platform_admin
+                || crate::pipelines::visible(store, user, pipeline_id, crate::item_access::Level::Write)
+                    .await
+                    .is_ok()
+        }
+        (None, None) => user.is_platform_admin,
+    })
+}
+
+/// Runs by outcome over the last 24 hours, under the list's tenant and type filters.
+pub async fn outcomes_last_day(
+    store: &Store,
+    user: &User,
+    params: &ListParams,
+    now: DateTime<Utc>,
+) -> Result<Vec<(RunOutcome, i64)>, CoreError> {
+    let mut query = params.query(store, user).await?;
+    query.since = Some(now - chrono::Duration::hours(24));
+    query.until = None;
+    query.status = None;
+    query.outcome = None;
+    store.count_runs_by_outcome(&query).await
+}

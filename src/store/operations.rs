@@ -1,0 +1,768 @@
+//! Operation runs: starting (an active run of the same identity is reused), claiming, heartbeats,
+//! cancelling, completing and pruning them, and the queries Monitoring lists them with.
+
+use super::{on_pool, RunChange, Store};
+use crate::operations::{
+    Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
+};
+use crate::CoreError;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// A run to start: the identity is derived from tenant, type and target.
+pub struct NewRun {
+    pub workspace_id: i64,
+    pub tenant_id: Option<i64>,
+    pub kind: OperationKind,
+    pub target: Option<RunTarget>,
+    pub context: serde_json::Map<String, serde_json::Value>,
+    pub initiator: Initiator,
+}
+
+/// What a start did: made a new run, or found the active one with the same identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Created(i64),
+    Reused(i64),
+}
+
+impl Started {
+    pub fn id(self) -> i64 {
+        match self {
+            Started::Created(id) | Started::Reused(id) => id,
+        }
+    }
+}
+
+impl NewRun {
+    pub fn identity(&self) -> String {
+        let (target_kind, target_id) =
+            self.target.as_ref().map_or(("", ""), |target| (target.kind.as_str(), target.id.as_str()));
+        let tenant =
+            self.tenant_id.map_or_else(|| format!("workspace:{}", self.workspace_id), |id| id.to_string());
+        // A tenant's lifecycle jobs exclude each other, whatever each one does.
+        let kind = if self.kind.is_tenant_job() { "tenant.lifecycle" } else { self.kind.as_str() };
+        // Unit separators keep "a"+"bc" and "ab"+"c" apart.
+        let canonical = format!("{tenant}\u{1f}{kind}\u{1f}{target_kind}\u{1f}{target_id}");
+        Sha256::digest(canonical.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    workspace_id: i64,
+    tenant_id: Option<i64>,
+    kind: OperationKind,
+    status: RunStatus,
+    outcome: RunOutcome,
+    identity: String,
+    target_kind: Option<String>,
+    target_id: Option<String>,
+    context: String,
+    total: i64,
+    processed: i64,
+    failed: i64,
+    failures: String,
+    initiator: String,
+    attempt: i64,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    heartbeat_at: Option<DateTime<Utc>>,
+    cancel_requested: bool,
+}
+
+/// What a changing statement returns, to publish the change without reading the run again.
+#[derive(sqlx::FromRow)]
+pub(super) struct ChangeRow {
+    id: i64,
+    workspace_id: i64,
+    tenant_id: Option<i64>,
+    target_kind: Option<String>,
+    target_id: Option<String>,
+    status: RunStatus,
+    outcome: RunOutcome,
+}
+
+pub(super) const CHANGE_COLUMNS: &str =
+    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome";
+
+impl From<ChangeRow> for RunChange {
+    fn from(row: ChangeRow) -> Self {
+        RunChange {
+            run_id: row.id,
+            workspace_id: row.workspace_id,
+            tenant_id: row.tenant_id,
+            pipeline_id: crate::operations::pipeline_id(row.target_kind.as_deref(), row.target_id.as_deref()),
+            status: row.status,
+            outcome: row.outcome,
+        }
+    }
+}
+
+impl From<&OperationRun> for RunChange {
+    fn from(run: &OperationRun) -> Self {
+        RunChange {
+            run_id: run.id,
+            workspace_id: run.workspace_id,
+            tenant_id: run.tenant_id,
+            pipeline_id: run.target.as_ref().and_then(RunTarget::pipeline_id),
+            status: run.status,
+            outcome: run.outcome,
+        }
+    }
+}
+
+const RUN_COLUMNS: &str = "id, workspace_id, tenant_id, kind, status, outcome, identity, target_kind, target_id, \
+     context, total, processed, failed, failures, initiator, attempt, created_at, started_at, completed_at, heartbeat_at, \
+     cancel_requested";
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> CoreError {
+    CoreError::broken(format!("stored operation run has a bad {what}: {error}"))
+}
+
+/// Runs a statement that changes at most one run and `RETURNING {CHANGE_COLUMNS}`, binding the
+/// arguments in order, and publishes the change. Evaluates to `Result<bool, CoreError>`.
+macro_rules! change_run {
+    ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let row: Option<ChangeRow> =
+            on_pool!($store, pool => sqlx::query_as($sql)$(.bind($arg))*.fetch_optional(pool).await)?;
+        $store.publish_change(row).await
+    }};
+}
+
+impl TryFrom<RunRow> for OperationRun {
+    type Error = CoreError;
+    fn try_from(row: RunRow) -> Result<Self, CoreError> {
+        Ok(OperationRun {
+            id: row.id,
+            workspace_id: row.workspace_id,
+            tenant_id: row.tenant_id,
+            kind: row.kind,
+            status: row.status,
+            outcome: row.outcome,
+            identity: row.identity,
+            target: row.target_kind.zip(row.target_id).map(|(kind, id)| RunTarget { kind, id }),
+            context: serde_json::from_str(&row.context).map_err(|e| corrupt("context", e))?,
+            counters: Counters { total: row.total, processed: row.processed, failed: row.failed },
+            failures: serde_json::from_str::<Vec<Failure>>(&row.failures)
+                .map_err(|e| corrupt("failures", e))?,
+            initiator: serde_json::from_str(&row.initiator).map_err(|e| corrupt("initiator", e))?,
+            attempt: row.attempt,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+            heartbeat_at: row.heartbeat_at,
+            cancel_requested: row.cancel_requested,
+        })
+    }
+}
+
+impl Store {
+    /// Creates a queued run, or returns the active run with the same identity. Atomic on both
+    /// backends: the partial unique index admits one active run per identity, and a start that
+    /// loses the race reads the winner's id.
+    #[tracing::instrument(skip_all)]
+    pub async fn start_run(&self, new: &NewRun) -> Result<Started, CoreError> {
+        self.insert_run(new, None).await
+    }
+
+    /// Like [`Store::start_run`], but a created run starts out running, claimed by `worker`: for
+    /// work done while a request waits, which no worker must pick up meanwhile.
+    #[tracing::instrument(skip_all)]
+    pub async fn start_run_claimed(&self, new: &NewRun, worker: &str) -> Result<Started, CoreError> {
+        self.insert_run(new, Some(worker)).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn insert_run(&self, new: &NewRun, claimed_by: Option<&str>) -> Result<Started, CoreError> {
+        let identity = new.identity();
+        let status = if claimed_by.is_some() { RunStatus::Running } else { RunStatus::Queued };
+        let context = serde_json::Value::Object(new.context.clone()).to_string();
+        let initiator = serde_json::to_string(&new.initiator).map_err(CoreError::internal)?;
+        let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
+        // The active run can complete between our failed insert and the read: then try again.
+        for _ in 0..5 {
+            let now = Utc::now();
+            let started_at = claimed_by.map(|_| now);
+            let created: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+                "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
+                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12) \
+                 ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
+                .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
+                .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
+                .bind(now).bind(started_at).bind(claimed_by)
+                .fetch_optional(pool).await)?;
+            if let Some(id) = created {
+                self.publish(RunChange {
+                    run_id: id,
+                    workspace_id: new.workspace_id,
+                    tenant_id: new.tenant_id,
+                    pipeline_id: new.target.as_ref().and_then(RunTarget::pipeline_id),
+                    status,
+                    outcome: RunOutcome::Pending,
+                })
+                .await;
+                return Ok(Started::Created(id));
+            }
+            let active: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT id FROM operation_runs WHERE identity = $1 AND status IN ('queued', 'running')")
+                .bind(&identity).fetch_optional(pool).await)?;
+            if let Some(id) = active {
+                return Ok(Started::Reused(id));
+            }
+        }
+        Err(CoreError::broken(format!("could not start or find an active run of identity {identity}")))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn operation_run(&self, id: i64) -> Result<Option<OperationRun>, CoreError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE id = $1");
+        let row =
+            on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// The runs working on target `kind` `id`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn runs_with_target(
+        &self,
+        kind: &str,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<OperationRun>, CoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM operation_runs WHERE target_kind = $1 AND target_id = $2 \
+             ORDER BY id DESC LIMIT $3"
+        );
+        let rows: Vec<RunRow> = on_pool!(self, pool => sqlx::query_as(&sql)
+            .bind(kind).bind(id).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Publishes the change a `change_run!` statement made; false when it matched no run.
+    #[tracing::instrument(skip_all)]
+    async fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
+        match row {
+            Some(row) => {
+                self.publish(row.into()).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Claims the oldest queued run whose tenant has fewer than `per_tenant_limit` running,
+    /// marking it running for `worker`. On PostgreSQL claims take turns through a transaction
+    /// lock, so the tenant limit holds exactly however many workers claim at once (each claim
+    /// is one short statement); SQLite has one writer, so the statement is atomic as it is.
+    /// Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run at
+    /// once: the claiming process keeps a worker for those.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_run(
+        &self,
+        worker: &str,
+        per_tenant_limit: i64,
+        pipeline_limit: i64,
+        pipelines_per_workspace: i64,
+    ) -> Result<Option<OperationRun>, CoreError> {
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
+             heartbeat_at = $1, claimed_by = $2 \
+             WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
+               AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
+                    WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
+               AND (q.kind <> $5 OR ((SELECT COUNT(*) FROM operation_runs p \
+                    WHERE p.kind = $5 AND p.status = 'running') < $4 \
+                    AND (SELECT COUNT(*) FROM operation_runs w WHERE w.kind = $5 AND w.status = 'running' \
+                    AND w.workspace_id = q.workspace_id) < $6)) \
+               ORDER BY q.created_at, q.id LIMIT 1) \
+             AND status = 'queued' RETURNING {RUN_COLUMNS}"
+        );
+        let now = Utc::now();
+        let row = match self.db() {
+            super::Db::Sqlite(pool) => {
+                sqlx::query_as::<_, RunRow>(&sql)
+                    .bind(now)
+                    .bind(worker)
+                    .bind(per_tenant_limit)
+                    .bind(pipeline_limit)
+                    .bind(OperationKind::Pipeline)
+                    .bind(pipelines_per_workspace)
+                    .fetch_optional(pool)
+                    .await?
+            }
+            super::Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // Released at commit; the UPDATE's own snapshot, taken after the lock, sees
+                // every earlier claim.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+                let row = sqlx::query_as::<_, RunRow>(&sql)
+                    .bind(now)
+                    .bind(worker)
+                    .bind(per_tenant_limit)
+                    .bind(pipeline_limit)
+                    .bind(OperationKind::Pipeline)
+                    .bind(pipelines_per_workspace)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
+            }
+        };
+        let Some(run) = row.map(OperationRun::try_from).transpose()? else { return Ok(None) };
+        self.publish(RunChange::from(&run)).await;
+        Ok(Some(run))
+    }
+
+    /// Records progress and that the worker is alive. Returns whether the run should stop: a
+    /// cancel was requested, or the run is no longer running (e.g. reconciled as stale).
+    #[tracing::instrument(skip_all)]
+    pub async fn heartbeat_run(&self, id: i64, counters: Counters) -> Result<bool, CoreError> {
+        type Row = (i64, Option<i64>, Option<String>, Option<String>, bool);
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
+            "UPDATE operation_runs SET heartbeat_at = $2, total = $3, processed = $4, failed = $5 \
+             WHERE id = $1 AND status = 'running' \
+             RETURNING workspace_id, tenant_id, target_kind, target_id, cancel_requested")
+            .bind(id).bind(Utc::now()).bind(counters.total).bind(counters.processed).bind(counters.failed)
+            .fetch_optional(pool).await)?;
+        let Some((workspace_id, tenant_id, target_kind, target_id, cancel_requested)) = row else {
+            return Ok(true);
+        };
+        self.publish(RunChange {
+            run_id: id,
+            workspace_id,
+            tenant_id,
+            pipeline_id: crate::operations::pipeline_id(target_kind.as_deref(), target_id.as_deref()),
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+        })
+        .await;
+        Ok(cancel_requested)
+    }
+
+    /// Appends a failure to an active run.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_run_failure(&self, id: i64, failure: &Failure) -> Result<(), CoreError> {
+        let Some(mut run) = self.operation_run(id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        run.failures.push(failure.clone());
+        let failures = serde_json::to_string(&run.failures).map_err(CoreError::internal)?;
+        let sql = format!(
+            "UPDATE operation_runs SET failures = $2 WHERE id = $1 AND status IN ('queued', 'running') \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id, failures)?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) one entry of an active run's context, e.g. what it is
+    /// waiting for, and tells watchers.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_run_context_entry(
+        &self,
+        id: i64,
+        key: &str,
+        value: Option<serde_json::Value>,
+    ) -> Result<(), CoreError> {
+        let Some(mut run) = self.operation_run(id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        match value {
+            Some(value) => run.context.insert(key.to_string(), value),
+            None => run.context.remove(key),
+        };
+        let context = serde_json::to_string(&run.context).map_err(CoreError::internal)?;
+        let sql = format!(
+            "UPDATE operation_runs SET context = $2 WHERE id = $1 AND status IN ('queued', 'running') \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id, context)?;
+        Ok(())
+    }
+
+    /// Appends a line to a run's log and tells watchers.
+    #[tracing::instrument(skip_all)]
+    pub async fn add_run_message(&self, id: i64, message: &str) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO operation_run_messages (run_id, message, created_at) VALUES ($1, $2, $3)")
+            .bind(id).bind(message).bind(Utc::now()).execute(pool).await.map(drop))?;
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM operation_runs WHERE id = $1");
+        let row: Option<ChangeRow> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        self.publish_change(row).await?;
+        Ok(())
+    }
+
+    /// A run's log, oldest line first.
+    #[tracing::instrument(skip_all)]
+    pub async fn run_messages(&self, id: i64) -> Result<Vec<String>, CoreError> {
+        Ok(self.runs_messages(&[id]).await?.remove(&id).unwrap_or_default())
+    }
+
+    /// The logs of runs `ids` in one query, each oldest line first (runs without one are absent).
+    #[tracing::instrument(skip_all)]
+    pub async fn runs_messages(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, CoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Numbers only, so they can stand in the statement itself on both backends.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT run_id, message FROM operation_run_messages WHERE run_id IN ({list}) ORDER BY id"
+        );
+        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let mut logs: HashMap<i64, Vec<String>> = HashMap::new();
+        for (id, message) in rows {
+            logs.entry(id).or_default().push(message);
+        }
+        Ok(logs)
+    }
+
+    /// Deletes a completed run (and its log); false when there is none or it is still active.
+    #[tracing::instrument(skip_all)]
+    pub async fn delete_completed_run(&self, id: i64) -> Result<bool, CoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM operation_runs WHERE id = $1 AND status = 'completed'")
+            .bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(deleted > 0)
+    }
+
+    /// Cancels a run: a queued one at once; a running one is asked to stop, and its handler
+    /// completes it as cancelled. False when the run had completed already.
+    #[tracing::instrument(skip_all)]
+    pub async fn cancel_run(&self, id: i64) -> Result<bool, CoreError> {
+        let queued = format!(
+            "UPDATE operation_runs SET status = 'completed', outcome = 'cancelled', completed_at = $2 \
+             WHERE id = $1 AND status = 'queued' RETURNING {CHANGE_COLUMNS}"
+        );
+        if change_run!(self, &queued, id, Utc::now())? {
+            return Ok(true);
+        }
+        let running = format!(
+            "UPDATE operation_runs SET cancel_requested = TRUE WHERE id = $1 AND status = 'running' \
+             RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &running, id)
+    }
+
+    /// Asks every running run of `kind` started before `started_before` to stop, recording why
+    /// (`failure`): it completes as cancelled at its next checkpoint. Returns their ids.
+    #[tracing::instrument(skip_all)]
+    pub async fn cancel_overdue_runs(
+        &self,
+        kind: OperationKind,
+        started_before: DateTime<Utc>,
+        failure: &Failure,
+    ) -> Result<Vec<i64>, CoreError> {
+        let overdue: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM operation_runs WHERE kind = $1 AND status = 'running' AND started_at < $2 \
+             AND NOT cancel_requested")
+            .bind(kind).bind(started_before).fetch_all(pool).await)?;
+        let mut cancelled = Vec::with_capacity(overdue.len());
+        for id in overdue {
+            if self.cancel_run(id).await? {
+                self.add_run_failure(id, failure).await?;
+                cancelled.push(id);
+            }
+        }
+        Ok(cancelled)
+    }
+
+    /// Deals with every running run whose heartbeat is older than `stale_before` (its worker
+    /// died): one `retry` allows goes back to the queue for another attempt; the others
+    /// complete as failed with reason `ops.stale`. A run whose worker beats again first is
+    /// left alone. Returns what it did, by run id.
+    #[tracing::instrument(skip_all)]
+    pub async fn reconcile_stale_runs(
+        &self,
+        stale_before: DateTime<Utc>,
+        retry: impl Fn(&OperationRun) -> bool,
+    ) -> Result<Vec<(i64, Reconciled)>, CoreError> {
+        let candidates: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM operation_runs WHERE status = 'running' AND heartbeat_at < $1")
+            .bind(stale_before).fetch_all(pool).await)?;
+        let mut reconciled = Vec::new();
+        for id in candidates {
+            let Some(mut run) = self.operation_run(id).await? else { continue };
+            if retry(&run) {
+                let sql = format!(
+                    "UPDATE operation_runs SET status = 'queued', attempt = attempt + 1, claimed_by = NULL, \
+                     heartbeat_at = NULL WHERE id = $1 AND status = 'running' AND heartbeat_at < $2 \
+                     RETURNING {CHANGE_COLUMNS}"
+                );
+                if change_run!(self, &sql, id, stale_before)? {
+                    reconciled.push((id, Reconciled::Requeued));
+                }
+                continue;
+            }
+            let now = Utc::now();
+            run.failures.push(Failure {
+                code: "ops.stale".into(),
+                reason_code: "ops.stale".into(),
+                message: "The worker running this operation stopped responding.".into(),
+                at: now,
+            });
+            let failures = serde_json::to_string(&run.failures).map_err(CoreError::internal)?;
+            let sql = format!(
+                "UPDATE operation_runs SET status = 'completed', outcome = 'failed', completed_at = $3, \
+                 failures = $4 WHERE id = $1 AND status = 'running' AND heartbeat_at < $2 \
+                 RETURNING {CHANGE_COLUMNS}"
+            );
+            if change_run!(self, &sql, id, stale_before, now, failures)? {
+                reconciled.push((id, Reconciled::Failed));
+            }
+        }
+        Ok(reconciled)
+    }
+
+    /// Puts a running run back in the queue, for a worker that is shutting down before the run
+    /// could finish; another worker picks it up. Not counted as a new attempt.
+    #[tracing::instrument(skip_all)]
+    pub async fn release_run(&self, id: i64) -> Result<bool, CoreError> {
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'queued', claimed_by = NULL, heartbeat_at = NULL \
+             WHERE id = $1 AND status = 'running' RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(self, &sql, id)
+    }
+
+    /// Ends an active run with `outcome` and its final counters; false when it was not active.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_run(
+        &self,
+        id: i64,
+        outcome: RunOutcome,
+        counters: Counters,
+    ) -> Result<bool, CoreError> {
+        let sql = format!(
+            "UPDATE operation_runs SET status = 'completed', outcome = $2, completed_at = $3, \
+             total = $4, processed = $5, failed = $6 \
+             WHERE id = $1 AND status IN ('queued', 'running') RETURNING {CHANGE_COLUMNS}"
+        );
+        change_run!(
+            self,
+            &sql,
+            id,
+            outcome.as_str(),
+            Utc::now(),
+            counters.total,
+            counters.processed,
+            counters.failed
+        )
+    }
+
+    /// Deletes up to `batch` completed runs that completed before `before`; returns how many.
+    /// Callers loop until it returns less than `batch`, keeping each transaction short.
+    #[tracing::instrument(skip_all)]
+    pub async fn prune_completed_runs(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, CoreError> {
+        let deleted = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM operation_runs WHERE id IN (SELECT id FROM operation_runs \
+             WHERE status = 'completed' AND completed_at < $1 LIMIT $2)")
+            .bind(before).bind(batch).execute(pool).await.map(|done| done.rows_affected()))?;
+        Ok(deleted)
+    }
+}
+
+/// The transaction lock PostgreSQL claims take turns on (an arbitrary constant: "TPCLAIM").
+const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
+
+/// What the reconciler did with a stale run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    Requeued,
+    Failed,
+}
+
+/// Whose runs a Monitoring query may return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunScope {
+    /// Platform admins: every run.
+    All,
+    /// A user: runs of the enabled tenants they are a member of; runs of the pipelines they may
+    /// read (`pipelines`, as the item access check found them); other workspace-level runs of
+    /// workspaces where they are a member of some enabled tenant.
+    MemberOf { user_id: i64, pipelines: Vec<i64> },
+}
+
+/// The tenants `?` is a member of, enabled ones only: a disabled tenant's runs are hidden from
+/// its members as its pages are.
+const ENABLED_TENANTS_OF: &str =
+    "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+     WHERE m.user_id = ? AND t.enabled";
+
+/// A Monitoring query: newest first, optional filters, and a cursor (`before_id`, the last id
+/// of the previous page).
+#[derive(Debug, Clone)]
+pub struct RunQuery {
+    pub scope: RunScope,
+    pub tenant_id: Option<i64>,
+    /// `Some` of no kinds matches nothing (a filter naming a type this version does not know).
+    pub kinds: Option<Vec<OperationKind>>,
+    pub status: Option<RunStatus>,
+    pub outcome: Option<RunOutcome>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl RunQuery {
+    pub fn new(scope: RunScope, limit: i64) -> RunQuery {
+        RunQuery {
+            scope,
+            tenant_id: None,
+            kinds: None,
+            status: None,
+            outcome: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit,
+        }
+    }
+}
+
+/// A bound value of a query whose conditions are assembled at run time.
+enum Arg {
+    Int(i64),
+    Text(String),
+    Time(DateTime<Utc>),
+}
+
+impl RunQuery {
+    /// The query's conditions as SQL (on the run table aliased `r`) and the values they bind,
+    /// numbered from `$1`. Only the conditions in use are in the SQL, so each filter
+    /// combination gets its own plan on PostgreSQL.
+    fn conditions(&self) -> (String, Vec<Arg>) {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |condition: &str, arg: Arg| {
+            args.push(arg);
+            conditions.push(condition.replace('?', &format!("${}", args.len())));
+        };
+        if let RunScope::MemberOf { user_id, pipelines } = &self.scope {
+            // Ids from the pipelines table, written as literals: there may be many, and they are
+            // numbers, never text from a client.
+            let readable = if pipelines.is_empty() {
+                "1 = 0".to_string()
+            } else {
+                let ids: Vec<String> = pipelines.iter().map(|id| format!("'{id}'")).collect();
+                format!("r.target_id IN ({})", ids.join(", "))
+            };
+            let pipeline = RunTarget::PIPELINE;
+            push(
+                &format!(
+                    "(r.tenant_id IN ({ENABLED_TENANTS_OF}) \
+                     OR (r.tenant_id IS NULL AND r.target_kind = '{pipeline}' AND {readable}) \
+                     OR (r.tenant_id IS NULL AND (r.target_kind IS NULL OR r.target_kind <> '{pipeline}') \
+                         AND r.workspace_id IN (SELECT t.workspace_id FROM tenants t \
+                         WHERE t.id IN ({ENABLED_TENANTS_OF}))))"
+                ),
+                Arg::Int(*user_id),
+            );
+        }
+        if let Some(tenant_id) = self.tenant_id {
+            push("r.tenant_id = ?", Arg::Int(tenant_id));
+        }
+        if let Some(status) = self.status {
+            push("r.status = ?", Arg::Text(status.as_str().into()));
+        }
+        if let Some(outcome) = self.outcome {
+            push("r.outcome = ?", Arg::Text(outcome.as_str().into()));
+        }
+        if let Some(since) = self.since {
+            push("r.created_at >= ?", Arg::Time(since));
+        }
+        if let Some(until) = self.until {
+            push("r.created_at < ?", Arg::Time(until));
+        }
+        if let Some(before_id) = self.before_id {
+            push("r.id < ?", Arg::Int(before_id));
+        }
+        if let Some(kinds) = &self.kinds {
+            // The kinds' own wire names, written as literals like the pipeline ids above.
+            let names: Vec<String> = kinds.iter().map(|kind| format!("'{kind}'")).collect();
+            conditions.push(if names.is_empty() {
+                "1 = 0".to_string()
+            } else {
+                format!("r.kind IN ({})", names.join(", "))
+            });
+        }
+        let filter =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        (filter, args)
+    }
+}
+
+/// Binds `args` in order to a query built at run time.
+macro_rules! bind_all {
+    ($statement:expr, $args:expr) => {{
+        let mut statement = $statement;
+        for arg in $args {
+            statement = match arg {
+                Arg::Int(value) => statement.bind(*value),
+                Arg::Text(value) => statement.bind(value.as_str()),
+                Arg::Time(value) => statement.bind(*value),
+            };
+        }
+        statement
+    }};
+}
+
+impl Store {
+    /// Runs matching `query`, newest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn list_runs(&self, query: &RunQuery) -> Result<Vec<OperationRun>, CoreError> {
+        let (filter, mut args) = query.conditions();
+        args.push(Arg::Int(query.limit));
+        let columns =
+            RUN_COLUMNS.split(", ").map(|column| format!("r.{column}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM operation_runs r {filter} ORDER BY r.id DESC LIMIT ${}",
+            args.len()
+        );
+        let rows: Vec<RunRow> =
+            on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// How many runs matching `query` (its limit and cursor aside) ended each way.
+    #[tracing::instrument(skip_all)]
+    pub async fn count_runs_by_outcome(&self, query: &RunQuery) -> Result<Vec<(RunOutcome, i64)>, CoreError> {
+        let query = RunQuery { before_id: None, ..query.clone() };
+        let (filter, args) = query.conditions();
+        let sql = format!("SELECT r.outcome, COUNT(*) FROM operation_runs r {filter} GROUP BY r.outcome");
+        let rows: Vec<(RunOutcome, i64)> =
+            on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
+        let mut counts: Vec<(RunOutcome, i64)> =
+            RunOutcome::ALL.iter().map(|outcome| (*outcome, 0)).collect();
+        for (outcome, count) in rows {
+            if let Some(slot) = counts.iter_mut().find(|(known, _)| *known == outcome) {
+                slot.1 = count;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Whether `user_id` may see `run`, a tenant's run or a workspace-level run that is not a
+    /// pipeline's, under the same rule as [`RunScope::MemberOf`].
+    #[tracing::instrument(skip_all)]
+    pub async fn member_sees_run(&self, user_id: i64, run: &OperationRun) -> Result<bool, CoreError> {
+        let seen: Option<i64> = match run.tenant_id {
+            Some(tenant_id) => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+                 WHERE m.user_id = $1 AND m.tenant_id = $2 AND t.enabled")
+                .bind(user_id).bind(tenant_id).fetch_optional(pool).await)?,
+            None => on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \
+                 WHERE m.user_id = $1 AND t.workspace_id = $2 AND t.enabled LIMIT 1")
+                .bind(user_id).bind(run.workspace_id).fetch_optional(pool).await)?,
+        };
+        Ok(seen.is_some())
+    }
+}

@@ -1,0 +1,470 @@
+//! Operation runs in the store, on SQLite and PostgreSQL.
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use std::collections::HashSet;
+use tenantpilot_core::operations::{
+    Counters, Failure, Initiator, OperationKind, RunOutcome, RunStatus, RunTarget,
+};
+use tenantpilot_core::store::{Backend, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started};
+use tenantpilot_core::tenancy::{self, NewTenant};
+use tenantpilot_core::testing::TestDatabase;
+
+tenantpilot_core::test_on_both_backends!(
+    start_reuses_the_active_run,
+    concurrent_identical_starts_make_one_run,
+    claims_are_oldest_first_within_the_tenant_limit,
+    cancel_and_heartbeat,
+    stale_runs_fail_and_keep_their_failures,
+    stale_runs_that_may_retry_go_back_to_the_queue,
+    released_runs_are_claimed_again,
+    concurrent_claims_take_each_run_once,
+    concurrent_claims_keep_the_tenant_limit,
+    pipeline_runs_leave_a_worker_for_the_runs_they_wait_for,
+    pipelines_are_fair_across_workspaces_and_bounded_in_time,
+    every_change_is_published,
+    completed_runs_are_pruned_after_retention,
+    monitoring_lists_only_entitled_runs_with_filters_and_cursor,
+);
+
+async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
+    let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
+    let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
+    (tenant.workspace_id, tenant.id)
+}
+
+fn fetch(workspace_id: i64, tenant_id: i64, item: &str) -> NewRun {
+    NewRun {
+        workspace_id,
+        tenant_id: Some(tenant_id),
+        kind: OperationKind::Fetch,
+        target: Some(RunTarget { kind: "backup_item".into(), id: item.into() }),
+        context: json!({ "backupItemId": item }).as_object().unwrap().clone(),
+        initiator: Initiator::User { id: 7, name: "Ann".into() },
+    }
+}
+
+async fn start_reuses_the_active_run(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let first = db.store.start_run(&fetch(workspace, t1, "42")).await.unwrap();
+    let Started::Created(id) = first else { panic!("{first:?}") };
+    assert_eq!(db.store.start_run(&fetch(workspace, t1, "42")).await.unwrap(), Started::Reused(id));
+    // Another target or another tenant is another identity.
+    assert!(
+        matches!(db.store.start_run(&fetch(workspace, t1, "43")).await.unwrap(), Started::Created(other) if other != id)
+    );
+    assert!(
+        matches!(db.store.start_run(&fetch(workspace, t2, "42")).await.unwrap(), Started::Created(other) if other != id)
+    );
+
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.outcome, run.kind.as_str()),
+        (RunStatus::Queued, RunOutcome::Pending, "assignments.fetch")
+    );
+    assert_eq!(run.target, Some(RunTarget { kind: "backup_item".into(), id: "42".into() }));
+    assert_eq!(run.context["backupItemId"], "42");
+    assert_eq!(run.initiator, Initiator::User { id: 7, name: "Ann".into() });
+    assert_eq!((run.counters.total, run.attempt, run.failures.len()), (0, 1, 0));
+
+    // Once it completes, a start makes a new run.
+    assert!(db.store.complete_run(id, RunOutcome::Succeeded, Counters::default()).await.unwrap());
+    assert!(
+        !db.store.complete_run(id, RunOutcome::Failed, Counters::default()).await.unwrap(),
+        "completes once"
+    );
+    let done = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((done.status, done.outcome), (RunStatus::Completed, RunOutcome::Succeeded));
+    assert!(done.completed_at.is_some());
+    let next = db.store.start_run(&fetch(workspace, t1, "42")).await.unwrap();
+    assert!(matches!(next, Started::Created(new) if new != id), "{next:?}");
+    db.drop_database().await;
+}
+
+async fn concurrent_identical_starts_make_one_run(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let starts = (0..200).map(|_| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.start_run(&fetch(workspace, t1, "42")).await.unwrap() })
+    });
+    let results: Vec<Started> = join_all(starts).await;
+    let ids: HashSet<i64> = results.iter().map(|started| started.id()).collect();
+    assert_eq!(ids.len(), 1, "one run for 200 identical starts");
+    assert_eq!(results.iter().filter(|started| matches!(started, Started::Created(_))).count(), 1);
+    db.drop_database().await;
+}
+
+async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::new();
+    for handle in handles.collect::<Vec<_>>() {
+        results.push(handle.await.unwrap());
+    }
+    results
+}
+
+async fn start(db: &TestDatabase, workspace: i64, tenant: i64, item: &str) -> i64 {
+    db.store.start_run(&fetch(workspace, tenant, item)).await.unwrap().id()
+}
+
+async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let a = start(&db, workspace, t1, "a").await;
+    let b = start(&db, workspace, t1, "b").await;
+    let c = start(&db, workspace, t1, "c").await;
+    let d = start(&db, workspace, t2, "d").await;
+    let claim = || async { db.store.claim_run("w1", 2, 1, 2).await.unwrap().map(|run| run.id) };
+    assert_eq!(claim().await, Some(a));
+    assert_eq!(claim().await, Some(b));
+    assert_eq!(claim().await, Some(d), "t1 is at its limit of 2; t2 goes ahead");
+    assert_eq!(claim().await, None);
+    assert!(db.store.complete_run(a, RunOutcome::Succeeded, Counters::default()).await.unwrap());
+    let run = db.store.claim_run("w2", 2, 1, 2).await.unwrap().unwrap();
+    assert_eq!((run.id, run.status), (c, RunStatus::Running));
+    assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
+    db.drop_database().await;
+}
+
+async fn cancel_and_heartbeat(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let running = start(&db, workspace, t1, "a").await;
+    assert_eq!(db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id, running);
+    let queued = start(&db, workspace, t1, "b").await;
+
+    let progress = Counters { total: 10, processed: 4, failed: 1 };
+    assert!(!db.store.heartbeat_run(running, progress).await.unwrap(), "no cancel yet");
+    assert_eq!(db.store.operation_run(running).await.unwrap().unwrap().counters, progress);
+
+    assert!(db.store.cancel_run(queued).await.unwrap());
+    let cancelled = db.store.operation_run(queued).await.unwrap().unwrap();
+    assert_eq!((cancelled.status, cancelled.outcome), (RunStatus::Completed, RunOutcome::Cancelled));
+    assert!(db.store.cancel_run(running).await.unwrap());
+    assert!(db.store.heartbeat_run(running, progress).await.unwrap(), "the handler hears the cancel");
+    assert_eq!(db.store.operation_run(running).await.unwrap().unwrap().status, RunStatus::Running);
+    assert!(db.store.complete_run(running, RunOutcome::Cancelled, progress).await.unwrap());
+    assert!(!db.store.cancel_run(running).await.unwrap(), "nothing to cancel once completed");
+    db.drop_database().await;
+}
+
+/// A pipeline run waits for the runs its steps start: with `pipeline_limit` of them running,
+/// a claim passes over further pipeline runs and takes other work.
+async fn pipeline_runs_leave_a_worker_for_the_runs_they_wait_for(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let pipeline = |n: &str| NewRun {
+        workspace_id: workspace,
+        tenant_id: None,
+        kind: OperationKind::Pipeline,
+        target: Some(RunTarget { kind: "pipeline".into(), id: n.into() }),
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+    };
+    let first = db.store.start_run(&pipeline("1")).await.unwrap().id();
+    let second = db.store.start_run(&pipeline("2")).await.unwrap().id();
+    let step = start(&db, workspace, t1, "a").await;
+    assert_eq!(db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id, first);
+    assert_eq!(
+        db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap().id,
+        step,
+        "the second pipeline waits"
+    );
+    assert!(db.store.claim_run("w", 2, 1, 2).await.unwrap().is_none());
+    assert_eq!(db.store.claim_run("w", 2, 2, 2).await.unwrap().unwrap().id, second);
+    db.drop_database().await;
+}
+
+/// One workspace's pipelines cannot take every worker: past its own limit, a claim passes over
+/// its pipeline runs and takes another workspace's. A pipeline run past its maximum duration is
+/// asked to stop, and says why.
+async fn pipelines_are_fair_across_workspaces_and_bounded_in_time(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (busy, _) = tenant(&db, "t1").await;
+    let other_workspace = NewTenant { workspace_slug: "w2", slug: "t2", name: "T", external_tenant_id: None };
+    let quiet =
+        tenancy::create_tenant(&db.store, &Initiator::System, other_workspace).await.unwrap().0.workspace_id;
+    assert_ne!(busy, quiet);
+    let pipeline = |workspace: i64, n: i64| NewRun {
+        workspace_id: workspace,
+        tenant_id: None,
+        kind: OperationKind::Pipeline,
+        target: Some(RunTarget::pipeline(n)),
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+    };
+    let mut flood = Vec::new();
+    for n in 1..=3 {
+        flood.push(db.store.start_run(&pipeline(busy, n)).await.unwrap().id());
+    }
+    let other = db.store.start_run(&pipeline(quiet, 9)).await.unwrap().id();
+    let claim = || async { db.store.claim_run("w", 2, 10, 2).await.unwrap().map(|run| run.id) };
+    assert_eq!(claim().await, Some(flood[0]));
+    assert_eq!(claim().await, Some(flood[1]));
+    assert_eq!(claim().await, Some(other), "the busy workspace's third waits; the other goes first");
+    assert_eq!(claim().await, None);
+
+    let failure = Failure {
+        code: "ops.max_duration".into(),
+        reason_code: "ops.max_duration".into(),
+        message: "too long".into(),
+        at: Utc::now(),
+    };
+    let none =
+        db.store.cancel_overdue_runs(OperationKind::Pipeline, Utc::now() - Duration::hours(1), &failure);
+    assert!(none.await.unwrap().is_empty(), "nothing has run that long");
+    let mut overdue = db
+        .store
+        .cancel_overdue_runs(OperationKind::Pipeline, Utc::now() + Duration::seconds(1), &failure)
+        .await
+        .unwrap();
+    overdue.sort();
+    assert_eq!(overdue, [flood[0], flood[1], other]);
+    assert!(db.store.heartbeat_run(other, Counters::default()).await.unwrap(), "the run hears the cancel");
+    let run = db.store.operation_run(other).await.unwrap().unwrap();
+    assert_eq!(run.failures.last().map(|f| f.code.as_str()), Some("ops.max_duration"));
+    let again =
+        db.store.cancel_overdue_runs(OperationKind::Pipeline, Utc::now() + Duration::seconds(1), &failure);
+    assert!(again.await.unwrap().is_empty(), "asked once");
+    db.drop_database().await;
+}
+
+async fn stale_runs_fail_and_keep_their_failures(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap();
+    let earlier = Failure {
+        code: "item".into(),
+        reason_code: "throttled".into(),
+        message: "429".into(),
+        at: Utc::now(),
+    };
+    db.store.add_run_failure(id, &earlier).await.unwrap();
+    // A heartbeat a minute old is not stale by a ten-minute rule.
+    let never = |_: &_| false;
+    assert!(db
+        .store
+        .reconcile_stale_runs(Utc::now() - Duration::minutes(10), never)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        db.store.reconcile_stale_runs(Utc::now() + Duration::seconds(1), never).await.unwrap(),
+        [(id, Reconciled::Failed)]
+    );
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.outcome), (RunStatus::Completed, RunOutcome::Failed));
+    let codes: Vec<&str> = run.failures.iter().map(|f| f.reason_code.as_str()).collect();
+    assert_eq!(codes, ["throttled", "ops.stale"]);
+    db.drop_database().await;
+}
+
+async fn concurrent_claims_take_each_run_once(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    for item in 0..60 {
+        start(&db, workspace, t1, &item.to_string()).await;
+    }
+    let workers = (0..6).map(|worker| {
+        let store = db.store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(run) = store.claim_run(&format!("w{worker}"), 1000, 1, 2).await.unwrap() {
+                claimed.push(run.id);
+            }
+            claimed
+        })
+    });
+    let claimed: Vec<i64> = join_all(workers).await.into_iter().flatten().collect();
+    let unique: HashSet<i64> = claimed.iter().copied().collect();
+    assert_eq!((claimed.len(), unique.len()), (60, 60), "every run claimed exactly once");
+    db.drop_database().await;
+}
+
+async fn stale_runs_that_may_retry_go_back_to_the_queue(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2, 1, 2).await.unwrap().unwrap();
+    let first_attempt_only = |run: &tenantpilot_core::operations::OperationRun| run.attempt < 2;
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(
+        db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
+        [(id, Reconciled::Requeued)]
+    );
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.attempt, run.heartbeat_at), (RunStatus::Queued, 2, None));
+    // The identity is still taken by the requeued run.
+    assert_eq!(db.store.start_run(&fetch(workspace, t1, "a")).await.unwrap(), Started::Reused(id));
+    // Its second worker dies too: no third attempt.
+    assert_eq!(db.store.claim_run("w2", 2, 1, 2).await.unwrap().unwrap().id, id);
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(
+        db.store.reconcile_stale_runs(later, first_attempt_only).await.unwrap(),
+        [(id, Reconciled::Failed)]
+    );
+    let run = db.store.operation_run(id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.outcome, run.attempt), (RunStatus::Completed, RunOutcome::Failed, 2));
+    db.drop_database().await;
+}
+
+async fn released_runs_are_claimed_again(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let id = start(&db, workspace, t1, "a").await;
+    db.store.claim_run("leaving", 2, 1, 2).await.unwrap().unwrap();
+    assert!(db.store.release_run(id).await.unwrap());
+    assert!(!db.store.release_run(id).await.unwrap(), "only a running run is released");
+    let run = db.store.claim_run("staying", 2, 1, 2).await.unwrap().unwrap();
+    assert_eq!((run.id, run.attempt), (id, 1));
+    db.drop_database().await;
+}
+
+async fn concurrent_claims_keep_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    for item in 0..20 {
+        start(&db, workspace, t1, &item.to_string()).await;
+    }
+    let claimers = (0..8).map(|worker| {
+        let store = db.store.clone();
+        tokio::spawn(async move { store.claim_run(&format!("w{worker}"), 2, 1, 2).await.unwrap().is_some() })
+    });
+    let claimed = join_all(claimers).await.into_iter().filter(|claimed| *claimed).count();
+    assert_eq!(claimed, 2, "eight workers at once claim no more than the tenant's limit");
+    db.drop_database().await;
+}
+
+async fn next_change(changes: &mut tokio::sync::broadcast::Receiver<RunChange>) -> RunChange {
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv())
+        .await
+        .expect("a change within 5 s")
+        .expect("no missed changes")
+}
+
+async fn every_change_is_published(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let mut changes = db.store.events().subscribe();
+    let id = start(&db, workspace, t1, "a").await;
+    let queued = next_change(&mut changes).await;
+    assert_eq!(
+        queued,
+        RunChange {
+            run_id: id,
+            workspace_id: workspace,
+            tenant_id: Some(t1),
+            pipeline_id: None,
+            status: RunStatus::Queued,
+            outcome: RunOutcome::Pending
+        }
+    );
+    // A reuse changes nothing, so it publishes nothing; the claim is next.
+    start(&db, workspace, t1, "a").await;
+    db.store.claim_run("w", 2, 1, 2).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.status, RunStatus::Running);
+    db.store.heartbeat_run(id, Counters { total: 2, processed: 1, failed: 0 }).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.run_id, id);
+    db.store.cancel_run(id).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.run_id, id);
+    db.store.complete_run(id, RunOutcome::Cancelled, Counters::default()).await.unwrap();
+    let done = next_change(&mut changes).await;
+    assert_eq!((done.status, done.outcome), (RunStatus::Completed, RunOutcome::Cancelled));
+    assert!(changes.try_recv().is_err(), "each change once, even on PostgreSQL where NOTIFY echoes");
+    db.drop_database().await;
+}
+
+async fn completed_runs_are_pruned_after_retention(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let mut done = Vec::new();
+    for item in 0..5 {
+        let id = start(&db, workspace, t1, &item.to_string()).await;
+        db.store.complete_run(id, RunOutcome::Succeeded, Counters::default()).await.unwrap();
+        done.push(id);
+    }
+    let active = start(&db, workspace, t1, "active").await;
+    assert_eq!(db.store.prune_completed_runs(Utc::now() - Duration::days(1), 100).await.unwrap(), 0);
+    let cutoff = Utc::now() + Duration::seconds(1);
+    assert_eq!(db.store.prune_completed_runs(cutoff, 3).await.unwrap(), 3, "one batch at a time");
+    assert_eq!(db.store.prune_completed_runs(cutoff, 3).await.unwrap(), 2);
+    for id in done {
+        assert!(db.store.operation_run(id).await.unwrap().is_none());
+    }
+    assert!(db.store.operation_run(active).await.unwrap().is_some(), "active runs are never pruned");
+    db.drop_database().await;
+}
+
+async fn monitoring_lists_only_entitled_runs_with_filters_and_cursor(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let member = db.store.create_user("m@x.test", "M", "hash", false).await.unwrap();
+    db.store.set_membership(t1, member.id, tenantpilot_core::Role::Readonly).await.unwrap();
+    let mut mine = Vec::new();
+    for item in 0..5 {
+        mine.push(start(&db, workspace, t1, &item.to_string()).await);
+    }
+    let theirs = start(&db, workspace, t2, "x").await;
+    db.store.complete_run(mine[1], RunOutcome::Failed, Counters::default()).await.unwrap();
+    let workspace_level = db
+        .store
+        .start_run(&NewRun { tenant_id: None, target: None, ..fetch(workspace, t1, "w") })
+        .await
+        .unwrap()
+        .id();
+    let ids =
+        |runs: Vec<tenantpilot_core::operations::OperationRun>| runs.iter().map(|r| r.id).collect::<Vec<_>>();
+
+    let everything = ids(db.store.list_runs(&RunQuery::new(RunScope::All, 100)).await.unwrap());
+    assert_eq!(everything.len(), 7);
+    assert!(everything.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {everything:?}");
+
+    let scope = RunScope::MemberOf { user_id: member.id, pipelines: Vec::new() };
+    let visible = ids(db.store.list_runs(&RunQuery::new(scope.clone(), 100)).await.unwrap());
+    assert!(!visible.contains(&theirs), "another tenant's run is not listed");
+    assert!(visible.contains(&workspace_level), "workspace runs of the member's workspace are");
+    assert_eq!(visible.len(), 6);
+
+    let page1 = ids(db.store.list_runs(&RunQuery::new(scope.clone(), 4)).await.unwrap());
+    let page2 = ids(db
+        .store
+        .list_runs(&RunQuery { before_id: page1.last().copied(), ..RunQuery::new(scope.clone(), 4) })
+        .await
+        .unwrap());
+    assert_eq!((page1.len(), page2.len()), (4, 2));
+    assert_eq!([page1, page2].concat(), visible, "pages join up without gaps or repeats");
+
+    let failed = RunQuery { outcome: Some(RunOutcome::Failed), ..RunQuery::new(scope.clone(), 100) };
+    assert_eq!(ids(db.store.list_runs(&failed).await.unwrap()), [mine[1]]);
+    let queued_in_t1 = RunQuery {
+        status: Some(RunStatus::Queued),
+        tenant_id: Some(t1),
+        ..RunQuery::new(scope.clone(), 100)
+    };
+    assert_eq!(ids(db.store.list_runs(&queued_in_t1).await.unwrap()).len(), 4);
+    let in_t2 = RunQuery { tenant_id: Some(t2), ..RunQuery::new(scope.clone(), 100) };
+    assert!(
+        db.store.list_runs(&in_t2).await.unwrap().is_empty(),
+        "filtering to a foreign tenant shows nothing"
+    );
+    let future =
+        RunQuery { since: Some(Utc::now() + Duration::hours(1)), ..RunQuery::new(RunScope::All, 100) };
+    assert!(db.store.list_runs(&future).await.unwrap().is_empty());
+    let until_now = RunQuery {
+        until: Some(Utc::now() + Duration::seconds(1)),
+        kinds: Some(vec![OperationKind::Fetch]),
+        ..RunQuery::new(RunScope::All, 100)
+    };
+    assert_eq!(db.store.list_runs(&until_now).await.unwrap().len(), 7);
+
+    let their_run = db.store.operation_run(theirs).await.unwrap().unwrap();
+    let my_run = db.store.operation_run(mine[0]).await.unwrap().unwrap();
+    assert!(!db.store.member_sees_run(member.id, &their_run).await.unwrap());
+    assert!(db.store.member_sees_run(member.id, &my_run).await.unwrap());
+    db.drop_database().await;
+}
