@@ -1,6 +1,6 @@
 //! Accounts: creating users and signing in.
 
-use crate::model::User;
+use crate::model::{AccountKind, User};
 use crate::store::Store;
 use crate::{password, throttle, validate, CoreError};
 use chrono::Utc;
@@ -10,7 +10,7 @@ pub async fn create_user(
     email: &str,
     display_name: Option<&str>,
     password: &str,
-    is_platform_admin: bool,
+    kind: AccountKind,
 ) -> Result<User, CoreError> {
     let email = validate::email(email)?;
     validate::new_password(password)?;
@@ -19,7 +19,7 @@ pub async fn create_user(
         None => email.split('@').next().unwrap_or(&email).to_string(),
     };
     let hash = password::hash(password.to_string()).await?;
-    store.create_user(&email, &display_name, &hash, is_platform_admin).await
+    store.create_user(&email, &display_name, &hash, kind).await
 }
 
 /// Checks a sign-in attempt from `address`. Throttled per account and per address; every

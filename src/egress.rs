@@ -141,6 +141,14 @@ fn host_of(url: &Url) -> Option<String> {
     url.host_str().map(|host| host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
 }
 
+/// The schemes a saved URL may use: a provider's only HTTPS (it carries credentials), a tool's
+/// either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schemes {
+    HttpsOnly,
+    HttpOrHttps,
+}
+
 impl EgressPolicy {
     /// Public addresses only.
     pub fn public_only() -> EgressPolicy {
@@ -207,8 +215,10 @@ impl EgressPolicy {
     }
 
     /// The check of a URL when it is saved: a literal address that may not be called is
-    /// refused, naming `field`; with `https_only`, so is `http://` to anything not allow-listed.
-    pub fn check_saved(&self, field: &str, url: &str, https_only: bool) -> Result<(), CoreError> {
+    /// refused, naming `field`; with `Schemes::HttpsOnly`, so is `http://` to anything not
+    /// allow-listed.
+    pub fn check_saved(&self, field: &str, url: &str, schemes: Schemes) -> Result<(), CoreError> {
+        let https_only = schemes == Schemes::HttpsOnly;
         let Ok(parsed) = Url::parse(url) else {
             return Err(CoreError::invalid(field, "Enter an http:// or https:// URL"));
         };
@@ -399,15 +409,19 @@ mod tests {
     #[test]
     fn saved_urls_are_checked_by_literal_and_scheme() {
         let none = EgressPolicy::public_only();
-        let error = none.check_saved("base_url", "http://169.254.169.254/latest", false).unwrap_err();
+        let error =
+            none.check_saved("base_url", "http://169.254.169.254/latest", Schemes::HttpOrHttps).unwrap_err();
         assert!(matches!(&error, CoreError::Invalid { field, .. } if field == "base_url"), "{error:?}");
         assert!(
-            none.check_saved("token_url", "http://login.example.com/t", true).is_err(),
+            none.check_saved("token_url", "http://login.example.com/t", Schemes::HttpsOnly).is_err(),
             "http needs the allow list"
         );
-        assert!(none.check_saved("token_url", "https://login.example.com/t", true).is_ok());
-        assert!(none.check_saved("baseUrl", "http://ci.example.com", false).is_ok(), "tools may use http");
+        assert!(none.check_saved("token_url", "https://login.example.com/t", Schemes::HttpsOnly).is_ok());
+        assert!(
+            none.check_saved("baseUrl", "http://ci.example.com", Schemes::HttpOrHttps).is_ok(),
+            "tools may use http"
+        );
         let sim = EgressPolicy::parse("127.0.0.1").unwrap();
-        assert!(sim.check_saved("token_url", "http://127.0.0.1:3100/t", true).is_ok());
+        assert!(sim.check_saved("token_url", "http://127.0.0.1:3100/t", Schemes::HttpsOnly).is_ok());
     }
 }

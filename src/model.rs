@@ -1,9 +1,32 @@
 //! Records as the UI and the JSON routes see them. They compile to wasm: no database types here.
 
+use crate::operations::Initiator;
 use crate::tokens::AccountRole;
 use crate::{Capability, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// Who is acting: the signed-in person, and how what they do is recorded (as themselves, or as
+/// one of their tokens). The guard makes it once per request; use cases that act take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: User,
+    pub initiator: Initiator,
+}
+
+impl Caller {
+    /// The person acting as themselves (a session, the command line, a test).
+    pub fn person(user: &User) -> Caller {
+        Caller { user: user.clone(), initiator: Initiator::user(user) }
+    }
+}
+
+/// What a new account may reach: its tenants' planes only, or the platform as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Member,
+    PlatformAdmin,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]

@@ -2,6 +2,7 @@
 //! Olivia Owner as the workspace's Site Admin, and a pipeline to run.
 
 use crate::egress::EgressPolicy;
+use crate::model::AccountKind;
 use crate::model::Tenant;
 use crate::operations::Initiator;
 use crate::pipelines::PipelineInput;
@@ -35,7 +36,14 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
         .await?;
     }
     let mut emails = Vec::new();
-    accounts::create_user(store, "admin@demo.test", Some("Platform Admin"), &password, true).await?;
+    accounts::create_user(
+        store,
+        "admin@demo.test",
+        Some("Platform Admin"),
+        &password,
+        AccountKind::PlatformAdmin,
+    )
+    .await?;
     emails.push(("admin@demo.test".to_string(), "platform admin"));
     // Each role's user is a member of a different number of tenants, so the switcher has work.
     let members: [(Role, &str, &[&str]); 4] = [
@@ -46,7 +54,7 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
     ];
     for (role, name, tenants) in members {
         let email = format!("{}@demo.test", role.as_str());
-        accounts::create_user(store, &email, Some(name), &password, false).await?;
+        accounts::create_user(store, &email, Some(name), &password, AccountKind::Member).await?;
         for tenant in tenants {
             tenancy::set_member(store, &Initiator::System, tenant, &email, role).await?;
         }

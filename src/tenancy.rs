@@ -3,7 +3,7 @@
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::model::{Tenant, TenantMembership};
 use crate::operations::Initiator;
-use crate::store::{Ensured, MembershipChange, Store};
+use crate::store::{Ensured, MembershipChange, Store, TenantSetup};
 use crate::{validate, CoreError, Role};
 
 pub const DEFAULT_WORKSPACE: &str = "default";
@@ -23,7 +23,7 @@ pub async fn create_tenant(
     actor: &Initiator,
     new: NewTenant<'_>,
 ) -> Result<(Tenant, Ensured), CoreError> {
-    create(store, actor, new, true).await
+    create(store, actor, new, TenantSetup::Installed).await
 }
 
 /// Registers a tenant for an install job to finish: created disabled and without a version.
@@ -33,14 +33,14 @@ pub async fn register_tenant(
     actor: &Initiator,
     new: NewTenant<'_>,
 ) -> Result<(Tenant, Ensured), CoreError> {
-    create(store, actor, new, false).await
+    create(store, actor, new, TenantSetup::Registered).await
 }
 
 async fn create(
     store: &Store,
     actor: &Initiator,
     new: NewTenant<'_>,
-    installed: bool,
+    setup: TenantSetup,
 ) -> Result<(Tenant, Ensured), CoreError> {
     let workspace_slug = validate::slug("workspace", new.workspace_slug)?;
     let slug = validate::slug("slug", new.slug)?;
@@ -50,7 +50,7 @@ async fn create(
         None => slug.clone(),
     };
     let (workspace, _) = store.ensure_workspace(&workspace_slug, &title_case(&workspace_slug)).await?;
-    let (tenant, ensured) = store.ensure_tenant(&workspace, &slug, &name, &external, installed).await?;
+    let (tenant, ensured) = store.ensure_tenant(&workspace, &slug, &name, &external, setup).await?;
     if ensured == Ensured::Created {
         audit(
             store,

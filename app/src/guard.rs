@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
 use tenantpilot_core::access::{self, TokenRequirement};
-use tenantpilot_core::model::{TenantMembership, User};
+use tenantpilot_core::model::{Caller, TenantMembership, User};
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
@@ -43,7 +43,8 @@ pub const SIGNED_IN_AT: &str = "signed_in_at";
 pub const FRESH_TOKEN: &str = "fresh_token";
 
 pub struct SignedIn {
-    pub user: User,
+    /// Who acts, made once here; use cases take it.
+    pub caller: Caller,
     pub session: Session,
     pub state: AppState,
     pub via: Via,
@@ -86,7 +87,13 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
             let needed = parts.extensions.get::<TokenRequirement>().copied();
             let (user, token) = bearer(&state, needed, parts.uri.path(), authorization).await?;
-            return Ok(SignedIn { user, session, state, via: Via::Token(token) });
+            let initiator = Initiator::Token {
+                id: token.id,
+                user_id: user.id,
+                name: format!("{} (token {})", user.display_name, token.name),
+            };
+            let caller = Caller { user, initiator };
+            return Ok(SignedIn { caller, session, state, via: Via::Token(token) });
         }
         let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
         let signed_in_at: Option<DateTime<Utc>> = session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
@@ -102,7 +109,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             session.flush().await.map_err(session_failed)?;
             return Err(CoreError::Unauthenticated.into());
         };
-        Ok(SignedIn { user, session, state, via: Via::Session })
+        Ok(SignedIn { caller: Caller::person(&user), session, state, via: Via::Session })
     }
 }
 
@@ -138,24 +145,12 @@ pub struct TenantMember {
 
 impl SignedIn {
     pub async fn in_tenant(self, slug: &str, capability: Capability) -> Result<TenantMember, AppError> {
-        let membership = access::tenant(&self.state.store, &self.user, slug, capability).await?;
+        let membership = access::tenant(&self.state.store, &self.caller.user, slug, capability).await?;
         Ok(TenantMember { signed_in: self, membership })
     }
 
     pub fn on_platform(&self) -> Result<(), AppError> {
-        Ok(access::platform(&self.user)?)
-    }
-
-    /// Who an operation started by this caller is recorded as.
-    pub fn initiator(&self) -> Initiator {
-        match &self.via {
-            Via::Session => Initiator::user(&self.user),
-            Via::Token(token) => Initiator::Token {
-                id: token.id,
-                user_id: self.user.id,
-                name: format!("{} (token {})", self.user.display_name, token.name),
-            },
-        }
+        Ok(access::platform(&self.caller.user)?)
     }
 }
 

@@ -22,6 +22,8 @@ use clap::Parser;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tenantpilot_core::model::AccountKind;
+use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::{self, ListParams};
 use tenantpilot_core::operations::{Initiator, OperationKind, RunTarget};
@@ -272,7 +274,9 @@ async fn bench(backend: Backend, name: &'static str) {
     let db = TestDatabase::new(backend).await;
     let store = db.store.clone();
     seed::demo(&store).await.unwrap();
-    accounts::create_user(&store, "bench@demo.test", Some("Bench"), PASSWORD, true).await.unwrap();
+    accounts::create_user(&store, "bench@demo.test", Some("Bench"), PASSWORD, AccountKind::PlatformAdmin)
+        .await
+        .unwrap();
     let mut tenants = Vec::new();
     for slug in ["contoso", "fabrikam", "northwind"] {
         tenants.push(store.tenant_by_slug(slug).await.unwrap().unwrap());
@@ -590,7 +594,7 @@ async fn restore_preview() {
     seed::demo(store).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(provider_sim::serve(listener, false, std::future::pending()));
+    tokio::spawn(provider_sim::serve(listener, provider_sim::Fixtures::Empty, std::future::pending()));
     let mut tenant = provider_sim::sample_tenant("bench-app", "bench-secret");
     let target = json!({ "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "grp-finance" });
     tenant.policies = (0..PREVIEW_POLICIES)
@@ -633,10 +637,9 @@ async fn restore_preview() {
     let client = ProviderClient::new(ClientSettings { egress: loopback, ..ClientSettings::default() });
     let request = RestoreRequest { backup_set_id: set.id, ..RestoreRequest::default() };
     let started = Instant::now();
-    let restore =
-        operations::create_restore_run(store, &client, &member, &owner, &Initiator::user(&owner), &request)
-            .await
-            .unwrap();
+    let restore = operations::create_restore_run(store, &client, &member, &Caller::person(&owner), &request)
+        .await
+        .unwrap();
     assert_eq!(restore.preview.items.len(), PREVIEW_POLICIES);
     println!(
         "{:<10} restore preview of {PREVIEW_POLICIES} policies, 40 ms a Graph read: {:.1} s ({:.0} ms a policy)",

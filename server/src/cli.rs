@@ -5,6 +5,7 @@ use crate::config::{ImportCommand, MemberCommand, TenantCommand, TokenCommand, U
 use std::io::Read;
 use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::keyring::{self, Keyring};
+use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::pipelines::PipelineInput;
@@ -18,8 +19,14 @@ pub async fn user(store: &Store, command: UserCommand) -> Result<(), CoreError> 
     match command {
         UserCommand::Create { email, name, password_stdin: _, platform_admin } => {
             let password = read_secret("password")?;
-            let user =
-                accounts::create_user(store, &email, name.as_deref(), &password, platform_admin).await?;
+            let user = accounts::create_user(
+                store,
+                &email,
+                name.as_deref(),
+                &password,
+                account_kind(platform_admin),
+            )
+            .await?;
             println!(
                 "created user {} (id {}){}",
                 user.email,
@@ -258,4 +265,13 @@ pub async fn rotate_key(
     keyring::write_key_file(key_file, &[new_key]).map_err(refuse)?;
     println!("sealed {sealed} secrets under the new key {current} in {}", key_file.display());
     Ok(())
+}
+
+/// `--platform-admin` as the kind of account it makes.
+fn account_kind(platform_admin: bool) -> AccountKind {
+    if platform_admin {
+        AccountKind::PlatformAdmin
+    } else {
+        AccountKind::Member
+    }
 }

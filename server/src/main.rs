@@ -31,7 +31,8 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         tracing::info!(%addr, demo, "provider simulator listening");
-        return Ok(provider_sim::serve(listener, demo, shutdown_signal()).await?);
+        let fixtures = if demo { provider_sim::Fixtures::Demo } else { provider_sim::Fixtures::Empty };
+        return Ok(provider_sim::serve(listener, fixtures, shutdown_signal()).await?);
     }
     let store = Store::connect(&args.database_url).await?;
     store.migrate().await?;

@@ -182,9 +182,17 @@ const ALL_PERMISSIONS: [&str; 4] = [CONFIGURATION_WRITE, CONFIGURATION_READ, RBA
 const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
+/// What a tenant the simulator has not been told about gets on its first sign-in: the demo's
+/// sample data (`--demo`), or nothing (it does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fixtures {
+    Demo,
+    Empty,
+}
+
 impl Simulator {
-    pub fn new(demo: bool) -> Simulator {
-        Simulator { demo, ..Simulator::default() }
+    pub fn new(fixtures: Fixtures) -> Simulator {
+        Simulator { demo: fixtures == Fixtures::Demo, ..Simulator::default() }
     }
 
     fn state(&self) -> MutexGuard<'_, SimState> {
@@ -1254,8 +1262,8 @@ async fn put_faults(State(sim): State<Simulator>, Path(tenant): Path<String>, bo
 /// Serves the simulator on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    demo: bool,
+    fixtures: Fixtures,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, Simulator::new(demo).router()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, Simulator::new(fixtures).router()).with_graceful_shutdown(shutdown).await
 }

@@ -1,9 +1,10 @@
 //! Monitoring: who may see which runs, and the list query as clients spell it (query-string
 //! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
 
-use super::{Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
 use super::{ListParams, LIKELY_STALE_AFTER_SECS};
+use super::{OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
 use crate::engine;
+use crate::model::Caller;
 use crate::model::User;
 use crate::store::{RunChange, RunQuery, RunScope, Store};
 use crate::{Capability, CoreError};
@@ -137,12 +138,8 @@ pub async fn sees(store: &Store, user: &User, run: &OperationRun) -> Result<bool
 /// Cancels run `id` for `user` (recorded as `actor`): they must see it (else not found) and hold
 /// `tenant.operations.start` in its tenant (else forbidden; workspace-level runs: platform
 /// admins). Returns the run as it is after the cancel.
-pub async fn cancel(
-    store: &Store,
-    user: &User,
-    actor: &Initiator,
-    id: i64,
-) -> Result<OperationRun, CoreError> {
+pub async fn cancel(store: &Store, caller: &Caller, id: i64) -> Result<OperationRun, CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let run = run(store, user, id).await?;
     if !may_cancel(store, user, &run).await? {
         return Err(CoreError::forbidden(Capability::OperationsStart));

@@ -5,6 +5,7 @@ use super::{Pipeline, PipelineInput, PipelineLog, PipelineRun, StepAction, CONSO
 use crate::audit::LOG_LIMIT;
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::item_access::{self, validate_rules, Item, Level};
+use crate::model::Caller;
 use crate::model::User;
 use crate::operations::{Initiator, OperationKind, RunOutcome, RunStatus, RunTarget};
 use crate::store::{NewRun, NotBegun, PipelineFields, PipelineRecord, Store};
@@ -186,11 +187,11 @@ pub async fn create(
 /// Replaces name, description, steps and (for the owner or a Site Admin) the access list.
 pub async fn update(
     store: &Store,
-    user: &User,
-    actor: &Initiator,
+    caller: &Caller,
     id: i64,
     input: &PipelineInput,
 ) -> Result<Pipeline, CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     let description = input.description.trim();
     let (name, access) = fields_of(store, record.workspace_id, input, description, Some(user)).await?;
@@ -205,7 +206,8 @@ pub async fn update(
     store.pipeline(id).await?.map(|record| record.pipeline).ok_or(CoreError::NotFound)
 }
 
-pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
+pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.delete_pipeline(id).await? {
         return Err(CoreError::conflict("This pipeline is running. Stop it before deleting it."));
@@ -223,7 +225,8 @@ pub struct RunStarted {
 
 /// Starts the next run: one `pipeline.run` operation run whose counters are the steps. A
 /// paused or running pipeline starts nothing and says why, in the contract's words.
-pub async fn run(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<RunStarted, CoreError> {
+pub async fn run(store: &Store, caller: &Caller, id: i64) -> Result<RunStarted, CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if record.pipeline.steps.is_empty() {
         return Err(CoreError::conflict(format!("Pipeline {id} has no steps to run.")));
@@ -313,7 +316,8 @@ fn describe(name: &str, run: &PipelineRun) -> RunStatusAnswer {
 }
 
 /// Clears the current run and a paused state. A run in flight must be stopped first.
-pub async fn reset(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
+pub async fn reset(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.reset_pipeline(id).await? {
         return Err(CoreError::conflict(format!("Pipeline {id} is running.  Stop it before resetting it.")));
@@ -323,7 +327,8 @@ pub async fn reset(store: &Store, user: &User, actor: &Initiator, id: i64) -> Re
 
 /// Asks the running pipeline to stop: its current step finishes, the rest are skipped, and the
 /// run completes as cancelled.
-pub async fn stop(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
+pub async fn stop(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.request_pipeline_stop(id).await? {
         return Err(CoreError::conflict(format!("Pipeline {id} is not running.")));

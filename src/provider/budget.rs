@@ -38,13 +38,21 @@ struct Sent {
     writes: VecDeque<Instant>,
 }
 
+/// Graph counts writes (anything but `GET`) against a tighter limit than all requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Read,
+    Write,
+}
+
 impl Budget {
     pub fn new(limits: BudgetLimits) -> Budget {
         Budget { limits, sent: Mutex::new(Sent::default()) }
     }
 
     /// Takes a place for one request now, or says how long until one is free.
-    pub fn try_take(&self, write: bool, now: Instant) -> Result<(), Duration> {
+    pub fn try_take(&self, request: RequestKind, now: Instant) -> Result<(), Duration> {
+        let write = request == RequestKind::Write;
         let mut guard = self.sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sent = &mut *guard;
         let window = self.limits.window;
@@ -101,14 +109,20 @@ mod tests {
         let limits = BudgetLimits { window: Duration::from_secs(20), writes: 2, requests: 3 };
         let budget = Budget::new(limits);
         let start = Instant::now();
-        assert!(budget.try_take(true, start).is_ok());
-        assert!(budget.try_take(true, start + Duration::from_secs(5)).is_ok());
+        assert!(budget.try_take(RequestKind::Write, start).is_ok());
+        assert!(budget.try_take(RequestKind::Write, start + Duration::from_secs(5)).is_ok());
         // A third write waits until the first leaves the window; a read still fits.
-        assert_eq!(budget.try_take(true, start + Duration::from_secs(6)), Err(Duration::from_secs(14)));
-        assert!(budget.try_take(false, start + Duration::from_secs(6)).is_ok());
+        assert_eq!(
+            budget.try_take(RequestKind::Write, start + Duration::from_secs(6)),
+            Err(Duration::from_secs(14))
+        );
+        assert!(budget.try_take(RequestKind::Read, start + Duration::from_secs(6)).is_ok());
         // Now every kind waits for the window.
-        assert_eq!(budget.try_take(false, start + Duration::from_secs(7)), Err(Duration::from_secs(13)));
-        assert!(budget.try_take(true, start + Duration::from_secs(20)).is_ok());
+        assert_eq!(
+            budget.try_take(RequestKind::Read, start + Duration::from_secs(7)),
+            Err(Duration::from_secs(13))
+        );
+        assert!(budget.try_take(RequestKind::Write, start + Duration::from_secs(20)).is_ok());
     }
 
     #[test]

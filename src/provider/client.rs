@@ -4,7 +4,7 @@
 //! size caps, and every failure mapped to a [`ReasonCode`] with Graph's own error code and
 //! request id. Secrets and tokens never reach a log line or an error message.
 
-use super::budget::{Budget, BudgetLimits, Budgets};
+use super::budget::{Budget, BudgetLimits, Budgets, RequestKind};
 use super::token::{self, AccessToken, ProviderConnection, TokenCache, TokenFacts};
 use super::ReasonCode;
 use crate::egress::{EgressClient, EgressPolicy, Refused};
@@ -388,9 +388,9 @@ impl ProviderSession {
     }
 
     /// Waits for a place in the tenant's request budget.
-    async fn admit(&self, write: bool) -> Result<(), ProviderError> {
+    async fn admit(&self, request: RequestKind) -> Result<(), ProviderError> {
         loop {
-            match self.budget.try_take(write, Instant::now()) {
+            match self.budget.try_take(request, Instant::now()) {
                 Ok(()) => return Ok(()),
                 Err(wait) => self.pause(wait, PauseReason::Budget).await?,
             }
@@ -410,13 +410,13 @@ impl ProviderSession {
         body: Option<&Value>,
     ) -> Result<Value, ProviderError> {
         let settings = &self.client.settings;
-        let write = method != Method::GET;
+        let kind = if method == Method::GET { RequestKind::Read } else { RequestKind::Write };
         let mut attempt = 0;
         let mut renewed = false;
         let mut transport_retried = false;
         loop {
             attempt += 1;
-            self.admit(write).await?;
+            self.admit(kind).await?;
             let token = self.token().await?;
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let mut request = self
@@ -435,7 +435,7 @@ impl ProviderSession {
                 Err(error) if EgressClient::refusal(&error).is_some() => {
                     return Err(ProviderError::unanswered(&error))
                 }
-                Err(error) if !write && !transport_retried => {
+                Err(error) if kind == RequestKind::Read && !transport_retried => {
                     tracing::debug!(%error, "provider transport error; retrying once");
                     transport_retried = true;
                     continue;
@@ -452,7 +452,7 @@ impl ProviderSession {
             let body = match read_capped(response, settings.max_body_bytes).await {
                 Read::Body(body) => body,
                 Read::TooLarge => return Err(too_large(settings.max_body_bytes)),
-                Read::Failed(error) if !write && !transport_retried => {
+                Read::Failed(error) if kind == RequestKind::Read && !transport_retried => {
                     tracing::debug!(%error, "provider dropped a response; retrying once");
                     transport_retried = true;
                     continue;

@@ -8,7 +8,7 @@ use super::{
     CONFIGURATION_READ, DEFAULT_BASE_URL, GROUP_READ, RBAC_READ,
 };
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
-use crate::egress::EgressPolicy;
+use crate::egress::{EgressPolicy, Schemes};
 use crate::model::Tenant;
 use crate::operations::Initiator;
 use crate::store::Store;
@@ -169,8 +169,8 @@ pub async fn connect(
 ) -> Result<ConnectionInfo, CoreError> {
     let base_url = base_url(new.base_url)?;
     let token_url = url("token_url", new.token_url)?;
-    egress.check_saved("base_url", &base_url, true)?;
-    egress.check_saved("token_url", &token_url, true)?;
+    egress.check_saved("base_url", &base_url, Schemes::HttpsOnly)?;
+    egress.check_saved("token_url", &token_url, Schemes::HttpsOnly)?;
     let client_id = new.client_id.trim();
     if client_id.is_empty() || client_id.len() > CLIENT_ID_MAX || client_id.chars().any(char::is_control) {
         return Err(CoreError::invalid(

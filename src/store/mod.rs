@@ -25,7 +25,7 @@ pub use operations::{NewRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use secrets::Reseal;
 pub use tenant_jobs::{DataChange, PurgeCounts, ReferenceEntry};
-pub use tenants::Ensured;
+pub use tenants::{Ensured, TenantSetup};
 pub use throttle::ThrottleRow;
 pub use tokens::NewToken;
 pub use tools::ToolRecord;

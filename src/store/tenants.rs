@@ -18,6 +18,13 @@ pub enum Ensured {
     Existing,
 }
 
+/// How a new tenant starts: installed now, or registered for an install job to finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSetup {
+    Installed,
+    Registered,
+}
+
 impl Store {
     /// Returns the workspace with `slug`, creating it when missing (idempotent set-up).
     #[tracing::instrument(skip_all)]
@@ -57,8 +64,8 @@ impl Store {
         Ok(row)
     }
 
-    /// Creates a tenant: `installed` at this build's version and enabled, or only registered
-    /// (disabled, no version) for an install job to finish. A slug that is taken is a conflict
+    /// Creates a tenant: installed at this build's version and enabled, or only registered
+    /// (disabled, no version) for an install job to finish (`setup`). A slug that is taken is a conflict
     /// unless it names the same tenant in the same workspace, which makes scripted set-up
     /// idempotent.
     #[tracing::instrument(skip_all)]
@@ -68,8 +75,9 @@ impl Store {
         slug: &str,
         name: &str,
         external_tenant_id: &str,
-        installed: bool,
+        setup: TenantSetup,
     ) -> Result<(Tenant, Ensured), CoreError> {
+        let installed = setup == TenantSetup::Installed;
         if let Some(existing) = self.tenant_by_slug(slug).await? {
             return if existing.workspace_id == workspace.id {
                 Ok((existing, Ensured::Existing))

@@ -1,7 +1,7 @@
 //! User accounts: creating them, their account role, finding them, their password hashes.
 
 use super::{is_unique_violation, on_pool, Store};
-use crate::model::User;
+use crate::model::{AccountKind, User};
 use crate::tokens::AccountRole;
 use crate::CoreError;
 use chrono::Utc;
@@ -22,7 +22,7 @@ impl Store {
         email: &str,
         display_name: &str,
         password_hash: &str,
-        is_platform_admin: bool,
+        kind: AccountKind,
     ) -> Result<User, CoreError> {
         let sql = format!(
             "INSERT INTO users (email, display_name, password_hash, is_platform_admin, created_at) \
@@ -32,7 +32,7 @@ impl Store {
             .bind(email)
             .bind(display_name)
             .bind(password_hash)
-            .bind(is_platform_admin)
+            .bind(kind == AccountKind::PlatformAdmin)
             .bind(Utc::now())
             .fetch_one(pool)
             .await);

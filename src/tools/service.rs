@@ -2,8 +2,9 @@
 
 use super::{Tool, ToolDraft, TOOL_CREATORS};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
-use crate::egress::EgressPolicy;
+use crate::egress::{EgressPolicy, Schemes};
 use crate::item_access::{self, Item, Level};
+use crate::model::Caller;
 use crate::model::User;
 use crate::operations::Initiator;
 use crate::store::{Store, ToolRecord};
@@ -68,7 +69,7 @@ async fn audit(
 /// A tool's `baseUrl` must be one TenantPilot may call (`egress`).
 fn check_base_url(egress: &EgressPolicy, draft: &ToolDraft) -> Result<(), CoreError> {
     match draft.configuration.get("baseUrl").and_then(Value::as_str) {
-        Some(base) => egress.check_saved("tool.configuration.baseUrl", base, false),
+        Some(base) => egress.check_saved("tool.configuration.baseUrl", base, Schemes::HttpOrHttps),
         None => Ok(()),
     }
 }
@@ -108,11 +109,11 @@ pub struct Updated {
 pub async fn update(
     store: &Store,
     egress: &EgressPolicy,
-    user: &User,
-    actor: &Initiator,
+    caller: &Caller,
     id: i64,
     patch: &Map<String, Value>,
 ) -> Result<Updated, CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     let mut draft = record.draft.clone();
     let merged = draft.merge(patch, Some(&record.tool))?;
@@ -128,7 +129,8 @@ pub async fn update(
     Ok(Updated { tool, dropped_secrets: merged.dropped_secrets })
 }
 
-pub async fn delete(store: &Store, user: &User, actor: &Initiator, id: i64) -> Result<(), CoreError> {
+pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     store.delete_tool(id).await?;
     audit(store, actor, &record, AuditAction::Delete).await

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use std::collections::HashSet;
+use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::{
     Counters, Failure, Initiator, OperationKind, RunOutcome, RunStatus, RunTarget,
 };
@@ -403,7 +404,7 @@ async fn monitoring_lists_only_entitled_runs_with_filters_and_cursor(backend: Ba
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     let (_, t2) = tenant(&db, "t2").await;
-    let member = db.store.create_user("m@x.test", "M", "hash", false).await.unwrap();
+    let member = db.store.create_user("m@x.test", "M", "hash", AccountKind::Member).await.unwrap();
     db.store.set_membership(t1, member.id, tenantpilot_core::Role::Readonly).await.unwrap();
     let mut mine = Vec::new();
     for item in 0..5 {

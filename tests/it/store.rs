@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 use tenantpilot_core::egress::EgressPolicy;
+use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::{Backend, Db, Ensured, MembershipChange};
@@ -23,12 +24,15 @@ tenantpilot_core::test_on_both_backends!(
 async fn users_are_unique_by_lowercased_email(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
-    let ann = accounts::create_user(store, "Ann@Example.com", None, "a long password", false).await.unwrap();
+    let ann = accounts::create_user(store, "Ann@Example.com", None, "a long password", AccountKind::Member)
+        .await
+        .unwrap();
     assert_eq!(ann.email, "ann@example.com");
     assert_eq!(ann.display_name, "ann");
-    let again = accounts::create_user(store, "ANN@example.com", None, "a long password", false).await;
+    let again =
+        accounts::create_user(store, "ANN@example.com", None, "a long password", AccountKind::Member).await;
     assert!(matches!(again, Err(CoreError::Conflict { .. })), "{again:?}");
-    let short = accounts::create_user(store, "bob@example.com", None, "short", false).await;
+    let short = accounts::create_user(store, "bob@example.com", None, "short", AccountKind::Member).await;
     assert!(matches!(short, Err(CoreError::Invalid { ref field, .. }) if field == "password"));
     assert_eq!(store.list_users().await.unwrap().len(), 1);
     assert_eq!(store.user_by_email("ann@example.com").await.unwrap(), Some(ann));
@@ -72,7 +76,7 @@ async fn memberships_roles_and_last_owner(backend: Backend) {
     .unwrap()
     .0;
     for email in ["o@x.io", "m@x.io"] {
-        accounts::create_user(store, email, None, "a long password", false).await.unwrap();
+        accounts::create_user(store, email, None, "a long password", AccountKind::Member).await.unwrap();
     }
     assert_eq!(
         tenancy::set_member(store, &Initiator::System, "t1", "o@x.io", Role::Owner).await.unwrap(),
@@ -154,7 +158,7 @@ async fn access_rules(backend: Backend) {
 async fn sign_in_checks_password_and_throttles(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
-    accounts::create_user(store, "ann@x.io", None, "the right password", false).await.unwrap();
+    accounts::create_user(store, "ann@x.io", None, "the right password", AccountKind::Member).await.unwrap();
     let ok = accounts::authenticate(store, "ANN@x.io", "the right password", "10.0.0.1").await.unwrap();
     assert_eq!(ok.email, "ann@x.io");
     // Wrong password and unknown account fail alike.
@@ -267,7 +271,12 @@ async fn concurrent_membership_changes_keep_an_owner(backend: Backend) {
     .0;
     let mut ids = Vec::new();
     for email in ["a@x.io", "b@x.io"] {
-        ids.push(accounts::create_user(store, email, None, "a long password", false).await.unwrap().id);
+        ids.push(
+            accounts::create_user(store, email, None, "a long password", AccountKind::Member)
+                .await
+                .unwrap()
+                .id,
+        );
         tenancy::set_member(store, &Initiator::System, "t1", email, Role::Owner).await.unwrap();
     }
     for _ in 0..10 {

@@ -15,7 +15,7 @@ use tenantpilot_core::{Capability, CoreError};
 /// `POST /admin/t/{tenant}/backup-sets/capture`
 pub async fn capture(signed_in: SignedIn, Path(tenant): Path<String>) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
-    let initiator = member.signed_in.initiator();
+    let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_capture(&member.signed_in.state.store, &member.membership, initiator).await?;
     Ok(OperationStarted(started.id()))
@@ -56,7 +56,7 @@ pub async fn fetch(
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
     let item = path_id(&item)?;
-    let initiator = member.signed_in.initiator();
+    let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_fetch(&member.signed_in.state.store, &member.membership, item, initiator).await?;
     Ok(OperationStarted(started.id()))

@@ -40,7 +40,7 @@ pub async fn list(signed_in: SignedIn, RawQuery(query): RawQuery) -> Result<Resp
         serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).map_err(|error| {
             CoreError::invalid("query", format!("The query string could not be read: {error}"))
         })?;
-    let page = operations::list(&signed_in.state.store, &signed_in.user, &params).await?;
+    let page = operations::list(&signed_in.state.store, &signed_in.caller.user, &params).await?;
     let body: Vec<RunSummary> = page.runs.iter().map(RunSummary::from).collect();
     let mut response = Json(body).into_response();
     if let Some(cursor) = page.next_cursor {
@@ -55,7 +55,7 @@ pub async fn list(signed_in: SignedIn, RawQuery(query): RawQuery) -> Result<Resp
 /// A run the caller may see; 404 otherwise, and for an id that is not a number.
 pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
     let id = path_id(&id)?;
-    let run = operations::run(&signed_in.state.store, &signed_in.user, id).await?;
+    let run = operations::run(&signed_in.state.store, &signed_in.caller.user, id).await?;
     Ok(Json(RunDetail::from(&run)))
 }
 
@@ -63,7 +63,7 @@ pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<
 /// running one completes as cancelled at its next checkpoint); 409 once it has completed.
 pub async fn cancel(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
     let id = path_id(&id)?;
-    let run = operations::cancel(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id).await?;
+    let run = operations::cancel(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(Json(RunDetail::from(&run)))
 }
 
@@ -118,10 +118,10 @@ impl LiveStreams {
     }
 
     /// Whether the session or token a stream was opened with still signs its user in.
-    async fn still_valid(&self, state: &AppState, caller: &Caller) -> Result<bool, CoreError> {
+    async fn still_valid(&self, state: &AppState, caller: &StreamCredential) -> Result<bool, CoreError> {
         match caller {
-            Caller::Token(id) => tokens::still_usable(&state.store, *id).await,
-            Caller::Session { id, user_id } => {
+            StreamCredential::Token(id) => tokens::still_usable(&state.store, *id).await,
+            StreamCredential::Session { id, user_id } => {
                 let record = self.inner.sessions.load(id).await.map_err(CoreError::internal)?;
                 let Some(record) = record else { return Ok(false) };
                 let signed_in_at = record
@@ -157,7 +157,7 @@ impl Drop for Registration {
 }
 
 /// What signed in the stream's caller.
-enum Caller {
+enum StreamCredential {
     Session { id: SessionId, user_id: i64 },
     Token(i64),
 }
@@ -166,7 +166,7 @@ struct Feed {
     changes: broadcast::Receiver<RunChange>,
     state: AppState,
     user: User,
-    caller: Caller,
+    caller: StreamCredential,
     entitlement: Entitlement,
     recheck: tokio::time::Interval,
     closed: oneshot::Receiver<()>,
@@ -245,19 +245,19 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let store = &signed_in.state.store;
     let caller = match &signed_in.via {
-        Via::Token(token) => Caller::Token(token.id),
-        Via::Session => Caller::Session {
+        Via::Token(token) => StreamCredential::Token(token.id),
+        Via::Session => StreamCredential::Session {
             id: signed_in.session.id().ok_or(CoreError::Unauthenticated)?,
-            user_id: signed_in.user.id,
+            user_id: signed_in.caller.user.id,
         },
     };
     let every = streams.inner.settings.recheck;
-    let (registration, closed) = streams.register(signed_in.user.id);
+    let (registration, closed) = streams.register(signed_in.caller.user.id);
     let feed = Feed {
         changes: store.events().subscribe(),
-        entitlement: Entitlement::load(store, &signed_in.user).await?,
+        entitlement: Entitlement::load(store, &signed_in.caller.user).await?,
         state: signed_in.state.clone(),
-        user: signed_in.user,
+        user: signed_in.caller.user,
         caller,
         recheck: tokio::time::interval_at(tokio::time::Instant::now() + every, every),
         closed,

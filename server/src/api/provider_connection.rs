@@ -61,7 +61,7 @@ pub async fn set(
         scope: text(&body, "scope", false)?,
         credential: credential.map_err(camel_cased)?,
     };
-    let actor = member.signed_in.initiator();
+    let actor = member.signed_in.caller.initiator.clone();
     let state = &member.signed_in.state;
     let saved =
         provider::connect(&state.store, state.provider.egress(), &actor, &member.membership.tenant, new)

@@ -31,8 +31,7 @@ pub async fn create(
         &state.store,
         &state.provider,
         &member.membership,
-        &member.signed_in.user,
-        &member.signed_in.initiator(),
+        &member.signed_in.caller,
         &request,
     )
     .await?;
@@ -67,7 +66,7 @@ pub async fn remap(
         &state.store,
         &state.provider,
         &member.membership,
-        &member.signed_in.initiator(),
+        &member.signed_in.caller.initiator,
         restore,
         &mappings,
     )
@@ -102,7 +101,7 @@ pub async fn execute(
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
     let restore = path_id(&restore)?;
-    let initiator = member.signed_in.initiator();
+    let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_restore(&member.signed_in.state.store, &member.membership, restore, initiator)
             .await?;

@@ -33,9 +33,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PlatformCaller {
     type Rejection = TenantApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, TenantApiError> {
-        let caller = SignedIn::from_request_parts(parts, state).await.map_err(|error| error.0)?;
-        caller.on_platform().map_err(|error| error.0)?;
-        Ok(PlatformCaller(caller))
+        let signed_in = SignedIn::from_request_parts(parts, state).await.map_err(|error| error.0)?;
+        signed_in.on_platform().map_err(|error| error.0)?;
+        Ok(PlatformCaller(signed_in))
     }
 }
 
@@ -52,7 +52,7 @@ fn tenant_of(headers: &HeaderMap) -> Result<String, CoreError> {
 /// `POST /_/tenant`: 201 with the job (and its `Location`) when it works in the background,
 /// 204 when it was done during the request or there was nothing to do.
 pub async fn submit(
-    PlatformCaller(caller): PlatformCaller,
+    PlatformCaller(signed_in): PlatformCaller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, TenantApiError> {
@@ -62,7 +62,8 @@ pub async fn submit(
         Refusal::Invalid(errors) => TenantApiError::Invalid(errors),
     })?;
     let submitted =
-        tenant_jobs::submit(&caller.state.store, &caller.initiator(), &slug, attributes, plan).await?;
+        tenant_jobs::submit(&signed_in.state.store, &signed_in.caller.initiator, &slug, attributes, plan)
+            .await?;
     Ok(match submitted {
         Submitted::Done => StatusCode::NO_CONTENT.into_response(),
         Submitted::Job(job) => {
@@ -74,7 +75,7 @@ pub async fn submit(
 
 /// `GET /_/tenant/{operation_id}[?wait=ms]`.
 pub async fn get(
-    PlatformCaller(caller): PlatformCaller,
+    PlatformCaller(signed_in): PlatformCaller,
     Extension(settings): Extension<TenantApiSettings>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -82,7 +83,7 @@ pub async fn get(
 ) -> Result<Response, TenantApiError> {
     let slug = tenant_of(&headers)?;
     let wait = wait_of(query, settings.max_wait)?;
-    let job = tenant_jobs::wait_for_change(&caller.state.store, &slug, &id, wait).await?;
+    let job = tenant_jobs::wait_for_change(&signed_in.state.store, &slug, &id, wait).await?;
     Ok(Json(job).into_response())
 }
 
@@ -112,12 +113,12 @@ fn wait_of(
 
 /// `DELETE /_/tenant/{operation_id}`: 204; a job still running is the caller's mistake.
 pub async fn delete(
-    PlatformCaller(caller): PlatformCaller,
+    PlatformCaller(signed_in): PlatformCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, TenantApiError> {
     let slug = tenant_of(&headers)?;
-    tenant_jobs::delete(&caller.state.store, &caller.initiator(), &slug, &id).await?;
+    tenant_jobs::delete(&signed_in.state.store, &signed_in.caller.initiator, &slug, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tenantpilot_core::egress::{EgressClient, EgressPolicy};
+use tenantpilot_core::model::Caller;
 use tenantpilot_core::provider::{
     ClientSettings, Credential, PolicyFamily, ProviderClient, ProviderConnection, ReasonCode, Secret,
 };
@@ -281,7 +282,7 @@ async fn saved_urls_are_checked_and_the_check_says_nothing_of_ports(backend: Bac
         .unwrap()
         .clone();
     let id = created.id;
-    let refused = tools::update(store, &public, &creator, &actor, id, &patch).await.unwrap_err();
+    let refused = tools::update(store, &public, &Caller::person(&creator), id, &patch).await.unwrap_err();
     assert!(
         matches!(&refused, CoreError::Invalid { field, .. } if field == "tool.configuration.baseUrl"),
         "{refused:?}"

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tenantpilot_core::backups::{Mappings, RestoreAction, RestoreRequest, RestoreRun, TargetKind};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::{TenantMembership, User};
 use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::provider::{ClientSettings, PolicyFamily, ProviderClient};
@@ -94,8 +95,7 @@ impl World {
             self.store(),
             &self.client,
             member,
-            &self.owner,
-            &self.initiator(),
+            &Caller::person(&self.owner),
             &request,
         )
         .await
@@ -536,16 +536,9 @@ async fn a_restore_into_another_tenant_maps_groups_filters_and_scope_tags(backen
         let store = world.store().clone();
         let (client, member, operator) = (world.client.clone(), destination.clone(), operator.clone());
         async move {
-            operations::create_restore_run(
-                &store,
-                &client,
-                &member,
-                &operator,
-                &Initiator::user(&operator),
-                &request,
-            )
-            .await
-            .unwrap_err()
+            operations::create_restore_run(&store, &client, &member, &Caller::person(&operator), &request)
+                .await
+                .unwrap_err()
         }
     };
     for slug in ["northwind", "no-such-tenant"] {
@@ -588,7 +581,7 @@ async fn throttling_shows_in_the_run_and_a_cancel_ends_the_wait(backend: Backend
         .iter()
         .any(|line| line.contains("retrying in 45 s")));
     let asked = std::time::Instant::now();
-    tenantpilot_core::operations::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
+    tenantpilot_core::operations::cancel(world.store(), &Caller::person(&world.owner), id).await.unwrap();
     let run = world.completed(id).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
     assert!(
@@ -658,15 +651,14 @@ async fn cancelling_a_capture_stops_it_between_policies(backend: Backend) {
         assert!(tokio::time::Instant::now() < deadline, "the capture never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tenantpilot_core::operations::cancel(world.store(), &world.owner, &world.initiator(), id).await.unwrap();
+    tenantpilot_core::operations::cancel(world.store(), &Caller::person(&world.owner), id).await.unwrap();
     let run = world.completed(id).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
     assert!(run.counters.processed < 7, "stopped before the last policy: {:?}", run.counters);
     let readonly = world.store().user_by_email("readonly@demo.test").await.unwrap().unwrap();
-    let refused =
-        tenantpilot_core::operations::cancel(world.store(), &readonly, &Initiator::user(&readonly), id)
-            .await
-            .unwrap_err();
+    let refused = tenantpilot_core::operations::cancel(world.store(), &Caller::person(&readonly), id)
+        .await
+        .unwrap_err();
     assert_eq!(refused.status(), 403, "a reader may see the run but not cancel it");
     world.end().await;
 }

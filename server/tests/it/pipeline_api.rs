@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenantpilot_core::audit::{AuditAction, AuditKind};
 use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::model::AccountKind;
+use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::pipelines::PipelineInput;
@@ -427,10 +429,15 @@ async fn scopes_roles_and_item_access_decide_every_answer(backend: Backend) {
     )
     .await
     .unwrap();
-    let outsider =
-        accounts::create_user(store, "outsider@other.test", Some("Oda Outsider"), &world.app.password, false)
-            .await
-            .unwrap();
+    let outsider = accounts::create_user(
+        store,
+        "outsider@other.test",
+        Some("Oda Outsider"),
+        &world.app.password,
+        AccountKind::Member,
+    )
+    .await
+    .unwrap();
     tenancy::set_member(store, &Initiator::System, "globex", "outsider@other.test", Role::Owner)
         .await
         .unwrap();
@@ -715,8 +722,8 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
             json!([{ "name": "Call", "kind": "tool.http", "params": { "toolId": tool, "path": "/ok" } }]),
         ),
     };
-    pipelines::update(store, &owner, &Initiator::user(&owner), pipeline, &shared).await.unwrap();
-    pipelines::run(store, &manager, &Initiator::user(&manager), pipeline).await.unwrap();
+    pipelines::update(store, &Caller::person(&owner), pipeline, &shared).await.unwrap();
+    pipelines::run(store, &Caller::person(&manager), pipeline).await.unwrap();
     let run = world.finished(pipeline, 1).await;
     assert_eq!(run.failures[0].code, "pipeline.step.tool", "{:?}", run.failures);
     assert!(world.hooks.authorizations.lock().unwrap().is_empty(), "the tool was not called");
@@ -729,7 +736,9 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     )
     .await
     .unwrap();
-    accounts::create_user(store, "peter@other.test", None, &world.app.password, false).await.unwrap();
+    accounts::create_user(store, "peter@other.test", None, &world.app.password, AccountKind::Member)
+        .await
+        .unwrap();
     tenancy::set_member(store, &Initiator::System, "initech", "peter@other.test", Role::Owner).await.unwrap();
     store.set_account_role(owner.id, AccountRole::SiteAdmin).await.unwrap();
     let owner = user("owner@demo.test").await;
@@ -869,7 +878,9 @@ async fn activity_logs_filter_limit_and_order(backend: Backend) {
     .await
     .unwrap();
     let outsider =
-        accounts::create_user(store, "outsider@other.test", None, &world.app.password, false).await.unwrap();
+        accounts::create_user(store, "outsider@other.test", None, &world.app.password, AccountKind::Member)
+            .await
+            .unwrap();
     tenancy::set_member(store, &Initiator::System, "globex", "outsider@other.test", Role::Owner)
         .await
         .unwrap();
@@ -897,7 +908,9 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
         [("bea@both.test", "contoso"), ("bea@both.test", "globex"), ("otto@other.test", "globex")]
     {
         if store.user_by_email(email).await.unwrap().is_none() {
-            let user = accounts::create_user(store, email, None, &world.app.password, false).await.unwrap();
+            let user = accounts::create_user(store, email, None, &world.app.password, AccountKind::Member)
+                .await
+                .unwrap();
             store.set_account_role(user.id, AccountRole::PowerUser).await.unwrap();
         }
         tenancy::set_member(store, &system, tenant, email, Role::Operator).await.unwrap();
@@ -986,7 +999,7 @@ async fn pipeline_runs_are_seen_by_who_may_read_the_pipeline(backend: Backend) {
     let store = world.store();
     let id =
         world.pipeline("Private", json!([{"name": "Nap", "kind": "wait", "params": {"seconds": 0}}])).await;
-    let started = pipelines::run(store, &world.owner, &Initiator::user(&world.owner), id).await.unwrap();
+    let started = pipelines::run(store, &Caller::person(&world.owner), id).await.unwrap();
     let run = world.finished(id, started.run_count).await;
     let user = |email: &'static str| async move { store.user_by_email(email).await.unwrap().unwrap() };
     // Max has read access; Oscar is a member of the workspace's tenants without it.
@@ -1024,7 +1037,7 @@ async fn a_pipeline_run_past_its_maximum_duration_is_cancelled(backend: Backend)
     let id = world
         .pipeline("Slow", json!([{"name": "Long nap", "kind": "wait", "params": {"seconds": 60}}]))
         .await;
-    let started = pipelines::run(store, &world.owner, &Initiator::user(&world.owner), id).await.unwrap();
+    let started = pipelines::run(store, &Caller::person(&world.owner), id).await.unwrap();
     let run = world.finished(id, started.run_count).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled, "{run:?}");
     let failure = run.failures.iter().find(|failure| failure.code == "ops.max_duration").expect("says why");

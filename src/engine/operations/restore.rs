@@ -15,6 +15,7 @@ use crate::backups::{
     RestoreRun, TargetView,
 };
 use crate::engine::{outcome_of_items, Operation, RunContext, Stop};
+use crate::model::Caller;
 use crate::model::{Tenant, TenantMembership, User};
 use crate::operations::{Failure, Initiator, OperationKind, RunOutcome};
 use crate::provider::{self, Named, PolicyFamily, ProviderClient, ProviderError, ProviderSession};
@@ -248,10 +249,10 @@ pub async fn create_restore_run(
     store: &Store,
     client: &ProviderClient,
     member: &TenantMembership,
-    user: &User,
-    actor: &Initiator,
+    caller: &Caller,
     request: &RestoreRequest,
 ) -> Result<RestoreRun, CoreError> {
+    let (user, actor) = (&caller.user, &caller.initiator);
     request.check()?;
     let source = restore_source(store, user, member, request.source_tenant.as_deref()).await?;
     let no_set = || {

@@ -15,6 +15,6 @@ pub struct Viewer {
 #[server(endpoint = "current_viewer")]
 pub async fn current_viewer() -> Result<Viewer, AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    let tenants = signed_in.state.store.memberships_of(signed_in.user.id).await?;
-    Ok(Viewer { user: signed_in.user, tenants })
+    let tenants = signed_in.state.store.memberships_of(signed_in.caller.user.id).await?;
+    Ok(Viewer { user: signed_in.caller.user, tenants })
 }

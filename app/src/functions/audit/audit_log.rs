@@ -22,7 +22,7 @@ pub async fn audit_log(
     let signed_in = crate::guard::signed_in().await?;
     let page = tenantpilot_core::audit::audit_page(
         &signed_in.state.store,
-        &signed_in.user,
+        &signed_in.caller.user,
         date.as_deref(),
         kind.as_deref(),
         before,

@@ -37,12 +37,12 @@ pub async fn backups(tenant: String) -> Result<BackupsView, AppError> {
     let recent = RunQuery {
         tenant_id: Some(tenant_id),
         ..RunQuery::new(
-            tenantpilot_core::operations::scope(store, &member.signed_in.user).await?,
+            tenantpilot_core::operations::scope(store, &member.signed_in.caller.user).await?,
             RECENT_RUNS,
         )
     };
     let restore_targets = store
-        .memberships_of(member.signed_in.user.id)
+        .memberships_of(member.signed_in.caller.user.id)
         .await?
         .into_iter()
         .filter(|other| other.tenant.id != tenant_id && other.can(Capability::RestoreExecute))

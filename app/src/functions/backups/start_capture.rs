@@ -9,7 +9,7 @@ pub async fn start_capture(tenant: String) -> Result<i64, AppError> {
     use tenantpilot_core::engine::operations;
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::BackupsManage).await?;
-    let initiator = member.signed_in.initiator();
+    let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_capture(&member.signed_in.state.store, &member.membership, initiator).await?;
     Ok(started.id())

@@ -11,12 +11,12 @@ pub async fn add_member(tenant: String, email: String, role: Role) -> Result<(),
     let store = &member.signed_in.state.store;
     let change = tenancy::set_member(
         store,
-        &member.signed_in.initiator(),
+        &member.signed_in.caller.initiator,
         &member.membership.tenant.slug,
         &email,
         role,
     )
     .await?;
-    tracing::info!(tenant = %tenant, actor = member.signed_in.user.id, ?change, %role, "membership set");
+    tracing::info!(tenant = %tenant, actor = member.signed_in.caller.user.id, ?change, %role, "membership set");
     Ok(())
 }

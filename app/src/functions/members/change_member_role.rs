@@ -10,12 +10,12 @@ pub async fn change_member_role(tenant: String, user_id: i64, role: Role) -> Res
     let member = crate::guard::tenant(&tenant, Capability::MembersManage).await?;
     let change = tenancy::change_role(
         &member.signed_in.state.store,
-        &member.signed_in.initiator(),
+        &member.signed_in.caller.initiator,
         &member.membership,
         user_id,
         role,
     )
     .await?;
-    tracing::info!(tenant = %tenant, actor = member.signed_in.user.id, user_id, ?change, "member role changed");
+    tracing::info!(tenant = %tenant, actor = member.signed_in.caller.user.id, user_id, ?change, "member role changed");
     Ok(())
 }

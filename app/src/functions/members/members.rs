@@ -18,5 +18,5 @@ pub async fn members(tenant: String) -> Result<MembersView, AppError> {
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::MembersView).await?;
     let members = member.signed_in.state.store.members(member.membership.tenant.id).await?;
-    Ok(MembersView { viewer_id: member.signed_in.user.id, viewer: member.membership, members })
+    Ok(MembersView { viewer_id: member.signed_in.caller.user.id, viewer: member.membership, members })
 }

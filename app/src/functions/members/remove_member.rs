@@ -9,11 +9,11 @@ pub async fn remove_member(tenant: String, user_id: i64) -> Result<(), AppError>
     let member = crate::guard::tenant(&tenant, Capability::MembersManage).await?;
     tenancy::remove_member(
         &member.signed_in.state.store,
-        &member.signed_in.initiator(),
+        &member.signed_in.caller.initiator,
         &member.membership,
         user_id,
     )
     .await?;
-    tracing::info!(tenant = %tenant, actor = member.signed_in.user.id, user_id, "member removed");
+    tracing::info!(tenant = %tenant, actor = member.signed_in.caller.user.id, user_id, "member removed");
     Ok(())
 }

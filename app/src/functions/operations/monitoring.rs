@@ -25,7 +25,7 @@ pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, Ap
     use tenantpilot_core::operations;
     let params = params.unwrap_or_default();
     let signed_in = crate::guard::signed_in().await?;
-    let (store, user) = (&signed_in.state.store, &signed_in.user);
+    let (store, user) = (&signed_in.state.store, &signed_in.caller.user);
     let now = Utc::now();
     let page = operations::list(store, user, &params).await?;
     let tenants = if user.is_platform_admin {

@@ -21,7 +21,7 @@ pub struct RunView {
 pub async fn run_detail(id: i64) -> Result<RunView, AppError> {
     use tenantpilot_core::operations;
     let signed_in = crate::guard::signed_in().await?;
-    let (store, user) = (&signed_in.state.store, &signed_in.user);
+    let (store, user) = (&signed_in.state.store, &signed_in.caller.user);
     let run = operations::run(store, user, id).await?;
     let now = Utc::now();
     let tenant = match run.tenant_id {

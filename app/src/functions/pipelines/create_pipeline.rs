@@ -20,8 +20,8 @@ pub async fn create_pipeline(
     };
     let pipeline = tenantpilot_core::pipelines::create(
         &signed_in.state.store,
-        Some(&signed_in.user),
-        &signed_in.initiator(),
+        Some(&signed_in.caller.user),
+        &signed_in.caller.initiator,
         &input,
     )
     .await?;

@@ -6,8 +6,7 @@ use leptos::prelude::*;
 #[server(endpoint = "delete_pipeline")]
 pub async fn delete_pipeline(id: i64) -> Result<(), AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    tenantpilot_core::pipelines::delete(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id)
-        .await?;
+    tenantpilot_core::pipelines::delete(&signed_in.state.store, &signed_in.caller, id).await?;
     leptos_axum::redirect("/admin/pipelines");
     Ok(())
 }

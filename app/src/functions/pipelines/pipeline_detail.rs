@@ -26,7 +26,8 @@ pub async fn pipeline_detail(id: i64) -> Result<PipelineView, AppError> {
     use tenantpilot_core::pipelines::CONSOLE_OUTPUT;
     let signed_in = crate::guard::signed_in().await?;
     let store = &signed_in.state.store;
-    let (record, level) = pipelines::visible_with_level(store, &signed_in.user, id, Level::Read).await?;
+    let (record, level) =
+        pipelines::visible_with_level(store, &signed_in.caller.user, id, Level::Read).await?;
     let can_write = level == Level::Write;
     let runs = store.pipeline_runs(id, None, 10).await?;
     let console_run = record.pipeline.current_run.as_ref().or(runs.first()).map(|run| run.run_count);

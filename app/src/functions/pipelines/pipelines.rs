@@ -18,7 +18,7 @@ pub async fn pipelines() -> Result<PipelinesView, AppError> {
     let signed_in = crate::guard::signed_in().await?;
     let store = &signed_in.state.store;
     Ok(PipelinesView {
-        pipelines: tenantpilot_core::pipelines::list(store, &signed_in.user).await?,
-        accounts: store.workspaces_of_user(signed_in.user.id).await?,
+        pipelines: tenantpilot_core::pipelines::list(store, &signed_in.caller.user).await?,
+        accounts: store.workspaces_of_user(signed_in.caller.user.id).await?,
     })
 }

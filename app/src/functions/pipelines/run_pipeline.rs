@@ -6,7 +6,6 @@ use leptos::prelude::*;
 #[server(endpoint = "run_pipeline")]
 pub async fn run_pipeline(id: i64) -> Result<(), AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    tenantpilot_core::pipelines::run(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id)
-        .await?;
+    tenantpilot_core::pipelines::run(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(())
 }

@@ -79,18 +79,12 @@ pub async fn save_pipeline(
         steps: parsed,
         ..PipelineInput::default()
     };
-    tenantpilot_core::pipelines::update(
-        &signed_in.state.store,
-        &signed_in.user,
-        &signed_in.initiator(),
-        id,
-        &input,
-    )
-    .await
-    .map_err(|error| match &error {
-        // The form shows one message: say where it is.
-        CoreError::Invalid { field, .. } => CoreError::invalid(field, error.describe()),
-        _ => error,
-    })?;
+    tenantpilot_core::pipelines::update(&signed_in.state.store, &signed_in.caller, id, &input)
+        .await
+        .map_err(|error| match &error {
+            // The form shows one message: say where it is.
+            CoreError::Invalid { field, .. } => CoreError::invalid(field, error.describe()),
+            _ => error,
+        })?;
     Ok(())
 }

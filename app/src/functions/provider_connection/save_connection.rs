@@ -29,7 +29,7 @@ pub async fn save_connection(
         scope: scope.as_deref().unwrap_or_default(),
         credential,
     };
-    let actor = member.signed_in.initiator();
+    let actor = member.signed_in.caller.initiator.clone();
     let state = &member.signed_in.state;
     provider::connect(&state.store, state.provider.egress(), &actor, &member.membership.tenant, new).await?;
     Ok(())

@@ -34,13 +34,11 @@ pub async fn plan_restore(
         },
     };
     let state = &member.signed_in.state;
-    let (user, actor) = (&member.signed_in.user, member.signed_in.initiator());
     let restore = operations::create_restore_run(
         &state.store,
         &state.provider,
         &member.membership,
-        user,
-        &actor,
+        &member.signed_in.caller,
         &request,
     )
     .await?;

@@ -25,7 +25,7 @@ pub async fn remap_restore(
         scope_tag_mapping: lines("scope_tag_mapping", &scope_tag_mapping)?,
     };
     let state = &member.signed_in.state;
-    let actor = member.signed_in.initiator();
+    let actor = member.signed_in.caller.initiator.clone();
     operations::remap_restore_run(
         &state.store,
         &state.provider,

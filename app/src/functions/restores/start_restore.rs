@@ -9,7 +9,7 @@ pub async fn start_restore(tenant: String, restore_id: i64) -> Result<i64, AppEr
     use tenantpilot_core::engine::operations;
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::RestoreExecute).await?;
-    let initiator = member.signed_in.initiator();
+    let initiator = member.signed_in.caller.initiator.clone();
     let store = &member.signed_in.state.store;
     let started = operations::start_restore(store, &member.membership, restore_id, initiator).await?;
     Ok(started.id())

@@ -29,7 +29,7 @@ pub async fn submit_tenant_job(
         .ok_or_else(|| CoreError::invalid("action", "Choose install, upgrade, disable or purge."))?;
     let submitted = tenant_jobs::submit_action(
         &admin.state.store,
-        &admin.initiator(),
+        &admin.caller.initiator,
         &slug,
         action,
         InstallOptions {
@@ -40,7 +40,7 @@ pub async fn submit_tenant_job(
         confirm.as_deref(),
     )
     .await?;
-    tracing::info!(tenant = %slug, action = action.as_str(), actor = admin.user.id, "tenant lifecycle action");
+    tracing::info!(tenant = %slug, action = action.as_str(), actor = admin.caller.user.id, "tenant lifecycle action");
     Ok(match submitted {
         Submitted::Job(job) => JobSubmitted {
             run: job.id.parse().ok(),

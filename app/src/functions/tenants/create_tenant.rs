@@ -20,10 +20,10 @@ pub async fn create_tenant(
         name: &name,
         external_tenant_id: external_tenant_id.as_deref(),
     };
-    let (tenant, ensured) = tenancy::create_tenant(&admin.state.store, &admin.initiator(), new).await?;
+    let (tenant, ensured) = tenancy::create_tenant(&admin.state.store, &admin.caller.initiator, new).await?;
     if ensured == Ensured::Existing {
         return Err(CoreError::conflict(format!("The tenant {} exists already", tenant.slug)).into());
     }
-    tracing::info!(tenant = %tenant.slug, actor = admin.user.id, "tenant created");
+    tracing::info!(tenant = %tenant.slug, actor = admin.caller.user.id, "tenant created");
     Ok(())
 }

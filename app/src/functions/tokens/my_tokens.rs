@@ -19,6 +19,6 @@ pub async fn my_tokens() -> Result<TokensView, AppError> {
     let signed_in = crate::guard::signed_in().await?;
     let key: Option<String> = signed_in.session.remove(FRESH_TOKEN).await.ok().flatten();
     let fresh = key.and_then(|key| signed_in.state.fresh_tokens.take(&key));
-    let tokens = signed_in.state.store.tokens_of(signed_in.user.id).await?;
+    let tokens = signed_in.state.store.tokens_of(signed_in.caller.user.id).await?;
     Ok(TokensView { tokens, fresh, now: chrono::Utc::now() })
 }

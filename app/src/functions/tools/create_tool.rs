@@ -12,8 +12,8 @@ pub async fn create_tool(json: String) -> Result<i64, AppError> {
     let tool = tenantpilot_core::tools::create(
         &signed_in.state.store,
         signed_in.state.provider.egress(),
-        Some(&signed_in.user),
-        &signed_in.initiator(),
+        Some(&signed_in.caller.user),
+        &signed_in.caller.initiator,
         &body,
     )
     .await?;

@@ -6,8 +6,7 @@ use leptos::prelude::*;
 #[server(endpoint = "delete_tool")]
 pub async fn delete_tool(id: i64) -> Result<(), AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    tenantpilot_core::tools::delete(&signed_in.state.store, &signed_in.user, &signed_in.initiator(), id)
-        .await?;
+    tenantpilot_core::tools::delete(&signed_in.state.store, &signed_in.caller, id).await?;
     leptos_axum::redirect("/admin/registry");
     Ok(())
 }

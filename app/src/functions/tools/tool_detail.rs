@@ -17,7 +17,7 @@ pub async fn tool_detail(id: i64) -> Result<ToolView, AppError> {
     use tenantpilot_core::tools;
     let signed_in = crate::guard::signed_in().await?;
     let store = &signed_in.state.store;
-    let (record, level) = tools::visible_with_level(store, &signed_in.user, id, Level::Read).await?;
+    let (record, level) = tools::visible_with_level(store, &signed_in.caller.user, id, Level::Read).await?;
     let can_write = level == Level::Write;
     Ok(ToolView { tool: record.tool, can_write })
 }

@@ -16,7 +16,7 @@ pub struct RegistryView {
 pub async fn tools() -> Result<RegistryView, AppError> {
     let signed_in = crate::guard::signed_in().await?;
     Ok(RegistryView {
-        tools: tenantpilot_core::tools::list(&signed_in.state.store, &signed_in.user).await?,
-        can_create: signed_in.user.account_role.is_power_user(),
+        tools: tenantpilot_core::tools::list(&signed_in.state.store, &signed_in.caller.user).await?,
+        can_create: signed_in.caller.user.account_role.is_power_user(),
     })
 }

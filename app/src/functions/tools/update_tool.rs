@@ -12,8 +12,7 @@ pub async fn update_tool(id: i64, json: String) -> Result<Vec<String>, AppError>
     let updated = tenantpilot_core::tools::update(
         &signed_in.state.store,
         signed_in.state.provider.egress(),
-        &signed_in.user,
-        &signed_in.initiator(),
+        &signed_in.caller,
         id,
         &patch,
     )

@@ -1,6 +1,6 @@
 //! `/api/v1/logs/user/actions` and `/api/v1/logs/user/tokens`.
 
-use super::Caller;
+use super::PipelineCaller;
 use axum::extract::RawQuery;
 use axum::routing::get;
 use axum::Json;
@@ -11,17 +11,17 @@ use tenantpilot_core::audit;
 use tenantpilot_core::audit::{LogPage, TokenActivity, UserAction};
 
 pub async fn actions(
-    Caller(caller): Caller,
+    PipelineCaller(signed_in): PipelineCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogPage<UserAction>>, PipelineApiError> {
-    Ok(Json(audit::user_actions(&caller.state.store, &caller.user, query.as_deref()).await?))
+    Ok(Json(audit::user_actions(&signed_in.state.store, &signed_in.caller.user, query.as_deref()).await?))
 }
 
 pub async fn tokens(
-    Caller(caller): Caller,
+    PipelineCaller(signed_in): PipelineCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogPage<TokenActivity>>, PipelineApiError> {
-    Ok(Json(audit::token_activity(&caller.state.store, &caller.user, query.as_deref()).await?))
+    Ok(Json(audit::token_activity(&signed_in.state.store, &signed_in.caller.user, query.as_deref()).await?))
 }
 
 /// The activity logs: a token needs the Security Logs scope.

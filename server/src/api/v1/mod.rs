@@ -16,15 +16,15 @@ use tenantpilot_app::guard::SignedIn;
 use tenantpilot_core::CoreError;
 
 /// The one guard, answering its refusals in the contract's shape.
-pub struct Caller(pub SignedIn);
+pub struct PipelineCaller(pub SignedIn);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for PipelineCaller {
     type Rejection = PipelineApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PipelineApiError> {
         SignedIn::from_request_parts(parts, state)
             .await
-            .map(Caller)
+            .map(PipelineCaller)
             .map_err(|error| PipelineApiError(error.0))
     }
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/pipeline/…`: run, status, reset, stop, summary, logs and the list.
 
-use super::{said, Body, Caller};
+use super::{said, Body, PipelineCaller};
 use axum::body::Bytes;
 use axum::routing::{get, post};
 use axum::Json;
@@ -13,9 +13,12 @@ use tenantpilot_core::item_access::Level;
 use tenantpilot_core::pipelines;
 use tenantpilot_core::pipelines::{Pipeline, PipelineLog};
 
-pub async fn run(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
+pub async fn run(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
-    let started = pipelines::run(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
+    let started = pipelines::run(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(Json(json!({
         "status": "executed",
         "message": format!("Run pipeline request submitted successfully for ({id})"),
@@ -23,40 +26,59 @@ pub async fn run(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, Pip
     })))
 }
 
-pub async fn status(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
+pub async fn status(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Value>, PipelineApiError> {
     let body = Body::parse(&body)?;
     let (id, run_count) = (body.id("pipelineId")?, body.count("runCount")?);
-    let answer = pipelines::status(&caller.state.store, &caller.user, id, run_count).await?;
+    let answer = pipelines::status(&signed_in.state.store, &signed_in.caller.user, id, run_count).await?;
     Ok(said(answer.status, answer.message))
 }
 
-pub async fn reset(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
+pub async fn reset(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
-    pipelines::reset(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
+    pipelines::reset(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(said("success", "The pipeline run status has been reset."))
 }
 
-pub async fn stop(Caller(caller): Caller, body: Bytes) -> Result<Json<Value>, PipelineApiError> {
+pub async fn stop(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Value>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
-    pipelines::stop(&caller.state.store, &caller.user, &caller.initiator(), id).await?;
+    pipelines::stop(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(said("success", "The pipeline has been stopped."))
 }
 
-pub async fn summary(Caller(caller): Caller, body: Bytes) -> Result<Json<Pipeline>, PipelineApiError> {
+pub async fn summary(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Pipeline>, PipelineApiError> {
     let id = Body::parse(&body)?.id("pipelineId")?;
-    let record = pipelines::visible(&caller.state.store, &caller.user, id, Level::Read).await?;
+    let record = pipelines::visible(&signed_in.state.store, &signed_in.caller.user, id, Level::Read).await?;
     Ok(Json(record.pipeline))
 }
 
-pub async fn logs(Caller(caller): Caller, body: Bytes) -> Result<Json<Vec<PipelineLog>>, PipelineApiError> {
+pub async fn logs(
+    PipelineCaller(signed_in): PipelineCaller,
+    body: Bytes,
+) -> Result<Json<Vec<PipelineLog>>, PipelineApiError> {
     let body = Body::parse(&body)?;
     let (id, run_count, kind) = (body.id("pipelineId")?, body.count("runCount")?, body.text("type")?);
-    Ok(Json(pipelines::logs(&caller.state.store, &caller.user, id, run_count, kind, None).await?))
+    Ok(Json(
+        pipelines::logs(&signed_in.state.store, &signed_in.caller.user, id, run_count, kind, None).await?,
+    ))
 }
 
-pub async fn list(Caller(caller): Caller) -> Result<Json<Vec<Pipeline>>, PipelineApiError> {
-    require_power_user(&caller.user)?;
-    Ok(Json(pipelines::list(&caller.state.store, &caller.user).await?))
+pub async fn list(
+    PipelineCaller(signed_in): PipelineCaller,
+) -> Result<Json<Vec<Pipeline>>, PipelineApiError> {
+    require_power_user(&signed_in.caller.user)?;
+    Ok(Json(pipelines::list(&signed_in.state.store, &signed_in.caller.user).await?))
 }
 
 /// Pipelines: a token needs the Pipeline scope; status and logs also take Pipeline Logs.

@@ -5,7 +5,7 @@ use tenantpilot_core::provider::{
     self, Credential, NewConnection, NewCredential, ProviderConnection, Secret,
 };
 use tenantpilot_core::store::Store;
-use tenantpilot_server::provider_sim::{self, Fault, SimTenant};
+use tenantpilot_server::provider_sim::{self, Fault, Fixtures, SimTenant};
 use tokio::task::JoinHandle;
 
 pub const CLIENT_ID: &str = "tenantpilot-test";
@@ -25,19 +25,19 @@ impl Drop for Sim {
 
 impl Sim {
     pub async fn start() -> Sim {
-        Sim::serve(false).await
+        Sim::serve(Fixtures::Empty).await
     }
 
     /// A `--demo` simulator: an unknown tenant gets the sample data on its first sign-in.
     pub async fn start_demo() -> Sim {
-        Sim::serve(true).await
+        Sim::serve(Fixtures::Demo).await
     }
 
-    async fn serve(demo: bool) -> Sim {
+    async fn serve(fixtures: Fixtures) -> Sim {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
-            provider_sim::serve(listener, demo, std::future::pending()).await.unwrap();
+            provider_sim::serve(listener, fixtures, std::future::pending()).await.unwrap();
         });
         Sim { url, http: reqwest::Client::new(), task }
     }
