@@ -1,5 +1,6 @@
 //! The HTML shell around every page, its Content-Security-Policy, and the routes to the pages.
 
+use crate::components::AdminLayout;
 use crate::routes::{
     AuditPage, BackupItemPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage,
     PipelinePage, PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage,
@@ -7,7 +8,7 @@ use crate::routes::{
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
@@ -67,23 +68,27 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=HomePage />
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/admin") view=WorkspaceHomePage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant") view=TenantOverviewPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant/members") view=MembersPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant/backups") view=BackupsPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant/backups/items/:id") view=BackupItemPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant/restores/:id") view=RestorePage ssr=SsrMode::Async />
-                <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/monitoring") view=MonitoringPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/pipelines") view=PipelinesPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/pipelines/:id") view=PipelinePage ssr=SsrMode::Async />
-                <Route path=path!("/admin/registry") view=RegistryPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/registry/:id") view=ToolPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
-                <Route path=path!("/admin/monitoring/runs/:id") view=RunPage ssr=SsrMode::Async />
-                <Route path=path!("/system") view=PlatformPage ssr=SsrMode::Async />
-                <Route path=path!("/system/tenants/:slug") view=TenantLifecyclePage ssr=SsrMode::Async />
+                // Every signed-in page: the layout around it, and its data loaded before the first
+                // byte (Async), set here once for all of them.
+                <ParentRoute path=path!("") view=AdminLayout ssr=SsrMode::Async>
+                    <Route path=path!("/admin") view=WorkspaceHomePage />
+                    <Route path=path!("/admin/t/:tenant") view=TenantOverviewPage />
+                    <Route path=path!("/admin/t/:tenant/members") view=MembersPage />
+                    <Route path=path!("/admin/t/:tenant/backups") view=BackupsPage />
+                    <Route path=path!("/admin/t/:tenant/backups/items/:id") view=BackupItemPage />
+                    <Route path=path!("/admin/t/:tenant/restores/:id") view=RestorePage />
+                    <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage />
+                    <Route path=path!("/admin/monitoring") view=MonitoringPage />
+                    <Route path=path!("/admin/tokens") view=TokensPage />
+                    <Route path=path!("/admin/pipelines") view=PipelinesPage />
+                    <Route path=path!("/admin/pipelines/:id") view=PipelinePage />
+                    <Route path=path!("/admin/registry") view=RegistryPage />
+                    <Route path=path!("/admin/registry/:id") view=ToolPage />
+                    <Route path=path!("/admin/audit") view=AuditPage />
+                    <Route path=path!("/admin/monitoring/runs/:id") view=RunPage />
+                    <Route path=path!("/system") view=PlatformPage />
+                    <Route path=path!("/system/tenants/:slug") view=TenantLifecyclePage />
+                </ParentRoute>
             </Routes>
         </Router>
     }

@@ -3,11 +3,19 @@
 use crate::components::ErrorView;
 use crate::functions::{current_viewer, Logout, Viewer};
 use leptos::prelude::*;
+use leptos_router::components::Outlet;
+use leptos_router::hooks::use_location;
 
-/// The signed-in layout: header with the tenant switcher and account menu, then the page.
-/// `tenant` is the slug of the tenant the page is about, if any.
+/// The layout route of every signed-in page: header with the tenant switcher and account menu,
+/// then the page (`Outlet`). The switcher shows the tenant the address is about, if any.
 #[component]
-pub fn Frame(#[prop(optional, into)] tenant: Option<Signal<String>>, children: Children) -> impl IntoView {
+pub fn AdminLayout() -> impl IntoView {
+    let location = use_location();
+    let tenant = Signal::derive(move || {
+        location.pathname.with(|path| {
+            path.strip_prefix("/admin/t/").map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+        })
+    });
     let viewer = Resource::new(|| (), |_| current_viewer());
     let logout = ServerAction::<Logout>::new();
     view! {
@@ -22,13 +30,13 @@ pub fn Frame(#[prop(optional, into)] tenant: Option<Signal<String>>, children: C
                 })}
             </Suspense>
         </header>
-        <main class="page">{children()}</main>
+        <main class="page"><Outlet /></main>
     }
 }
 
 #[component]
-fn Header(viewer: Viewer, tenant: Option<Signal<String>>, logout: ServerAction<Logout>) -> impl IntoView {
-    let current = move || tenant.map(|slug| slug.get());
+fn Header(viewer: Viewer, tenant: Signal<Option<String>>, logout: ServerAction<Logout>) -> impl IntoView {
+    let current = move || tenant.get();
     let tenants = viewer.tenants.clone();
     let current_name = move || {
         current()

@@ -29,14 +29,35 @@ pub fn poll_for<'a>(runs: impl IntoIterator<Item = &'a OperationRun>, now: DateT
     }
 }
 
-/// A counter that moves whenever what the page shows may have changed.
-pub fn use_live_refresh(poll: Signal<Poll>) -> ReadSignal<u64> {
-    let (ticks, set_ticks) = signal(0u64);
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| client::follow(poll, set_ticks));
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (poll, set_ticks);
-    ticks
+/// A page kept current: its data resource reads `tick()`, which moves whenever what the page
+/// shows may have changed; `follow` says how often to poll, derived from what it shows.
+#[derive(Clone, Copy)]
+pub struct LiveRefresh {
+    ticks: ReadSignal<u64>,
+    set_ticks: WriteSignal<u64>,
+}
+
+impl LiveRefresh {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> LiveRefresh {
+        let (ticks, set_ticks) = signal(0u64);
+        LiveRefresh { ticks, set_ticks }
+    }
+
+    /// The counter, tracked: a resource whose source reads it reloads each time it moves.
+    pub fn tick(&self) -> u64 {
+        self.ticks.get()
+    }
+
+    /// Follows pushed changes and polls as often as `poll` says; `poll` reads the loaded data
+    /// (a memo of it, never a signal set while rendering).
+    pub fn follow(self, poll: impl Fn() -> Poll + Send + Sync + 'static) {
+        let poll = Memo::new(move |_| poll());
+        #[cfg(feature = "hydrate")]
+        Effect::new(move |_| client::follow(poll.into(), self.set_ticks));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (poll, self.set_ticks);
+    }
 }
 
 #[cfg(feature = "hydrate")]

@@ -4,14 +4,16 @@ mod errors;
 mod frame;
 mod gated;
 mod live;
+mod loaded;
 mod notice;
 mod runs;
 mod tenant_tabs;
 
 pub use errors::{ErrorView, Forbidden, NotFound};
-pub use frame::Frame;
+pub use frame::AdminLayout;
 pub use gated::{GatedButton, HintedButton};
-pub use live::{poll_for, use_live_refresh, Poll};
+pub use live::{poll_for, LiveRefresh, Poll};
+pub use loaded::{Loadable, Loaded};
 pub use notice::{ActionError, ActionNotice};
 pub use runs::{
     duration, run_href, timestamp, CreatedAt, Progress, RunNotice, RunProgress, RunTable, StatusBadge,

@@ -1,6 +1,6 @@
 //! The audit page: the user-action log, filtered by day and type, a page at a time.
 
-use crate::components::{timestamp, ErrorView, Frame};
+use crate::components::{timestamp, Loaded};
 use crate::functions::{audit_log, AuditView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,31 +21,24 @@ pub fn AuditPage() -> impl IntoView {
     let view = Resource::new(filters, |(date, kind, before)| audit_log(date, kind, before));
     view! {
         <Title text="Audit" />
-        <Frame>
-            <h1>"Audit"</h1>
-            <p class="muted">"Who created, changed, deleted, ran, started, cancelled or signed in, from pages, scripts and the API. "
-                "Without a date: the last 7 days."</p>
-            <form method="get" class="filters">
-                <label>"Day (UTC)" <input type="date" name="date" value=move || filters().0.unwrap_or_default() /></label>
-                <label>"Type"
-                    <select name="type">
-                        <option value="">"Any"</option>
-                        {AuditKind::ALL.map(AuditKind::as_str).into_iter().map(|kind| view! {
-                            <option value=kind selected=move || filters().1.as_deref() == Some(kind)>{kind}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <button type="submit">"Filter"</button>
-            </form>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(page) => view! { <Entries page filters=filters() /> }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <h1>"Audit"</h1>
+        <p class="muted">"Who created, changed, deleted, ran, started, cancelled or signed in, from pages, scripts and the API. "
+            "Without a date: the last 7 days."</p>
+        <form method="get" class="filters">
+            <label>"Day (UTC)" <input type="date" name="date" value=move || filters().0.unwrap_or_default() /></label>
+            <label>"Type"
+                <select name="type">
+                    <option value="">"Any"</option>
+                    {AuditKind::ALL.map(AuditKind::as_str).into_iter().map(|kind| view! {
+                        <option value=kind selected=move || filters().1.as_deref() == Some(kind)>{kind}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+        </form>
+        <Loaded resource=view let:page>
+            {view! { <Entries page filters=filters() /> }}
+        </Loaded>
     }
 }
 

@@ -1,6 +1,6 @@
 //! A tenant's members page: who belongs to it, adding and removing them, changing roles.
 
-use crate::components::{ActionNotice, ErrorView, Frame, GatedButton, TenantTab, TenantTabs};
+use crate::components::{ActionNotice, GatedButton, Loaded, TenantTab, TenantTabs};
 use crate::functions::{members, AddMember, ChangeMemberRole, MembersView, RemoveMember};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,16 +21,9 @@ pub fn MembersPage() -> impl IntoView {
     );
     view! {
         <Title text="Members" />
-        <Frame tenant>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match list.await {
-                        Ok(view) => view! { <Members view add change remove /> }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <Loaded resource=list let:view>
+            {view! { <Members view add change remove /> }}
+        </Loaded>
     }
 }
 

@@ -1,8 +1,8 @@
 //! A restore run's page: its preview, how objects were matched, confirming, and its execution.
 
 use crate::components::{
-    poll_for, run_href, timestamp, use_live_refresh, ActionNotice, ErrorView, Frame, GatedButton, NotFound,
-    Poll, Progress, RunNotice, StatusBadge,
+    poll_for, run_href, timestamp, ActionNotice, GatedButton, LiveRefresh, Loaded, Poll, Progress, RunNotice,
+    StatusBadge,
 };
 use crate::functions::{restore, RemapRestore, RestoreView, StartRestore};
 use leptos::prelude::*;
@@ -25,10 +25,9 @@ pub fn RestorePage() -> impl IntoView {
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
     let start = ServerAction::<StartRestore>::new();
     let remap = ServerAction::<RemapRestore>::new();
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
+    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (tenant.get(), id.get(), start.version().get(), remap.version().get(), ticks.get()),
+        move || (tenant.get(), id.get(), start.version().get(), remap.version().get(), live.tick()),
         |(tenant, id, ..)| async move {
             match id {
                 Some(id) => Some(restore(tenant, id).await),
@@ -36,22 +35,15 @@ pub fn RestorePage() -> impl IntoView {
             }
         },
     );
+    live.follow(move || match &*view.read() {
+        Some(Some(Ok(view))) => poll_for(view.execution.as_ref(), view.now),
+        _ => Poll::Stop,
+    });
     view! {
         <Title text="Restore" />
-        <Frame tenant>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Some(Ok(view)) => {
-                            set_poll.set(poll_for(view.execution.as_ref(), view.now));
-                            view! { <Restore view start remap /> }.into_any()
-                        }
-                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
-                        None => view! { <NotFound /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Restore view start remap /> }}
+        </Loaded>
     }
 }
 

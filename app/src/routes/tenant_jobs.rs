@@ -1,8 +1,6 @@
 //! A tenant's lifecycle page for platform admins: its state, lifecycle actions and jobs.
 
-use crate::components::{
-    poll_for, run_href, timestamp, use_live_refresh, ErrorView, Frame, Poll, StatusBadge,
-};
+use crate::components::{poll_for, run_href, timestamp, LiveRefresh, Loaded, Poll, StatusBadge};
 use crate::functions::{tenant_jobs, SubmitTenantJob};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,26 +15,19 @@ pub fn TenantLifecyclePage() -> impl IntoView {
     let params = use_params_map();
     let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
     let submit = ServerAction::<SubmitTenantJob>::new();
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
+    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (slug.get(), submit.version().get(), ticks.get()),
+        move || (slug.get(), submit.version().get(), live.tick()),
         |(slug, ..)| tenant_jobs(slug),
     );
+    live.follow(move || match &*view.read() {
+        Some(Ok(view)) => poll_for(view.jobs.iter().map(|record| &record.run), view.now),
+        _ => Poll::Stop,
+    });
     view! {
-        <Frame>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(lifecycle) => {
-                            set_poll.set(poll_for(lifecycle.jobs.iter().map(|record| &record.run), lifecycle.now));
-                            view! { <Lifecycle lifecycle submit /> }.into_any()
-                        }
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <Loaded resource=view let:lifecycle>
+            {view! { <Lifecycle lifecycle submit /> }}
+        </Loaded>
     }
 }
 

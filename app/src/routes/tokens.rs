@@ -1,6 +1,6 @@
 //! The API tokens page: the viewer's personal access tokens, creating and revoking them.
 
-use crate::components::{timestamp, ActionError, ActionNotice, ErrorView, Frame};
+use crate::components::{timestamp, ActionError, ActionNotice, Loaded};
 use crate::functions::{my_tokens, CreateToken, RevokeToken, TokensView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,19 +15,12 @@ pub fn TokensPage() -> impl IntoView {
     let view = Resource::new(move || (create.version().get(), revoke.version().get()), |_| my_tokens());
     view! {
         <Title text="API tokens" />
-        <Frame>
-            <h1>"API tokens"</h1>
-            <p class="muted">"Scripts use a token as " <code>"Authorization: Bearer …"</code>
-               " on the JSON routes. A token does at most what you may do, within its scopes."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => view! { <Tokens view create revoke /> }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <h1>"API tokens"</h1>
+        <p class="muted">"Scripts use a token as " <code>"Authorization: Bearer …"</code>
+           " on the JSON routes. A token does at most what you may do, within its scopes."</p>
+        <Loaded resource=view let:view>
+            {view! { <Tokens view create revoke /> }}
+        </Loaded>
     }
 }
 

@@ -1,6 +1,6 @@
 //! One backup item's page: the policy as stored, its settings, scope tags and assignments.
 
-use crate::components::{timestamp, ErrorView, Frame, NotFound};
+use crate::components::{timestamp, Loaded};
 use crate::functions::{backup_item_detail, BackupItemView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,17 +26,9 @@ pub fn BackupItemPage() -> impl IntoView {
     );
     view! {
         <Title text="Backed-up policy" />
-        <Frame tenant>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Some(Ok(view)) => view! { <Item view /> }.into_any(),
-                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
-                        None => view! { <NotFound /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Item view /> }}
+        </Loaded>
     }
 }
 

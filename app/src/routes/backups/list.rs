@@ -1,8 +1,7 @@
 //! A tenant's backups page: capture, sets and items, planning a restore, and restore runs.
 
 use crate::components::{
-    poll_for, timestamp, use_live_refresh, ErrorView, Frame, GatedButton, Poll, RunNotice, RunTable,
-    TenantTab, TenantTabs,
+    poll_for, timestamp, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab, TenantTabs,
 };
 use crate::functions::{backups, BackupsView, PlanRestore, StartCapture, StartFetch, RECENT_RUNS};
 use leptos::prelude::*;
@@ -21,27 +20,20 @@ pub fn BackupsPage() -> impl IntoView {
     let capture = ServerAction::<StartCapture>::new();
     let fetch = ServerAction::<StartFetch>::new();
     let plan = ServerAction::<PlanRestore>::new();
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
+    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (tenant.get(), capture.version().get(), fetch.version().get(), ticks.get()),
+        move || (tenant.get(), capture.version().get(), fetch.version().get(), live.tick()),
         |(tenant, ..)| backups(tenant),
     );
+    live.follow(move || match &*view.read() {
+        Some(Ok(view)) => poll_for(&view.recent_runs, view.now),
+        _ => Poll::Stop,
+    });
     view! {
         <Title text="Backups & restores" />
-        <Frame tenant>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => {
-                            set_poll.set(poll_for(&view.recent_runs, view.now));
-                            view! { <Backups view capture fetch plan /> }.into_any()
-                        }
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Backups view capture fetch plan /> }}
+        </Loaded>
     }
 }
 

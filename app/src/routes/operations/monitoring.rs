@@ -1,6 +1,6 @@
 //! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current.
 
-use crate::components::{poll_for, use_live_refresh, ErrorView, Frame, Poll, RunTable};
+use crate::components::{poll_for, LiveRefresh, Loaded, Poll, RunTable};
 use crate::functions::{monitoring, MonitoringView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -28,25 +28,18 @@ pub fn MonitoringPage() -> impl IntoView {
             limit: get("limit"),
         }
     });
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
-    let view = Resource::new(move || (params.get(), ticks.get()), |(params, _)| monitoring(Some(params)));
+    let live = LiveRefresh::new();
+    let view = Resource::new(move || (params.get(), live.tick()), |(params, _)| monitoring(Some(params)));
+    live.follow(move || match &*view.read() {
+        Some(Ok(view)) => poll_for(&view.runs, view.now),
+        _ => Poll::Stop,
+    });
     view! {
         <Title text="Monitoring" />
-        <Frame>
-            <h1>"Monitoring"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => {
-                            set_poll.set(poll_for(&view.runs, view.now));
-                            view! { <Runs view params=params.get_untracked() /> }.into_any()
-                        }
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <h1>"Monitoring"</h1>
+        <Loaded resource=view let:view>
+            {view! { <Runs view params=params.get_untracked() /> }}
+        </Loaded>
     }
 }
 

@@ -1,8 +1,8 @@
 //! One run's page: timeline, progress, failures, related items and cancelling it.
 
 use crate::components::{
-    duration, poll_for, timestamp, use_live_refresh, ActionNotice, ErrorView, Frame, GatedButton, NotFound,
-    Poll, Progress, StatusBadge,
+    duration, poll_for, timestamp, ActionNotice, GatedButton, LiveRefresh, Loaded, Poll, Progress,
+    StatusBadge,
 };
 use crate::functions::{run_detail, CancelRun, RunView};
 use leptos::prelude::*;
@@ -18,10 +18,9 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
     let cancel = ServerAction::<CancelRun>::new();
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
+    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (id.get(), cancel.version().get(), ticks.get()),
+        move || (id.get(), cancel.version().get(), live.tick()),
         |(id, ..)| async move {
             match id {
                 Some(id) => Some(run_detail(id).await),
@@ -29,21 +28,14 @@ pub fn RunPage() -> impl IntoView {
             }
         },
     );
+    live.follow(move || match &*view.read() {
+        Some(Some(Ok(view))) => poll_for([&view.run], view.now),
+        _ => Poll::Stop,
+    });
     view! {
-        <Frame>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Some(Ok(view)) => {
-                            set_poll.set(poll_for([&view.run], view.now));
-                            view! { <Run view cancel /> }.into_any()
-                        }
-                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
-                        None => view! { <NotFound /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Run view cancel /> }}
+        </Loaded>
     }
 }
 

@@ -2,8 +2,7 @@
 
 use super::list::StateBadge;
 use crate::components::{
-    run_href, timestamp, use_live_refresh, ActionNotice, ErrorView, Frame, NotFound, Poll, Progress,
-    StatusBadge,
+    run_href, timestamp, ActionNotice, LiveRefresh, Loaded, Poll, Progress, StatusBadge,
 };
 use crate::functions::{
     pipeline_detail, DeletePipeline, PipelineView, ResetPipeline, RunPipeline, SavePipeline, StopPipeline,
@@ -37,8 +36,7 @@ pub fn PipelinePage() -> impl IntoView {
     let reset = ServerAction::<ResetPipeline>::new();
     let save = ServerAction::<SavePipeline>::new();
     let delete = ServerAction::<DeletePipeline>::new();
-    let (poll, set_poll) = signal(Poll::Stop);
-    let ticks = use_live_refresh(poll.into());
+    let live = LiveRefresh::new();
     let view = Resource::new(
         move || {
             (
@@ -47,7 +45,7 @@ pub fn PipelinePage() -> impl IntoView {
                 stop.version().get(),
                 reset.version().get(),
                 save.version().get(),
-                ticks.get(),
+                live.tick(),
             )
         },
         |(id, ..)| async move {
@@ -57,6 +55,10 @@ pub fn PipelinePage() -> impl IntoView {
             }
         },
     );
+    live.follow(move || match &*view.read() {
+        Some(Some(Ok(view))) => pipeline_poll(view),
+        _ => Poll::Stop,
+    });
     let console = NodeRef::<leptos::html::Ol>::new();
     // Follow new console lines: after each refresh, scroll the console to its end.
     Effect::new(move |_| {
@@ -67,22 +69,9 @@ pub fn PipelinePage() -> impl IntoView {
     });
     let actions = Actions { run, stop, reset, save, delete };
     view! {
-        <Frame>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Some(Ok(view)) => {
-                            let running = view.pipeline.state == PipelineState::Running
-                                || view.pipeline.current_run.as_ref().is_some_and(|run| run.status.is_active());
-                            set_poll.set(if running { Poll::EverySecs(1) } else { Poll::Stop });
-                            view! { <Pipeline view actions console /> }.into_any()
-                        }
-                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
-                        None => view! { <NotFound /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Pipeline view actions console /> }}
+        </Loaded>
     }
 }
 
@@ -286,5 +275,16 @@ fn StepsEditor(view: PipelineView, save: ServerAction<SavePipeline>) -> impl Int
                 <textarea name="access" rows="2">{access}</textarea></label>
             <button type="submit" class="primary">"Save pipeline"</button>
         </ActionForm>
+    }
+}
+
+/// A pipeline's page polls every second while the pipeline or its current run is running.
+fn pipeline_poll(view: &PipelineView) -> Poll {
+    let running = view.pipeline.state == PipelineState::Running
+        || view.pipeline.current_run.as_ref().is_some_and(|run| run.status.is_active());
+    if running {
+        Poll::EverySecs(1)
+    } else {
+        Poll::Stop
     }
 }

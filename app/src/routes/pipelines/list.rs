@@ -1,6 +1,6 @@
 //! The pipelines page: each pipeline's state and current run, and a form for a new one.
 
-use crate::components::{timestamp, ActionError, ErrorView, Frame, Progress};
+use crate::components::{timestamp, ActionError, Loaded, Progress};
 use crate::functions::{pipelines, CreatePipeline, PipelinesView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,19 +14,12 @@ pub fn PipelinesPage() -> impl IntoView {
     let view = Resource::new(|| (), |_| pipelines());
     view! {
         <Title text="Pipelines" />
-        <Frame>
-            <h1>"Pipelines"</h1>
-            <p class="muted">"Ordered steps that capture, fetch and restore through the operation engine, call tools and wait. "
-                "Every run shows in Monitoring."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => view! { <Pipelines view create /> }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <h1>"Pipelines"</h1>
+        <p class="muted">"Ordered steps that capture, fetch and restore through the operation engine, call tools and wait. "
+            "Every run shows in Monitoring."</p>
+        <Loaded resource=view let:view>
+            {view! { <Pipelines view create /> }}
+        </Loaded>
     }
 }
 

@@ -1,6 +1,6 @@
 //! A tenant's settings page: setting and checking its provider connection.
 
-use crate::components::{timestamp, ActionNotice, ErrorView, Frame, GatedButton, TenantTab, TenantTabs};
+use crate::components::{timestamp, ActionNotice, GatedButton, Loaded, TenantTab, TenantTabs};
 use crate::functions::{tenant_settings, CheckConnection, SaveConnection, SettingsView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,16 +22,9 @@ pub fn SettingsPage() -> impl IntoView {
     );
     view! {
         <Title text="Settings" />
-        <Frame tenant>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => view! { <Settings view save check /> }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Settings view save check /> }}
+        </Loaded>
     }
 }
 

@@ -1,6 +1,6 @@
 //! One tool's page: its JSON, edited as the registry's `update` merges it, and deleting it.
 
-use crate::components::{timestamp, ActionNotice, ErrorView, Frame, NotFound};
+use crate::components::{timestamp, ActionNotice, Loaded};
 use crate::functions::{tool_detail, DeleteTool, ToolView, UpdateTool};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,17 +24,9 @@ pub fn ToolPage() -> impl IntoView {
         },
     );
     view! {
-        <Frame>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Some(Ok(view)) => view! { <Tool view update delete /> }.into_any(),
-                        Some(Err(error)) => view! { <ErrorView error /> }.into_any(),
-                        None => view! { <NotFound /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <Loaded resource=view let:view>
+            {view! { <Tool view update delete /> }}
+        </Loaded>
     }
 }
 

@@ -1,6 +1,6 @@
 //! The tool registry page: the tools the viewer may see, and a JSON form for a new one.
 
-use crate::components::{timestamp, ActionError, ErrorView, Frame, HintedButton};
+use crate::components::{timestamp, ActionError, HintedButton, Loaded};
 use crate::functions::{tools, CreateTool};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,33 +24,28 @@ pub fn RegistryPage() -> impl IntoView {
     let view = Resource::new(|| (), |_| tools());
     view! {
         <Title text="Tool registry" />
-        <Frame>
-            <h1>"Tool registry"</h1>
-            <p class="muted">"Tools that " <code>"tool.http"</code> " pipeline steps call. Secrets are write-only: "
-                "stored and used, never shown again."</p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view.await {
-                        Ok(view) => view! {
-                            {if view.tools.is_empty() {
-                                view! { <p class="muted">"No tools you may see yet."</p> }.into_any()
-                            } else {
-                                view! { <Tools tools=view.tools /> }.into_any()
-                            }}
-                            <section class="card">
-                                <h2>"New tool"</h2>
-                                <ActionError action=create />
-                                <ActionForm action=create attr:class="stacked-form">
-                                    <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
-                                    <HintedButton allowed=view.can_create hint=TOOL_CREATORS label="Create tool" class="primary" />
-                                </ActionForm>
-                            </section>
-                        }.into_any(),
-                        Err(error) => view! { <ErrorView error /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </Frame>
+        <h1>"Tool registry"</h1>
+        <p class="muted">"Tools that " <code>"tool.http"</code> " pipeline steps call. Secrets are write-only: "
+            "stored and used, never shown again."</p>
+        <Loaded resource=view let:view>
+            {
+                        view! {
+                    {if view.tools.is_empty() {
+                        view! { <p class="muted">"No tools you may see yet."</p> }.into_any()
+                    } else {
+                        view! { <Tools tools=view.tools /> }.into_any()
+                    }}
+                    <section class="card">
+                        <h2>"New tool"</h2>
+                        <ActionError action=create />
+                        <ActionForm action=create attr:class="stacked-form">
+                            <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
+                            <HintedButton allowed=view.can_create hint=TOOL_CREATORS label="Create tool" class="primary" />
+                        </ActionForm>
+                    </section>
+                }
+            }
+        </Loaded>
     }
 }
 
