@@ -44,9 +44,14 @@ bench:
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \
 	done
 
+## The pages' view! macros by leptosfmt (settings in leptosfmt.toml), then the rest by rustfmt.
 fmt:
+	@scripts/bootstrap.sh --lint
+	$(TOOLS) && leptosfmt --config-file leptosfmt.toml --quiet app/src
 	cargo fmt --all
 
 lint:
+	@scripts/bootstrap.sh --lint
 	cargo fmt --all -- --check
+	$(TOOLS) && leptosfmt --config-file leptosfmt.toml --check --quiet app/src
 	cargo clippy --workspace --all-targets -- -D warnings

@@ -9,6 +9,7 @@
 #
 #   scripts/bootstrap.sh            # build tools only
 #   scripts/bootstrap.sh --test     # plus the browser-test tools (chromium, playwright-core)
+#   scripts/bootstrap.sh --lint     # plus leptosfmt, which `make lint` checks the view! macros with
 # Writes target/tools.env, to be sourced by the Makefile's recipes.
 set -euo pipefail
 
@@ -16,9 +17,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${TENANTPILOT_TOOLS:-$HOME/.cache/tenantpilot/tools}"
 ENV_FILE="$ROOT/target/tools.env"
 WITH_TEST=0
-[ "${1:-}" = "--test" ] && WITH_TEST=1
+WITH_LINT=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WITH_TEST=1 ;;
+    --lint) WITH_LINT=1 ;;
+    *) printf 'usage: %s [--test] [--lint]\n' "$0" >&2; exit 2 ;;
+  esac
+done
 
 CARGO_LEPTOS_VERSION=0.3.11
+LEPTOSFMT_VERSION=0.1.33
 # Must equal the `wasm-bindgen = "=…"` pin in Cargo.toml: cargo-leptos calls this CLI as is.
 WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p' "$ROOT/Cargo.toml")"
 BINARYEN_NPM_VERSION=132.0.0   # Debian's binaryen 108 writes broken modules for current rustc output
@@ -98,6 +107,11 @@ if [ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null)" != "wasm-bindgen $WASM
   # Its lock file can name crates the reachable index lacks; then resolve afresh.
   cargo_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force ||
     cargo_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ "$WITH_LINT" = 1 ] && [ "$("$TOOLS/bin/leptosfmt" --version 2>/dev/null)" != "leptosfmt $LEPTOSFMT_VERSION" ]; then
+  log "building leptosfmt $LEPTOSFMT_VERSION (~3 min)"
+  cargo_install leptosfmt --version "$LEPTOSFMT_VERSION" --locked --force
 fi
 
 # 3. npm tools: wasm-opt always, the browser driver for tests

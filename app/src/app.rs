@@ -63,7 +63,9 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/tenantpilot.css" />
-        <Title formatter=|page: String| if page.is_empty() { "TenantPilot".to_string() } else { format!("{page} · TenantPilot") } />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "TenantPilot".to_string() } else { format!("{page} · TenantPilot") }
+        } />
         <Router>
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=HomePage />

@@ -20,7 +20,9 @@ pub fn AdminLayout() -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
     view! {
         <header class="topbar">
-            <a class="brand" href="/admin">"TenantPilot"</a>
+            <a class="brand" href="/admin">
+                "TenantPilot"
+            </a>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match viewer.await {
@@ -30,7 +32,9 @@ pub fn AdminLayout() -> impl IntoView {
                 })}
             </Suspense>
         </header>
-        <main class="page"><Outlet /></main>
+        <main class="page">
+            <Outlet />
+        </main>
     }
 }
 
@@ -64,7 +68,10 @@ fn Header(viewer: Viewer, tenant: Signal<Option<String>>, logout: ServerAction<L
                         }
                     })
                     .collect_view()}
-                {viewer.tenants.is_empty().then(|| view! { <li class="muted">"You are not a member of any tenant yet."</li> })}
+                {viewer
+                    .tenants
+                    .is_empty()
+                    .then(|| view! { <li class="muted">"You are not a member of any tenant yet."</li> })}
             </ul>
         </details>
         <nav class="account" aria-label="Account">
@@ -74,9 +81,13 @@ fn Header(viewer: Viewer, tenant: Signal<Option<String>>, logout: ServerAction<L
             {viewer.user.account_role.is_power_user().then(|| view! { <a href="/admin/audit">"Audit"</a> })}
             <a href="/admin/tokens">"API tokens"</a>
             {viewer.user.is_platform_admin.then(|| view! { <a href="/system">"Platform"</a> })}
-            <span class="who" title=viewer.user.email.clone()>{viewer.user.display_name.clone()}</span>
+            <span class="who" title=viewer.user.email.clone()>
+                {viewer.user.display_name.clone()}
+            </span>
             <ActionForm action=logout>
-                <button type="submit" class="link">"Sign out"</button>
+                <button type="submit" class="link">
+                    "Sign out"
+                </button>
             </ActionForm>
         </nav>
     }

@@ -25,12 +25,19 @@ pub fn HintedButton(
     #[prop(optional, into)] class: String,
 ) -> impl IntoView {
     if allowed {
-        view! { <button type="submit" class=class>{label}</button> }.into_any()
+        view! {
+            <button type="submit" class=class>
+                {label}
+            </button>
+        }
+        .into_any()
     } else {
         let described = format!("{label}: {hint}");
         view! {
             <span class="gated" title=hint tabindex="0" aria-label=described>
-                <button type="submit" class=class disabled=true>{label}</button>
+                <button type="submit" class=class disabled=true>
+                    {label}
+                </button>
             </span>
         }
         .into_any()

@@ -42,7 +42,9 @@ where
     V: IntoView + 'static,
 {
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="muted">"Loading…"</p> }
+        }>
             {move || {
                 let children = children.clone();
                 Suspend::new(async move {

@@ -13,8 +13,18 @@ where
 {
     move || {
         action.value().get().map(|result| match result {
-            Ok(()) => view! { <p class="notice ok" role="status">{done.clone()}</p> }.into_any(),
-            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+            Ok(()) => view! {
+                <p class="notice ok" role="status">
+                    {done.clone()}
+                </p>
+            }
+            .into_any(),
+            Err(error) => view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+            .into_any(),
         })
     }
 }
@@ -28,10 +38,12 @@ where
     S::Output: Clone + Send + Sync + 'static,
 {
     move || {
-        action
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
+        action.value().get().and_then(Result::err).map(|error| {
+            view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+        })
     }
 }

@@ -19,7 +19,11 @@ pub fn StatusBadge(status: RunStatus, outcome: RunOutcome) -> impl IntoView {
         RunStatus::Completed => (format!("badge outcome-{}", outcome.as_str()), outcome.label()),
         active => (format!("badge status-{}", active.as_str()), active.label()),
     };
-    view! { <span class=class data-status=status.as_str() data-outcome=outcome.as_str()>{label}</span> }
+    view! {
+        <span class=class data-status=status.as_str() data-outcome=outcome.as_str()>
+            {label}
+        </span>
+    }
 }
 
 #[component]
@@ -34,8 +38,16 @@ pub fn Progress(counters: Counters) -> impl IntoView {
     match counters.percent() {
         // A drawing, not a style attribute: the Content-Security-Policy allows no inline style.
         Some(percent) => view! {
-            <svg class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=percent
-                 aria-label=title viewBox="0 0 100 10" preserveAspectRatio="none">
+            <svg
+                class="progress"
+                role="progressbar"
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=percent
+                aria-label=title
+                viewBox="0 0 100 10"
+                preserveAspectRatio="none"
+            >
                 <title>{label}</title>
                 <rect class="progress-bar" width=percent height="10" />
             </svg>
@@ -84,10 +96,19 @@ where
     move || {
         action.value().get().map(|result| match result {
             Ok(id) => view! {
-                <p class="notice ok toast" role="status">{queued.clone()} " " <a href=run_href(id)>"View run"</a></p>
+                <p class="notice ok toast" role="status">
+                    {queued.clone()}
+                    " "
+                    <a href=run_href(id)>"View run"</a>
+                </p>
             }
             .into_any(),
-            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+            Err(error) => view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+            .into_any(),
         })
     }
 }
@@ -108,9 +129,7 @@ pub fn RunTable(
         tenants.as_ref().map(|tenants| {
             let tenant = run.tenant_id.and_then(|id| tenants.iter().find(|tenant| tenant.id == id));
             let cell = match tenant {
-                Some(tenant) => view! {
-                    <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a>
-                }
+                Some(tenant) => view! { <a href=format!("/admin/monitoring?tenant={}", tenant.slug)>{tenant.name.clone()}</a> }
                 .into_any(),
                 None => view! { <span class="muted">"Workspace"</span> }.into_any(),
             };
@@ -121,20 +140,44 @@ pub fn RunTable(
     view! {
         <div class="table-wrap">
             <table class=if with_tenants { "runs monitoring" } else { "runs" }>
-                <thead><tr><th scope="col">"Operation"</th>{tenant_header}<th scope="col">"State"</th><th scope="col">"Progress"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th></tr></thead>
+                <thead>
+                    <tr>
+                        <th scope="col">"Operation"</th>
+                        {tenant_header}
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Progress"</th>
+                        <th scope="col">"Started by"</th>
+                        <th scope="col">"Created"</th>
+                    </tr>
+                </thead>
                 <tbody>
-                    {runs.into_iter().map(|run| view! {
-                        <tr data-run=run.id>
-                            <td><a href=run_href(run.id)>{run.kind.label()}</a> <small class="muted">" #" {run.id}</small></td>
-                            {tenant_cell(&run)}
-                            <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                            <td><RunProgress run=run.clone() now /></td>
-                            <td>{run.initiator.label().to_string()}</td>
-                            <td><CreatedAt time=run.created_at /></td>
-                        </tr>
-                    }).collect_view()}
+                    {runs
+                        .into_iter()
+                        .map(|run| {
+                            view! {
+                                <tr data-run=run.id>
+                                    <td>
+                                        <a href=run_href(run.id)>{run.kind.label()}</a>
+                                        <small class="muted">" #" {run.id}</small>
+                                    </td>
+                                    {tenant_cell(&run)}
+                                    <td>
+                                        <StatusBadge status=run.status outcome=run.outcome />
+                                    </td>
+                                    <td>
+                                        <RunProgress run=run.clone() now />
+                                    </td>
+                                    <td>{run.initiator.label().to_string()}</td>
+                                    <td>
+                                        <CreatedAt time=run.created_at />
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
-    }.into_any()
+    }
+    .into_any()
 }

@@ -21,9 +21,16 @@ pub fn TenantTabs(#[prop(into)] slug: String, current: TenantTab) -> impl IntoVi
     ];
     view! {
         <nav class="tabs" aria-label="Tenant">
-            {tabs.into_iter().map(|(tab, label, href)| view! {
-                <a href=href aria-current=(tab == current).then_some("page")>{label}</a>
-            }).collect_view()}
+            {tabs
+                .into_iter()
+                .map(|(tab, label, href)| {
+                    view! {
+                        <a href=href aria-current=(tab == current).then_some("page")>
+                            {label}
+                        </a>
+                    }
+                })
+                .collect_view()}
         </nav>
     }
 }

@@ -16,14 +16,31 @@ pub fn LoginPage() -> impl IntoView {
         <main class="page narrow">
             <section class="card signin">
                 <h1>"Sign in to TenantPilot"</h1>
-                {move || error().map(|message| view! { <p class="notice error" role="alert">{message}</p> })}
+                {move || {
+                    error()
+                        .map(|message| {
+                            view! {
+                                <p class="notice error" role="alert">
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
                 <ActionForm action=login>
                     <input type="hidden" name="next" value=next />
                     <label for="email">"E-mail"</label>
                     <input id="email" type="email" name="email" autocomplete="username" required autofocus />
                     <label for="password">"Password"</label>
-                    <input id="password" type="password" name="password" autocomplete="current-password" required />
-                    <button type="submit" class="primary">"Sign in"</button>
+                    <input
+                        id="password"
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                    />
+                    <button type="submit" class="primary">
+                        "Sign in"
+                    </button>
                 </ActionForm>
             </section>
         </main>

@@ -22,22 +22,36 @@ pub fn AuditPage() -> impl IntoView {
     view! {
         <Title text="Audit" />
         <h1>"Audit"</h1>
-        <p class="muted">"Who created, changed, deleted, ran, started, cancelled or signed in, from pages, scripts and the API. "
-            "Without a date: the last 7 days."</p>
+        <p class="muted">
+            "Who created, changed, deleted, ran, started, cancelled or signed in, from pages, scripts and the API. "
+            "Without a date: the last 7 days."
+        </p>
         <form method="get" class="filters">
-            <label>"Day (UTC)" <input type="date" name="date" value=move || filters().0.unwrap_or_default() /></label>
-            <label>"Type"
-                <select name="type">
+            <label>
+                "Day (UTC)" <input type="date" name="date" value=move || filters().0.unwrap_or_default() />
+            </label>
+            <label>
+                "Type" <select name="type">
                     <option value="">"Any"</option>
-                    {AuditKind::ALL.map(AuditKind::as_str).into_iter().map(|kind| view! {
-                        <option value=kind selected=move || filters().1.as_deref() == Some(kind)>{kind}</option>
-                    }).collect_view()}
+                    {AuditKind::ALL
+                        .map(AuditKind::as_str)
+                        .into_iter()
+                        .map(|kind| {
+                            view! {
+                                <option value=kind selected=move || filters().1.as_deref() == Some(kind)>
+                                    {kind}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
             <button type="submit">"Filter"</button>
         </form>
         <Loaded resource=view let:page>
-            {view! { <Entries page filters=filters() /> }}
+            {
+                view! { <Entries page filters=filters() /> }
+            }
         </Loaded>
     }
 }
@@ -59,24 +73,58 @@ fn Entries(page: AuditView, filters: (Option<String>, Option<String>, Option<i64
         return view! { <p class="muted">"No entries."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap"><table class="audit">
-            <thead><tr><th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"Type"</th>
-                <th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Workspace"</th><th scope="col">"Details"</th></tr></thead>
-            <tbody>{page.entries.into_iter().map(|entry| {
-                let details = serde_json::Value::Object(entry.details.clone()).to_string();
-                view! {
-                    <tr data-entry=entry.id>
-                        <td>{timestamp(entry.created_at)}</td>
-                        <td>{entry.user_email.clone().unwrap_or_else(|| entry.actor.label().to_string())}</td>
-                        <td><code>{entry.kind.clone()}</code></td>
-                        <td>{entry.action.clone()}</td>
-                        <td>{entry.target_id.clone()}</td>
-                        <td>{entry.account.clone()}</td>
-                        <td><code class="details">{details}</code></td>
+        <div class="table-wrap">
+            <table class="audit">
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Who"</th>
+                        <th scope="col">"Type"</th>
+                        <th scope="col">"Action"</th>
+                        <th scope="col">"Target"</th>
+                        <th scope="col">"Workspace"</th>
+                        <th scope="col">"Details"</th>
                     </tr>
+                </thead>
+                <tbody>
+                    {page
+                        .entries
+                        .into_iter()
+                        .map(|entry| {
+                            let details = serde_json::Value::Object(entry.details.clone()).to_string();
+                            view! {
+                                <tr data-entry=entry.id>
+                                    <td>{timestamp(entry.created_at)}</td>
+                                    <td>
+                                        {entry
+                                            .user_email
+                                            .clone()
+                                            .unwrap_or_else(|| entry.actor.label().to_string())}
+                                    </td>
+                                    <td>
+                                        <code>{entry.kind.clone()}</code>
+                                    </td>
+                                    <td>{entry.action.clone()}</td>
+                                    <td>{entry.target_id.clone()}</td>
+                                    <td>{entry.account.clone()}</td>
+                                    <td>
+                                        <code class="details">{details}</code>
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {next
+            .map(|href| {
+                view! {
+                    <p class="pager">
+                        <a href=href>"Older entries →"</a>
+                    </p>
                 }
-            }).collect_view()}</tbody>
-        </table></div>
-        {next.map(|href| view! { <p class="pager"><a href=href>"Older entries →"</a></p> })}
-    }.into_any()
+            })}
+    }
+    .into_any()
 }

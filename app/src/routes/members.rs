@@ -22,7 +22,9 @@ pub fn MembersPage() -> impl IntoView {
     view! {
         <Title text="Members" />
         <Loaded resource=list let:view>
-            {view! { <Members view add change remove /> }}
+            {
+                view! { <Members view add change remove /> }
+            }
         </Loaded>
     }
 }
@@ -39,7 +41,10 @@ fn Members(
     let slug = tenant.slug.clone();
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a> " / Members"
+            <a href="/admin">"Tenants"</a>
+            " / "
+            <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
+            " / Members"
         </nav>
         <h1>"Members of " {tenant.name.clone()}</h1>
         <TenantTabs slug=slug.clone() current=TenantTab::Members />
@@ -49,13 +54,32 @@ fn Members(
         <div class="table-wrap">
             <table class="members">
                 <thead>
-                    <tr><th scope="col">"Name"</th><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Actions"</th></tr>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"E-mail"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Actions"</th>
+                    </tr>
                 </thead>
                 <tbody>
-                    {view.members.into_iter().map(|member| {
-                        let is_you = member.user_id == view.viewer_id;
-                        view! { <MemberRow member is_you slug=slug.clone() tenant_name=tenant.name.clone() can_manage change remove /> }
-                    }).collect_view()}
+                    {view
+                        .members
+                        .into_iter()
+                        .map(|member| {
+                            let is_you = member.user_id == view.viewer_id;
+                            view! {
+                                <MemberRow
+                                    member
+                                    is_you
+                                    slug=slug.clone()
+                                    tenant_name=tenant.name.clone()
+                                    can_manage
+                                    change
+                                    remove
+                                />
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
@@ -65,7 +89,12 @@ fn Members(
                 <input type="hidden" name="tenant" value=slug.clone() />
                 <label>"E-mail" <input type="email" name="email" required disabled=!can_manage /></label>
                 <label>"Role" <RoleSelect selected=Role::Readonly /></label>
-                <GatedButton allowed=can_manage capability=Capability::MembersManage label="Add member" class="primary" />
+                <GatedButton
+                    allowed=can_manage
+                    capability=Capability::MembersManage
+                    label="Add member"
+                    class="primary"
+                />
             </ActionForm>
         </section>
     }
@@ -88,7 +117,9 @@ fn MemberRow(
         <tr>
             <td>{member.display_name} {is_you.then(|| view! { <small class="muted">" (you)"</small> })}</td>
             <td>{member.email}</td>
-            <td><span class=format!("badge role-{}", role.as_str())>{role.label()}</span></td>
+            <td>
+                <span class=format!("badge role-{}", role.as_str())>{role.label()}</span>
+            </td>
             <td class="row-actions">
                 <details class="confirm">
                     <summary>"Change role…"</summary>
@@ -96,7 +127,11 @@ fn MemberRow(
                         <input type="hidden" name="tenant" value=change_slug />
                         <input type="hidden" name="user_id" value=user_id />
                         <label>"New role for " {change_email} <RoleSelect selected=role /></label>
-                        <GatedButton allowed=can_manage capability=Capability::MembersManage label="Confirm role change" />
+                        <GatedButton
+                            allowed=can_manage
+                            capability=Capability::MembersManage
+                            label="Confirm role change"
+                        />
                     </ActionForm>
                 </details>
                 <details class="confirm">
@@ -105,7 +140,12 @@ fn MemberRow(
                         <input type="hidden" name="tenant" value=remove_slug />
                         <input type="hidden" name="user_id" value=user_id />
                         <p>"Remove " {remove_email} " from " {tenant_name} "?"</p>
-                        <GatedButton allowed=can_manage capability=Capability::MembersManage label="Confirm removal" class="danger" />
+                        <GatedButton
+                            allowed=can_manage
+                            capability=Capability::MembersManage
+                            label="Confirm removal"
+                            class="danger"
+                        />
                     </ActionForm>
                 </details>
             </td>
@@ -117,9 +157,16 @@ fn MemberRow(
 fn RoleSelect(selected: Role) -> impl IntoView {
     view! {
         <select name="role">
-            {Role::ALL.into_iter().map(|role| view! {
-                <option value=role.as_str() selected=role == selected>{role.label()}</option>
-            }).collect_view()}
+            {Role::ALL
+                .into_iter()
+                .map(|role| {
+                    view! {
+                        <option value=role.as_str() selected=role == selected>
+                            {role.label()}
+                        </option>
+                    }
+                })
+                .collect_view()}
         </select>
     }
 }

@@ -42,7 +42,9 @@ pub fn RestorePage() -> impl IntoView {
     view! {
         <Title text="Restore" />
         <Loaded resource=view let:view>
-            {view! { <Restore view start remap /> }}
+            {
+                view! { <Restore view start remap /> }
+            }
         </Loaded>
     }
 }
@@ -51,8 +53,12 @@ fn targets(views: &[TargetView]) -> impl IntoView {
     if views.is_empty() {
         return view! { <span class="muted">"nothing"</span> }.into_any();
     }
-    view! { <ul class="targets">{views.iter().map(|target| view! { <li>{target.describe()}</li> }).collect_view()}</ul> }
-        .into_any()
+    view! {
+        <ul class="targets">
+            {views.iter().map(|target| view! { <li>{target.describe()}</li> }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 fn action_label(item: &RestorePreviewItem) -> &'static str {
@@ -70,26 +76,78 @@ fn PreviewItem(item: RestorePreviewItem) -> impl IntoView {
         .unwrap_or(item.policy_type.clone());
     let blocked = item.action == RestoreAction::Blocked;
     view! {
-        <tr data-item=item.item_id data-action=format!("{:?}", item.action).to_lowercase() class:blocked=blocked>
+        <tr
+            data-item=item.item_id
+            data-action=format!("{:?}", item.action).to_lowercase()
+            class:blocked=blocked
+        >
             <td>{item.policy_name.clone()} <br /><small class="muted">{family}</small></td>
-            <td>{action_label(&item)}
-                {(!item.scope_tags.is_empty() && item.action == RestoreAction::Recreate).then(|| view! {
-                    <br /><small class="muted">"scope tags: " {item.scope_tags.iter().map(|tag| tag.name.clone().unwrap_or(tag.id.clone())).collect::<Vec<_>>().join(", ")}</small>
-                })}
-                {blocked.then(|| view! { <ul class="blocked-by">{item.blocked_by.iter().map(|why| view! { <li>{why.clone()}</li> }).collect_view()}</ul> })}
+            <td>
+                {action_label(&item)}
+                {(!item.scope_tags.is_empty() && item.action == RestoreAction::Recreate)
+                    .then(|| {
+                        view! {
+                            <br />
+                            <small class="muted">
+                                "scope tags: "
+                                {item
+                                    .scope_tags
+                                    .iter()
+                                    .map(|tag| tag.name.clone().unwrap_or(tag.id.clone()))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")}
+                            </small>
+                        }
+                    })}
+                {blocked
+                    .then(|| {
+                        view! {
+                            <ul class="blocked-by">
+                                {item
+                                    .blocked_by
+                                    .iter()
+                                    .map(|why| view! { <li>{why.clone()}</li> })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    })}
             </td>
             <td class="current">{targets(&item.current)}</td>
             <td class="planned">{targets(&item.planned)}</td>
-            <td class="removed">{if item.removed.is_empty() && item.skipped.is_empty() {
-                view! { <span class="muted">"nothing"</span> }.into_any()
-            } else {
-                view! {
-                    <ul class="targets">
-                        {item.removed.iter().map(|target| view! { <li class="removed"><del>{target.describe()}</del> " (removed)"</li> }).collect_view()}
-                        {item.skipped.iter().map(|target| view! { <li class="skipped">{target.describe()} " (skipped: no such group here)"</li> }).collect_view()}
-                    </ul>
-                }.into_any()
-            }}</td>
+            <td class="removed">
+                {if item.removed.is_empty() && item.skipped.is_empty() {
+                    view! { <span class="muted">"nothing"</span> }.into_any()
+                } else {
+                    view! {
+                        <ul class="targets">
+                            {item
+                                .removed
+                                .iter()
+                                .map(|target| {
+                                    view! {
+                                        <li class="removed">
+                                            <del>{target.describe()}</del>
+                                            " (removed)"
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                            {item
+                                .skipped
+                                .iter()
+                                .map(|target| {
+                                    view! {
+                                        <li class="skipped">
+                                            {target.describe()} " (skipped: no such group here)"
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }}
+            </td>
         </tr>
     }
 }
@@ -109,16 +167,39 @@ fn Matches(title: &'static str, rows: Vec<MappingRow>) -> impl IntoView {
     (!rows.is_empty()).then(|| {
         view! {
             <h3>{title}</h3>
-            <div class="table-wrap"><table class="mapping">
-                <thead><tr><th scope="col">"In the backup"</th><th scope="col">"Here"</th><th scope="col">"Matched by"</th></tr></thead>
-                <tbody>{rows.into_iter().map(|row| view! {
-                    <tr class:unresolved=row.resolution == Resolution::Unresolved>
-                        <td>{row.source_name.clone().unwrap_or_default()} " " <code>{row.source_id.clone()}</code></td>
-                        <td>{row.target_name.clone().unwrap_or_default()} " " <code>{row.target_id.clone().unwrap_or_else(|| "—".into())}</code></td>
-                        <td>{resolution_label(&row)}</td>
-                    </tr>
-                }).collect_view()}</tbody>
-            </table></div>
+            <div class="table-wrap">
+                <table class="mapping">
+                    <thead>
+                        <tr>
+                            <th scope="col">"In the backup"</th>
+                            <th scope="col">"Here"</th>
+                            <th scope="col">"Matched by"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {rows
+                            .into_iter()
+                            .map(|row| {
+                                view! {
+                                    <tr class:unresolved=row.resolution == Resolution::Unresolved>
+                                        <td>
+                                            {row.source_name.clone().unwrap_or_default()} " "
+                                            <code>{row.source_id.clone()}</code>
+                                        </td>
+                                        <td>
+                                            {row.target_name.clone().unwrap_or_default()} " "
+                                            <code>
+                                                {row.target_id.clone().unwrap_or_else(|| "—".into())}
+                                            </code>
+                                        </td>
+                                        <td>{resolution_label(&row)}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
         }
     })
 }
@@ -141,8 +222,13 @@ fn Restore(
     let set_link = match &view.source {
         None => view! { <a href=own_set>{view.set.name.clone()}</a> }.into_any(),
         Some(source) => view! {
-            <a href=format!("/admin/t/{}/backups#set-{}", source.slug, view.set.id)>{view.set.name.clone()}</a>
-            " of " {source.name.clone()}
+            <a href=format!(
+                "/admin/t/{}/backups#set-{}",
+                source.slug,
+                view.set.id,
+            )>{view.set.name.clone()}</a>
+            " of "
+            {source.name.clone()}
         }
         .into_any(),
     };
@@ -157,32 +243,69 @@ fn Restore(
     let open_mapping = unmatched > 0;
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
-            " / " <a href=format!("/admin/t/{slug}/backups")>"Backups"</a> " / Restore #" {restore.id}
+            <a href="/admin">"Tenants"</a>
+            " / "
+            <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
+            " / "
+            <a href=format!("/admin/t/{slug}/backups")>"Backups"</a>
+            " / Restore #"
+            {restore.id}
         </nav>
         <h1>"Restore #" {restore.id}</h1>
         <RunNotice action=start queued="Restore queued." />
         <ActionNotice action=remap done="Mappings changed; the preview below is planned again." />
         <dl class="facts">
-            <dt>"From backup"</dt><dd>{set_link}</dd>
-            <dt>"Into"</dt><dd>{tenant.name.clone()}</dd>
-            <dt>"Policies"</dt><dd>{policies} {(blocked > 0).then(|| format!(" ({blocked} blocked until mapped)"))}</dd>
-            <dt>"Planned"</dt><dd>{timestamp(restore.created_at)}</dd>
+            <dt>"From backup"</dt>
+            <dd>{set_link}</dd>
+            <dt>"Into"</dt>
+            <dd>{tenant.name.clone()}</dd>
+            <dt>"Policies"</dt>
+            <dd>{policies} {(blocked > 0).then(|| format!(" ({blocked} blocked until mapped)"))}</dd>
+            <dt>"Planned"</dt>
+            <dd>{timestamp(restore.created_at)}</dd>
         </dl>
-        {(blocked > 0).then(|| view! {
-            <p class="notice error" role="note">{blocked} " of " {policies}
-                " policies are blocked: something they name has no counterpart in this tenant, and leaving it out would widen their reach. Map it below, or they fail when the restore runs."</p>
-        })}
+        {(blocked > 0)
+            .then(|| {
+                view! {
+                    <p class="notice error" role="note">
+                        {blocked}
+                        " of "
+                        {policies}
+                        " policies are blocked: something they name has no counterpart in this tenant, and leaving it out would widen their reach. Map it below, or they fail when the restore runs."
+                    </p>
+                }
+            })}
         <h2>"Preview"</h2>
-        <p class="muted">"Graph's assign replaces all of a policy's assignments: each policy will have exactly what is listed under \"Will have\"."</p>
+        <p class="muted">
+            "Graph's assign replaces all of a policy's assignments: each policy will have exactly what is listed under \"Will have\"."
+        </p>
         <div class="table-wrap">
             <table class="preview">
-                <thead><tr><th scope="col">"Policy"</th><th scope="col">"Restore will"</th><th scope="col">"Has now"</th><th scope="col">"Will have"</th><th scope="col">"Goes"</th></tr></thead>
-                <tbody>{preview.items.iter().cloned().map(|item| view! { <PreviewItem item /> }).collect_view()}</tbody>
+                <thead>
+                    <tr>
+                        <th scope="col">"Policy"</th>
+                        <th scope="col">"Restore will"</th>
+                        <th scope="col">"Has now"</th>
+                        <th scope="col">"Will have"</th>
+                        <th scope="col">"Goes"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {preview.items.iter().cloned().map(|item| view! { <PreviewItem item /> }).collect_view()}
+                </tbody>
             </table>
         </div>
         <section class="card">
-            <h2>"Matched in this tenant" {(unmatched > 0).then(|| view! { " " <span class="badge outcome-failed">{unmatched} " without counterpart"</span> })}</h2>
+            <h2>
+                "Matched in this tenant"
+                {(unmatched > 0)
+                    .then(|| {
+                        view! {
+                            " "
+                            <span class="badge outcome-failed">{unmatched} " without counterpart"</span>
+                        }
+                    })}
+            </h2>
             <Matches title="Groups" rows=preview.groups.clone() />
             <Matches title="Assignment filters" rows=preview.filters.clone() />
             <Matches title="Scope tags" rows=preview.scope_tags.clone() />
@@ -191,34 +314,95 @@ fn Restore(
                 <ActionForm action=remap attr:class="stacked-form">
                     <input type="hidden" name="tenant" value=remap_slug />
                     <input type="hidden" name="restore_id" value=restore.id />
-                    <p class="muted">"One per line: " <code>"id in the backup = id here"</code> ". What is not listed is matched by id, else by name."</p>
-                    <label>"Groups" <textarea name="group_mapping" rows="3">{mapping_lines(&preview.groups.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
-                    <label>"Assignment filters" <textarea name="filter_mapping" rows="2">{mapping_lines(&preview.filters.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
-                    <label>"Scope tags" <textarea name="scope_tag_mapping" rows="2">{mapping_lines(&preview.scope_tags.iter().filter(|row| row.resolution == Resolution::Mapped).cloned().collect::<Vec<_>>())}</textarea></label>
-                    <GatedButton allowed=can_restore && !running capability=Capability::RestoreExecute label="Plan again" />
+                    <p class="muted">
+                        "One per line: " <code>"id in the backup = id here"</code>
+                        ". What is not listed is matched by id, else by name."
+                    </p>
+                    <label>
+                        "Groups" <textarea name="group_mapping" rows="3">
+                            {mapping_lines(
+                                &preview
+                                    .groups
+                                    .iter()
+                                    .filter(|row| row.resolution == Resolution::Mapped)
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            )}
+                        </textarea>
+                    </label>
+                    <label>
+                        "Assignment filters" <textarea name="filter_mapping" rows="2">
+                            {mapping_lines(
+                                &preview
+                                    .filters
+                                    .iter()
+                                    .filter(|row| row.resolution == Resolution::Mapped)
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            )}
+                        </textarea>
+                    </label>
+                    <label>
+                        "Scope tags" <textarea name="scope_tag_mapping" rows="2">
+                            {mapping_lines(
+                                &preview
+                                    .scope_tags
+                                    .iter()
+                                    .filter(|row| row.resolution == Resolution::Mapped)
+                                    .cloned()
+                                    .collect::<Vec<_>>(),
+                            )}
+                        </textarea>
+                    </label>
+                    <GatedButton
+                        allowed=can_restore && !running
+                        capability=Capability::RestoreExecute
+                        label="Plan again"
+                    />
                 </ActionForm>
             </details>
         </section>
-        {view.execution.clone().map(|run| view! {
-            <section class="card">
-                <h2>"Execution"</h2>
-                <p><a href=run_href(run.id)>"Run #" {run.id}</a> " " <StatusBadge status=run.status outcome=run.outcome />
-                   " " <Progress counters=run.counters /></p>
-            </section>
-        })}
+        {view
+            .execution
+            .clone()
+            .map(|run| {
+                view! {
+                    <section class="card">
+                        <h2>"Execution"</h2>
+                        <p>
+                            <a href=run_href(run.id)>"Run #" {run.id}</a>
+                            " "
+                            <StatusBadge status=run.status outcome=run.outcome />
+                            " "
+                            <Progress counters=run.counters />
+                        </p>
+                    </section>
+                }
+            })}
         <details class="confirm" open=view.execution.is_none()>
             <summary>"Restore…"</summary>
             <ActionForm action=start>
                 <input type="hidden" name="tenant" value=start_slug />
                 <input type="hidden" name="restore_id" value=restore.id />
-                <p>"Restore " {policies - blocked} " policies in " {tenant.name.clone()} " as previewed above?"
-                   {(blocked > 0).then(|| format!(" The {blocked} blocked ones fail without changes."))}</p>
+                <p>
+                    "Restore " {policies - blocked} " policies in " {tenant.name.clone()}
+                    " as previewed above?"
+                    {(blocked > 0).then(|| format!(" The {blocked} blocked ones fail without changes."))}
+                </p>
                 {if running {
-                    view! { <p class="muted">"This restore is running now; starting again shows the same run."</p> }.into_any()
+                    view! {
+                        <p class="muted">"This restore is running now; starting again shows the same run."</p>
+                    }
+                        .into_any()
                 } else {
                     ().into_any()
                 }}
-                <GatedButton allowed=can_restore capability=Capability::RestoreExecute label="Restore policies" class="danger" />
+                <GatedButton
+                    allowed=can_restore
+                    capability=Capability::RestoreExecute
+                    label="Restore policies"
+                    class="danger"
+                />
             </ActionForm>
         </details>
     }

@@ -26,7 +26,9 @@ pub fn TenantLifecyclePage() -> impl IntoView {
     });
     view! {
         <Loaded resource=view let:lifecycle>
-            {view! { <Lifecycle lifecycle submit /> }}
+            {
+                view! { <Lifecycle lifecycle submit /> }
+            }
         </Loaded>
     }
 }
@@ -49,26 +51,59 @@ fn Lifecycle(lifecycle: TenantLifecycle, submit: ServerAction<SubmitTenantJob>) 
         .map_or_else(|| "Not installed".to_string(), |version| format!("mod-tenantpilot-{version}"));
     view! {
         <Title text=format!("Lifecycle of {title}") />
-        <nav class="crumbs" aria-label="Breadcrumb"><a href="/system">"Platform"</a> " / " {slug.clone()}</nav>
-        <h1>{title.clone()} " " <span class=state_class data-state=state>{state}</span></h1>
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/system">"Platform"</a>
+            " / "
+            {slug.clone()}
+        </nav>
+        <h1>
+            {title.clone()} " " <span class=state_class data-state=state>
+                {state}
+            </span>
+        </h1>
         <dl class="facts">
-            <dt>"Slug"</dt><dd><code>{slug.clone()}</code></dd>
-            <dt>"Workspace"</dt><dd>{lifecycle.workspace.clone().unwrap_or_else(|| "—".into())}</dd>
-            <dt>"Module version"</dt><dd data-module-version>{version}</dd>
-            <dt>"This build"</dt><dd><code>{lifecycle.module.clone()}</code></dd>
+            <dt>"Slug"</dt>
+            <dd>
+                <code>{slug.clone()}</code>
+            </dd>
+            <dt>"Workspace"</dt>
+            <dd>{lifecycle.workspace.clone().unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Module version"</dt>
+            <dd data-module-version>{version}</dd>
+            <dt>"This build"</dt>
+            <dd>
+                <code>{lifecycle.module.clone()}</code>
+            </dd>
         </dl>
-        {lifecycle.tenant.is_none().then(|| view! {
-            <p class="notice" role="status">"This tenant was purged: none of its data is left. Its jobs stay listed below."</p>
-        })}
+        {lifecycle
+            .tenant
+            .is_none()
+            .then(|| {
+                view! {
+                    <p class="notice" role="status">
+                        "This tenant was purged: none of its data is left. Its jobs stay listed below."
+                    </p>
+                }
+            })}
         <JobNotice submit />
         <section class="card lifecycle-actions">
             <h2>"Actions"</h2>
-            {busy.then(|| view! {
-                <p class="muted">"A job is working: until it finishes, asking again returns that job."</p>
-            })}
-            {actions.into_iter().map(|action| view! {
-                <ActionButton action slug=slug.clone() module=lifecycle.module.clone() busy submit />
-            }).collect_view()}
+            {busy
+                .then(|| {
+                    view! {
+                        <p class="muted">
+                            "A job is working: until it finishes, asking again returns that job."
+                        </p>
+                    }
+                })}
+            {actions
+                .into_iter()
+                .map(|action| {
+                    view! {
+                        <ActionButton action slug=slug.clone() module=lifecycle.module.clone() busy submit />
+                    }
+                })
+                .collect_view()}
         </section>
         <section class="card">
             <h2>"Jobs"</h2>
@@ -99,11 +134,22 @@ fn ActionButton(
             view! {
                 <ActionForm action=submit attr:class="inline-form" attr:data-action=action.as_str()>
                     {fields}
-                    <label class="check"><input type="checkbox" name="load_reference" value="true" />" Load reference data"</label>
-                    {(action == LifecycleAction::Install).then(|| view! {
-                        <label class="check"><input type="checkbox" name="load_sample" value="true" />" Load sample policies"</label>
-                    })}
-                    <button type="submit" class="primary" disabled=busy>{label}</button>
+                    <label class="check">
+                        <input type="checkbox" name="load_reference" value="true" />
+                        " Load reference data"
+                    </label>
+                    {(action == LifecycleAction::Install)
+                        .then(|| {
+                            view! {
+                                <label class="check">
+                                    <input type="checkbox" name="load_sample" value="true" />
+                                    " Load sample policies"
+                                </label>
+                            }
+                        })}
+                    <button type="submit" class="primary" disabled=busy>
+                        {label}
+                    </button>
                 </ActionForm>
             }
             .into_any()
@@ -111,8 +157,12 @@ fn ActionButton(
         LifecycleAction::Disable => view! {
             <ActionForm action=submit attr:class="inline-form" attr:data-action="disable">
                 {fields}
-                <button type="submit" disabled=busy>"Disable"</button>
-                <small class="muted">" Pages and routes of the tenant answer 404, active runs are cancelled; its data stays."</small>
+                <button type="submit" disabled=busy>
+                    "Disable"
+                </button>
+                <small class="muted">
+                    " Pages and routes of the tenant answer 404, active runs are cancelled; its data stays."
+                </small>
             </ActionForm>
         }
         .into_any(),
@@ -121,12 +171,17 @@ fn ActionButton(
                 <summary>"Purge…"</summary>
                 <ActionForm action=submit>
                     {fields}
-                    <p>"Purging deletes every backup set, item, restore run, membership, provider connection and run of "
-                        <code>{slug.clone()}</code> ". Audit entries of the deletion remain. This cannot be undone."</p>
-                    <label>"Type the tenant's slug to confirm"
+                    <p>
+                        "Purging deletes every backup set, item, restore run, membership, provider connection and run of "
+                        <code>{slug.clone()}</code>
+                        ". Audit entries of the deletion remain. This cannot be undone."
+                    </p>
+                    <label>
+                        "Type the tenant's slug to confirm"
                         <input name="confirm" required autocomplete="off" placeholder=slug.clone() />
-                    </label>
-                    <button type="submit" class="danger" disabled=busy>"Purge tenant"</button>
+                    </label> <button type="submit" class="danger" disabled=busy>
+                        "Purge tenant"
+                    </button>
                 </ActionForm>
             </details>
         }
@@ -141,11 +196,24 @@ fn JobNotice(submit: ServerAction<SubmitTenantJob>) -> impl IntoView {
         submit.value().get().map(|result| match result {
             Ok(submitted) => view! {
                 <p class="notice ok" role="status">
-                    {submitted.message} {submitted.run.map(|id| view! { " " <a href=run_href(id)>"View run"</a> })}
+                    {submitted.message}
+                    {submitted
+                        .run
+                        .map(|id| {
+                            view! {
+                                " "
+                                <a href=run_href(id)>"View run"</a>
+                            }
+                        })}
                 </p>
             }
             .into_any(),
-            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
+            Err(error) => view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+            .into_any(),
         })
     }
 }
@@ -158,22 +226,44 @@ fn JobTable(jobs: Vec<JobRecord>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="jobs">
-                <thead><tr><th scope="col">"Job"</th><th scope="col">"State"</th><th scope="col">"Messages"</th><th scope="col">"Started by"</th><th scope="col">"Created"</th></tr></thead>
+                <thead>
+                    <tr>
+                        <th scope="col">"Job"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Messages"</th>
+                        <th scope="col">"Started by"</th>
+                        <th scope="col">"Created"</th>
+                    </tr>
+                </thead>
                 <tbody>
-                    {jobs.into_iter().map(|JobRecord { run, job }| view! {
-                        <tr data-job=job.id.clone()>
-                            <td><a href=run_href(run.id)>{run.kind.label()}</a> <small class="muted">" #" {run.id}</small></td>
-                            <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                            <td>
-                                {job.error.map(|error| view! { <p class="notice error">{error}</p> })}
-                                <ol class="job-messages">
-                                    {job.messages.into_iter().map(|message| view! { <li>{message}</li> }).collect_view()}
-                                </ol>
-                            </td>
-                            <td>{run.initiator.label().to_string()}</td>
-                            <td>{timestamp(run.created_at)}</td>
-                        </tr>
-                    }).collect_view()}
+                    {jobs
+                        .into_iter()
+                        .map(|JobRecord { run, job }| {
+                            view! {
+                                <tr data-job=job.id.clone()>
+                                    <td>
+                                        <a href=run_href(run.id)>{run.kind.label()}</a>
+                                        <small class="muted">" #" {run.id}</small>
+                                    </td>
+                                    <td>
+                                        <StatusBadge status=run.status outcome=run.outcome />
+                                    </td>
+                                    <td>
+                                        {job.error.map(|error| view! { <p class="notice error">{error}</p> })}
+                                        <ol class="job-messages">
+                                            {job
+                                                .messages
+                                                .into_iter()
+                                                .map(|message| view! { <li>{message}</li> })
+                                                .collect_view()}
+                                        </ol>
+                                    </td>
+                                    <td>{run.initiator.label().to_string()}</td>
+                                    <td>{timestamp(run.created_at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>

@@ -16,10 +16,14 @@ pub fn TokensPage() -> impl IntoView {
     view! {
         <Title text="API tokens" />
         <h1>"API tokens"</h1>
-        <p class="muted">"Scripts use a token as " <code>"Authorization: Bearer …"</code>
-           " on the JSON routes. A token does at most what you may do, within its scopes."</p>
+        <p class="muted">
+            "Scripts use a token as " <code>"Authorization: Bearer …"</code>
+            " on the JSON routes. A token does at most what you may do, within its scopes."
+        </p>
         <Loaded resource=view let:view>
-            {view! { <Tokens view create revoke /> }}
+            {
+                view! { <Tokens view create revoke /> }
+            }
         </Loaded>
     }
 }
@@ -34,42 +38,93 @@ fn Tokens(
     let fresh = move || create.value().get().and_then(Result::ok).or_else(|| view.fresh.clone());
     let now = view.now;
     view! {
-        {move || fresh().map(|token| view! {
-            <section class="notice ok fresh-token" role="status">
-                <p><strong>"Your new token. Copy it now: it is shown only this once."</strong></p>
-                <p><code class="secret">{token}</code></p>
-            </section>
-        })}
+        {move || {
+            fresh()
+                .map(|token| {
+                    view! {
+                        <section class="notice ok fresh-token" role="status">
+                            <p>
+                                <strong>"Your new token. Copy it now: it is shown only this once."</strong>
+                            </p>
+                            <p>
+                                <code class="secret">{token}</code>
+                            </p>
+                        </section>
+                    }
+                })
+        }}
         <ActionError action=create />
         <ActionNotice action=revoke done="Token revoked." />
         <section class="card">
             <h2>"Create a token"</h2>
             <ActionForm action=create attr:class="stacked-form">
-                <label>"Name" <input name="name" required maxlength="120" placeholder="nightly backup script" /></label>
+                <label>
+                    "Name" <input name="name" required maxlength="120" placeholder="nightly backup script" />
+                </label>
                 <fieldset>
                     <legend>"Scopes " <small class="muted">"(API Access is always included)"</small></legend>
-                    {Scope::ALL.into_iter().filter(|scope| *scope != Scope::Api).enumerate().map(|(index, scope)| view! {
-                        <label class="check"><input type="checkbox" name=format!("scopes[{index}]") value=scope.as_str() />
-                            {scope.label()}</label>
-                    }).collect_view()}
+                    {Scope::ALL
+                        .into_iter()
+                        .filter(|scope| *scope != Scope::Api)
+                        .enumerate()
+                        .map(|(index, scope)| {
+                            view! {
+                                <label class="check">
+                                    <input
+                                        type="checkbox"
+                                        name=format!("scopes[{index}]")
+                                        value=scope.as_str()
+                                    />
+                                    {scope.label()}
+                                </label>
+                            }
+                        })
+                        .collect_view()}
                 </fieldset>
-                <label>"Expires in (days, 1–" {MAX_DAYS} ")"
-                    <input type="number" name="expires_days" min="1" max=MAX_DAYS value=DEFAULT_DAYS required /></label>
-                <button type="submit" class="primary">"Create token"</button>
+                <label>
+                    "Expires in (days, 1–" {MAX_DAYS} ")"
+                    <input
+                        type="number"
+                        name="expires_days"
+                        min="1"
+                        max=MAX_DAYS
+                        value=DEFAULT_DAYS
+                        required
+                    />
+                </label>
+                <button type="submit" class="primary">
+                    "Create token"
+                </button>
             </ActionForm>
         </section>
         {if view.tokens.is_empty() {
             view! { <p class="muted">"You have no tokens yet."</p> }.into_any()
         } else {
             view! {
-                <div class="table-wrap"><table class="tokens">
-                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Token"</th><th scope="col">"Scopes"</th>
-                        <th scope="col">"Expires"</th><th scope="col">"Last used"</th><th scope="col">"State"</th><th scope="col">"Actions"</th></tr></thead>
-                    <tbody>
-                        {view.tokens.into_iter().map(|token| view! { <TokenRow token now revoke /> }).collect_view()}
-                    </tbody>
-                </table></div>
-            }.into_any()
+                <div class="table-wrap">
+                    <table class="tokens">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Token"</th>
+                                <th scope="col">"Scopes"</th>
+                                <th scope="col">"Expires"</th>
+                                <th scope="col">"Last used"</th>
+                                <th scope="col">"State"</th>
+                                <th scope="col">"Actions"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {view
+                                .tokens
+                                .into_iter()
+                                .map(|token| view! { <TokenRow token now revoke /> })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }
+                .into_any()
         }}
     }
 }
@@ -93,22 +148,29 @@ fn TokenRow(
     view! {
         <tr data-token=token.prefix.clone()>
             <td>{token.name.clone()}</td>
-            <td><code>{token.prefix.clone()} "…"</code></td>
+            <td>
+                <code>{token.prefix.clone()} "…"</code>
+            </td>
             <td>{scopes}</td>
             <td>{timestamp(token.expires_at)}</td>
             <td>{token.last_used_at.map(timestamp).unwrap_or_else(|| "never".into())}</td>
             <td>{state}</td>
             <td>
-                {usable.then(|| view! {
-                    <details class="confirm">
-                        <summary>"Revoke…"</summary>
-                        <ActionForm action=revoke>
-                            <input type="hidden" name="id" value=token.id />
-                            <p>"Revoke " {name} "? Scripts using it stop working at once."</p>
-                            <button type="submit" class="danger">"Confirm revoke"</button>
-                        </ActionForm>
-                    </details>
-                })}
+                {usable
+                    .then(|| {
+                        view! {
+                            <details class="confirm">
+                                <summary>"Revoke…"</summary>
+                                <ActionForm action=revoke>
+                                    <input type="hidden" name="id" value=token.id />
+                                    <p>"Revoke " {name} "? Scripts using it stop working at once."</p>
+                                    <button type="submit" class="danger">
+                                        "Confirm revoke"
+                                    </button>
+                                </ActionForm>
+                            </details>
+                        }
+                    })}
             </td>
         </tr>
     }

@@ -12,23 +12,48 @@ pub fn WorkspaceHomePage() -> impl IntoView {
         <Title text="Your tenants" />
         <Loaded resource=viewer let:viewer>
             {
-                            view! {
+                view! {
                     <h1>"Your tenants"</h1>
-                    {viewer.tenants.is_empty().then(|| view! {
-                        <p class="muted">"You are not a member of any tenant yet. Ask a tenant owner to add you."</p>
-                    })}
-                    <ul class="cards" role="list">
-                        {viewer.tenants.into_iter().map(|membership| {
-                            let slug = membership.tenant.slug.clone();
+                    {viewer
+                        .tenants
+                        .is_empty()
+                        .then(|| {
                             view! {
-                                <li class="card tenant-card">
-                                    <h2><a href=format!("/admin/t/{slug}")>{membership.tenant.name.clone()}</a></h2>
-                                    <p class="muted">{membership.workspace_name.clone()} " · " <code>{slug.clone()}</code></p>
-                                    <p><span class=format!("badge role-{}", membership.role.as_str())>{membership.role.label()}</span></p>
-                                    <p><a href=format!("/admin/t/{slug}/members")>"Members"</a></p>
-                                </li>
+                                <p class="muted">
+                                    "You are not a member of any tenant yet. Ask a tenant owner to add you."
+                                </p>
                             }
-                        }).collect_view()}
+                        })}
+                    <ul class="cards" role="list">
+                        {viewer
+                            .tenants
+                            .into_iter()
+                            .map(|membership| {
+                                let slug = membership.tenant.slug.clone();
+                                view! {
+                                    <li class="card tenant-card">
+                                        <h2>
+                                            <a href=format!(
+                                                "/admin/t/{slug}",
+                                            )>{membership.tenant.name.clone()}</a>
+                                        </h2>
+                                        <p class="muted">
+                                            {membership.workspace_name.clone()} " · "
+                                            <code>{slug.clone()}</code>
+                                        </p>
+                                        <p>
+                                            <span class=format!(
+                                                "badge role-{}",
+                                                membership.role.as_str(),
+                                            )>{membership.role.label()}</span>
+                                        </p>
+                                        <p>
+                                            <a href=format!("/admin/t/{slug}/members")>"Members"</a>
+                                        </p>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
                 }
             }

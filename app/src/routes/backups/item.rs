@@ -27,7 +27,9 @@ pub fn BackupItemPage() -> impl IntoView {
     view! {
         <Title text="Backed-up policy" />
         <Loaded resource=view let:view>
-            {view! { <Item view /> }}
+            {
+                view! { <Item view /> }
+            }
         </Loaded>
     }
 }
@@ -58,14 +60,31 @@ fn tree(value: &Value, depth: usize) -> AnyView {
     let node = |label: String, value: &Value| -> AnyView {
         match value {
             Value::Object(fields) if !fields.is_empty() => view! {
-                <li><details open=depth < 2><summary>{label}</summary>{tree(value, depth + 1)}</details></li>
+                <li>
+                    <details open=depth < 2>
+                        <summary>{label}</summary>
+                        {tree(value, depth + 1)}
+                    </details>
+                </li>
             }
             .into_any(),
             Value::Array(items) if !items.is_empty() => view! {
-                <li><details open=depth < 2><summary>{label} <small class="muted">" (" {items.len()} ")"</small></summary>{tree(value, depth + 1)}</details></li>
+                <li>
+                    <details open=depth < 2>
+                        <summary>{label} <small class="muted">" (" {items.len()} ")"</small></summary>
+                        {tree(value, depth + 1)}
+                    </details>
+                </li>
             }
             .into_any(),
-            other => view! { <li><span class="key">{label}</span> ": " <code>{scalar(other)}</code></li> }.into_any(),
+            other => view! {
+                <li>
+                    <span class="key">{label}</span>
+                    ": "
+                    <code>{scalar(other)}</code>
+                </li>
+            }
+            .into_any(),
         }
     };
     match value {
@@ -73,7 +92,13 @@ fn tree(value: &Value, depth: usize) -> AnyView {
             view! { <ul class="tree">{fields.iter().map(|(key, value)| node(key.clone(), value)).collect_view()}</ul> }.into_any()
         }
         Value::Array(items) => view! {
-            <ul class="tree">{items.iter().enumerate().map(|(index, value)| node(entry_label(index, value), value)).collect_view()}</ul>
+            <ul class="tree">
+                {items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, value)| node(entry_label(index, value), value))
+                    .collect_view()}
+            </ul>
         }
         .into_any(),
         other => view! { <code>{scalar(other)}</code> }.into_any(),
@@ -94,20 +119,45 @@ fn Item(view: BackupItemView) -> impl IntoView {
     view! {
         <Title text=item.policy_name.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
-            " / " <a href=format!("/admin/t/{slug}/backups#set-{}", view.set.id)>{view.set.name.clone()}</a>
-            " / " {item.policy_name.clone()}
+            <a href="/admin">"Tenants"</a>
+            " / "
+            <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
+            " / "
+            <a href=format!("/admin/t/{slug}/backups#set-{}", view.set.id)>{view.set.name.clone()}</a>
+            " / "
+            {item.policy_name.clone()}
         </nav>
         <h1>{item.policy_name.clone()}</h1>
         <dl class="facts">
-            <dt>"Family"</dt><dd>{family} " " <code>{item.policy_type.clone()}</code></dd>
-            <dt>"Graph type"</dt><dd><code>{item.body["@odata.type"].as_str().unwrap_or("—").to_string()}</code></dd>
-            <dt>"Policy id"</dt><dd><code>{item.policy_id.clone()}</code></dd>
-            <dt>"Scope tags"</dt><dd>{if item.scope_tags.is_empty() { "—".to_string() } else {
-                item.scope_tags.iter().map(|tag| match &tag.name { Some(name) => format!("{name} ({})", tag.id), None => tag.id.clone() }).collect::<Vec<_>>().join(", ")
-            }}</dd>
-            <dt>"Backup"</dt><dd>{view.set.name.clone()} " · " {timestamp(view.set.created_at)}</dd>
-            <dt>"Assignments read"</dt><dd>{item.assignments_fetched_at.map(timestamp).unwrap_or_else(|| "—".into())}</dd>
+            <dt>"Family"</dt>
+            <dd>{family} " " <code>{item.policy_type.clone()}</code></dd>
+            <dt>"Graph type"</dt>
+            <dd>
+                <code>{item.body["@odata.type"].as_str().unwrap_or("—").to_string()}</code>
+            </dd>
+            <dt>"Policy id"</dt>
+            <dd>
+                <code>{item.policy_id.clone()}</code>
+            </dd>
+            <dt>"Scope tags"</dt>
+            <dd>
+                {if item.scope_tags.is_empty() {
+                    "—".to_string()
+                } else {
+                    item.scope_tags
+                        .iter()
+                        .map(|tag| match &tag.name {
+                            Some(name) => format!("{name} ({})", tag.id),
+                            None => tag.id.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }}
+            </dd>
+            <dt>"Backup"</dt>
+            <dd>{view.set.name.clone()} " · " {timestamp(view.set.created_at)}</dd>
+            <dt>"Assignments read"</dt>
+            <dd>{item.assignments_fetched_at.map(timestamp).unwrap_or_else(|| "—".into())}</dd>
         </dl>
         <section class="card">
             <h2>"Assignments"</h2>
@@ -115,37 +165,99 @@ fn Item(view: BackupItemView) -> impl IntoView {
                 view! { <p class="muted">"Not assigned."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap"><table class="assignments">
-                        <thead><tr><th scope="col">"Target"</th><th scope="col">"Group"</th><th scope="col">"Filter"</th></tr></thead>
-                        <tbody>{item.assignments.iter().map(|assignment| {
-                            let target = TargetView::of(&assignment.target, assignment.group_name.clone(), assignment.filter_name.clone());
-                            let kind = match &target.other_type { Some(other) => format!("{} ({other})", target.kind.label()), None => target.kind.label().to_string() };
-                            view! {
-                                <tr data-kind=format!("{:?}", target.kind)>
-                                    <td>{kind}</td>
-                                    <td>{target.group_id.clone().map(|id| view! { {target.group_name.clone().unwrap_or_else(|| "(unknown name)".into())} " " <code>{id}</code> })}</td>
-                                    <td>{target.filter_id.clone().map(|id| view! {
-                                        {target.filter_name.clone().unwrap_or_else(|| "(unknown name)".into())} " " <code>{id}</code>
-                                        " · " {target.filter_type.clone().unwrap_or_default()}
-                                    })}</td>
+                    <div class="table-wrap">
+                        <table class="assignments">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Target"</th>
+                                    <th scope="col">"Group"</th>
+                                    <th scope="col">"Filter"</th>
                                 </tr>
-                            }
-                        }).collect_view()}</tbody>
-                    </table></div>
-                }.into_any()
+                            </thead>
+                            <tbody>
+                                {item
+                                    .assignments
+                                    .iter()
+                                    .map(|assignment| {
+                                        let target = TargetView::of(
+                                            &assignment.target,
+                                            assignment.group_name.clone(),
+                                            assignment.filter_name.clone(),
+                                        );
+                                        let kind = match &target.other_type {
+                                            Some(other) => format!("{} ({other})", target.kind.label()),
+                                            None => target.kind.label().to_string(),
+                                        };
+                                        view! {
+                                            <tr data-kind=format!("{:?}", target.kind)>
+                                                <td>{kind}</td>
+                                                <td>
+                                                    {target
+                                                        .group_id
+                                                        .clone()
+                                                        .map(|id| {
+                                                            view! {
+                                                                {target
+                                                                    .group_name
+                                                                    .clone()
+                                                                    .unwrap_or_else(|| "(unknown name)".into())}
+                                                                " "
+                                                                <code>{id}</code>
+                                                            }
+                                                        })}
+                                                </td>
+                                                <td>
+                                                    {target
+                                                        .filter_id
+                                                        .clone()
+                                                        .map(|id| {
+                                                            view! {
+                                                                {target
+                                                                    .filter_name
+                                                                    .clone()
+                                                                    .unwrap_or_else(|| "(unknown name)".into())}
+                                                                " "
+                                                                <code>{id}</code>
+                                                                " · "
+                                                                {target.filter_type.clone().unwrap_or_default()}
+                                                            }
+                                                        })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
             }}
         </section>
         <section class="card">
             <h2>"Settings"</h2>
             {if settings_in_body {
-                view! { <p class="muted">"This family keeps its settings in the policy itself:"</p> {tree(&item.body, 0)} }.into_any()
+                view! {
+                    <p class="muted">"This family keeps its settings in the policy itself:"</p>
+                    {tree(&item.body, 0)}
+                }
+                    .into_any()
             } else {
-                view! { {tree(&item.settings, 0)} <details><summary>"The policy itself"</summary>{tree(&item.body, 1)}</details> }.into_any()
+                view! {
+                    {tree(&item.settings, 0)}
+                    <details>
+                        <summary>"The policy itself"</summary>
+                        {tree(&item.body, 1)}
+                    </details>
+                }
+                    .into_any()
             }}
         </section>
         <details class="card raw">
             <summary>"Raw JSON, as Graph returned it"</summary>
-            <textarea readonly rows="16" spellcheck="false" aria-label="Raw JSON">{raw}</textarea>
+            <textarea readonly rows="16" spellcheck="false" aria-label="Raw JSON">
+                {raw}
+            </textarea>
         </details>
     }
 }

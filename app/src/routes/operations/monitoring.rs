@@ -38,7 +38,9 @@ pub fn MonitoringPage() -> impl IntoView {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
         <Loaded resource=view let:view>
-            {view! { <Runs view params=params.get_untracked() /> }}
+            {
+                view! { <Runs view params=params.get_untracked() /> }
+            }
         </Loaded>
     }
 }
@@ -60,13 +62,25 @@ fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
         <OutcomeChart counts=view.by_outcome.clone() />
         <Filters view=view.clone() params=params.clone() />
         {if view.runs.is_empty() {
-            view! { <p class="muted">{if filtered { "No operations match these filters." } else { "No operations yet." }}</p> }.into_any()
+            view! {
+                <p class="muted">
+                    {if filtered { "No operations match these filters." } else { "No operations yet." }}
+                </p>
+            }
+                .into_any()
         } else {
             view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() /> }.into_any()
         }}
         <nav class="pager" aria-label="Pages">
             {first.map(|href| view! { <a href=href>"← Newest"</a> })}
-            {next.map(|href| view! { <a href=href rel="next">"Older →"</a> })}
+            {next
+                .map(|href| {
+                    view! {
+                        <a href=href rel="next">
+                            "Older →"
+                        </a>
+                    }
+                })}
         </nav>
     }
 }
@@ -80,15 +94,29 @@ fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
         <section class="card chart" aria-labelledby="chart-title">
             <h2 id="chart-title">"Last 24 hours " <small class="muted">{total} " runs"</small></h2>
             <ul class="bars" role="list">
-                {counts.into_iter().map(|(outcome, count)| view! {
-                    <li data-outcome=outcome.as_str()>
-                        <span class="bar-label">{outcome.label()}</span>
-                        <svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
-                            <rect class=format!("bar outcome-{}", outcome.as_str()) width=(count * 100 / most).max(1) height="10" />
-                        </svg>
-                        <span class="bar-count">{count}</span>
-                    </li>
-                }).collect_view()}
+                {counts
+                    .into_iter()
+                    .map(|(outcome, count)| {
+                        view! {
+                            <li data-outcome=outcome.as_str()>
+                                <span class="bar-label">{outcome.label()}</span>
+                                <svg
+                                    class="bar-track"
+                                    viewBox="0 0 100 10"
+                                    preserveAspectRatio="none"
+                                    aria-hidden="true"
+                                >
+                                    <rect
+                                        class=format!("bar outcome-{}", outcome.as_str())
+                                        width=(count * 100 / most).max(1)
+                                        height="10"
+                                    />
+                                </svg>
+                                <span class="bar-count">{count}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
             </ul>
         </section>
     }
@@ -99,43 +127,91 @@ fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
     let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
     view! {
         <Form method="GET" action="/admin/monitoring" attr:class="inline-form filters">
-            <label>"Tenant"
-                <select name="tenant">
+            <label>
+                "Tenant" <select name="tenant">
                     <option value="">"All"</option>
-                    {view.tenants.iter().map(|tenant| view! {
-                        <option value=tenant.slug.clone() selected=selected(&params.tenant, &tenant.slug)>{tenant.name.clone()}</option>
-                    }).collect_view()}
+                    {view
+                        .tenants
+                        .iter()
+                        .map(|tenant| {
+                            view! {
+                                <option
+                                    value=tenant.slug.clone()
+                                    selected=selected(&params.tenant, &tenant.slug)
+                                >
+                                    {tenant.name.clone()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
-            <label>"Operation"
-                <select name="type">
+            <label>
+                "Operation" <select name="type">
                     <option value="">"All"</option>
-                    {OperationKind::ALL.iter().map(|kind| view! {
-                        <option value=kind.as_str() selected=selected(&params.kind, kind.as_str())>{kind.label()}</option>
-                    }).collect_view()}
+                    {OperationKind::ALL
+                        .iter()
+                        .map(|kind| {
+                            view! {
+                                <option value=kind.as_str() selected=selected(&params.kind, kind.as_str())>
+                                    {kind.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
-            <label>"Status"
-                <select name="status">
+            <label>
+                "Status" <select name="status">
                     <option value="">"Any"</option>
-                    {RunStatus::ALL.iter().map(|status| view! {
-                        <option value=status.as_str() selected=selected(&params.status, status.as_str())>{status.label()}</option>
-                    }).collect_view()}
+                    {RunStatus::ALL
+                        .iter()
+                        .map(|status| {
+                            view! {
+                                <option
+                                    value=status.as_str()
+                                    selected=selected(&params.status, status.as_str())
+                                >
+                                    {status.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
-            <label>"Outcome"
-                <select name="outcome">
+            <label>
+                "Outcome" <select name="outcome">
                     <option value="">"Any"</option>
-                    {RunOutcome::ALL.iter().map(|outcome| view! {
-                        <option value=outcome.as_str() selected=selected(&params.outcome, outcome.as_str())>{outcome.label()}</option>
-                    }).collect_view()}
+                    {RunOutcome::ALL
+                        .iter()
+                        .map(|outcome| {
+                            view! {
+                                <option
+                                    value=outcome.as_str()
+                                    selected=selected(&params.outcome, outcome.as_str())
+                                >
+                                    {outcome.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
                 </select>
             </label>
-            <label>"Since " <small class="muted">"(RFC 3339)"</small>
-                <input name="since" value=params.since.clone().unwrap_or_default() placeholder="2026-11-22T00:00:00Z" />
+            <label>
+                "Since " <small class="muted">"(RFC 3339)"</small>
+                <input
+                    name="since"
+                    value=params.since.clone().unwrap_or_default()
+                    placeholder="2026-11-22T00:00:00Z"
+                />
             </label>
-            <label>"Until"
-                <input name="until" value=params.until.clone().unwrap_or_default() placeholder="2026-11-23T00:00:00Z" />
+            <label>
+                "Until"
+                <input
+                    name="until"
+                    value=params.until.clone().unwrap_or_default()
+                    placeholder="2026-11-23T00:00:00Z"
+                />
             </label>
             <button type="submit">"Filter"</button>
             <a href="/admin/monitoring">"Clear"</a>

@@ -34,7 +34,9 @@ pub fn RunPage() -> impl IntoView {
     });
     view! {
         <Loaded resource=view let:view>
-            {view! { <Run view cancel /> }}
+            {
+                view! { <Run view cancel /> }
+            }
         </Loaded>
     }
 }
@@ -77,28 +79,69 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
     let active = run.status.is_active();
     view! {
         <Title text=title.clone() />
-        <nav class="crumbs" aria-label="Breadcrumb"><a href="/admin/monitoring">"Monitoring"</a> " / #" {run.id}</nav>
-        <h1>{title} " " <StatusBadge status=run.status outcome=run.outcome />
-            {view.likely_stale.then(|| view! {
-                " " <span class="badge stale" title=format!("No sign of life from its worker for over {LIKELY_STALE_AFTER_SECS} s. If the worker stopped, the run is retried or failed automatically.")>"Likely stale"</span>
-            })}
-            {(active && run.cancel_requested).then(|| view! { " " <span class="badge">"Cancelling…"</span> })}
+        <nav class="crumbs" aria-label="Breadcrumb">
+            <a href="/admin/monitoring">"Monitoring"</a>
+            " / #"
+            {run.id}
+        </nav>
+        <h1>
+            {title} " " <StatusBadge status=run.status outcome=run.outcome />
+            {view
+                .likely_stale
+                .then(|| {
+                    view! {
+                        " "
+                        <span
+                            class="badge stale"
+                            title=format!(
+                                "No sign of life from its worker for over {LIKELY_STALE_AFTER_SECS} s. If the worker stopped, the run is retried or failed automatically.",
+                            )
+                        >
+                            "Likely stale"
+                        </span>
+                    }
+                })}
+            {(active && run.cancel_requested)
+                .then(|| {
+                    view! {
+                        " "
+                        <span class="badge">"Cancelling…"</span>
+                    }
+                })}
         </h1>
         <ActionNotice action=cancel done="Cancel requested." />
         <dl class="facts">
             <dt>"Tenant"</dt>
-            <dd>{view.tenant.clone().map(|tenant| view! { <a href=format!("/admin/t/{}", tenant.slug)>{tenant.name}</a> }.into_any())
-                .unwrap_or_else(|| "Workspace".into_any())}</dd>
-            <dt>"Started by"</dt><dd>{run.initiator.label().to_string()}</dd>
-            <dt>"Attempt"</dt><dd>{run.attempt}</dd>
-            <dt>"Duration"</dt><dd>{duration(&run, view.now)}</dd>
+            <dd>
+                {view
+                    .tenant
+                    .clone()
+                    .map(|tenant| {
+                        view! { <a href=format!("/admin/t/{}", tenant.slug)>{tenant.name}</a> }.into_any()
+                    })
+                    .unwrap_or_else(|| "Workspace".into_any())}
+            </dd>
+            <dt>"Started by"</dt>
+            <dd>{run.initiator.label().to_string()}</dd>
+            <dt>"Attempt"</dt>
+            <dd>{run.attempt}</dd>
+            <dt>"Duration"</dt>
+            <dd>{duration(&run, view.now)}</dd>
         </dl>
         <section class="card">
             <h2>"Timeline"</h2>
             <ol class="timeline">
-                <li class="done">"Queued " <time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time></li>
-                <li class:done=run.started_at.is_some()>"Started " {run.started_at.map(timestamp).unwrap_or_else(|| "—".into())}</li>
-                <li class:done=run.completed_at.is_some()>"Completed " {run.completed_at.map(timestamp).unwrap_or_else(|| "—".into())}</li>
+                <li class="done">
+                    "Queued " <time datetime=run.created_at.to_rfc3339()>{timestamp(run.created_at)}</time>
+                </li>
+                <li class:done=run
+                    .started_at
+                    .is_some()>"Started " {run.started_at.map(timestamp).unwrap_or_else(|| "—".into())}</li>
+                <li class:done=run
+                    .completed_at
+                    .is_some()>
+                    "Completed " {run.completed_at.map(timestamp).unwrap_or_else(|| "—".into())}
+                </li>
             </ol>
         </section>
         <section class="card">
@@ -109,20 +152,53 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
                 <span>"Failed " <strong>{run.counters.failed}</strong></span>
             </p>
             <Progress counters=run.counters />
-            {run.context.get("progressNote").and_then(|note| note.as_str()).map(|note| view! {
-                <p class="progress-note" role="status">{note.to_string()}</p>
-            })}
+            {run
+                .context
+                .get("progressNote")
+                .and_then(|note| note.as_str())
+                .map(|note| {
+                    view! {
+                        <p class="progress-note" role="status">
+                            {note.to_string()}
+                        </p>
+                    }
+                })}
         </section>
-        {(!links.is_empty()).then(|| view! {
-            <section class="card">
-                <h2>"Related"</h2>
-                <ul>{links.into_iter().map(|(href, label)| view! { <li><a href=href>{label}</a></li> }).collect_view()}</ul>
-            </section>
-        })}
+        {(!links.is_empty())
+            .then(|| {
+                view! {
+                    <section class="card">
+                        <h2>"Related"</h2>
+                        <ul>
+                            {links
+                                .into_iter()
+                                .map(|(href, label)| {
+                                    view! {
+                                        <li>
+                                            <a href=href>{label}</a>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    </section>
+                }
+            })}
         <section class="card">
             <h2>"Context"</h2>
             <dl class="facts">
-                {run.context.iter().map(|(key, value)| view! { <dt>{key.clone()}</dt><dd><code>{show_value(value)}</code></dd> }).collect_view()}
+                {run
+                    .context
+                    .iter()
+                    .map(|(key, value)| {
+                        view! {
+                            <dt>{key.clone()}</dt>
+                            <dd>
+                                <code>{show_value(value)}</code>
+                            </dd>
+                        }
+                    })
+                    .collect_view()}
             </dl>
         </section>
         <section>
@@ -131,31 +207,61 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
                 view! { <p class="muted">"None."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap"><table class="failures">
-                        <thead><tr><th scope="col">"Code"</th><th scope="col">"Reason"</th><th scope="col">"Message"</th><th scope="col">"When"</th></tr></thead>
-                        <tbody>
-                            {run.failures.iter().map(|failure| view! {
+                    <div class="table-wrap">
+                        <table class="failures">
+                            <thead>
                                 <tr>
-                                    <td><code>{failure.code.clone()}</code></td>
-                                    <td><code>{failure.reason_code.clone()}</code></td>
-                                    <td>{failure.message.clone()}</td>
-                                    <td>{timestamp(failure.at)}</td>
+                                    <th scope="col">"Code"</th>
+                                    <th scope="col">"Reason"</th>
+                                    <th scope="col">"Message"</th>
+                                    <th scope="col">"When"</th>
                                 </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table></div>
-                }.into_any()
+                            </thead>
+                            <tbody>
+                                {run
+                                    .failures
+                                    .iter()
+                                    .map(|failure| {
+                                        view! {
+                                            <tr>
+                                                <td>
+                                                    <code>{failure.code.clone()}</code>
+                                                </td>
+                                                <td>
+                                                    <code>{failure.reason_code.clone()}</code>
+                                                </td>
+                                                <td>{failure.message.clone()}</td>
+                                                <td>{timestamp(failure.at)}</td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
             }}
         </section>
-        {active.then(|| view! {
-            <details class="confirm">
-                <summary>"Cancel this operation…"</summary>
-                <ActionForm action=cancel>
-                    <input type="hidden" name="id" value=run.id />
-                    <p>"A queued run stops at once; a running one stops after the item it is working on."</p>
-                    <GatedButton allowed=view.can_cancel capability=Capability::OperationsStart label="Cancel operation" class="danger" />
-                </ActionForm>
-            </details>
-        })}
+        {active
+            .then(|| {
+                view! {
+                    <details class="confirm">
+                        <summary>"Cancel this operation…"</summary>
+                        <ActionForm action=cancel>
+                            <input type="hidden" name="id" value=run.id />
+                            <p>
+                                "A queued run stops at once; a running one stops after the item it is working on."
+                            </p>
+                            <GatedButton
+                                allowed=view.can_cancel
+                                capability=Capability::OperationsStart
+                                label="Cancel operation"
+                                class="danger"
+                            />
+                        </ActionForm>
+                    </details>
+                }
+            })}
     }
 }

@@ -70,7 +70,9 @@ pub fn PipelinePage() -> impl IntoView {
     let actions = Actions { run, stop, reset, save, delete };
     view! {
         <Loaded resource=view let:view>
-            {view! { <Pipeline view actions console /> }}
+            {
+                view! { <Pipeline view actions console /> }
+            }
         </Loaded>
     }
 }
@@ -96,66 +98,116 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
     let refresh = format!("/admin/pipelines/{id}");
     view! {
         <Title text=pipeline.name.clone() />
-        <p class="crumbs"><a href="/admin/pipelines">"Pipelines"</a></p>
+        <p class="crumbs">
+            <a href="/admin/pipelines">"Pipelines"</a>
+        </p>
         <h1>{pipeline.name.clone()} " " <StateBadge state /></h1>
         <p class="muted">{pipeline.description.clone()}</p>
         <dl class="facts">
-            <dt>"Owner"</dt><dd>{pipeline.owner.clone()}</dd>
-            <dt>"Workspace"</dt><dd>{pipeline.account.clone()}</dd>
-            <dt>"Runs"</dt><dd>{pipeline.run_count}</dd>
-            <dt>"Updated"</dt><dd>{timestamp(pipeline.updated_at)}</dd>
+            <dt>"Owner"</dt>
+            <dd>{pipeline.owner.clone()}</dd>
+            <dt>"Workspace"</dt>
+            <dd>{pipeline.account.clone()}</dd>
+            <dt>"Runs"</dt>
+            <dd>{pipeline.run_count}</dd>
+            <dt>"Updated"</dt>
+            <dd>{timestamp(pipeline.updated_at)}</dd>
         </dl>
         <ActionNotice action=run done="Run started." />
         <ActionNotice action=stop done="Stop requested: the current step finishes, the rest are skipped." />
         <ActionNotice action=reset done="The pipeline run status has been reset." />
-        {can_write.then(|| view! {
-            <div class="row-actions pipeline-actions">
-                <ActionForm action=run attr:class="inline-form">
-                    <input type="hidden" name="id" value=id />
-                    <button type="submit" class="primary" disabled=running || state == PipelineState::Paused>"Run"</button>
-                </ActionForm>
-                {running.then(|| view! {
-                    <ActionForm action=stop attr:class="inline-form">
-                        <input type="hidden" name="id" value=id />
-                        <button type="submit" class="danger">"Stop"</button>
-                    </ActionForm>
-                })}
-                {(!running && (state != PipelineState::Idle || current.is_some())).then(|| view! {
-                    <ActionForm action=reset attr:class="inline-form">
-                        <input type="hidden" name="id" value=id />
-                        <button type="submit">"Reset"</button>
-                    </ActionForm>
-                })}
-            </div>
-        })}
-        {(state == PipelineState::Paused).then(|| view! {
-            <p class="notice error" role="status">"Paused after a failed step. Reset it to run again."</p>
-        })}
+        {can_write
+            .then(|| {
+                view! {
+                    <div class="row-actions pipeline-actions">
+                        <ActionForm action=run attr:class="inline-form">
+                            <input type="hidden" name="id" value=id />
+                            <button
+                                type="submit"
+                                class="primary"
+                                disabled=running || state == PipelineState::Paused
+                            >
+                                "Run"
+                            </button>
+                        </ActionForm>
+                        {running
+                            .then(|| {
+                                view! {
+                                    <ActionForm action=stop attr:class="inline-form">
+                                        <input type="hidden" name="id" value=id />
+                                        <button type="submit" class="danger">
+                                            "Stop"
+                                        </button>
+                                    </ActionForm>
+                                }
+                            })}
+                        {(!running && (state != PipelineState::Idle || current.is_some()))
+                            .then(|| {
+                                view! {
+                                    <ActionForm action=reset attr:class="inline-form">
+                                        <input type="hidden" name="id" value=id />
+                                        <button type="submit">"Reset"</button>
+                                    </ActionForm>
+                                }
+                            })}
+                    </div>
+                }
+            })}
+        {(state == PipelineState::Paused)
+            .then(|| {
+                view! {
+                    <p class="notice error" role="status">
+                        "Paused after a failed step. Reset it to run again."
+                    </p>
+                }
+            })}
         <section class="card">
             <h2>"Current run"</h2>
             {match current {
                 Some(run) => {
-                    let counters = Counters { total: run.total, processed: run.processed, failed: run.failed };
+                    let counters = Counters {
+                        total: run.total,
+                        processed: run.processed,
+                        failed: run.failed,
+                    };
                     view! {
-                        <p>"Run " {run.run_count} " "
-                            <StatusBadge status=run.status outcome=run.outcome />
-                            " · " <a href=run_href(run.operation_run_id)>"Operation run #" {run.operation_run_id}</a></p>
+                        <p>
+                            "Run " {run.run_count} " " <StatusBadge status=run.status outcome=run.outcome />
+                            " · "
+                            <a href=run_href(
+                                run.operation_run_id,
+                            )>"Operation run #" {run.operation_run_id}</a>
+                        </p>
                         <Progress counters />
-                    }.into_any()
+                    }
+                        .into_any()
                 }
                 None => view! { <p class="muted">"No current run."</p> }.into_any(),
             }}
             <h3>"Console" {view.console_run.map(|n| format!(" · run {n}"))}</h3>
             <ol class="console" node_ref=console aria-live="polite">
-                {view.console.iter().map(|line| view! {
-                    <li class=format!("line-{}", line.status)>
-                        <time datetime=line.created_at.to_rfc3339()>{line.created_at.format("%H:%M:%S").to_string()}</time>
-                        " " {line.message.clone()}
-                    </li>
-                }).collect_view()}
+                {view
+                    .console
+                    .iter()
+                    .map(|line| {
+                        view! {
+                            <li class=format!("line-{}", line.status)>
+                                <time datetime=line
+                                    .created_at
+                                    .to_rfc3339()>{line.created_at.format("%H:%M:%S").to_string()}</time>
+                                " "
+                                {line.message.clone()}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
                 {view.console.is_empty().then(|| view! { <li class="muted">"Nothing yet."</li> })}
             </ol>
-            <noscript><p><a href=refresh>"Refresh"</a></p></noscript>
+            <noscript>
+                <p>
+                    <a href=refresh>"Refresh"</a>
+                </p>
+            </noscript>
         </section>
         <section class="card">
             <h2>"Steps"</h2>
@@ -172,49 +224,106 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                 view! { <p class="muted">"Never run."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap"><table class="runs">
-                        <thead><tr><th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Steps done"</th><th scope="col">"Operation run"</th></tr></thead>
-                        <tbody>{view.runs.iter().map(|run| view! {
-                            <tr>
-                                <td>{run.run_count}</td>
-                                <td><StatusBadge status=run.status outcome=run.outcome /></td>
-                                <td>{run.processed} " of " {run.total} {(run.failed > 0).then(|| format!(" ({} failed)", run.failed))}</td>
-                                <td><a href=run_href(run.operation_run_id)>"#" {run.operation_run_id}</a></td>
-                            </tr>
-                        }).collect_view()}</tbody>
-                    </table></div>
-                }.into_any()
+                    <div class="table-wrap">
+                        <table class="runs">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Run"</th>
+                                    <th scope="col">"Status"</th>
+                                    <th scope="col">"Steps done"</th>
+                                    <th scope="col">"Operation run"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {view
+                                    .runs
+                                    .iter()
+                                    .map(|run| {
+                                        view! {
+                                            <tr>
+                                                <td>{run.run_count}</td>
+                                                <td>
+                                                    <StatusBadge status=run.status outcome=run.outcome />
+                                                </td>
+                                                <td>
+                                                    {run.processed} " of " {run.total}
+                                                    {(run.failed > 0)
+                                                        .then(|| format!(" ({} failed)", run.failed))}
+                                                </td>
+                                                <td>
+                                                    <a href=run_href(
+                                                        run.operation_run_id,
+                                                    )>"#" {run.operation_run_id}</a>
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                    .into_any()
             }}
         </section>
-        {can_write.then(|| view! {
-            <details class="confirm">
-                <summary>"Delete pipeline…"</summary>
-                <ActionForm action=delete>
-                    <input type="hidden" name="id" value=id />
-                    <p>"Delete " {pipeline.name.clone()} "? Its runs stay in Monitoring."</p>
-                    <button type="submit" class="danger">"Confirm delete"</button>
-                </ActionForm>
-            </details>
-            <ActionNotice action=delete done="Deleted." />
-        })}
+        {can_write
+            .then(|| {
+                view! {
+                    <details class="confirm">
+                        <summary>"Delete pipeline…"</summary>
+                        <ActionForm action=delete>
+                            <input type="hidden" name="id" value=id />
+                            <p>"Delete " {pipeline.name.clone()} "? Its runs stay in Monitoring."</p>
+                            <button type="submit" class="danger">
+                                "Confirm delete"
+                            </button>
+                        </ActionForm>
+                    </details>
+                    <ActionNotice action=delete done="Deleted." />
+                }
+            })}
     }
 }
 
 #[component]
 fn StepsTable(steps: Vec<Step>) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="steps">
-            <thead><tr><th scope="col">"#"</th><th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Params"</th><th scope="col">"On failure"</th></tr></thead>
-            <tbody>{steps.into_iter().enumerate().map(|(n, step)| view! {
-                <tr>
-                    <td>{n + 1}</td>
-                    <td>{step.name}</td>
-                    <td><code>{step.kind}</code></td>
-                    <td><code>{serde_json::Value::Object(step.params).to_string()}</code></td>
-                    <td>{if step.on_failure == OnFailure::Pause { "pause" } else { "stop" }}</td>
-                </tr>
-            }).collect_view()}</tbody>
-        </table></div>
+        <div class="table-wrap">
+            <table class="steps">
+                <thead>
+                    <tr>
+                        <th scope="col">"#"</th>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Params"</th>
+                        <th scope="col">"On failure"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {steps
+                        .into_iter()
+                        .enumerate()
+                        .map(|(n, step)| {
+                            view! {
+                                <tr>
+                                    <td>{n + 1}</td>
+                                    <td>{step.name}</td>
+                                    <td>
+                                        <code>{step.kind}</code>
+                                    </td>
+                                    <td>
+                                        <code>{serde_json::Value::Object(step.params).to_string()}</code>
+                                    </td>
+                                    <td>
+                                        {if step.on_failure == OnFailure::Pause { "pause" } else { "stop" }}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
@@ -230,50 +339,141 @@ fn StepsEditor(view: PipelineView, save: ServerAction<SavePipeline>) -> impl Int
         <ActionForm action=save attr:class="stacked-form steps-editor">
             <input type="hidden" name="id" value=pipeline.id />
             <label>"Name" <input name="name" required maxlength="120" value=pipeline.name /></label>
-            <label>"Description" <input name="description" maxlength="2000" value=pipeline.description /></label>
-            <div class="table-wrap"><table class="steps">
-                <thead><tr><th scope="col">"Order"</th><th scope="col">"Name"</th><th scope="col">"Kind"</th>
-                    <th scope="col">"Params (JSON)"</th><th scope="col">"On failure"</th><th scope="col">"Remove"</th></tr></thead>
-                <tbody>
-                    {steps.into_iter().enumerate().map(|(n, step)| {
-                        let field = move |name: &str| format!("steps[{n}][{name}]");
-                        let blank = step.is_none();
-                        let step = step.unwrap_or(Step { name: String::new(), kind: "wait".into(), params: Default::default(), on_failure: OnFailure::Stop });
-                        let params = if blank { String::new() } else { serde_json::Value::Object(step.params.clone()).to_string() };
-                        let kind = step.kind.clone();
-                        let pause = step.on_failure == OnFailure::Pause;
-                        view! {
-                            <tr class:new-step=blank>
-                                <td><input type="number" name=field("order") value=n + 1 min="1" max=rows aria-label="Order" class="order" /></td>
-                                <td><input name=field("name") value=step.name maxlength="100" aria-label="Step name"
-                                    placeholder=if blank { "New step" } else { "" } /></td>
-                                <td><select name=field("kind") aria-label="Kind">
-                                    {StepKind::ALL.iter().map(|option| view! {
-                                        <option value=option.as_str() selected=kind == option.as_str()>{option.as_str()}</option>
-                                    }).collect_view()}
-                                </select></td>
-                                <td><textarea name=field("params") rows="2" aria-label="Params">{params}</textarea></td>
-                                <td><select name=field("on_failure") aria-label="On failure">
-                                    <option value="stop" selected=!pause>"stop"</option>
-                                    <option value="pause" selected=pause>"pause"</option>
-                                </select></td>
-                                <td>{(!blank).then(|| view! {
-                                    <label class="check"><input type="checkbox" name=field("remove") value="on" />"Remove"</label>
-                                })}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table></div>
+            <label>
+                "Description" <input name="description" maxlength="2000" value=pipeline.description />
+            </label>
+            <div class="table-wrap">
+                <table class="steps">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Order"</th>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Kind"</th>
+                            <th scope="col">"Params (JSON)"</th>
+                            <th scope="col">"On failure"</th>
+                            <th scope="col">"Remove"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {steps
+                            .into_iter()
+                            .enumerate()
+                            .map(|(n, step)| {
+                                let field = move |name: &str| format!("steps[{n}][{name}]");
+                                let blank = step.is_none();
+                                let step = step
+                                    .unwrap_or(Step {
+                                        name: String::new(),
+                                        kind: "wait".into(),
+                                        params: Default::default(),
+                                        on_failure: OnFailure::Stop,
+                                    });
+                                let params = if blank {
+                                    String::new()
+                                } else {
+                                    serde_json::Value::Object(step.params.clone()).to_string()
+                                };
+                                let kind = step.kind.clone();
+                                let pause = step.on_failure == OnFailure::Pause;
+                                view! {
+                                    <tr class:new-step=blank>
+                                        <td>
+                                            <input
+                                                type="number"
+                                                name=field("order")
+                                                value=n + 1
+                                                min="1"
+                                                max=rows
+                                                aria-label="Order"
+                                                class="order"
+                                            />
+                                        </td>
+                                        <td>
+                                            <input
+                                                name=field("name")
+                                                value=step.name
+                                                maxlength="100"
+                                                aria-label="Step name"
+                                                placeholder=if blank { "New step" } else { "" }
+                                            />
+                                        </td>
+                                        <td>
+                                            <select name=field("kind") aria-label="Kind">
+                                                {StepKind::ALL
+                                                    .iter()
+                                                    .map(|option| {
+                                                        view! {
+                                                            <option
+                                                                value=option.as_str()
+                                                                selected=kind == option.as_str()
+                                                            >
+                                                                {option.as_str()}
+                                                            </option>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </select>
+                                        </td>
+                                        <td>
+                                            <textarea name=field("params") rows="2" aria-label="Params">
+                                                {params}
+                                            </textarea>
+                                        </td>
+                                        <td>
+                                            <select name=field("on_failure") aria-label="On failure">
+                                                <option value="stop" selected=!pause>
+                                                    "stop"
+                                                </option>
+                                                <option value="pause" selected=pause>
+                                                    "pause"
+                                                </option>
+                                            </select>
+                                        </td>
+                                        <td>
+                                            {(!blank)
+                                                .then(|| {
+                                                    view! {
+                                                        <label class="check">
+                                                            <input type="checkbox" name=field("remove") value="on" />
+                                                            "Remove"
+                                                        </label>
+                                                    }
+                                                })}
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
             <details>
                 <summary>"Params by kind"</summary>
                 <dl class="facts">
-                    {PARAM_EXAMPLES.iter().map(|(kind, example)| view! { <dt><code>{*kind}</code></dt><dd><code>{*example}</code></dd> }).collect_view()}
+                    {PARAM_EXAMPLES
+                        .iter()
+                        .map(|(kind, example)| {
+                            view! {
+                                <dt>
+                                    <code>{*kind}</code>
+                                </dt>
+                                <dd>
+                                    <code>{*example}</code>
+                                </dd>
+                            }
+                        })
+                        .collect_view()}
                 </dl>
             </details>
-            <label>"Access (JSON: users by e-mail or roles, read or write; only the owner or a Site Admin changes it)"
-                <textarea name="access" rows="2">{access}</textarea></label>
-            <button type="submit" class="primary">"Save pipeline"</button>
+            <label>
+                "Access (JSON: users by e-mail or roles, read or write; only the owner or a Site Admin changes it)"
+                <textarea name="access" rows="2">
+                    {access}
+                </textarea>
+            </label>
+            <button type="submit" class="primary">
+                "Save pipeline"
+            </button>
         </ActionForm>
     }
 }

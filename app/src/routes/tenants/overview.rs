@@ -18,27 +18,52 @@ pub fn TenantOverviewPage() -> impl IntoView {
                 let slug = membership.tenant.slug.clone();
                 view! {
                     <Title text=membership.tenant.name.clone() />
-                    <nav class="crumbs" aria-label="Breadcrumb"><a href="/admin">"Tenants"</a> " / " {membership.tenant.name.clone()}</nav>
+                    <nav class="crumbs" aria-label="Breadcrumb">
+                        <a href="/admin">"Tenants"</a>
+                        " / "
+                        {membership.tenant.name.clone()}
+                    </nav>
                     <h1>{membership.tenant.name.clone()}</h1>
                     <TenantTabs slug=slug.clone() current=TenantTab::Overview />
                     <dl class="facts">
-                        <dt>"Workspace"</dt><dd>{membership.workspace_name.clone()}</dd>
-                        <dt>"Slug"</dt><dd><code>{slug.clone()}</code></dd>
-                        <dt>"External tenant id"</dt><dd><code>{membership.tenant.external_tenant_id.clone()}</code></dd>
-                        <dt>"Your role"</dt><dd><span class=format!("badge role-{}", membership.role.as_str())>{membership.role.label()}</span></dd>
+                        <dt>"Workspace"</dt>
+                        <dd>{membership.workspace_name.clone()}</dd>
+                        <dt>"Slug"</dt>
+                        <dd>
+                            <code>{slug.clone()}</code>
+                        </dd>
+                        <dt>"External tenant id"</dt>
+                        <dd>
+                            <code>{membership.tenant.external_tenant_id.clone()}</code>
+                        </dd>
+                        <dt>"Your role"</dt>
+                        <dd>
+                            <span class=format!(
+                                "badge role-{}",
+                                membership.role.as_str(),
+                            )>{membership.role.label()}</span>
+                        </dd>
                     </dl>
                     <h2>"What your role allows"</h2>
                     <ul class="capabilities" role="list">
-                        {Capability::ALL.into_iter().map(|capability| {
-                            let allowed = membership.can(capability);
-                            view! {
-                                <li class:allowed=allowed>
-                                    <span aria-hidden="true">{if allowed { "✓" } else { "—" }}</span>
-                                    <code>{capability.as_str()}</code>
-                                    {(!allowed).then(|| view! { <small class="muted">{capability.requirement_hint()}</small> })}
-                                </li>
-                            }
-                        }).collect_view()}
+                        {Capability::ALL
+                            .into_iter()
+                            .map(|capability| {
+                                let allowed = membership.can(capability);
+                                view! {
+                                    <li class:allowed=allowed>
+                                        <span aria-hidden="true">{if allowed { "✓" } else { "—" }}</span>
+                                        <code>{capability.as_str()}</code>
+                                        {(!allowed)
+                                            .then(|| {
+                                                view! {
+                                                    <small class="muted">{capability.requirement_hint()}</small>
+                                                }
+                                            })}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
                 }
             }

@@ -23,7 +23,9 @@ pub fn SettingsPage() -> impl IntoView {
     view! {
         <Title text="Settings" />
         <Loaded resource=view let:view>
-            {view! { <Settings view save check /> }}
+            {
+                view! { <Settings view save check /> }
+            }
         </Loaded>
     }
 }
@@ -39,34 +41,72 @@ fn CheckResult(check: ConnectionCheck) -> impl IntoView {
     view! {
         <section class="card check" id="check" aria-live="polite">
             <h2>"Connection check " <small class="muted">{timestamp(check.checked_at)}</small></h2>
-            <p class=if check.all_readable() { "notice ok" } else { "notice error" } role="status">{summary}</p>
+            <p class=if check.all_readable() { "notice ok" } else { "notice error" } role="status">
+                {summary}
+            </p>
             <dl class="facts">
-                <dt>"Token issued in tenant"</dt><dd><code>{check.token_tenant.clone().unwrap_or_else(|| "(not stated by the token)".into())}</code></dd>
-                <dt>"Token expires"</dt><dd>{timestamp(check.token_expires_at)}</dd>
+                <dt>"Token issued in tenant"</dt>
+                <dd>
+                    <code>
+                        {check.token_tenant.clone().unwrap_or_else(|| "(not stated by the token)".into())}
+                    </code>
+                </dd>
+                <dt>"Token expires"</dt>
+                <dd>{timestamp(check.token_expires_at)}</dd>
                 <dt>"Application permissions granted"</dt>
-                <dd>{if check.roles.is_empty() { "none stated".to_string() } else { check.roles.join(", ") }}</dd>
+                <dd>
+                    {if check.roles.is_empty() { "none stated".to_string() } else { check.roles.join(", ") }}
+                </dd>
             </dl>
-            <div class="table-wrap"><table class="access">
-                <thead><tr><th scope="col">"Reads"</th><th scope="col">"Graph path"</th><th scope="col">"Result"</th></tr></thead>
-                <tbody>
-                    {check.checks.into_iter().map(|access| view! {
-                        <tr data-area=access.area.clone() data-readable=access.readable.to_string()>
-                            <td>{access.area.clone()}</td>
-                            <td><code>{access.path.clone()}</code></td>
-                            <td>{if access.readable {
-                                view! { <span class="badge outcome-succeeded">"readable"</span> }.into_any()
-                            } else {
-                                view! {
-                                    <span class="badge outcome-failed">"not readable"</span>
-                                    " Needs the application permission " <code>{access.permission.clone()}</code>
-                                    " (with admin consent). "
-                                    <small class="muted">{access.message.clone().unwrap_or_default()}</small>
-                                }.into_any()
-                            }}</td>
+            <div class="table-wrap">
+                <table class="access">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Reads"</th>
+                            <th scope="col">"Graph path"</th>
+                            <th scope="col">"Result"</th>
                         </tr>
-                    }).collect_view()}
-                </tbody>
-            </table></div>
+                    </thead>
+                    <tbody>
+                        {check
+                            .checks
+                            .into_iter()
+                            .map(|access| {
+                                view! {
+                                    <tr
+                                        data-area=access.area.clone()
+                                        data-readable=access.readable.to_string()
+                                    >
+                                        <td>{access.area.clone()}</td>
+                                        <td>
+                                            <code>{access.path.clone()}</code>
+                                        </td>
+                                        <td>
+                                            {if access.readable {
+                                                view! {
+                                                    <span class="badge outcome-succeeded">"readable"</span>
+                                                }
+                                                    .into_any()
+                                            } else {
+                                                view! {
+                                                    <span class="badge outcome-failed">"not readable"</span>
+                                                    " Needs the application permission "
+                                                    <code>{access.permission.clone()}</code>
+                                                    " (with admin consent). "
+                                                    <small class="muted">
+                                                        {access.message.clone().unwrap_or_default()}
+                                                    </small>
+                                                }
+                                                    .into_any()
+                                            }}
+                                        </td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
         </section>
     }
 }
@@ -102,15 +142,20 @@ fn Settings(
         None => "Enter a client secret or a certificate.".to_string(),
     };
     let check_failed = move || {
-        check
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="notice error" role="alert">{error.to_string()}</p> })
+        check.value().get().and_then(Result::err).map(|error| {
+            view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+        })
     };
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
-            <a href="/admin">"Tenants"</a> " / " <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a> " / Settings"
+            <a href="/admin">"Tenants"</a>
+            " / "
+            <a href=format!("/admin/t/{slug}")>{tenant.name.clone()}</a>
+            " / Settings"
         </nav>
         <h1>"Settings of " {tenant.name.clone()}</h1>
         <TenantTabs slug=slug.clone() current=TenantTab::Settings />
@@ -119,36 +164,93 @@ fn Settings(
         {view.last_check.clone().map(|check| view! { <CheckResult check /> })}
         <section class="card">
             <h2>"Provider connection"</h2>
-            <p class="muted">{match &view.connection {
-                Some(connection) => format!("Last set {}. Token requests ask for the scope {}.", timestamp(connection.updated_at), connection.effective_scope),
-                None => "Not connected yet: operations on this tenant fail until it is.".to_string(),
-            }}</p>
+            <p class="muted">
+                {match &view.connection {
+                    Some(connection) => {
+                        format!(
+                            "Last set {}. Token requests ask for the scope {}.",
+                            timestamp(connection.updated_at),
+                            connection.effective_scope,
+                        )
+                    }
+                    None => "Not connected yet: operations on this tenant fail until it is.".to_string(),
+                }}
+            </p>
             <ActionForm action=save attr:class="stacked-form">
                 <input type="hidden" name="tenant" value=save_slug />
-                <label>"API base URL " <small class="muted">"(Graph's beta: the settings catalog exists only there)"</small>
-                    <input type="url" name="base_url" value=base_url placeholder=DEFAULT_BASE_URL disabled=!can_manage /></label>
-                <label>"Token URL " <small class="muted">"(https://login.microsoftonline.com/{directory-id}/oauth2/v2.0/token)"</small>
-                    <input type="url" name="token_url" required value=token_url disabled=!can_manage /></label>
-                <label>"Application (client) id" <input name="client_id" required value=client_id disabled=!can_manage /></label>
-                <label>"Scope " <small class="muted">"(optional; by default {scheme}://{host}/.default of the base URL)"</small>
-                    <input name="scope" value=scope placeholder="https://graph.microsoft.com/.default" disabled=!can_manage /></label>
+                <label>
+                    "API base URL "
+                    <small class="muted">"(Graph's beta: the settings catalog exists only there)"</small>
+                    <input
+                        type="url"
+                        name="base_url"
+                        value=base_url
+                        placeholder=DEFAULT_BASE_URL
+                        disabled=!can_manage
+                    />
+                </label>
+                <label>
+                    "Token URL "
+                    <small class="muted">
+                        "(https://login.microsoftonline.com/{directory-id}/oauth2/v2.0/token)"
+                    </small>
+                    <input type="url" name="token_url" required value=token_url disabled=!can_manage />
+                </label>
+                <label>
+                    "Application (client) id"
+                    <input name="client_id" required value=client_id disabled=!can_manage />
+                </label>
+                <label>
+                    "Scope "
+                    <small class="muted">
+                        "(optional; by default {scheme}://{host}/.default of the base URL)"
+                    </small>
+                    <input
+                        name="scope"
+                        value=scope
+                        placeholder="https://graph.microsoft.com/.default"
+                        disabled=!can_manage
+                    />
+                </label>
                 <fieldset>
                     <legend>"Credential"</legend>
                     <p class="muted">{stored}</p>
-                    <label>"Client secret"
-                        <input type="password" name="client_secret" autocomplete="off" disabled=!can_manage /></label>
-                    <label>"…or certificate with its private key (PEM)"
-                        <textarea name="client_certificate" rows="4" autocomplete="off" spellcheck="false"
-                            placeholder="-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n…" disabled=!can_manage></textarea></label>
+                    <label>
+                        "Client secret"
+                        <input type="password" name="client_secret" autocomplete="off" disabled=!can_manage />
+                    </label>
+                    <label>
+                        "…or certificate with its private key (PEM)"
+                        <textarea
+                            name="client_certificate"
+                            rows="4"
+                            autocomplete="off"
+                            spellcheck="false"
+                            placeholder="-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n…"
+                            disabled=!can_manage
+                        ></textarea>
+                    </label>
                 </fieldset>
-                <GatedButton allowed=can_manage capability=Capability::SettingsManage label="Save connection" class="primary" />
+                <GatedButton
+                    allowed=can_manage
+                    capability=Capability::SettingsManage
+                    label="Save connection"
+                    class="primary"
+                />
             </ActionForm>
-            {connected.then(|| view! {
-                <ActionForm action=check attr:class="inline-form">
-                    <input type="hidden" name="tenant" value=check_slug />
-                    <GatedButton allowed=can_manage capability=Capability::SettingsManage label="Check connection" />
-                </ActionForm>
-            })}
+            {connected
+                .then(|| {
+                    view! {
+                        <ActionForm action=check attr:class="inline-form">
+                            <input type="hidden" name="tenant" value=check_slug />
+                            <GatedButton
+                                allowed=can_manage
+                                capability=Capability::SettingsManage
+                                label="Check connection"
+                            />
+                        </ActionForm>
+                    }
+                })}
         </section>
     }
 }

@@ -25,7 +25,9 @@ pub fn ToolPage() -> impl IntoView {
     );
     view! {
         <Loaded resource=view let:view>
-            {view! { <Tool view update delete /> }}
+            {
+                view! { <Tool view update delete /> }
+            }
         </Loaded>
     }
 }
@@ -37,30 +39,68 @@ fn Tool(view: ToolView, update: ServerAction<UpdateTool>, delete: ServerAction<D
     let id = tool.id;
     view! {
         <Title text=tool.name.clone() />
-        <p class="crumbs"><a href="/admin/registry">"Tool registry"</a></p>
+        <p class="crumbs">
+            <a href="/admin/registry">"Tool registry"</a>
+        </p>
         <h1>{tool.name.clone()}</h1>
         <dl class="facts">
-            <dt>"Owner"</dt><dd>{tool.owner.clone()}</dd>
-            <dt>"Workspace"</dt><dd>{tool.account.clone()}</dd>
-            <dt>"Updated"</dt><dd>{timestamp(tool.updated_at)}</dd>
+            <dt>"Owner"</dt>
+            <dd>{tool.owner.clone()}</dd>
+            <dt>"Workspace"</dt>
+            <dd>{tool.account.clone()}</dd>
+            <dt>"Updated"</dt>
+            <dd>{timestamp(tool.updated_at)}</dd>
         </dl>
-        {move || update.value().get().map(|result| match result {
-            Ok(dropped) if dropped.is_empty() => view! { <p class="notice ok" role="status">"Saved."</p> }.into_any(),
-            Ok(dropped) => view! {
-                <p class="notice error" role="status">"Saved. The address moved to another origin, so these secrets were dropped; enter them again: "
-                    <strong>{dropped.join(", ")}</strong></p>
-            }.into_any(),
-            Err(error) => view! { <p class="notice error" role="alert">{error.to_string()}</p> }.into_any(),
-        })}
+        {move || {
+            update
+                .value()
+                .get()
+                .map(|result| match result {
+                    Ok(dropped) if dropped.is_empty() => {
+                        view! {
+                            <p class="notice ok" role="status">
+                                "Saved."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Ok(dropped) => {
+                        view! {
+                            <p class="notice error" role="status">
+                                "Saved. The address moved to another origin, so these secrets were dropped; enter them again: "
+                                <strong>{dropped.join(", ")}</strong>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Err(error) => {
+                        view! {
+                            <p class="notice error" role="alert">
+                                {error.to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
+                })
+        }}
         {if view.can_write {
             view! {
                 <section class="card">
                     <ActionForm action=update attr:class="stacked-form">
                         <input type="hidden" name="id" value=id />
-                        <label>"Tool (JSON)" <textarea name="json" rows="18" class="json" spellcheck="false">{json}</textarea></label>
-                        <p class="muted">"Secrets show as ******** and keep their value unless you type a new one; null removes one. "
-                            <code>"_id"</code> ", " <code>"createdAt"</code> " and " <code>"updatedAt"</code> " are ignored."</p>
-                        <button type="submit" class="primary">"Save tool"</button>
+                        <label>
+                            "Tool (JSON)" <textarea name="json" rows="18" class="json" spellcheck="false">
+                                {json}
+                            </textarea>
+                        </label>
+                        <p class="muted">
+                            "Secrets show as ******** and keep their value unless you type a new one; null removes one. "
+                            <code>"_id"</code> ", " <code>"createdAt"</code> " and " <code>"updatedAt"</code>
+                            " are ignored."
+                        </p>
+                        <button type="submit" class="primary">
+                            "Save tool"
+                        </button>
                     </ActionForm>
                 </section>
                 <details class="confirm">
@@ -68,11 +108,14 @@ fn Tool(view: ToolView, update: ServerAction<UpdateTool>, delete: ServerAction<D
                     <ActionForm action=delete>
                         <input type="hidden" name="id" value=id />
                         <p>"Delete " {tool.name.clone()} "? Pipeline steps calling it will fail."</p>
-                        <button type="submit" class="danger">"Confirm delete"</button>
+                        <button type="submit" class="danger">
+                            "Confirm delete"
+                        </button>
                     </ActionForm>
                 </details>
                 <ActionNotice action=delete done="Deleted." />
-            }.into_any()
+            }
+                .into_any()
         } else {
             view! { <pre class="json">{json}</pre> }.into_any()
         }}

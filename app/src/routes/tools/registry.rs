@@ -25,11 +25,13 @@ pub fn RegistryPage() -> impl IntoView {
     view! {
         <Title text="Tool registry" />
         <h1>"Tool registry"</h1>
-        <p class="muted">"Tools that " <code>"tool.http"</code> " pipeline steps call. Secrets are write-only: "
-            "stored and used, never shown again."</p>
+        <p class="muted">
+            "Tools that " <code>"tool.http"</code> " pipeline steps call. Secrets are write-only: "
+            "stored and used, never shown again."
+        </p>
         <Loaded resource=view let:view>
             {
-                        view! {
+                view! {
                     {if view.tools.is_empty() {
                         view! { <p class="muted">"No tools you may see yet."</p> }.into_any()
                     } else {
@@ -39,8 +41,17 @@ pub fn RegistryPage() -> impl IntoView {
                         <h2>"New tool"</h2>
                         <ActionError action=create />
                         <ActionForm action=create attr:class="stacked-form">
-                            <label>"Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">{NEW_TOOL}</textarea></label>
-                            <HintedButton allowed=view.can_create hint=TOOL_CREATORS label="Create tool" class="primary" />
+                            <label>
+                                "Tool (JSON)" <textarea name="json" rows="10" class="json" spellcheck="false">
+                                    {NEW_TOOL}
+                                </textarea>
+                            </label>
+                            <HintedButton
+                                allowed=view.can_create
+                                hint=TOOL_CREATORS
+                                label="Create tool"
+                                class="primary"
+                            />
                         </ActionForm>
                     </section>
                 }
@@ -52,22 +63,46 @@ pub fn RegistryPage() -> impl IntoView {
 #[component]
 fn Tools(tools: Vec<Tool>) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="tools">
-            <thead><tr><th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Address"</th>
-                <th scope="col">"Active"</th><th scope="col">"Owner"</th><th scope="col">"Updated"</th></tr></thead>
-            <tbody>{tools.into_iter().map(|tool| {
-                let address = tool.configuration.get("baseUrl").and_then(|url| url.as_str()).unwrap_or_default().to_string();
-                view! {
-                    <tr data-tool=tool.id>
-                        <td><a href=format!("/admin/registry/{}", tool.id)>{tool.name.clone()}</a></td>
-                        <td><code>{tool.tool_identifier.clone()}</code></td>
-                        <td>{address}</td>
-                        <td>{if tool.active { "yes" } else { "no" }}</td>
-                        <td>{tool.owner.clone()}</td>
-                        <td>{timestamp(tool.updated_at)}</td>
+        <div class="table-wrap">
+            <table class="tools">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Address"</th>
+                        <th scope="col">"Active"</th>
+                        <th scope="col">"Owner"</th>
+                        <th scope="col">"Updated"</th>
                     </tr>
-                }
-            }).collect_view()}</tbody>
-        </table></div>
+                </thead>
+                <tbody>
+                    {tools
+                        .into_iter()
+                        .map(|tool| {
+                            let address = tool
+                                .configuration
+                                .get("baseUrl")
+                                .and_then(|url| url.as_str())
+                                .unwrap_or_default()
+                                .to_string();
+                            view! {
+                                <tr data-tool=tool.id>
+                                    <td>
+                                        <a href=format!("/admin/registry/{}", tool.id)>{tool.name.clone()}</a>
+                                    </td>
+                                    <td>
+                                        <code>{tool.tool_identifier.clone()}</code>
+                                    </td>
+                                    <td>{address}</td>
+                                    <td>{if tool.active { "yes" } else { "no" }}</td>
+                                    <td>{tool.owner.clone()}</td>
+                                    <td>{timestamp(tool.updated_at)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
