@@ -8,18 +8,17 @@
 use crate::common;
 
 use common::sim::Sim;
+use common::TestApp;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tenantpilot_core::backups::{Mappings, RestoreAction, RestoreRequest, RestoreRun, TargetKind};
-use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::engine::{operations, EngineHandle};
 use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::{TenantMembership, User};
 use tenantpilot_core::operations::{Initiator, OperationRun, RunOutcome, RunStatus};
 use tenantpilot_core::provider::{ClientSettings, PolicyFamily, ProviderClient};
-use tenantpilot_core::seed;
 use tenantpilot_core::store::{Backend, Store};
-use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_server::provider_sim::{Fault, SimNamed, SimTenant};
 
 tenantpilot_core::test_on_both_backends!(
@@ -34,17 +33,8 @@ tenantpilot_core::test_on_both_backends!(
     cancelling_a_capture_stops_it_between_policies,
 );
 
-fn client() -> ProviderClient {
-    common::client(ClientSettings {
-        request_timeout: Duration::from_secs(2),
-        first_backoff: Duration::from_millis(20),
-        max_retry_wait: Duration::from_secs(60),
-        ..ClientSettings::default()
-    })
-}
-
 struct World {
-    db: TestDatabase,
+    app: TestApp,
     sim: Sim,
     engine: EngineHandle,
     client: ProviderClient,
@@ -54,23 +44,25 @@ struct World {
 
 impl World {
     async fn new(backend: Backend) -> World {
-        let db = TestDatabase::new(backend).await;
-        seed::demo(&db.store).await.unwrap();
-        let sim = Sim::start().await;
-        let owner = db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
-        let member = db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
-        let client = client();
-        let engine = EngineHandle::spawn(
-            db.store.clone(),
-            operations::all(client.clone(), None),
-            EngineSettings::for_tests(),
-            "test",
-        );
-        World { db, sim, engine, client, owner, member }
+        let common::world::World { app, sim, engine, client } = common::world::World::builder(backend)
+            .simulator()
+            .engine()
+            .client(ClientSettings {
+                request_timeout: Duration::from_secs(2),
+                first_backoff: Duration::from_millis(20),
+                max_retry_wait: Duration::from_secs(60),
+                ..ClientSettings::default()
+            })
+            .build()
+            .await;
+        let (sim, engine) = (sim.unwrap(), engine.unwrap());
+        let owner = app.db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+        let member = app.db.store.membership(owner.id, "contoso").await.unwrap().unwrap();
+        World { app, sim, engine, client, owner, member }
     }
 
     fn store(&self) -> &Store {
-        &self.db.store
+        &self.app.db.store
     }
 
     fn initiator(&self) -> Initiator {
@@ -129,7 +121,7 @@ impl World {
 
     async fn end(self) {
         self.engine.shutdown().await;
-        self.db.drop_database().await;
+        self.app.db.drop_database().await;
     }
 }
 

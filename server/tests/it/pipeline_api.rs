@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenantpilot_core::audit::{AuditAction, AuditKind};
-use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+use tenantpilot_core::engine::{EngineHandle, EngineSettings};
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::User;
@@ -95,18 +95,20 @@ impl World {
     }
 
     async fn with_engine(backend: Backend, settings: EngineSettings) -> World {
-        let app = TestApp::new(backend).await;
-        let sim = Sim::start().await;
+        let common::world::World { app, sim, engine, .. } = common::world::World::builder(backend)
+            .simulator()
+            .engine_with(settings)
+            .client(ClientSettings {
+                request_timeout: Duration::from_secs(2),
+                max_attempts: 2,
+                max_retry_wait: Duration::from_millis(100),
+                ..ClientSettings::default()
+            })
+            .build()
+            .await;
+        let (sim, engine) = (sim.unwrap(), engine.unwrap());
         let hooks = Hooks::start().await;
         sim.connect(&app.db.store, "contoso", 10).await;
-        let client = common::client(ClientSettings {
-            request_timeout: Duration::from_secs(2),
-            max_attempts: 2,
-            max_retry_wait: Duration::from_millis(100),
-            ..ClientSettings::default()
-        });
-        let engine =
-            EngineHandle::spawn(app.db.store.clone(), operations::all(client, None), settings, "test");
         let store = &app.db.store;
         let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
         store.set_account_role(owner.id, AccountRole::PowerUser).await.unwrap();

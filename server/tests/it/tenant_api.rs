@@ -7,6 +7,7 @@ use crate::common;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
+use common::sim::Sim;
 use common::{Reply, Sender, TestApp};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -33,29 +34,27 @@ tenantpilot_core::test_on_both_backends!(
 struct World {
     app: TestApp,
     engine: Option<EngineHandle>,
+    /// The simulator installs take sample data from, if the test asked for one.
+    sim: Option<Sim>,
     /// admin@demo.test's token with the Tenant Admin scope.
     token: String,
 }
 
 impl World {
-    async fn new(backend: Backend, with_engine: bool) -> World {
-        World::start(backend, with_engine, None).await
+    /// The server alone: jobs are queued and nobody works them.
+    async fn new(backend: Backend) -> World {
+        World::from(common::world::World::builder(backend)).await
     }
 
-    async fn start(backend: Backend, with_engine: bool, sample_provider: Option<String>) -> World {
-        let app = TestApp::new(backend).await;
-        let engine = with_engine.then(|| {
-            let settings = EngineSettings::for_tests();
-            let client = common::client(ClientSettings::default());
-            EngineHandle::spawn(
-                app.db.store.clone(),
-                operations::all(client, sample_provider),
-                settings,
-                "test",
-            )
-        });
+    /// The server and an engine working the jobs.
+    async fn with_engine(backend: Backend) -> World {
+        World::from(common::world::World::builder(backend).engine()).await
+    }
+
+    async fn from(builder: common::world::WorldBuilder) -> World {
+        let common::world::World { app, sim, engine, .. } = builder.build().await;
         let token = token(&app.db.store, "admin@demo.test", &[Scope::Api, Scope::TenantAdmin]).await;
-        World { app, engine, token }
+        World { app, engine, sim, token }
     }
 
     fn store(&self) -> &Store {
@@ -147,8 +146,8 @@ fn messages_of(job: &Value) -> Vec<&str> {
 }
 
 async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: Backend) {
-    let sim = common::sim::Sim::start_demo().await;
-    let world = World::start(backend, true, Some(sim.url.clone())).await;
+    let world = World::from(common::world::World::builder(backend).engine().sample_simulator()).await;
+    let sim = world.sim.as_ref().unwrap();
     let store = world.store();
     let current = module_id();
     let sample = json!([{ "key": "loadSample", "value": "true" }]);
@@ -197,7 +196,7 @@ async fn load_sample_connects_the_simulator_and_captures_a_backup_set(backend: B
     world.end().await;
 
     // Without a sample provider the job says how to configure one.
-    let world = World::new(backend, true).await;
+    let world = World::with_engine(backend).await;
     let reply = world.post("adventure", json!({ "module_to": current, "parameters": sample })).await;
     let refused = world.completed("adventure", reply.location()).await;
     assert!(refused["error"].as_str().unwrap_or_default().contains("--sample-provider-url"), "{refused}");
@@ -223,7 +222,7 @@ async fn held_wait(world: &Arc<World>, tenant: &'static str, location: &str) -> 
 /// through another (LISTEN/NOTIFY), as quickly as for a change of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_wakes_on_another_replicas_change() {
-    let world = Arc::new(World::new(Backend::Postgres, false).await);
+    let world = Arc::new(World::new(Backend::Postgres).await);
     let reply = world.post("wingtip", json!({ "module_to": module_id() })).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let location = reply.location().to_string();
@@ -248,7 +247,7 @@ async fn a_wait_wakes_on_another_replicas_change() {
 
 /// The platform's lifecycle page and its server functions: the same jobs as the contract's.
 async fn the_lifecycle_page_runs_the_same_jobs(backend: Backend) {
-    let world = World::new(backend, true).await;
+    let world = World::with_engine(backend).await;
     let app = &world.app;
     let admin = app.sign_in("admin@demo.test").await;
     let submit = |form: String| {
@@ -308,7 +307,7 @@ async fn the_lifecycle_page_runs_the_same_jobs(backend: Backend) {
 }
 
 async fn install_upgrade_disable_and_purge_through_the_contract(backend: Backend) {
-    let world = World::new(backend, true).await;
+    let world = World::with_engine(backend).await;
     let current = module_id();
     let version = current.trim_start_matches("mod-tenantpilot-").to_string();
 
@@ -480,7 +479,7 @@ async fn rows_of_tenant(store: &Store, tenant_id: i64) -> Vec<(String, i64)> {
 
 async fn disable_cancels_active_runs_and_hides_the_tenant(backend: Backend) {
     // No workers: the capture stays queued, and the disable still finishes during its request.
-    let world = World::new(backend, false).await;
+    let world = World::new(backend).await;
     let store = world.store();
     let owner = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
     let member = store.membership(owner.id, "contoso").await.unwrap().unwrap();
@@ -528,7 +527,7 @@ async fn disable_cancels_active_runs_and_hides_the_tenant(backend: Backend) {
 }
 
 async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
-    let world = World::new(backend, false).await;
+    let world = World::new(backend).await;
     let reply = world.post("wingtip", json!({ "module_to": module_id() })).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let location = reply.location().to_string();
@@ -597,7 +596,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
 }
 
 async fn concurrent_posts_for_one_tenant_make_one_job(backend: Backend) {
-    let world = Arc::new(World::new(backend, false).await);
+    let world = Arc::new(World::new(backend).await);
     let mut posts = Vec::new();
     for _ in 0..8 {
         let world = world.clone();
@@ -627,7 +626,7 @@ async fn concurrent_posts_for_one_tenant_make_one_job(backend: Backend) {
 }
 
 async fn an_upgrade_failing_midway_keeps_the_last_good_version(backend: Backend) {
-    let world = World::new(backend, true).await;
+    let world = World::with_engine(backend).await;
     let install = world
         .post("adatum", json!({ "module_to": "mod-tenantpilot-0.3.0", "parameters": [{ "key": "loadReference", "value": "true" }] }))
         .await;
@@ -690,7 +689,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 }
 
 async fn bad_inputs_get_their_status_and_change_nothing(backend: Backend) {
-    let world = World::new(backend, false).await;
+    let world = World::new(backend).await;
     let store = world.store();
     // One job (active: no workers) to aim GET and DELETE at.
     let job = world.post("proseware", json!({ "module_to": module_id() })).await;

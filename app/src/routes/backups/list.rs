@@ -1,7 +1,8 @@
 //! A tenant's backups page: capture, sets and items, planning a restore, and restore runs.
 
 use crate::components::{
-    poll_for, timestamp, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab, TenantTabs,
+    poll_for, timestamp, ActionError, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab,
+    TenantTabs,
 };
 use crate::functions::{backups, BackupsView, PlanRestore, StartCapture, StartFetch, RECENT_RUNS};
 use leptos::prelude::*;
@@ -51,15 +52,6 @@ fn Backups(
     let can_backup = view.viewer.can(Capability::BackupsManage);
     let can_restore = view.viewer.can(Capability::RestoreExecute);
     let capture_slug = slug.clone();
-    let plan_error = move || {
-        plan.value().get().and_then(Result::err).map(|error| {
-            view! {
-                <p class="notice error" role="alert">
-                    {error.to_string()}
-                </p>
-            }
-        })
-    };
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/admin">"Tenants"</a>
@@ -71,7 +63,7 @@ fn Backups(
         <TenantTabs slug=slug.clone() current=TenantTab::Backups />
         <RunNotice action=capture queued="Capture backup queued." />
         <RunNotice action=fetch queued="Fetch assignments queued." />
-        {plan_error}
+        <ActionError action=plan />
         <section class="card provider">
             <h2>"Provider"</h2>
             {match view.connection.clone() {

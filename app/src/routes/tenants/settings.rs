@@ -1,6 +1,6 @@
 //! A tenant's settings page: setting and checking its provider connection.
 
-use crate::components::{timestamp, ActionNotice, GatedButton, Loaded, TenantTab, TenantTabs};
+use crate::components::{timestamp, ActionError, ActionNotice, GatedButton, Loaded, TenantTab, TenantTabs};
 use crate::functions::{tenant_settings, CheckConnection, SaveConnection, SettingsView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -141,15 +141,6 @@ fn Settings(
         Some(_) => "A client secret is stored. Leave both empty to keep it.".to_string(),
         None => "Enter a client secret or a certificate.".to_string(),
     };
-    let check_failed = move || {
-        check.value().get().and_then(Result::err).map(|error| {
-            view! {
-                <p class="notice error" role="alert">
-                    {error.to_string()}
-                </p>
-            }
-        })
-    };
     view! {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/admin">"Tenants"</a>
@@ -160,7 +151,7 @@ fn Settings(
         <h1>"Settings of " {tenant.name.clone()}</h1>
         <TenantTabs slug=slug.clone() current=TenantTab::Settings />
         <ActionNotice action=save done="Provider connection saved." />
-        {check_failed}
+        <ActionError action=check />
         {view.last_check.clone().map(|check| view! { <CheckResult check /> })}
         <section class="card">
             <h2>"Provider connection"</h2>

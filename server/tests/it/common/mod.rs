@@ -3,6 +3,7 @@
 pub mod contract;
 pub mod pipeline_contract;
 pub mod sim;
+pub mod world;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
