@@ -98,13 +98,23 @@ impl CoreError {
         CoreError::internal(Broken(what.into()))
     }
 
-    /// The error for the log: what the client is told, and for an internal error its causes.
+    /// The error for the log: for an internal error its causes (what the client is told says
+    /// nothing), for the others what the client is told.
     pub fn detail(&self) -> String {
-        let mut text = self.to_string();
+        let mut text = match self {
+            CoreError::Internal { source: Some(_) } => String::new(),
+            other => other.to_string(),
+        };
         let mut next = std::error::Error::source(self);
         while let Some(cause) = next {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
+            let said = cause.to_string();
+            // Many errors repeat their source's text in their own; say it once.
+            if !text.ends_with(&said) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&said);
+            }
             next = cause.source();
         }
         text

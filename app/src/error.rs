@@ -70,10 +70,12 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 fn set_response_status(error: &CoreError) {
     use axum::http::{header, Method};
-    error.log_if_internal();
+    // Outside a page or server function (a JSON route) the response is made, and the error
+    // logged, by `into_response`.
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
+    error.log_if_internal();
     let form_post = leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
         parts.method == Method::POST
             && parts

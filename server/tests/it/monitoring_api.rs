@@ -24,6 +24,7 @@ tenantpilot_core::test_on_both_backends!(
     streams_end_at_sign_out_and_token_revocation,
     a_persons_oldest_stream_closes_past_the_cap,
     hidden_runs_and_who_cancels_them,
+    an_internal_error_is_logged_once_and_told_to_no_one,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -378,5 +379,51 @@ async fn hidden_runs_and_who_cancels_them(backend: Backend) {
     assert_eq!(app.json(Method::GET, &detail, None, Some(&admin)).await.status, StatusCode::OK);
     let everything = app.json(Method::GET, LIST, None, Some(&admin)).await;
     assert!(ids(&everything.body).contains(&fetch));
+    app.db.drop_database().await;
+}
+
+/// A database failure behind a JSON route: the client gets the contract's 500 body and nothing
+/// of the cause; the log gets one line, with the cause and the store query it came from.
+async fn an_internal_error_is_logged_once_and_told_to_no_one(backend: Backend) {
+    use std::sync::{Arc, Mutex};
+    use tenantpilot_core::store::Db;
+    use tracing::instrument::WithSubscriber;
+
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Log {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    match app.db.store.db() {
+        Db::Sqlite(pool) => sqlx::query("DROP TABLE operation_runs").execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query("DROP TABLE operation_runs CASCADE").execute(pool).await.map(drop),
+    }
+    .unwrap();
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish();
+    let reply = app.json(Method::GET, LIST, None, Some(&owner)).with_subscriber(subscriber).await;
+
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", reply.body);
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        body,
+        json!({ "error": "internal", "message": "Something went wrong on our side. Please try again." })
+    );
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|line| line.contains("internal error")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("in store query `"), "{log}");
+    assert!(!lines[0].contains("Something went wrong"), "the log says what, not the apology: {log}");
+    assert!(lines[0].contains("operation_runs"), "{log}");
     app.db.drop_database().await;
 }
