@@ -36,7 +36,6 @@ pub struct User {
     pub display_name: String,
     pub is_platform_admin: bool,
     /// Site Admin, Power User or User: what the account may do outside tenants (API routes).
-    #[cfg_attr(feature = "server", sqlx(try_from = "String"))]
     pub account_role: AccountRole,
     pub created_at: DateTime<Utc>,
 }

@@ -11,17 +11,13 @@ struct MembershipRow {
     #[sqlx(flatten)]
     tenant: Tenant,
     workspace_name: String,
-    role: String,
+    role: Role,
 }
 
 impl TryFrom<MembershipRow> for TenantMembership {
     type Error = CoreError;
     fn try_from(row: MembershipRow) -> Result<Self, CoreError> {
-        Ok(TenantMembership {
-            tenant: row.tenant,
-            workspace_name: row.workspace_name,
-            role: parse_role(&row.role)?,
-        })
+        Ok(TenantMembership { tenant: row.tenant, workspace_name: row.workspace_name, role: row.role })
     }
 }
 
@@ -30,14 +26,8 @@ struct MemberRow {
     user_id: i64,
     email: String,
     display_name: String,
-    role: String,
+    role: Role,
     created_at: DateTime<Utc>,
-}
-
-fn parse_role(stored: &str) -> Result<Role, CoreError> {
-    stored
-        .parse()
-        .map_err(|error| CoreError::broken(format!("stored membership has an unknown role: {error}")))
 }
 
 /// What `set_membership` did.
@@ -80,10 +70,10 @@ impl Store {
     /// The role of `user_id` in the tenant, if they are a member.
     #[tracing::instrument(skip_all)]
     pub async fn member_role(&self, tenant_id: i64, user_id: i64) -> Result<Option<Role>, CoreError> {
-        let role: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
+        let role: Option<Role> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant_id).bind(user_id).fetch_optional(pool).await)?;
-        role.as_deref().map(parse_role).transpose()
+        Ok(role)
     }
 
     #[tracing::instrument(skip_all)]
@@ -99,7 +89,7 @@ impl Store {
                     user_id: row.user_id,
                     email: row.email,
                     display_name: row.display_name,
-                    role: parse_role(&row.role)?,
+                    role: row.role,
                     added_at: row.created_at,
                 })
             })
@@ -118,13 +108,13 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(lock_tenant_sql(self.backend())).bind(tenant_id).execute(&mut *tx).await?;
-            let current: Option<String> = sqlx::query_scalar(
+            let current: Option<Role> = sqlx::query_scalar(
                 "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant_id).bind(user_id).fetch_optional(&mut *tx).await?;
-            let change = match current.as_deref().map(parse_role).transpose()? {
+            let change = match current {
                 None => {
                     sqlx::query("INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(tenant_id).bind(user_id).bind(role.as_str()).bind(Utc::now())
+                        .bind(tenant_id).bind(user_id).bind(role).bind(Utc::now())
                         .execute(&mut *tx).await?;
                     MembershipChange::Added
                 }
@@ -134,7 +124,7 @@ impl Store {
                         return Err(CoreError::conflict(LAST_OWNER));
                     }
                     sqlx::query("UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
-                        .bind(tenant_id).bind(user_id).bind(role.as_str())
+                        .bind(tenant_id).bind(user_id).bind(role)
                         .execute(&mut *tx).await?;
                     MembershipChange::RoleChanged { from }
                 }
@@ -150,10 +140,10 @@ impl Store {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(lock_tenant_sql(self.backend())).bind(tenant_id).execute(&mut *tx).await?;
-            let current: Option<String> = sqlx::query_scalar(
+            let current: Option<Role> = sqlx::query_scalar(
                 "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
                 .bind(tenant_id).bind(user_id).fetch_optional(&mut *tx).await?;
-            let Some(role) = current.as_deref().map(parse_role).transpose()? else {
+            let Some(role) = current else {
                 return Ok(false);
             };
             if role == Role::Owner && sqlx::query_scalar::<_, i64>(COUNT_OWNERS).bind(tenant_id).fetch_one(&mut *tx).await? <= 1 {

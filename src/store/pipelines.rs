@@ -2,6 +2,7 @@
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
 use crate::item_access::AccessRule;
+use crate::operations::{RunOutcome, RunStatus};
 use crate::pipelines::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -42,14 +43,14 @@ struct PipelineRow {
     description: String,
     steps: String,
     access: String,
-    state: String,
+    state: PipelineState,
     run_count: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     current_run: Option<i64>,
     run_id: Option<i64>,
-    run_status: Option<String>,
-    run_outcome: Option<String>,
+    run_status: Option<RunStatus>,
+    run_outcome: Option<RunOutcome>,
     run_total: Option<i64>,
     run_processed: Option<i64>,
     run_failed: Option<i64>,
@@ -67,15 +68,15 @@ impl TryFrom<PipelineRow> for PipelineRecord {
             (Some(run_count), Some(operation_run_id), Some(status), Some(outcome)) => Some(PipelineRun {
                 run_count,
                 operation_run_id,
-                status: status.parse().map_err(|e| corrupt(id, e))?,
-                outcome: outcome.parse().map_err(|e| corrupt(id, e))?,
+                status,
+                outcome,
                 total: row.run_total.unwrap_or_default(),
                 processed: row.run_processed.unwrap_or_default(),
                 failed: row.run_failed.unwrap_or_default(),
             }),
             _ => None,
         };
-        let mut state: PipelineState = row.state.parse().map_err(|e| corrupt(id, e))?;
+        let mut state = row.state;
         // A run whose worker died completes through the reconciler, which knows nothing of
         // pipelines: a completed current run means the pipeline no longer runs.
         if state == PipelineState::Running
@@ -261,7 +262,7 @@ impl Store {
         run_count: Option<i64>,
         limit: i64,
     ) -> Result<Vec<PipelineRun>, CoreError> {
-        type Row = (i64, i64, String, String, i64, i64, i64);
+        type Row = (i64, i64, RunStatus, RunOutcome, i64, i64, i64);
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT r.run_count, o.id, o.status, o.outcome, o.total, o.processed, o.failed FROM pipeline_runs r \
              JOIN operation_runs o ON o.id = r.operation_run_id WHERE r.pipeline_id = $1 \
@@ -269,15 +270,7 @@ impl Store {
             .bind(id).bind(run_count).bind(limit).fetch_all(pool).await)?;
         rows.into_iter()
             .map(|(run_count, operation_run_id, status, outcome, total, processed, failed)| {
-                Ok(PipelineRun {
-                    run_count,
-                    operation_run_id,
-                    status: status.parse().map_err(|e| corrupt(id, e))?,
-                    outcome: outcome.parse().map_err(|e| corrupt(id, e))?,
-                    total,
-                    processed,
-                    failed,
-                })
+                Ok(PipelineRun { run_count, operation_run_id, status, outcome, total, processed, failed })
             })
             .collect()
     }
@@ -293,7 +286,7 @@ impl Store {
         on_pool!(self, pool => sqlx::query(
             "UPDATE pipelines SET state = $3, stop_requested = FALSE, updated_at = $4 \
              WHERE id = $1 AND current_run = $2")
-            .bind(id).bind(run_count).bind(state.as_str()).bind(Utc::now()).execute(pool).await.map(drop))?;
+            .bind(id).bind(run_count).bind(state).bind(Utc::now()).execute(pool).await.map(drop))?;
         Ok(())
     }
 
