@@ -565,9 +565,11 @@ pub fn parse_mapping(field: &str, text: &str) -> Result<BTreeMap<String, String>
     Ok(mappings.group_mapping)
 }
 
-/// The mappings as the preview's form shows them: one `source = destination` line each.
+/// The mappings made by hand, as the preview's form shows them: one `source = destination`
+/// line each (what was matched by id or name is left to match again).
 pub fn mapping_lines(rows: &[MappingRow]) -> String {
     rows.iter()
+        .filter(|row| row.resolution == Resolution::Mapped)
         .filter_map(|row| row.target_id.as_ref().map(|target| format!("{} = {target}\n", row.source_id)))
         .collect()
 }

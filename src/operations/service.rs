@@ -98,7 +98,30 @@ impl ListParams {
 
 /// A page of the runs `user` may see, newest first.
 pub async fn list(store: &Store, user: &User, params: &ListParams) -> Result<Page, CoreError> {
-    let mut query = params.query(store, user).await?;
+    page(store, params.query(store, user).await?).await
+}
+
+/// The Monitoring page's data: a page of runs, and runs by outcome over the 24 hours before
+/// `now` under the same tenant and type filters. What `user` may see is read once for both.
+pub async fn dashboard(
+    store: &Store,
+    user: &User,
+    params: &ListParams,
+    now: DateTime<Utc>,
+) -> Result<(Page, Vec<(RunOutcome, i64)>), CoreError> {
+    let query = params.query(store, user).await?;
+    let last_day = RunQuery {
+        since: Some(now - chrono::Duration::hours(24)),
+        until: None,
+        status: None,
+        outcome: None,
+        ..query.clone()
+    };
+    let by_outcome = store.count_runs_by_outcome(&last_day).await?;
+    Ok((page(store, query).await?, by_outcome))
+}
+
+async fn page(store: &Store, mut query: RunQuery) -> Result<Page, CoreError> {
     let limit = query.limit;
     // One more than asked tells whether there is a next page.
     query.limit = limit + 1;
@@ -211,19 +234,4 @@ pub async fn may_cancel(store: &Store, user: &User, run: &OperationRun) -> Resul
         }
         (None, None) => user.is_platform_admin,
     })
-}
-
-/// Runs by outcome over the last 24 hours, under the list's tenant and type filters.
-pub async fn outcomes_last_day(
-    store: &Store,
-    user: &User,
-    params: &ListParams,
-    now: DateTime<Utc>,
-) -> Result<Vec<(RunOutcome, i64)>, CoreError> {
-    let mut query = params.query(store, user).await?;
-    query.since = Some(now - chrono::Duration::hours(24));
-    query.until = None;
-    query.status = None;
-    query.outcome = None;
-    store.count_runs_by_outcome(&query).await
 }

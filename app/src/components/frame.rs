@@ -13,7 +13,7 @@ pub fn AdminLayout() -> impl IntoView {
     let location = use_location();
     let tenant = Signal::derive(move || {
         location.pathname.with(|path| {
-            path.strip_prefix("/admin/t/").map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
+            path.strip_prefix("/admin/t/").and_then(|rest| rest.split('/').next()).map(str::to_string)
         })
     });
     let viewer = Resource::new(|| (), |_| current_viewer());

@@ -320,38 +320,17 @@ fn Restore(
                     </p>
                     <label>
                         "Groups" <textarea name="group_mapping" rows="3">
-                            {mapping_lines(
-                                &preview
-                                    .groups
-                                    .iter()
-                                    .filter(|row| row.resolution == Resolution::Mapped)
-                                    .cloned()
-                                    .collect::<Vec<_>>(),
-                            )}
+                            {mapping_lines(&preview.groups)}
                         </textarea>
                     </label>
                     <label>
                         "Assignment filters" <textarea name="filter_mapping" rows="2">
-                            {mapping_lines(
-                                &preview
-                                    .filters
-                                    .iter()
-                                    .filter(|row| row.resolution == Resolution::Mapped)
-                                    .cloned()
-                                    .collect::<Vec<_>>(),
-                            )}
+                            {mapping_lines(&preview.filters)}
                         </textarea>
                     </label>
                     <label>
                         "Scope tags" <textarea name="scope_tag_mapping" rows="2">
-                            {mapping_lines(
-                                &preview
-                                    .scope_tags
-                                    .iter()
-                                    .filter(|row| row.resolution == Resolution::Mapped)
-                                    .cloned()
-                                    .collect::<Vec<_>>(),
-                            )}
+                            {mapping_lines(&preview.scope_tags)}
                         </textarea>
                     </label>
                     <GatedButton

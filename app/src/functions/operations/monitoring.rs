@@ -27,17 +27,11 @@ pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, Ap
     let signed_in = crate::guard::signed_in().await?;
     let (store, user) = (&signed_in.state.store, &signed_in.caller.user);
     let now = Utc::now();
-    let page = operations::list(store, user, &params).await?;
+    let (page, by_outcome) = operations::dashboard(store, user, &params, now).await?;
     let tenants = if user.is_platform_admin {
         store.workspaces_with_tenants().await?.into_iter().flat_map(|entry| entry.tenants).collect()
     } else {
         store.memberships_of(user.id).await?.into_iter().map(|membership| membership.tenant).collect()
     };
-    Ok(MonitoringView {
-        runs: page.runs,
-        next_cursor: page.next_cursor,
-        by_outcome: operations::outcomes_last_day(store, user, &params, now).await?,
-        tenants,
-        now,
-    })
+    Ok(MonitoringView { runs: page.runs, next_cursor: page.next_cursor, by_outcome, tenants, now })
 }

@@ -124,78 +124,56 @@ fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
 
 #[component]
 fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
-    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
     view! {
         <Form method="GET" action="/admin/monitoring" attr:class="inline-form filters">
             <label>
-                "Tenant" <select name="tenant">
-                    <option value="">"All"</option>
-                    {view
+                "Tenant"
+                <Choices
+                    name="tenant"
+                    any="All"
+                    chosen=params.tenant.clone()
+                    values=view
                         .tenants
                         .iter()
-                        .map(|tenant| {
-                            view! {
-                                <option
-                                    value=tenant.slug.clone()
-                                    selected=selected(&params.tenant, &tenant.slug)
-                                >
-                                    {tenant.name.clone()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
+                        .map(|tenant| (tenant.slug.clone(), tenant.name.clone()))
+                        .collect()
+                />
             </label>
             <label>
-                "Operation" <select name="type">
-                    <option value="">"All"</option>
-                    {OperationKind::ALL
+                "Operation"
+                <Choices
+                    name="type"
+                    any="All"
+                    chosen=params.kind.clone()
+                    values=OperationKind::ALL
                         .iter()
-                        .map(|kind| {
-                            view! {
-                                <option value=kind.as_str() selected=selected(&params.kind, kind.as_str())>
-                                    {kind.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
+                        .map(|kind| (kind.as_str().into(), kind.label().into()))
+                        .collect()
+                />
             </label>
             <label>
-                "Status" <select name="status">
-                    <option value="">"Any"</option>
-                    {RunStatus::ALL
+                "Status"
+                <Choices
+                    name="status"
+                    any="Any"
+                    chosen=params.status.clone()
+                    values=RunStatus::ALL
                         .iter()
-                        .map(|status| {
-                            view! {
-                                <option
-                                    value=status.as_str()
-                                    selected=selected(&params.status, status.as_str())
-                                >
-                                    {status.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
+                        .map(|status| (status.as_str().into(), status.label().into()))
+                        .collect()
+                />
             </label>
             <label>
-                "Outcome" <select name="outcome">
-                    <option value="">"Any"</option>
-                    {RunOutcome::ALL
+                "Outcome"
+                <Choices
+                    name="outcome"
+                    any="Any"
+                    chosen=params.outcome.clone()
+                    values=RunOutcome::ALL
                         .iter()
-                        .map(|outcome| {
-                            view! {
-                                <option
-                                    value=outcome.as_str()
-                                    selected=selected(&params.outcome, outcome.as_str())
-                                >
-                                    {outcome.label()}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
+                        .map(|outcome| (outcome.as_str().into(), outcome.label().into()))
+                        .collect()
+                />
             </label>
             <label>
                 "Since " <small class="muted">"(RFC 3339)"</small>
@@ -216,5 +194,32 @@ fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
             <button type="submit">"Filter"</button>
             <a href="/admin/monitoring">"Clear"</a>
         </Form>
+    }
+}
+
+/// A filter's `<select>`: `any` (no filter), then one option per `(value, label)`, the one the
+/// address names selected.
+#[component]
+fn Choices(
+    name: &'static str,
+    any: &'static str,
+    chosen: Option<String>,
+    values: Vec<(String, String)>,
+) -> impl IntoView {
+    view! {
+        <select name=name>
+            <option value="">{any}</option>
+            {values
+                .into_iter()
+                .map(|(value, label)| {
+                    let selected = chosen.as_deref() == Some(value.as_str());
+                    view! {
+                        <option value=value selected=selected>
+                            {label}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
     }
 }
