@@ -27,9 +27,10 @@ test:
 	@scripts/bootstrap.sh --test
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-rust test-e2e
 
-# Tests run in parallel (one per core): each has its own database and runtime. The page render
-# that once never finished with two renders in one process was a panic on a disposed route memo
-# (see `ErrorView`'s `current_path`); TEST_DEADLINE still names any test that hangs.
+# Tests run in parallel (one per core): each has its own database, runtime and router. Pages
+# that once never finished were a panic on a disposed route memo (see `ErrorView`'s
+# `current_path`) and a route-list walk beside a render (see `router::page_routes`);
+# TEST_DEADLINE still names any test that hangs.
 test-rust:
 	cargo test --workspace --locked
 

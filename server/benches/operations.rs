@@ -35,6 +35,7 @@ use tenantpilot_core::{accounts, seed};
 use tenantpilot_core::{audit, engine, tenant_jobs, tokens};
 use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
+use tenantpilot_server::sessions::SessionBackend;
 use tower::ServiceExt;
 
 const STARTS: usize = 2_000;
@@ -309,11 +310,10 @@ async fn bench(backend: Backend, name: &'static str) {
     let app = router::build(
         store.clone(),
         ProviderClient::new(ClientSettings::default()),
+        SessionBackend::open(&store).await.unwrap(),
         &serve,
         router::leptos_options(&serve),
-    )
-    .await
-    .unwrap();
+    );
     let form = format!("email=bench%40demo.test&password={PASSWORD}&next=");
     let login = Request::post("/api/login")
         .header(header::HOST, "localhost")
@@ -487,11 +487,10 @@ async fn long_poll(backend: Backend, name: &'static str) {
     let app = router::build(
         store.clone(),
         ProviderClient::new(ClientSettings::default()),
+        SessionBackend::open(&store).await.unwrap(),
         &serve,
         router::leptos_options(&serve),
-    )
-    .await
-    .unwrap();
+    );
     let request = |method: &str, path: &str, body: &str| {
         Request::builder()
             .method(method)

@@ -10,6 +10,7 @@ use tenantpilot_core::keyring::Keyring;
 use tenantpilot_core::store::{Reseal, Store};
 use tenantpilot_core::{seed, CoreError};
 use tenantpilot_server::config::{Cli, Command, EngineArgs, SecretsCommand, ServeArgs};
+use tenantpilot_server::sessions::{self, SessionBackend};
 use tenantpilot_server::{cli, logging, provider_sim, router};
 
 #[tokio::main]
@@ -129,7 +130,9 @@ async fn serve_http(
         }
     }
     let options = router::leptos_options(&serve);
-    let app = router::build(store.clone(), provider.clone(), &serve, options).await?;
+    let sessions = SessionBackend::open(&store).await?;
+    sessions::spawn_housekeeping(&sessions, &store);
+    let app = router::build(store.clone(), provider.clone(), sessions, &serve, options);
     let listener = tokio::net::TcpListener::bind(serve.site_addr)
         .await
         .with_context(|| format!("cannot listen on {}", serve.site_addr))?;

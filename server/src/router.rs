@@ -9,7 +9,8 @@ use axum::http::{header, HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use axum::{middleware, Extension, Router};
 use leptos::prelude::*;
-use leptos_axum::{file_and_error_handler, generate_route_list, LeptosRoutes};
+use leptos_axum::{file_and_error_handler, generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::OnceLock;
 use tenantpilot_app::guard::AppState;
 use tenantpilot_app::{shell, App};
 use tenantpilot_core::provider::ProviderClient;
@@ -41,7 +42,6 @@ pub fn leptos_options(serve: &ServeArgs) -> LeptosOptions {
     options
 }
 
-/// The whole router; `provider` is the process's provider client (shared with its workers).
 /// HSTS when the public URL is https: browsers then never try the site over plain http.
 /// `SetResponseHeaderLayer` skips an empty value, so without https no header is sent.
 fn hsts(serve: &ServeArgs) -> Option<HeaderValue> {
@@ -59,16 +59,25 @@ async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) 
     response
 }
 
-pub async fn build(
+/// The pages' routes, walked from `App` once per process. Leptos walks them with a process-wide
+/// flag raised that holds back, for good, every resource first polled meanwhile (leptos_server's
+/// `SuppressResourceLoad`): a second walk while another router renders a page (tests and
+/// replicas share a process) left that page unfinished.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// The whole router; `provider` is the process's provider client (shared with its workers),
+/// `sessions` the session store (its housekeeping runs beside the server, not in here).
+pub fn build(
     store: Store,
     provider: ProviderClient,
+    sessions: SessionBackend,
     serve: &ServeArgs,
     options: LeptosOptions,
-) -> Result<Router, sqlx::Error> {
-    let sessions = SessionBackend::open(&store).await?;
-    sessions.spawn_cleanup();
+) -> Router {
     let live_streams = api::operations::LiveStreams::new(sessions.clone(), serve.live_settings());
-    crate::sessions::spawn_throttle_pruning(store.clone());
     let state = AppState {
         store,
         provider,
@@ -84,7 +93,7 @@ pub async fn build(
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(serve.session_idle_minutes)));
     let origin_policy = OriginPolicy { public_origin: serve.public_origin() };
 
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let pages = {
         let options = options.clone();
         move || shell(options.clone())
@@ -123,5 +132,5 @@ pub async fn build(
         }));
     // The body limit goes on the routes themselves: it changes the body type, which the
     // middleware above would not accept.
-    Ok(router.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)).layer(layers))
+    router.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)).layer(layers)
 }

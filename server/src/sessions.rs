@@ -40,26 +40,24 @@ impl SessionBackend {
         }
         Ok(backend)
     }
-
-    /// Deletes expired sessions now and then, for as long as the server runs.
-    pub fn spawn_cleanup(&self) {
-        let backend = self.clone();
-        tokio::spawn(async move {
-            let period = tokio::time::Duration::from_secs(15 * 60);
-            let result = match backend {
-                SessionBackend::Sqlite(store) => store.continuously_delete_expired(period).await,
-                SessionBackend::Postgres(store) => store.continuously_delete_expired(period).await,
-            };
-            if let Err(error) = result {
-                tracing::error!(%error, "expired-session cleanup stopped");
-            }
-        });
-    }
 }
 
-/// Deletes sign-in throttle rows of windows over a day old, hourly, for as long as the server
-/// runs: the table holds the last day's keys, however many addresses and names were tried.
-pub fn spawn_throttle_pruning(store: Store) {
+/// What keeps the server's own tables small while it runs: expired sessions go every quarter
+/// hour, sign-in throttle rows of windows over a day old every hour (the table then holds the
+/// last day's keys, however many addresses and names were tried).
+pub fn spawn_housekeeping(sessions: &SessionBackend, store: &Store) {
+    let sessions = sessions.clone();
+    tokio::spawn(async move {
+        let period = tokio::time::Duration::from_secs(15 * 60);
+        let result = match sessions {
+            SessionBackend::Sqlite(store) => store.continuously_delete_expired(period).await,
+            SessionBackend::Postgres(store) => store.continuously_delete_expired(period).await,
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, "expired-session cleanup stopped");
+        }
+    });
+    let store = store.clone();
     tokio::spawn(async move {
         let mut hourly = tokio::time::interval(tokio::time::Duration::from_secs(60 * 60));
         loop {

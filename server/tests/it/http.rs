@@ -25,6 +25,7 @@ tenantpilot_core::test_on_both_backends!(
     pages_carry_a_nonce_policy_and_nothing_is_cached,
     a_burst_of_guesses_gets_at_most_ten_password_checks,
     forwarded_addresses_count_only_from_trusted_proxies,
+    pages_finish_while_other_routers_are_built,
 );
 
 /// A sign-in as a script sends it, from `peer`, with extra headers.
@@ -170,6 +171,33 @@ async fn signed_out_visitors_go_to_sign_in_and_back(backend: Backend) {
     let form = format!("email=owner@demo.test&password={}&next=//evil.example/x", app.password);
     let signed_in = app.call(Method::POST, "/api/login").form(&form).send().await;
     assert_eq!(signed_in.location(), "/admin");
+    app.db.drop_database().await;
+}
+
+/// Leptos walks the app's routes with a process-wide flag raised that holds back, for good, any
+/// page data first asked for meanwhile (leptos_server's `SuppressResourceLoad`). A router built
+/// while another serves pages (tests and replicas share a process) must not walk them again, or
+/// a page being rendered then never finishes.
+async fn pages_finish_while_other_routers_are_built(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let cookie = app.sign_in("owner@demo.test").await;
+    let rendering = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let builder = tokio::spawn({
+        let (store, rendering) = (app.db.store.clone(), rendering.clone());
+        async move {
+            while rendering.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(common::router_over(&store, &[]).await);
+            }
+        }
+    });
+    for page in ["/admin", "/admin/monitoring", "/admin/t/contoso", "/admin/pipelines"].repeat(10) {
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(20), app.get(page, Some(&cookie)))
+            .await
+            .unwrap_or_else(|_| panic!("{page} never finished"));
+        assert_eq!(reply.status, StatusCode::OK, "{page}");
+    }
+    rendering.store(false, std::sync::atomic::Ordering::Relaxed);
+    builder.await.unwrap();
     app.db.drop_database().await;
 }
 

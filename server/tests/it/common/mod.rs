@@ -13,10 +13,11 @@ use http_body_util::BodyExt;
 use tenantpilot_core::egress::EgressPolicy;
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
 use tenantpilot_core::seed;
-use tenantpilot_core::store::Backend;
+use tenantpilot_core::store::{Backend, Store};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
+use tenantpilot_server::sessions::SessionBackend;
 use tower::ServiceExt;
 
 pub const ORIGIN: &str = "http://localhost";
@@ -29,6 +30,16 @@ pub fn loopback() -> EgressPolicy {
 /// A provider client that may call loopback.
 pub fn client(settings: ClientSettings) -> ProviderClient {
     ProviderClient::new(ClientSettings { egress: loopback(), ..settings })
+}
+
+/// A server's router over `store`, started with these command-line flags.
+pub async fn router_over(store: &Store, flags: &[&str]) -> Router {
+    let cli = Cli::parse_from(["tenantpilot"].iter().chain(flags));
+    let egress = if cli.egress_allow == EgressPolicy::public_only() { loopback() } else { cli.egress_allow };
+    let serve = cli.serve;
+    let provider = ProviderClient::new(ClientSettings { egress, ..ClientSettings::default() });
+    let sessions = SessionBackend::open(store).await.unwrap();
+    router::build(store.clone(), provider, sessions, &serve, router::leptos_options(&serve))
 }
 
 pub struct TestApp {
@@ -132,18 +143,7 @@ impl TestApp {
     pub async fn with_flags(backend: Backend, flags: &[&str]) -> TestApp {
         let db = TestDatabase::new(backend).await;
         let demo = seed::demo(&db.store).await.unwrap().expect("fresh database");
-        let cli = Cli::parse_from(["tenantpilot"].iter().chain(flags));
-        let egress =
-            if cli.egress_allow == EgressPolicy::public_only() { loopback() } else { cli.egress_allow };
-        let serve = cli.serve;
-        let router = router::build(
-            db.store.clone(),
-            ProviderClient::new(ClientSettings { egress, ..ClientSettings::default() }),
-            &serve,
-            router::leptos_options(&serve),
-        )
-        .await
-        .unwrap();
+        let router = router_over(&db.store, flags).await;
         TestApp { router, db, password: demo.password }
     }
 
