@@ -4,6 +4,7 @@
 //! group, filter or scope tag has no counterpart in the destination is left out (an inclusion)
 //! or stops the policy (an exclusion, a filter, a scope tag) until it is mapped.
 
+use crate::ids::{RunId, TenantId, UserId};
 use crate::provider::PolicyFamily;
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -15,10 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 #[serde(rename_all = "camelCase")]
 pub struct BackupSet {
     pub id: i64,
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub name: String,
     /// The capture run that filled it.
-    pub operation_run_id: Option<i64>,
+    pub operation_run_id: Option<RunId>,
     pub item_count: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -163,7 +164,7 @@ pub struct ScopeTag {
 pub struct BackupItem {
     pub id: i64,
     pub backup_set_id: i64,
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     pub policy_id: String,
     pub policy_name: String,
     /// The policy family (`configurationPolicy`, `deviceConfiguration`, `deviceCompliancePolicy`,
@@ -373,9 +374,9 @@ impl RestorePreview {
 pub struct RestoreRun {
     pub id: i64,
     /// The destination.
-    pub tenant_id: i64,
+    pub tenant_id: TenantId,
     /// The tenant whose backup set is restored (the destination itself, or another).
-    pub source_tenant_id: i64,
+    pub source_tenant_id: TenantId,
     pub backup_set_id: i64,
     pub item_ids: Vec<i64>,
     /// Source id → destination id, as the admin mapped them; the rest resolve by id or name.
@@ -385,10 +386,10 @@ pub struct RestoreRun {
     pub preview: RestorePreview,
     /// Item id → id of the policy this restore created again.
     pub recreated: BTreeMap<String, String>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     /// The latest execution.
-    pub operation_run_id: Option<i64>,
+    pub operation_run_id: Option<RunId>,
 }
 
 /// The explicit mappings of a restore.
@@ -770,7 +771,7 @@ mod tests {
         BackupItem {
             id: 7,
             backup_set_id: 1,
-            tenant_id: 1,
+            tenant_id: crate::TenantId(1),
             policy_id: "pol".into(),
             policy_name: "Policy".into(),
             policy_type: "configurationPolicy".into(),

@@ -2,6 +2,7 @@
 //! access list, and every Site Admin of its workspace. Whoever may not see an item gets
 //! `NotFound` (as if it did not exist); whoever may see it but not change it gets `Forbidden`.
 
+use crate::ids::{UserId, WorkspaceId};
 use crate::model::User;
 use crate::tokens::AccountRole;
 use crate::{validate, CoreError};
@@ -55,13 +56,13 @@ pub fn validate_rules(field: &str, rules: Vec<AccessRule>) -> Result<Vec<AccessR
 
 /// What an item looks like to the access check.
 pub struct Item<'a> {
-    pub workspace_id: i64,
-    pub owner_id: i64,
+    pub workspace_id: WorkspaceId,
+    pub owner_id: UserId,
     pub rules: &'a [AccessRule],
 }
 
 /// The caller's level on `item`, given the workspaces they belong to; `None`: they may not see it.
-pub fn level(user: &User, workspaces: &[i64], item: &Item<'_>) -> Option<Level> {
+pub fn level(user: &User, workspaces: &[WorkspaceId], item: &Item<'_>) -> Option<Level> {
     if !workspaces.contains(&item.workspace_id) {
         return None;
     }
@@ -72,7 +73,12 @@ pub fn level(user: &User, workspaces: &[i64], item: &Item<'_>) -> Option<Level> 
 }
 
 /// `level` as an answer to a request needing `needed`.
-pub fn require(user: &User, workspaces: &[i64], item: &Item<'_>, needed: Level) -> Result<Level, CoreError> {
+pub fn require(
+    user: &User,
+    workspaces: &[WorkspaceId],
+    item: &Item<'_>,
+    needed: Level,
+) -> Result<Level, CoreError> {
     match level(user, workspaces, item) {
         None => Err(CoreError::NotFound),
         Some(level) if level >= needed => Ok(level),
@@ -96,7 +102,7 @@ pub async fn placement(
     creator: Option<&User>,
     account: Option<&str>,
     owner: Option<&str>,
-) -> Result<(i64, User), CoreError> {
+) -> Result<(WorkspaceId, User), CoreError> {
     let owner = match (owner.map(str::trim).filter(|email| !email.is_empty()), creator) {
         (Some(email), creator)
             if creator.is_none_or(|c| {
@@ -156,7 +162,7 @@ mod tests {
 
     fn user(id: i64, email: &str, role: AccountRole) -> User {
         User {
-            id,
+            id: UserId(id),
             email: email.into(),
             display_name: email.into(),
             is_platform_admin: false,
@@ -171,26 +177,26 @@ mod tests {
             AccessRule { user: Some("reader@x.io".into()), role: None, level: Level::Read },
             AccessRule { user: None, role: Some(AccountRole::PowerUser), level: Level::Write },
         ];
-        let item = Item { workspace_id: 1, owner_id: 1, rules: &rules };
+        let item = Item { workspace_id: WorkspaceId(1), owner_id: UserId(1), rules: &rules };
         let owner = user(1, "owner@x.io", AccountRole::User);
         let admin = user(2, "admin@x.io", AccountRole::SiteAdmin);
         let reader = user(3, "reader@x.io", AccountRole::User);
         let power = user(4, "power@x.io", AccountRole::PowerUser);
         let stranger = user(5, "nobody@x.io", AccountRole::User);
-        assert_eq!(level(&owner, &[1], &item), Some(Level::Write));
-        assert_eq!(level(&admin, &[1], &item), Some(Level::Write));
-        assert_eq!(level(&reader, &[1], &item), Some(Level::Read));
-        assert_eq!(level(&power, &[1], &item), Some(Level::Write));
-        assert_eq!(level(&stranger, &[1], &item), None);
+        assert_eq!(level(&owner, &[WorkspaceId(1)], &item), Some(Level::Write));
+        assert_eq!(level(&admin, &[WorkspaceId(1)], &item), Some(Level::Write));
+        assert_eq!(level(&reader, &[WorkspaceId(1)], &item), Some(Level::Read));
+        assert_eq!(level(&power, &[WorkspaceId(1)], &item), Some(Level::Write));
+        assert_eq!(level(&stranger, &[WorkspaceId(1)], &item), None);
         // Another workspace's Site Admin sees nothing of it.
-        assert_eq!(level(&admin, &[2], &item), None);
+        assert_eq!(level(&admin, &[WorkspaceId(2)], &item), None);
         assert_eq!(
-            require(&reader, &[1], &item, Level::Write),
+            require(&reader, &[WorkspaceId(1)], &item, Level::Write),
             Err(CoreError::Forbidden {
                 hint: "Requires write access to this item; you have read access".into()
             })
         );
-        assert_eq!(require(&stranger, &[1], &item, Level::Read), Err(CoreError::NotFound));
+        assert_eq!(require(&stranger, &[WorkspaceId(1)], &item, Level::Read), Err(CoreError::NotFound));
         assert!(may_share(&admin, &item) && !may_share(&power, &item));
     }
 

@@ -9,6 +9,7 @@ pub mod backups;
 pub mod capability;
 pub mod encoding;
 pub mod error;
+pub mod ids;
 pub mod item_access;
 pub mod model;
 pub mod operations;
@@ -45,3 +46,4 @@ pub mod throttle;
 
 pub use capability::{Capability, Role};
 pub use error::CoreError;
+pub use ids::{PipelineId, RunId, TenantId, ToolId, UserId, WorkspaceId};

@@ -1,5 +1,6 @@
 //! Records as the UI and the JSON routes see them. They compile to wasm: no database types here.
 
+use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::operations::Initiator;
 use crate::tokens::AccountRole;
 use crate::{Capability, Role};
@@ -31,7 +32,7 @@ pub enum AccountKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub display_name: String,
     pub is_platform_admin: bool,
@@ -43,7 +44,7 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct Workspace {
-    pub id: i64,
+    pub id: WorkspaceId,
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
@@ -52,8 +53,8 @@ pub struct Workspace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct Tenant {
-    pub id: i64,
-    pub workspace_id: i64,
+    pub id: TenantId,
+    pub workspace_id: WorkspaceId,
     pub slug: String,
     pub name: String,
     pub external_tenant_id: String,
@@ -86,7 +87,7 @@ impl TenantMembership {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
     pub display_name: String,
     pub role: Role,

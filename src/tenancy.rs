@@ -1,6 +1,7 @@
 //! Workspaces, tenants and memberships: the use cases the UI, the JSON routes and the CLI share.
 
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
+use crate::ids::UserId;
 use crate::model::{Tenant, TenantMembership};
 use crate::operations::Initiator;
 use crate::store::{Ensured, MembershipChange, Store, TenantSetup};
@@ -72,7 +73,7 @@ async fn audit(
     tenant: &Tenant,
     kind: AuditKind,
     verb: AuditAction,
-    target_id: i64,
+    target_id: impl std::fmt::Display,
     details: serde_json::Value,
 ) -> Result<(), CoreError> {
     store
@@ -125,7 +126,7 @@ pub async fn change_role(
     store: &Store,
     by: &Initiator,
     actor: &TenantMembership,
-    user_id: i64,
+    user_id: UserId,
     role: Role,
 ) -> Result<MembershipChange, CoreError> {
     // Only an existing member's role changes here; adding someone is `set_member`'s job.
@@ -144,7 +145,7 @@ pub async fn remove_member(
     store: &Store,
     by: &Initiator,
     actor: &TenantMembership,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<(), CoreError> {
     if store.remove_membership(actor.tenant.id, user_id).await? {
         audit(

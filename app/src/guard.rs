@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
 use tenantpilot_core::access::{self, TokenRequirement};
+use tenantpilot_core::ids::UserId;
 use tenantpilot_core::model::{Caller, TenantMembership, User};
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::ProviderClient;
@@ -95,7 +96,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             let caller = Caller { user, initiator };
             return Ok(SignedIn { caller, session, state, via: Via::Token(token) });
         }
-        let user_id: Option<i64> = session.get(USER_ID).await.map_err(session_failed)?;
+        let user_id: Option<UserId> = session.get(USER_ID).await.map_err(session_failed)?;
         let signed_in_at: Option<DateTime<Utc>> = session.get(SIGNED_IN_AT).await.map_err(session_failed)?;
         let (Some(user_id), Some(signed_in_at)) = (user_id, signed_in_at) else {
             return Err(CoreError::Unauthenticated.into());

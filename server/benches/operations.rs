@@ -22,6 +22,7 @@ use clap::Parser;
 use http_body_util::BodyExt;
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tenantpilot_core::ids::{RunId, TenantId, WorkspaceId};
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::User;
@@ -105,7 +106,7 @@ where
     Sample { backend, what: what.into(), latencies, elapsed: started.elapsed() }
 }
 
-fn fetch_run(workspace_id: i64, tenant_id: i64, target: String) -> NewRun {
+fn fetch_run(workspace_id: WorkspaceId, tenant_id: TenantId, target: String) -> NewRun {
     NewRun {
         workspace_id,
         tenant_id: Some(tenant_id),
@@ -117,7 +118,7 @@ fn fetch_run(workspace_id: i64, tenant_id: i64, target: String) -> NewRun {
 }
 
 /// Adds `count` completed runs spread over the demo tenants, created one a second back from now.
-async fn fill(store: &Store, tenants: &[i64], workspace_id: i64, count: i64) {
+async fn fill(store: &Store, tenants: &[TenantId], workspace_id: WorkspaceId, count: i64) {
     let [a, b, c] = [tenants[0], tenants[1], tenants[2]];
     match store.db() {
         Db::Sqlite(pool) => {
@@ -177,7 +178,7 @@ const POSTGRES_AGO: &str = "now() - make_interval(secs => (i * 2.592)::float8)";
 /// Adds `count` user actions and `count` token-activity entries, spread over the last 30 days and
 /// over the demo users: a mix of types (personal ones, token and session, have no workspace) and
 /// of scopes. Token ids are made up: the logs do not join tokens.
-async fn fill_activity(store: &Store, tenants: &[i64], workspace_id: i64, count: i64) {
+async fn fill_activity(store: &Store, tenants: &[TenantId], workspace_id: WorkspaceId, count: i64) {
     let [a, b, c] = [tenants[0], tenants[1], tenants[2]];
     let (numbers, users, actor, ago, joined) = match store.db() {
         Db::Sqlite(_) => (
@@ -348,7 +349,7 @@ async fn bench(backend: Backend, name: &'static str) {
     );
 
     let filling = Instant::now();
-    let ids: Vec<i64> = tenants.iter().map(|tenant| tenant.id).collect();
+    let ids: Vec<TenantId> = tenants.iter().map(|tenant| tenant.id).collect();
     fill(&store, &ids, workspace, MILLION).await;
     println!("{name:<10} (filled {MILLION} runs in {:.1} s)", filling.elapsed().as_secs_f64());
 
@@ -391,7 +392,7 @@ async fn bench(backend: Backend, name: &'static str) {
         move |n: usize| {
             let (store, owner) = (store.clone(), owner.clone());
             async move {
-                let id = 1 + (n as i64 * 4_999) % MILLION;
+                let id = RunId(1 + (n as i64 * 4_999) % MILLION);
                 operations::run(&store, &owner, id).await.unwrap();
             }
         }
@@ -507,7 +508,7 @@ async fn long_poll(backend: Backend, name: &'static str) {
     let created = app.clone().oneshot(request("POST", "/_/tenant", &body)).await.unwrap();
     assert_eq!(created.status(), 201);
     let location = created.headers()[header::LOCATION].to_str().unwrap().to_string();
-    let job_id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let job_id: RunId = location.rsplit('/').next().unwrap().parse().unwrap();
 
     let before = rss_kib();
     let parking = Instant::now();
@@ -619,7 +620,7 @@ async fn restore_preview() {
     tenantpilot_core::provider::connect(store, &loopback, &Initiator::System, &member.tenant, new)
         .await
         .unwrap();
-    let set = store.backup_set_for_run(member.tenant.id, 1, "Bench").await.unwrap();
+    let set = store.backup_set_for_run(member.tenant.id, RunId(1), "Bench").await.unwrap();
     let assignments = [Assignment { target, group_name: Some("Finance".into()), filter_name: None }];
     for policy in &tenant.policies {
         let captured = CapturedPolicy {

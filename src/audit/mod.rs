@@ -7,6 +7,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::operations::Initiator;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,12 +17,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: i64,
-    pub workspace_id: Option<i64>,
+    pub workspace_id: Option<WorkspaceId>,
     /// The workspace's slug: the contract's `account`.
     pub account: Option<String>,
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<TenantId>,
     /// The acting user (a token's owner); none for the system.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub user_email: Option<String>,
     pub actor: Initiator,
     /// What kind of thing was acted on, e.g. `pipeline`.
@@ -37,8 +38,8 @@ pub struct AuditEntry {
 #[derive(Debug, Clone)]
 pub struct NewAuditEntry {
     /// None for personal actions (signing in, tokens).
-    pub workspace_id: Option<i64>,
-    pub tenant_id: Option<i64>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub tenant_id: Option<TenantId>,
     pub actor: Initiator,
     pub kind: AuditKind,
     pub action: AuditAction,
@@ -158,7 +159,7 @@ pub struct TokenActivity {
     /// The path requested.
     pub target: String,
     #[serde(with = "crate::pipelines::id_string")]
-    pub user_id: i64,
+    pub user_id: UserId,
     pub account: Option<String>,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime<Utc>,

@@ -150,7 +150,7 @@ mod tests {
 
     fn reader() -> User {
         User {
-            id: 7,
+            id: crate::UserId(7),
             email: "p@x.io".into(),
             display_name: "P".into(),
             is_platform_admin: false,
@@ -177,7 +177,10 @@ mod tests {
         let query = parse_query(Some("date=2026-11-20&type=pipeline&count=5"), "type", &reader()).unwrap();
         assert_eq!(query.from.to_rfc3339(), "2026-11-20T00:00:00+00:00");
         assert_eq!(query.until - query.from, Duration::days(1));
-        assert_eq!((query.filter.as_deref(), query.limit, query.reader), (Some("pipeline"), 5, Some(7)));
+        assert_eq!(
+            (query.filter.as_deref(), query.limit, query.reader),
+            (Some("pipeline"), 5, Some(crate::UserId(7)))
+        );
         let default = parse_query(None, "type", &reader()).unwrap();
         assert_eq!(default.limit, LOG_LIMIT);
         assert!(default.until - default.from > Duration::days(DEFAULT_DAYS));

@@ -1,6 +1,7 @@
 //! What an operation sees of its run while it executes: the run itself, progress counters,
 //! failures, and checkpoints where it stops for a cancel or a shutdown.
 
+use crate::ids::RunId;
 use crate::operations::{Counters, Failure, OperationRun};
 use crate::provider::{Interrupted, PauseReason, Pauses};
 use crate::store::Store;
@@ -158,7 +159,7 @@ pub const PROGRESS_NOTE: &str = "progressNote";
 /// A run waiting for the provider: its progress says why and for how long (in the context's
 /// `progressNote` and the run's log), and a cancel or release ends the wait at once.
 struct RunPauses {
-    run_id: i64,
+    run_id: RunId,
     store: Store,
     signals: Arc<RunSignals>,
 }
@@ -171,12 +172,12 @@ impl RunPauses {
     async fn note(&self, note: Option<String>) {
         if let Some(note) = &note {
             if let Err(error) = self.store.add_run_message(self.run_id, note).await {
-                tracing::warn!(error = %error.detail(), run = self.run_id, "cannot log a wait");
+                tracing::warn!(error = %error.detail(), run = %self.run_id, "cannot log a wait");
             }
         }
         let value = note.map(serde_json::Value::from);
         if let Err(error) = self.store.set_run_context_entry(self.run_id, PROGRESS_NOTE, value).await {
-            tracing::warn!(error = %error.detail(), run = self.run_id, "cannot show a wait");
+            tracing::warn!(error = %error.detail(), run = %self.run_id, "cannot show a wait");
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::context::{RunSignals, Stop};
 use super::{Operations, RunContext};
+use crate::ids::RunId;
 use crate::operations::{Counters, Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
 use crate::store::{Reconciled, RunChange, Store};
 use chrono::Utc;
@@ -177,7 +178,7 @@ impl Worker {
 
     async fn execute(&mut self, run: OperationRun) {
         let Some(operation) = self.operations.get(run.kind).cloned() else {
-            tracing::error!(run = run.id, kind = %run.kind, "no operation of this kind is known to this version");
+            tracing::error!(run = %run.id, kind = %run.kind, "no operation of this kind is known to this version");
             let stop =
                 Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
             finish(&self.store, run.id, Err(stop), run.counters).await;
@@ -210,7 +211,7 @@ pub async fn run_now(
     let executing =
         tokio::spawn(async move { execute(&task_store, operation, run, "request", pace, None).await });
     if let Err(error) = executing.await {
-        tracing::error!(%error, run = id, "a run executed for a request did not finish");
+        tracing::error!(%error, run = %id, "a run executed for a request did not finish");
     }
     store.operation_run(id).await?.ok_or(crate::CoreError::NotFound)
 }
@@ -226,7 +227,7 @@ async fn execute(
     release: Option<watch::Receiver<bool>>,
 ) {
     let id = run.id;
-    let span = tracing::info_span!("run", id, kind = %run.kind, worker);
+    let span = tracing::info_span!("run", %id, kind = %run.kind, worker);
     tracing::info!(parent: &span, attempt = run.attempt, "run started");
     let signals = Arc::new(RunSignals::default());
     let mut context = RunContext::new(run, store.clone(), signals.clone(), pace.progress_every);
@@ -256,7 +257,7 @@ async fn execute(
     finish(store, id, result, counters).await;
 }
 
-async fn finish(store: &Store, id: i64, result: Result<RunOutcome, Stop>, counters: Counters) {
+async fn finish(store: &Store, id: RunId, result: Result<RunOutcome, Stop>, counters: Counters) {
     let saved = match result {
         Ok(outcome) => store.complete_run(id, outcome, counters).await.map(drop),
         Err(Stop::Cancelled) => store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop),
@@ -268,7 +269,7 @@ async fn finish(store: &Store, id: i64, result: Result<RunOutcome, Stop>, counte
     };
     if let Err(error) = saved {
         // The run stays running without heartbeats; the reconciler completes it.
-        tracing::error!(error = %error.detail(), run = id, "cannot save the end of a run");
+        tracing::error!(error = %error.detail(), run = %id, "cannot save the end of a run");
     }
 }
 
@@ -287,7 +288,7 @@ async fn claimable(changes: &mut broadcast::Receiver<RunChange>) {
 
 /// Proves the worker is alive while the operation is busy inside one long item, and hears a
 /// cancel even when the operation saves no progress.
-async fn heartbeat(store: Store, id: i64, signals: Arc<RunSignals>, every: Duration) {
+async fn heartbeat(store: Store, id: RunId, signals: Arc<RunSignals>, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.tick().await;
     loop {
@@ -295,7 +296,7 @@ async fn heartbeat(store: Store, id: i64, signals: Arc<RunSignals>, every: Durat
         match store.heartbeat_run(id, signals.counters()).await {
             Ok(true) => signals.cancel_requested.store(true, Ordering::Relaxed),
             Ok(false) => {}
-            Err(error) => tracing::warn!(error = %error.detail(), run = id, "heartbeat failed"),
+            Err(error) => tracing::warn!(error = %error.detail(), run = %id, "heartbeat failed"),
         }
     }
 }
@@ -327,9 +328,9 @@ async fn reconcile(
             Ok(reconciled) => {
                 for (run, what) in reconciled {
                     match what {
-                        Reconciled::Requeued => tracing::warn!(run, "requeued a run whose worker stopped"),
+                        Reconciled::Requeued => tracing::warn!(%run, "requeued a run whose worker stopped"),
                         Reconciled::Failed => {
-                            tracing::warn!(run, "failed a run whose worker stopped (ops.stale)")
+                            tracing::warn!(%run, "failed a run whose worker stopped (ops.stale)")
                         }
                     }
                 }
@@ -357,7 +358,7 @@ async fn cancel_overdue_pipelines(store: &Store, max: Duration) {
     match store.cancel_overdue_runs(OperationKind::Pipeline, now - max_chrono, &failure).await {
         Ok(cancelled) => {
             for run in cancelled {
-                tracing::warn!(run, "cancelled a pipeline run that ran longer than its maximum");
+                tracing::warn!(%run, "cancelled a pipeline run that ran longer than its maximum");
             }
         }
         Err(error) => tracing::warn!(error = %error.detail(), "cannot cancel overdue pipeline runs"),

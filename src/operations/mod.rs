@@ -6,6 +6,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -85,18 +86,18 @@ impl RunTarget {
     /// The target kind of a pipeline's runs.
     pub const PIPELINE: &'static str = "pipeline";
 
-    pub fn pipeline(id: i64) -> RunTarget {
+    pub fn pipeline(id: PipelineId) -> RunTarget {
         RunTarget { kind: RunTarget::PIPELINE.into(), id: id.to_string() }
     }
 
     /// The pipeline this run runs, if it is a pipeline's run.
-    pub fn pipeline_id(&self) -> Option<i64> {
+    pub fn pipeline_id(&self) -> Option<PipelineId> {
         pipeline_id(Some(&self.kind), Some(&self.id))
     }
 }
 
 /// The pipeline a run's stored target names, if any.
-pub fn pipeline_id(kind: Option<&str>, id: Option<&str>) -> Option<i64> {
+pub fn pipeline_id(kind: Option<&str>, id: Option<&str>) -> Option<PipelineId> {
     (kind == Some(RunTarget::PIPELINE)).then(|| id?.parse().ok())?
 }
 
@@ -105,7 +106,7 @@ pub fn pipeline_id(kind: Option<&str>, id: Option<&str>) -> Option<i64> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Initiator {
     User {
-        id: i64,
+        id: UserId,
         name: String,
     },
     /// A personal access token of user `user_id` (0 in runs recorded before tokens named it).
@@ -113,7 +114,7 @@ pub enum Initiator {
         id: i64,
         name: String,
         #[serde(default)]
-        user_id: i64,
+        user_id: UserId,
     },
     System,
 }
@@ -125,10 +126,10 @@ impl Initiator {
     }
 
     /// The person acting: the user, or the token's owner.
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self {
             Initiator::User { id, .. } => Some(*id),
-            Initiator::Token { user_id, .. } => Some(*user_id).filter(|id| *id > 0),
+            Initiator::Token { user_id, .. } => Some(*user_id).filter(|id| id.0 > 0),
             Initiator::System => None,
         }
     }
@@ -152,9 +153,9 @@ pub struct Failure {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationRun {
-    pub id: i64,
-    pub workspace_id: i64,
-    pub tenant_id: Option<i64>,
+    pub id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
     /// The operation's type, e.g. `assignments.fetch`.
     pub kind: OperationKind,
     pub status: RunStatus,
@@ -177,7 +178,7 @@ pub struct OperationRun {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
-    pub id: i64,
+    pub id: RunId,
     #[serde(rename = "type")]
     pub kind: OperationKind,
     pub status: RunStatus,

@@ -4,6 +4,7 @@
 use super::{ListParams, LIKELY_STALE_AFTER_SECS};
 use super::{OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
 use crate::engine;
+use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
 use crate::model::Caller;
 use crate::model::User;
 use crate::store::{RunChange, RunQuery, RunScope, Store};
@@ -17,7 +18,7 @@ pub const PAGE_MAX: i64 = 200;
 /// One page of runs and, when there are more, the cursor of the next page.
 pub struct Page {
     pub runs: Vec<OperationRun>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<RunId>,
 }
 
 /// The runs `user` may see: all of them for platform admins.
@@ -68,7 +69,7 @@ impl ListParams {
             .transpose()?;
         let since = parse_time("since", blank_is_none(&self.since))?;
         let until = parse_time("until", blank_is_none(&self.until))?;
-        let before_id = parse_positive("cursor", blank_is_none(&self.cursor))?;
+        let before_id = parse_positive("cursor", blank_is_none(&self.cursor))?.map(RunId);
         let limit = parse_positive("limit", blank_is_none(&self.limit))?.unwrap_or(PAGE_DEFAULT);
         if limit > PAGE_MAX {
             return Err(CoreError::invalid("limit", format!("At most {PAGE_MAX} runs per page")));
@@ -90,7 +91,7 @@ impl ListParams {
         };
         if let Some(slug) = blank_is_none(&self.tenant) {
             // An unknown tenant filters everything out, as a tenant the caller may not see does.
-            query.tenant_id = Some(store.tenant_by_slug(slug).await?.map_or(0, |tenant| tenant.id));
+            query.tenant_id = Some(store.tenant_by_slug(slug).await?.map_or(TenantId(0), |tenant| tenant.id));
         }
         Ok(query)
     }
@@ -136,7 +137,7 @@ async fn page(store: &Store, mut query: RunQuery) -> Result<Page, CoreError> {
 }
 
 /// The run `id`, if `user` may see it; otherwise not found, as if it did not exist.
-pub async fn run(store: &Store, user: &User, id: i64) -> Result<OperationRun, CoreError> {
+pub async fn run(store: &Store, user: &User, id: RunId) -> Result<OperationRun, CoreError> {
     let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
     if sees(store, user, &run).await? {
         Ok(run)
@@ -161,7 +162,7 @@ pub async fn sees(store: &Store, user: &User, run: &OperationRun) -> Result<bool
 /// Cancels run `id` for `user` (recorded as `actor`): they must see it (else not found) and hold
 /// `tenant.operations.start` in its tenant (else forbidden; workspace-level runs: platform
 /// admins). Returns the run as it is after the cancel.
-pub async fn cancel(store: &Store, caller: &Caller, id: i64) -> Result<OperationRun, CoreError> {
+pub async fn cancel(store: &Store, caller: &Caller, id: RunId) -> Result<OperationRun, CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let run = run(store, user, id).await?;
     if !may_cancel(store, user, &run).await? {
@@ -177,9 +178,9 @@ pub async fn cancel(store: &Store, caller: &Caller, id: i64) -> Result<Operation
 #[derive(Debug, Clone, Default)]
 pub struct Entitlement {
     all: bool,
-    tenants: std::collections::HashSet<i64>,
-    workspaces: std::collections::HashSet<i64>,
-    pipelines: std::collections::HashSet<i64>,
+    tenants: std::collections::HashSet<TenantId>,
+    workspaces: std::collections::HashSet<WorkspaceId>,
+    pipelines: std::collections::HashSet<PipelineId>,
 }
 
 impl Entitlement {

@@ -6,6 +6,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+use crate::ids::{PipelineId, RunId, ToolId};
 use crate::item_access::AccessRule;
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -85,7 +86,7 @@ pub enum StepAction {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpCall {
     #[serde(deserialize_with = "id_number")]
-    pub tool_id: i64,
+    pub tool_id: ToolId,
     #[serde(default = "default_method")]
     pub method: String,
     pub path: String,
@@ -108,7 +109,7 @@ fn default_timeout() -> u64 {
 }
 
 /// Ids travel as strings (`"12"`, as the contract's `_id`s do) or as numbers.
-pub fn id_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+pub fn id_number<'de, D: serde::Deserializer<'de>, Id: From<i64>>(deserializer: D) -> Result<Id, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -119,7 +120,9 @@ pub fn id_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i6
         Raw::Number(number) => Some(number),
         Raw::Text(text) => text.trim().parse().ok(),
     };
-    id.filter(|id| *id > 0).ok_or_else(|| serde::de::Error::custom("expected an id, like \"12\""))
+    id.filter(|id| *id > 0)
+        .map(Id::from)
+        .ok_or_else(|| serde::de::Error::custom("expected an id, like \"12\""))
 }
 
 #[derive(Deserialize)]
@@ -286,7 +289,7 @@ text_enum!(PipelineState, "pipeline state" {
 #[serde(rename_all = "camelCase")]
 pub struct PipelineRun {
     pub run_count: i64,
-    pub operation_run_id: i64,
+    pub operation_run_id: RunId,
     pub status: crate::operations::RunStatus,
     pub outcome: crate::operations::RunOutcome,
     pub total: i64,
@@ -299,7 +302,7 @@ pub struct PipelineRun {
 #[serde(rename_all = "camelCase")]
 pub struct Pipeline {
     #[serde(rename = "_id", with = "id_string")]
-    pub id: i64,
+    pub id: PipelineId,
     pub name: String,
     pub description: String,
     /// The owner's e-mail.
@@ -340,11 +343,11 @@ pub struct PipelineInput {
 pub mod id_string {
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(id: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(id: &impl std::fmt::Display, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&id.to_string())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, Id: From<i64>>(deserializer: D) -> Result<Id, D::Error> {
         super::id_number(deserializer)
     }
 }
@@ -355,7 +358,7 @@ pub struct PipelineLog {
     #[serde(rename = "_id", with = "id_string")]
     pub id: i64,
     #[serde(with = "id_string")]
-    pub pipeline_id: i64,
+    pub pipeline_id: PipelineId,
     pub run_count: i64,
     pub step_index: Option<i64>,
     pub step_name: Option<String>,
@@ -409,7 +412,7 @@ mod tests {
         let StepAction::ToolHttp(call) = &actions[3] else { panic!("not a call: {:?}", actions[3]) };
         assert_eq!(
             (call.tool_id, call.method.as_str(), call.expected_status, call.timeout_secs),
-            (9, "POST", 200, 30)
+            (ToolId(9), "POST", 200, 30)
         );
         assert_eq!(actions[4], StepAction::Wait { seconds: 2 });
     }

@@ -4,6 +4,7 @@
 use super::{Pipeline, PipelineInput, PipelineLog, PipelineRun, StepAction, CONSOLE_OUTPUT};
 use crate::audit::LOG_LIMIT;
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
+use crate::ids::{PipelineId, RunId, WorkspaceId};
 use crate::item_access::{self, validate_rules, Item, Level};
 use crate::model::Caller;
 use crate::model::User;
@@ -20,7 +21,7 @@ fn item(record: &PipelineRecord) -> Item<'_> {
 pub async fn visible(
     store: &Store,
     user: &User,
-    id: i64,
+    id: PipelineId,
     needed: Level,
 ) -> Result<PipelineRecord, CoreError> {
     Ok(visible_with_level(store, user, id, needed).await?.0)
@@ -30,7 +31,7 @@ pub async fn visible(
 pub async fn visible_with_level(
     store: &Store,
     user: &User,
-    id: i64,
+    id: PipelineId,
     needed: Level,
 ) -> Result<(PipelineRecord, Level), CoreError> {
     let record = store.pipeline(id).await?.ok_or(CoreError::NotFound)?;
@@ -45,7 +46,7 @@ pub async fn list(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError
 }
 
 /// The ids of every pipeline `user` may read: whose runs they may see.
-pub async fn readable_ids(store: &Store, user: &User) -> Result<Vec<i64>, CoreError> {
+pub async fn readable_ids(store: &Store, user: &User) -> Result<Vec<PipelineId>, CoreError> {
     Ok(seen_by(store, user).await?.iter().map(|record| record.pipeline.id).collect())
 }
 
@@ -58,7 +59,7 @@ async fn seen_by(store: &Store, user: &User) -> Result<Vec<PipelineRecord>, Core
 }
 
 /// Whether `user` may read pipeline `id` (a missing one: no).
-pub async fn readable(store: &Store, user: &User, id: i64) -> Result<bool, CoreError> {
+pub async fn readable(store: &Store, user: &User, id: PipelineId) -> Result<bool, CoreError> {
     match visible(store, user, id, Level::Read).await {
         Ok(_) => Ok(true),
         Err(CoreError::NotFound) => Ok(false),
@@ -71,7 +72,7 @@ pub async fn readable(store: &Store, user: &User, id: i64) -> Result<bool, CoreE
 /// capability of its operation, write access to its tool. Running checks the runner again.
 async fn fields_of<'a>(
     store: &Store,
-    workspace_id: i64,
+    workspace_id: WorkspaceId,
     input: &'a PipelineInput,
     description: &'a str,
     saver: Option<&User>,
@@ -188,7 +189,7 @@ pub async fn create(
 pub async fn update(
     store: &Store,
     caller: &Caller,
-    id: i64,
+    id: PipelineId,
     input: &PipelineInput,
 ) -> Result<Pipeline, CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
@@ -206,7 +207,7 @@ pub async fn update(
     store.pipeline(id).await?.map(|record| record.pipeline).ok_or(CoreError::NotFound)
 }
 
-pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+pub async fn delete(store: &Store, caller: &Caller, id: PipelineId) -> Result<(), CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.delete_pipeline(id).await? {
@@ -220,12 +221,12 @@ pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreE
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunStarted {
     pub run_count: i64,
-    pub operation_run_id: i64,
+    pub operation_run_id: RunId,
 }
 
 /// Starts the next run: one `pipeline.run` operation run whose counters are the steps. A
 /// paused or running pipeline starts nothing and says why, in the contract's words.
-pub async fn run(store: &Store, caller: &Caller, id: i64) -> Result<RunStarted, CoreError> {
+pub async fn run(store: &Store, caller: &Caller, id: PipelineId) -> Result<RunStarted, CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if record.pipeline.steps.is_empty() {
@@ -275,7 +276,7 @@ pub struct RunStatusAnswer {
 pub async fn status(
     store: &Store,
     user: &User,
-    id: i64,
+    id: PipelineId,
     run_count: Option<i64>,
 ) -> Result<RunStatusAnswer, CoreError> {
     let record = visible(store, user, id, Level::Read).await?;
@@ -316,7 +317,7 @@ fn describe(name: &str, run: &PipelineRun) -> RunStatusAnswer {
 }
 
 /// Clears the current run and a paused state. A run in flight must be stopped first.
-pub async fn reset(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+pub async fn reset(store: &Store, caller: &Caller, id: PipelineId) -> Result<(), CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.reset_pipeline(id).await? {
@@ -327,7 +328,7 @@ pub async fn reset(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreEr
 
 /// Asks the running pipeline to stop: its current step finishes, the rest are skipped, and the
 /// run completes as cancelled.
-pub async fn stop(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+pub async fn stop(store: &Store, caller: &Caller, id: PipelineId) -> Result<(), CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if !store.request_pipeline_stop(id).await? {
@@ -352,7 +353,7 @@ pub async fn stop(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreErr
 pub async fn logs(
     store: &Store,
     user: &User,
-    id: i64,
+    id: PipelineId,
     run_count: Option<i64>,
     kind: Option<&str>,
     after_id: Option<i64>,

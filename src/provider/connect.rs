@@ -9,6 +9,7 @@ use super::{
 };
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::egress::{EgressPolicy, Schemes};
+use crate::ids::TenantId;
 use crate::model::Tenant;
 use crate::operations::Initiator;
 use crate::store::Store;
@@ -224,7 +225,7 @@ pub fn provider_error(error: ProviderError) -> CoreError {
 /// How long a request someone waits on waits out throttling, all waits together.
 const REQUEST_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
 
-async fn stored_connection(store: &Store, tenant_id: i64) -> Result<ProviderConnection, CoreError> {
+async fn stored_connection(store: &Store, tenant_id: TenantId) -> Result<ProviderConnection, CoreError> {
     store.provider_connection(tenant_id).await?.ok_or_else(|| {
         CoreError::conflict("This tenant has no provider connection. Set one in the tenant's settings first.")
     })
@@ -235,7 +236,7 @@ async fn stored_connection(store: &Store, tenant_id: i64) -> Result<ProviderConn
 pub async fn request_session(
     store: &Store,
     client: &ProviderClient,
-    tenant_id: i64,
+    tenant_id: TenantId,
 ) -> Result<super::ProviderSession, CoreError> {
     let connection = stored_connection(store, tenant_id).await?;
     client.connect(&connection, Some(super::WaitAtMost::new(REQUEST_PATIENCE))).await.map_err(provider_error)
@@ -247,7 +248,7 @@ pub async fn request_session(
 pub async fn check_connection(
     store: &Store,
     client: &ProviderClient,
-    tenant_id: i64,
+    tenant_id: TenantId,
 ) -> Result<ConnectionCheck, CoreError> {
     let check = probe_everything(store, client, tenant_id).await;
     // The page shows the last check (also without JavaScript); a failed one clears it.
@@ -258,7 +259,7 @@ pub async fn check_connection(
 async fn probe_everything(
     store: &Store,
     client: &ProviderClient,
-    tenant_id: i64,
+    tenant_id: TenantId,
 ) -> Result<ConnectionCheck, CoreError> {
     let connection = stored_connection(store, tenant_id).await?;
     // A fresh token: a cached one would not prove the credential still works.

@@ -2,6 +2,7 @@
 
 use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
+use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 
@@ -12,10 +13,10 @@ const ENTRY_COLUMNS: &str =
 #[derive(sqlx::FromRow)]
 struct AuditRow {
     id: i64,
-    workspace_id: Option<i64>,
+    workspace_id: Option<WorkspaceId>,
     account: Option<String>,
-    tenant_id: Option<i64>,
-    user_id: Option<i64>,
+    tenant_id: Option<TenantId>,
+    user_id: Option<UserId>,
     user_email: Option<String>,
     actor: String,
     #[sqlx(rename = "type")]
@@ -60,7 +61,7 @@ pub struct LogQuery {
     pub limit: i64,
     /// `None`: everything (platform admins); otherwise what this user may read (see
     /// `user_actions` and `token_activity`).
-    pub reader: Option<i64>,
+    pub reader: Option<UserId>,
     /// Entries older than this id (paging).
     pub before_id: Option<i64>,
 }
@@ -82,7 +83,7 @@ impl Store {
 
     /// A tenant's entries, newest first.
     #[tracing::instrument(skip_all)]
-    pub async fn tenant_audit(&self, tenant_id: i64, limit: i64) -> Result<Vec<AuditEntry>, CoreError> {
+    pub async fn tenant_audit(&self, tenant_id: TenantId, limit: i64) -> Result<Vec<AuditEntry>, CoreError> {
         let sql = format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_entries a LEFT JOIN workspaces w ON w.id = a.workspace_id \
              WHERE a.tenant_id = $1 ORDER BY a.created_at DESC, a.id DESC LIMIT $2"
@@ -122,7 +123,7 @@ impl Store {
     pub async fn record_token_activity(
         &self,
         token_id: i64,
-        user_id: i64,
+        user_id: UserId,
         scope: &str,
         target: &str,
     ) -> Result<(), CoreError> {
@@ -149,7 +150,7 @@ impl Store {
              FROM token_activity a WHERE a.created_at >= $2 AND a.created_at < $3 AND ($4 IS NULL OR a.scope = $4) \
              AND ($5 IS NULL OR a.id < $5) {visible} ORDER BY a.created_at DESC, a.id DESC LIMIT $6"
         );
-        type Row = (i64, i64, String, String, i64, DateTime<Utc>, Option<String>);
+        type Row = (i64, i64, String, String, UserId, DateTime<Utc>, Option<String>);
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(query.reader).bind(query.from).bind(query.until).bind(&query.filter).bind(query.before_id)
             .bind(query.limit).fetch_all(pool).await)?;

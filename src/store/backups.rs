@@ -3,6 +3,7 @@
 
 use super::{on_pool, Store};
 use crate::backups::{Assignment, BackupItem, BackupSet, Mappings, RestorePreview, RestoreRun, ScopeTag};
+use crate::ids::{RunId, TenantId, UserId};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -18,9 +19,9 @@ const RESTORE_COLUMNS: &str =
 #[derive(sqlx::FromRow)]
 struct SetRow {
     id: i64,
-    tenant_id: i64,
+    tenant_id: TenantId,
     name: String,
-    operation_run_id: Option<i64>,
+    operation_run_id: Option<RunId>,
     item_count: i64,
     created_at: DateTime<Utc>,
 }
@@ -42,7 +43,7 @@ impl From<SetRow> for BackupSet {
 struct ItemRow {
     id: i64,
     backup_set_id: i64,
-    tenant_id: i64,
+    tenant_id: TenantId,
     policy_id: String,
     policy_name: String,
     policy_type: String,
@@ -86,8 +87,8 @@ impl TryFrom<ItemRow> for BackupItem {
 #[derive(sqlx::FromRow)]
 struct RestoreRow {
     id: i64,
-    tenant_id: i64,
-    source_tenant_id: Option<i64>,
+    tenant_id: TenantId,
+    source_tenant_id: Option<TenantId>,
     backup_set_id: i64,
     item_ids: String,
     group_mapping: String,
@@ -95,9 +96,9 @@ struct RestoreRow {
     scope_tag_mapping: String,
     preview: String,
     recreated: String,
-    created_by: Option<i64>,
+    created_by: Option<UserId>,
     created_at: DateTime<Utc>,
-    operation_run_id: Option<i64>,
+    operation_run_id: Option<RunId>,
 }
 
 impl TryFrom<RestoreRow> for RestoreRun {
@@ -134,13 +135,13 @@ pub struct CapturedPolicy<'a> {
 
 /// A restore run to create, with its computed preview.
 pub struct NewRestoreRun<'a> {
-    pub tenant_id: i64,
-    pub source_tenant_id: i64,
+    pub tenant_id: TenantId,
+    pub source_tenant_id: TenantId,
     pub backup_set_id: i64,
     pub item_ids: &'a [i64],
     pub mappings: &'a Mappings,
     pub preview: &'a RestorePreview,
-    pub created_by: Option<i64>,
+    pub created_by: Option<UserId>,
 }
 
 impl Store {
@@ -148,8 +149,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn backup_set_for_run(
         &self,
-        tenant_id: i64,
-        run_id: i64,
+        tenant_id: TenantId,
+        run_id: RunId,
         name: &str,
     ) -> Result<BackupSet, CoreError> {
         on_pool!(self, pool => sqlx::query(
@@ -199,7 +200,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn backup_sets(&self, tenant_id: i64) -> Result<Vec<BackupSet>, CoreError> {
+    pub async fn backup_sets(&self, tenant_id: TenantId) -> Result<Vec<BackupSet>, CoreError> {
         let sql = format!("SELECT {SET_COLUMNS} FROM backup_sets WHERE tenant_id = $1 ORDER BY id DESC");
         let rows: Vec<SetRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant_id).fetch_all(pool).await)?;
@@ -207,7 +208,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn backup_set(&self, tenant_id: i64, id: i64) -> Result<Option<BackupSet>, CoreError> {
+    pub async fn backup_set(&self, tenant_id: TenantId, id: i64) -> Result<Option<BackupSet>, CoreError> {
         let sql = format!("SELECT {SET_COLUMNS} FROM backup_sets WHERE id = $1 AND tenant_id = $2");
         let row: Option<SetRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await)?;
@@ -218,7 +219,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn backup_items(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         set_id: Option<i64>,
     ) -> Result<Vec<BackupItem>, CoreError> {
         let sql = format!(
@@ -231,7 +232,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn backup_item(&self, tenant_id: i64, id: i64) -> Result<Option<BackupItem>, CoreError> {
+    pub async fn backup_item(&self, tenant_id: TenantId, id: i64) -> Result<Option<BackupItem>, CoreError> {
         let sql = format!("SELECT {ITEM_COLUMNS} FROM backup_items WHERE id = $1 AND tenant_id = $2");
         let row: Option<ItemRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await)?;
@@ -275,7 +276,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_restore_plan(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         restore_id: i64,
         mappings: &Mappings,
         preview: &RestorePreview,
@@ -316,7 +317,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn restore_run(&self, tenant_id: i64, id: i64) -> Result<Option<RestoreRun>, CoreError> {
+    pub async fn restore_run(&self, tenant_id: TenantId, id: i64) -> Result<Option<RestoreRun>, CoreError> {
         let sql = format!("SELECT {RESTORE_COLUMNS} FROM restore_runs WHERE id = $1 AND tenant_id = $2");
         let row: Option<RestoreRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).bind(tenant_id).fetch_optional(pool).await)?;
@@ -324,7 +325,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn restore_runs(&self, tenant_id: i64) -> Result<Vec<RestoreRun>, CoreError> {
+    pub async fn restore_runs(&self, tenant_id: TenantId) -> Result<Vec<RestoreRun>, CoreError> {
         let sql = format!("SELECT {RESTORE_COLUMNS} FROM restore_runs WHERE tenant_id = $1 ORDER BY id DESC");
         let rows: Vec<RestoreRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(tenant_id).fetch_all(pool).await)?;
@@ -333,7 +334,7 @@ impl Store {
 
     /// Links a restore run to the operation run executing it.
     #[tracing::instrument(skip_all)]
-    pub async fn set_restore_execution(&self, restore_id: i64, run_id: i64) -> Result<(), CoreError> {
+    pub async fn set_restore_execution(&self, restore_id: i64, run_id: RunId) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("UPDATE restore_runs SET operation_run_id = $2 WHERE id = $1")
             .bind(restore_id).bind(run_id).execute(pool).await.map(drop))?;
         Ok(())

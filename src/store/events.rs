@@ -2,6 +2,7 @@
 //! one [`RunChange`]: in process through a broadcast channel, and on PostgreSQL also through
 //! `NOTIFY`, so subscribers of every replica sharing the database hear it.
 
+use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
 use crate::operations::{RunOutcome, RunStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -14,12 +15,12 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunChange {
-    pub run_id: i64,
-    pub workspace_id: i64,
-    pub tenant_id: Option<i64>,
+    pub run_id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
     /// Set for a pipeline's run: who may see it depends on the pipeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pipeline_id: Option<i64>,
+    pub pipeline_id: Option<PipelineId>,
     pub status: RunStatus,
     pub outcome: RunOutcome,
 }

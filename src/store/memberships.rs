@@ -2,6 +2,7 @@
 
 use super::tenants::TENANT_COLUMNS_T;
 use super::{on_pool, Backend, Store};
+use crate::ids::{TenantId, UserId};
 use crate::model::{Member, Tenant, TenantMembership};
 use crate::{CoreError, Role};
 use chrono::{DateTime, Utc};
@@ -23,7 +24,7 @@ impl TryFrom<MembershipRow> for TenantMembership {
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
-    user_id: i64,
+    user_id: UserId,
     email: String,
     display_name: String,
     role: Role,
@@ -43,7 +44,7 @@ const LAST_OWNER: &str = "A tenant needs at least one owner. Make someone else o
 impl Store {
     /// The enabled tenants `user_id` is a member of, with the role in each.
     #[tracing::instrument(skip_all)]
-    pub async fn memberships_of(&self, user_id: i64) -> Result<Vec<TenantMembership>, CoreError> {
+    pub async fn memberships_of(&self, user_id: UserId) -> Result<Vec<TenantMembership>, CoreError> {
         let sql = format!(
             "SELECT {TENANT_COLUMNS_T}, w.name AS workspace_name, m.role FROM memberships m \
              JOIN tenants t ON t.id = m.tenant_id JOIN workspaces w ON w.id = t.workspace_id \
@@ -56,7 +57,11 @@ impl Store {
 
     /// The user's membership in the enabled tenant `slug`, if any.
     #[tracing::instrument(skip_all)]
-    pub async fn membership(&self, user_id: i64, slug: &str) -> Result<Option<TenantMembership>, CoreError> {
+    pub async fn membership(
+        &self,
+        user_id: UserId,
+        slug: &str,
+    ) -> Result<Option<TenantMembership>, CoreError> {
         let sql = format!(
             "SELECT {TENANT_COLUMNS_T}, w.name AS workspace_name, m.role FROM memberships m \
              JOIN tenants t ON t.id = m.tenant_id JOIN workspaces w ON w.id = t.workspace_id \
@@ -69,7 +74,7 @@ impl Store {
 
     /// The role of `user_id` in the tenant, if they are a member.
     #[tracing::instrument(skip_all)]
-    pub async fn member_role(&self, tenant_id: i64, user_id: i64) -> Result<Option<Role>, CoreError> {
+    pub async fn member_role(&self, tenant_id: TenantId, user_id: UserId) -> Result<Option<Role>, CoreError> {
         let role: Option<Role> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2")
             .bind(tenant_id).bind(user_id).fetch_optional(pool).await)?;
@@ -77,7 +82,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn members(&self, tenant_id: i64) -> Result<Vec<Member>, CoreError> {
+    pub async fn members(&self, tenant_id: TenantId) -> Result<Vec<Member>, CoreError> {
         let sql = "SELECT u.id AS user_id, u.email, u.display_name, m.role, m.created_at \
                    FROM memberships m JOIN users u ON u.id = m.user_id \
                    WHERE m.tenant_id = $1 ORDER BY u.email";
@@ -101,8 +106,8 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_membership(
         &self,
-        tenant_id: i64,
-        user_id: i64,
+        tenant_id: TenantId,
+        user_id: UserId,
         role: Role,
     ) -> Result<MembershipChange, CoreError> {
         on_pool!(self, pool => {
@@ -136,7 +141,7 @@ impl Store {
 
     /// Removes a member; false when they were not one. Refuses to remove the last owner.
     #[tracing::instrument(skip_all)]
-    pub async fn remove_membership(&self, tenant_id: i64, user_id: i64) -> Result<bool, CoreError> {
+    pub async fn remove_membership(&self, tenant_id: TenantId, user_id: UserId) -> Result<bool, CoreError> {
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(lock_tenant_sql(self.backend())).bind(tenant_id).execute(&mut *tx).await?;

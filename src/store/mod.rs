@@ -171,7 +171,7 @@ impl Store {
             if let Err(error) =
                 sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await
             {
-                tracing::warn!(%error, run = change.run_id, "cannot notify other processes of a run change");
+                tracing::warn!(%error, run = %change.run_id, "cannot notify other processes of a run change");
             }
         }
     }

@@ -2,6 +2,7 @@
 //! cancelling, completing and pruning them, and the queries Monitoring lists them with.
 
 use super::{on_pool, RunChange, Store};
+use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use crate::operations::{
     Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
 };
@@ -12,8 +13,8 @@ use std::collections::HashMap;
 
 /// A run to start: the identity is derived from tenant, type and target.
 pub struct NewRun {
-    pub workspace_id: i64,
-    pub tenant_id: Option<i64>,
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
     pub kind: OperationKind,
     pub target: Option<RunTarget>,
     pub context: serde_json::Map<String, serde_json::Value>,
@@ -23,12 +24,12 @@ pub struct NewRun {
 /// What a start did: made a new run, or found the active one with the same identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Started {
-    Created(i64),
-    Reused(i64),
+    Created(RunId),
+    Reused(RunId),
 }
 
 impl Started {
-    pub fn id(self) -> i64 {
+    pub fn id(self) -> RunId {
         match self {
             Started::Created(id) | Started::Reused(id) => id,
         }
@@ -51,9 +52,9 @@ impl NewRun {
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
-    id: i64,
-    workspace_id: i64,
-    tenant_id: Option<i64>,
+    id: RunId,
+    workspace_id: WorkspaceId,
+    tenant_id: Option<TenantId>,
     kind: OperationKind,
     status: RunStatus,
     outcome: RunOutcome,
@@ -77,9 +78,9 @@ struct RunRow {
 /// What a changing statement returns, to publish the change without reading the run again.
 #[derive(sqlx::FromRow)]
 pub(super) struct ChangeRow {
-    id: i64,
-    workspace_id: i64,
-    tenant_id: Option<i64>,
+    id: RunId,
+    workspace_id: WorkspaceId,
+    tenant_id: Option<TenantId>,
     target_kind: Option<String>,
     target_id: Option<String>,
     status: RunStatus,
@@ -187,7 +188,7 @@ impl Store {
         for _ in 0..5 {
             let now = Utc::now();
             let started_at = claimed_by.map(|_| now);
-            let created: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            let created: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
                 "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
                  target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by) \
                  VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12) \
@@ -208,7 +209,7 @@ impl Store {
                 .await;
                 return Ok(Started::Created(id));
             }
-            let active: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(
+            let active: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
                 "SELECT id FROM operation_runs WHERE identity = $1 AND status IN ('queued', 'running')")
                 .bind(&identity).fetch_optional(pool).await)?;
             if let Some(id) = active {
@@ -219,7 +220,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn operation_run(&self, id: i64) -> Result<Option<OperationRun>, CoreError> {
+    pub async fn operation_run(&self, id: RunId) -> Result<Option<OperationRun>, CoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM operation_runs WHERE id = $1");
         let row =
             on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(id).fetch_optional(pool).await)?;
@@ -321,8 +322,8 @@ impl Store {
     /// Records progress and that the worker is alive. Returns whether the run should stop: a
     /// cancel was requested, or the run is no longer running (e.g. reconciled as stale).
     #[tracing::instrument(skip_all)]
-    pub async fn heartbeat_run(&self, id: i64, counters: Counters) -> Result<bool, CoreError> {
-        type Row = (i64, Option<i64>, Option<String>, Option<String>, bool);
+    pub async fn heartbeat_run(&self, id: RunId, counters: Counters) -> Result<bool, CoreError> {
+        type Row = (WorkspaceId, Option<TenantId>, Option<String>, Option<String>, bool);
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
             "UPDATE operation_runs SET heartbeat_at = $2, total = $3, processed = $4, failed = $5 \
              WHERE id = $1 AND status = 'running' \
@@ -346,7 +347,7 @@ impl Store {
 
     /// Appends a failure to an active run.
     #[tracing::instrument(skip_all)]
-    pub async fn add_run_failure(&self, id: i64, failure: &Failure) -> Result<(), CoreError> {
+    pub async fn add_run_failure(&self, id: RunId, failure: &Failure) -> Result<(), CoreError> {
         let Some(mut run) = self.operation_run(id).await? else {
             return Err(CoreError::NotFound);
         };
@@ -365,7 +366,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_run_context_entry(
         &self,
-        id: i64,
+        id: RunId,
         key: &str,
         value: Option<serde_json::Value>,
     ) -> Result<(), CoreError> {
@@ -387,7 +388,7 @@ impl Store {
 
     /// Appends a line to a run's log and tells watchers.
     #[tracing::instrument(skip_all)]
-    pub async fn add_run_message(&self, id: i64, message: &str) -> Result<(), CoreError> {
+    pub async fn add_run_message(&self, id: RunId, message: &str) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "INSERT INTO operation_run_messages (run_id, message, created_at) VALUES ($1, $2, $3)")
             .bind(id).bind(message).bind(Utc::now()).execute(pool).await.map(drop))?;
@@ -400,23 +401,23 @@ impl Store {
 
     /// A run's log, oldest line first.
     #[tracing::instrument(skip_all)]
-    pub async fn run_messages(&self, id: i64) -> Result<Vec<String>, CoreError> {
+    pub async fn run_messages(&self, id: RunId) -> Result<Vec<String>, CoreError> {
         Ok(self.runs_messages(&[id]).await?.remove(&id).unwrap_or_default())
     }
 
     /// The logs of runs `ids` in one query, each oldest line first (runs without one are absent).
     #[tracing::instrument(skip_all)]
-    pub async fn runs_messages(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<String>>, CoreError> {
+    pub async fn runs_messages(&self, ids: &[RunId]) -> Result<HashMap<RunId, Vec<String>>, CoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         // Numbers only, so they can stand in the statement itself on both backends.
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let list = ids.iter().map(RunId::to_string).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT run_id, message FROM operation_run_messages WHERE run_id IN ({list}) ORDER BY id"
         );
-        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
-        let mut logs: HashMap<i64, Vec<String>> = HashMap::new();
+        let rows: Vec<(RunId, String)> = on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let mut logs: HashMap<RunId, Vec<String>> = HashMap::new();
         for (id, message) in rows {
             logs.entry(id).or_default().push(message);
         }
@@ -425,7 +426,7 @@ impl Store {
 
     /// Deletes a completed run (and its log); false when there is none or it is still active.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_completed_run(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn delete_completed_run(&self, id: RunId) -> Result<bool, CoreError> {
         let deleted = on_pool!(self, pool => sqlx::query(
             "DELETE FROM operation_runs WHERE id = $1 AND status = 'completed'")
             .bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
@@ -435,7 +436,7 @@ impl Store {
     /// Cancels a run: a queued one at once; a running one is asked to stop, and its handler
     /// completes it as cancelled. False when the run had completed already.
     #[tracing::instrument(skip_all)]
-    pub async fn cancel_run(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn cancel_run(&self, id: RunId) -> Result<bool, CoreError> {
         let queued = format!(
             "UPDATE operation_runs SET status = 'completed', outcome = 'cancelled', completed_at = $2 \
              WHERE id = $1 AND status = 'queued' RETURNING {CHANGE_COLUMNS}"
@@ -458,8 +459,8 @@ impl Store {
         kind: OperationKind,
         started_before: DateTime<Utc>,
         failure: &Failure,
-    ) -> Result<Vec<i64>, CoreError> {
-        let overdue: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
+    ) -> Result<Vec<RunId>, CoreError> {
+        let overdue: Vec<RunId> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT id FROM operation_runs WHERE kind = $1 AND status = 'running' AND started_at < $2 \
              AND NOT cancel_requested")
             .bind(kind).bind(started_before).fetch_all(pool).await)?;
@@ -482,8 +483,8 @@ impl Store {
         &self,
         stale_before: DateTime<Utc>,
         retry: impl Fn(&OperationRun) -> bool,
-    ) -> Result<Vec<(i64, Reconciled)>, CoreError> {
-        let candidates: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar(
+    ) -> Result<Vec<(RunId, Reconciled)>, CoreError> {
+        let candidates: Vec<RunId> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT id FROM operation_runs WHERE status = 'running' AND heartbeat_at < $1")
             .bind(stale_before).fetch_all(pool).await)?;
         let mut reconciled = Vec::new();
@@ -523,7 +524,7 @@ impl Store {
     /// Puts a running run back in the queue, for a worker that is shutting down before the run
     /// could finish; another worker picks it up. Not counted as a new attempt.
     #[tracing::instrument(skip_all)]
-    pub async fn release_run(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn release_run(&self, id: RunId) -> Result<bool, CoreError> {
         let sql = format!(
             "UPDATE operation_runs SET status = 'queued', claimed_by = NULL, heartbeat_at = NULL \
              WHERE id = $1 AND status = 'running' RETURNING {CHANGE_COLUMNS}"
@@ -535,7 +536,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn complete_run(
         &self,
-        id: i64,
+        id: RunId,
         outcome: RunOutcome,
         counters: Counters,
     ) -> Result<bool, CoreError> {
@@ -586,7 +587,7 @@ pub enum RunScope {
     /// A user: runs of the enabled tenants they are a member of; runs of the pipelines they may
     /// read (`pipelines`, as the item access check found them); other workspace-level runs of
     /// workspaces where they are a member of some enabled tenant.
-    MemberOf { user_id: i64, pipelines: Vec<i64> },
+    MemberOf { user_id: UserId, pipelines: Vec<PipelineId> },
 }
 
 /// The tenants `?` is a member of, enabled ones only: a disabled tenant's runs are hidden from
@@ -600,14 +601,14 @@ const ENABLED_TENANTS_OF: &str =
 #[derive(Debug, Clone)]
 pub struct RunQuery {
     pub scope: RunScope,
-    pub tenant_id: Option<i64>,
+    pub tenant_id: Option<TenantId>,
     /// `Some` of no kinds matches nothing (a filter naming a type this version does not know).
     pub kinds: Option<Vec<OperationKind>>,
     pub status: Option<RunStatus>,
     pub outcome: Option<RunOutcome>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    pub before_id: Option<i64>,
+    pub before_id: Option<RunId>,
     pub limit: i64,
 }
 
@@ -663,11 +664,11 @@ impl RunQuery {
                          AND r.workspace_id IN (SELECT t.workspace_id FROM tenants t \
                          WHERE t.id IN ({ENABLED_TENANTS_OF}))))"
                 ),
-                Arg::Int(*user_id),
+                Arg::Int(user_id.0),
             );
         }
         if let Some(tenant_id) = self.tenant_id {
-            push("r.tenant_id = ?", Arg::Int(tenant_id));
+            push("r.tenant_id = ?", Arg::Int(tenant_id.0));
         }
         if let Some(status) = self.status {
             push("r.status = ?", Arg::Text(status.as_str().into()));
@@ -682,7 +683,7 @@ impl RunQuery {
             push("r.created_at < ?", Arg::Time(until));
         }
         if let Some(before_id) = self.before_id {
-            push("r.id < ?", Arg::Int(before_id));
+            push("r.id < ?", Arg::Int(before_id.0));
         }
         if let Some(kinds) = &self.kinds {
             // The kinds' own wire names, written as literals like the pipeline ids above.
@@ -752,7 +753,7 @@ impl Store {
     /// Whether `user_id` may see `run`, a tenant's run or a workspace-level run that is not a
     /// pipeline's, under the same rule as [`RunScope::MemberOf`].
     #[tracing::instrument(skip_all)]
-    pub async fn member_sees_run(&self, user_id: i64, run: &OperationRun) -> Result<bool, CoreError> {
+    pub async fn member_sees_run(&self, user_id: UserId, run: &OperationRun) -> Result<bool, CoreError> {
         let seen: Option<i64> = match run.tenant_id {
             Some(tenant_id) => on_pool!(self, pool => sqlx::query_scalar(
                 "SELECT m.tenant_id FROM memberships m JOIN tenants t ON t.id = m.tenant_id \

@@ -1,6 +1,7 @@
 //! Pipelines, their runs (each an operation run) and their activity logs.
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
+use crate::ids::{PipelineId, RunId, UserId, WorkspaceId};
 use crate::item_access::AccessRule;
 use crate::operations::{RunOutcome, RunStatus};
 use crate::pipelines::{Pipeline, PipelineLog, PipelineRun, PipelineState, Step};
@@ -11,8 +12,8 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone)]
 pub struct PipelineRecord {
     pub pipeline: Pipeline,
-    pub workspace_id: i64,
-    pub owner_id: i64,
+    pub workspace_id: WorkspaceId,
+    pub owner_id: UserId,
 }
 
 /// A pipeline to store; steps and access already checked.
@@ -34,10 +35,10 @@ const PIPELINE_SELECT: &str =
 
 #[derive(sqlx::FromRow)]
 struct PipelineRow {
-    id: i64,
-    workspace_id: i64,
+    id: PipelineId,
+    workspace_id: WorkspaceId,
     account: String,
-    owner_id: i64,
+    owner_id: UserId,
     owner: String,
     name: String,
     description: String,
@@ -48,7 +49,7 @@ struct PipelineRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     current_run: Option<i64>,
-    run_id: Option<i64>,
+    run_id: Option<RunId>,
     run_status: Option<RunStatus>,
     run_outcome: Option<RunOutcome>,
     run_total: Option<i64>,
@@ -56,7 +57,7 @@ struct PipelineRow {
     run_failed: Option<i64>,
 }
 
-fn corrupt(id: i64, error: impl std::fmt::Display) -> CoreError {
+fn corrupt(id: PipelineId, error: impl std::fmt::Display) -> CoreError {
     CoreError::broken(format!("stored pipeline {id} is malformed: {error}"))
 }
 
@@ -119,14 +120,17 @@ const NO_ACTIVE_RUN: &str = "NOT EXISTS (SELECT 1 FROM pipeline_runs ar JOIN ope
 impl Store {
     /// The workspaces `user_id` belongs to: those of the tenants they are a member of.
     #[tracing::instrument(skip_all)]
-    pub async fn workspaces_of(&self, user_id: i64) -> Result<Vec<i64>, CoreError> {
+    pub async fn workspaces_of(&self, user_id: UserId) -> Result<Vec<WorkspaceId>, CoreError> {
         let sql = format!("SELECT w.id FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) ORDER BY w.id");
         Ok(on_pool!(self, pool => sqlx::query_scalar(&sql).bind(user_id).fetch_all(pool).await)?)
     }
 
     /// The workspaces `user_id` belongs to, by name.
     #[tracing::instrument(skip_all)]
-    pub async fn workspaces_of_user(&self, user_id: i64) -> Result<Vec<crate::model::Workspace>, CoreError> {
+    pub async fn workspaces_of_user(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<crate::model::Workspace>, CoreError> {
         let sql = format!(
             "SELECT w.id, w.slug, w.name, w.created_at FROM workspaces w WHERE w.id IN ({WORKSPACES_OF_USER}) \
              ORDER BY w.name"
@@ -137,10 +141,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn create_pipeline(
         &self,
-        workspace_id: i64,
-        owner_id: i64,
+        workspace_id: WorkspaceId,
+        owner_id: UserId,
         fields: &PipelineFields<'_>,
-    ) -> Result<i64, CoreError> {
+    ) -> Result<PipelineId, CoreError> {
         let now = Utc::now();
         Ok(on_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO pipelines (workspace_id, owner_id, name, description, steps, access, created_at, updated_at) \
@@ -150,7 +154,11 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn update_pipeline(&self, id: i64, fields: &PipelineFields<'_>) -> Result<(), CoreError> {
+    pub async fn update_pipeline(
+        &self,
+        id: PipelineId,
+        fields: &PipelineFields<'_>,
+    ) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE pipelines SET name = $2, description = $3, steps = $4, access = $5, updated_at = $6 WHERE id = $1")
             .bind(id).bind(fields.name).bind(fields.description).bind(json(&fields.steps)?)
@@ -160,14 +168,14 @@ impl Store {
 
     /// Deletes a pipeline with no run in flight; false otherwise.
     #[tracing::instrument(skip_all)]
-    pub async fn delete_pipeline(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn delete_pipeline(&self, id: PipelineId) -> Result<bool, CoreError> {
         let sql = format!("DELETE FROM pipelines WHERE id = $1 AND {NO_ACTIVE_RUN}");
         let done = on_pool!(self, pool => sqlx::query(&sql).bind(id).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(done == 1)
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn pipeline(&self, id: i64) -> Result<Option<PipelineRecord>, CoreError> {
+    pub async fn pipeline(&self, id: PipelineId) -> Result<Option<PipelineRecord>, CoreError> {
         let sql = format!("{PIPELINE_SELECT} WHERE p.id = $1");
         let row: Option<PipelineRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
@@ -176,7 +184,7 @@ impl Store {
 
     /// Every pipeline of the workspaces `user_id` belongs to, by name; the caller filters by access.
     #[tracing::instrument(skip_all)]
-    pub async fn pipelines_for(&self, user_id: i64) -> Result<Vec<PipelineRecord>, CoreError> {
+    pub async fn pipelines_for(&self, user_id: UserId) -> Result<Vec<PipelineRecord>, CoreError> {
         let sql =
             format!("{PIPELINE_SELECT} WHERE p.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY p.name, p.id");
         let rows: Vec<PipelineRow> =
@@ -187,7 +195,7 @@ impl Store {
     /// Counts a new run and marks the pipeline running, unless it is running or paused. A
     /// pipeline marked running whose run has completed (its worker died) may run again.
     #[tracing::instrument(skip_all)]
-    pub async fn begin_pipeline_run(&self, id: i64) -> Result<Result<i64, NotBegun>, CoreError> {
+    pub async fn begin_pipeline_run(&self, id: PipelineId) -> Result<Result<i64, NotBegun>, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET run_count = run_count + 1, current_run = run_count + 1, state = 'running', \
              stop_requested = FALSE, updated_at = $2 \
@@ -214,7 +222,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn record_pipeline_run(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: i64,
         steps: &[Step],
     ) -> Result<(), CoreError> {
@@ -228,9 +236,9 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn link_pipeline_run(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: i64,
-        operation_run_id: i64,
+        operation_run_id: RunId,
     ) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE pipeline_runs SET operation_run_id = $3 WHERE pipeline_id = $1 AND run_count = $2")
@@ -240,7 +248,11 @@ impl Store {
 
     /// The steps run `run_count` runs.
     #[tracing::instrument(skip_all)]
-    pub async fn pipeline_run_steps(&self, id: i64, run_count: i64) -> Result<Option<Vec<Step>>, CoreError> {
+    pub async fn pipeline_run_steps(
+        &self,
+        id: PipelineId,
+        run_count: i64,
+    ) -> Result<Option<Vec<Step>>, CoreError> {
         let steps: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT steps FROM pipeline_runs WHERE pipeline_id = $1 AND run_count = $2")
             .bind(id).bind(run_count).fetch_optional(pool).await)?;
@@ -249,7 +261,11 @@ impl Store {
 
     /// Run `run_count` of the pipeline, as its operation run stands now.
     #[tracing::instrument(skip_all)]
-    pub async fn pipeline_run(&self, id: i64, run_count: i64) -> Result<Option<PipelineRun>, CoreError> {
+    pub async fn pipeline_run(
+        &self,
+        id: PipelineId,
+        run_count: i64,
+    ) -> Result<Option<PipelineRun>, CoreError> {
         Ok(self.pipeline_runs(id, Some(run_count), 1).await?.pop())
     }
 
@@ -258,11 +274,11 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn pipeline_runs(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: Option<i64>,
         limit: i64,
     ) -> Result<Vec<PipelineRun>, CoreError> {
-        type Row = (i64, i64, RunStatus, RunOutcome, i64, i64, i64);
+        type Row = (i64, RunId, RunStatus, RunOutcome, i64, i64, i64);
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT r.run_count, o.id, o.status, o.outcome, o.total, o.processed, o.failed FROM pipeline_runs r \
              JOIN operation_runs o ON o.id = r.operation_run_id WHERE r.pipeline_id = $1 \
@@ -279,7 +295,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn end_pipeline_run(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: i64,
         state: PipelineState,
     ) -> Result<(), CoreError> {
@@ -292,7 +308,7 @@ impl Store {
 
     /// Asks the running pipeline to stop after its current step; false when it is not running.
     #[tracing::instrument(skip_all)]
-    pub async fn request_pipeline_stop(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn request_pipeline_stop(&self, id: PipelineId) -> Result<bool, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET stop_requested = TRUE WHERE id = $1 AND state = 'running' AND NOT {NO_ACTIVE_RUN}"
         );
@@ -301,7 +317,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn pipeline_stop_requested(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn pipeline_stop_requested(&self, id: PipelineId) -> Result<bool, CoreError> {
         let requested: Option<bool> = on_pool!(self, pool => sqlx::query_scalar(
             "SELECT stop_requested FROM pipelines WHERE id = $1").bind(id).fetch_optional(pool).await)?;
         Ok(requested.unwrap_or(true))
@@ -309,7 +325,7 @@ impl Store {
 
     /// Clears the current run and a paused state; false while a run is in flight.
     #[tracing::instrument(skip_all)]
-    pub async fn reset_pipeline(&self, id: i64) -> Result<bool, CoreError> {
+    pub async fn reset_pipeline(&self, id: PipelineId) -> Result<bool, CoreError> {
         let sql = format!(
             "UPDATE pipelines SET state = 'idle', current_run = NULL, stop_requested = FALSE, updated_at = $2 \
              WHERE id = $1 AND {NO_ACTIVE_RUN}"
@@ -323,7 +339,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn add_pipeline_log(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: i64,
         step: Option<(i64, &str)>,
         kind: &str,
@@ -344,7 +360,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn pipeline_logs(
         &self,
-        id: i64,
+        id: PipelineId,
         run_count: Option<i64>,
         kind: Option<&str>,
         after_id: Option<i64>,

@@ -3,6 +3,7 @@
 //! [`ProviderConnection`], whose secrets never print.
 
 use super::{on_pool, Store};
+use crate::ids::TenantId;
 use crate::keyring::Purpose;
 use crate::provider::{
     default_scope, ClientCertificate, ConnectionCheck, ConnectionInfo, Credential, CredentialKind,
@@ -37,7 +38,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_provider_connection(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         connection: &ProviderConnection,
     ) -> Result<(), CoreError> {
         let (kind, material, thumbprint) = match &connection.credential {
@@ -63,7 +64,10 @@ impl Store {
 
     /// The connection the workers use, credential included.
     #[tracing::instrument(skip_all)]
-    pub async fn provider_connection(&self, tenant_id: i64) -> Result<Option<ProviderConnection>, CoreError> {
+    pub async fn provider_connection(
+        &self,
+        tenant_id: TenantId,
+    ) -> Result<Option<ProviderConnection>, CoreError> {
         let Some(mut row) = self.connection_row(tenant_id).await? else {
             return Ok(None);
         };
@@ -91,7 +95,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn provider_connection_info(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
     ) -> Result<Option<ConnectionInfo>, CoreError> {
         Ok(self.connection_row(tenant_id).await?.map(|row| ConnectionInfo {
             credential: row.kind(),
@@ -109,7 +113,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn set_connection_check(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         check: Option<&ConnectionCheck>,
     ) -> Result<(), CoreError> {
         let check = check.map(super::json).transpose()?;
@@ -120,7 +124,7 @@ impl Store {
 
     /// The last "Check connection", if the connection has not changed since.
     #[tracing::instrument(skip_all)]
-    pub async fn connection_check(&self, tenant_id: i64) -> Result<Option<ConnectionCheck>, CoreError> {
+    pub async fn connection_check(&self, tenant_id: TenantId) -> Result<Option<ConnectionCheck>, CoreError> {
         let row: Option<(Option<String>,)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT last_check FROM provider_connections WHERE tenant_id = $1")
             .bind(tenant_id).fetch_optional(pool).await)?;
@@ -129,7 +133,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn connection_row(&self, tenant_id: i64) -> Result<Option<ConnectionRow>, CoreError> {
+    async fn connection_row(&self, tenant_id: TenantId) -> Result<Option<ConnectionRow>, CoreError> {
         let row = on_pool!(self, pool => sqlx::query_as::<_, ConnectionRow>(
             "SELECT base_url, token_url, client_id, scope, credential_kind, client_secret, certificate_thumbprint, \
              updated_at FROM provider_connections WHERE tenant_id = $1")

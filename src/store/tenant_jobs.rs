@@ -5,6 +5,7 @@
 use super::operations::ChangeRow;
 use super::{RunChange, Store};
 use crate::backups::Assignment;
+use crate::ids::TenantId;
 use crate::CoreError;
 
 /// Runs `$body` in a transaction on whichever pool the store holds; `$tx` is the transaction.
@@ -68,7 +69,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn apply_data_change(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         version: &str,
         change: &DataChange,
     ) -> Result<u64, CoreError> {
@@ -115,7 +116,7 @@ impl Store {
 
     /// Enables the tenant at `version`.
     #[tracing::instrument(skip_all)]
-    pub async fn enable_tenant(&self, tenant_id: i64, version: &str) -> Result<(), CoreError> {
+    pub async fn enable_tenant(&self, tenant_id: TenantId, version: &str) -> Result<(), CoreError> {
         super::on_pool!(self, pool => sqlx::query(
             "UPDATE tenants SET enabled = TRUE, module_version = $2 WHERE id = $1")
             .bind(tenant_id).bind(version).execute(pool).await.map(drop))?;
@@ -126,7 +127,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn load_reference_data(
         &self,
-        tenant_id: i64,
+        tenant_id: TenantId,
         entries: &[ReferenceEntry],
     ) -> Result<u64, CoreError> {
         in_transaction!(self, tx => {
@@ -145,7 +146,7 @@ impl Store {
 
     /// The tenant's reference data entries, by kind.
     #[tracing::instrument(skip_all)]
-    pub async fn reference_data_counts(&self, tenant_id: i64) -> Result<Vec<(String, i64)>, CoreError> {
+    pub async fn reference_data_counts(&self, tenant_id: TenantId) -> Result<Vec<(String, i64)>, CoreError> {
         let counts = super::on_pool!(self, pool => sqlx::query_as(
             "SELECT kind, COUNT(*) FROM tenant_reference_data WHERE tenant_id = $1 GROUP BY kind ORDER BY kind")
             .bind(tenant_id).fetch_all(pool).await)?;
@@ -155,7 +156,7 @@ impl Store {
     /// Disables the tenant and cancels its active runs other than lifecycle jobs: queued ones
     /// at once, running ones at their next checkpoint. Returns how many it cancelled.
     #[tracing::instrument(skip_all)]
-    pub async fn disable_tenant(&self, tenant_id: i64) -> Result<usize, CoreError> {
+    pub async fn disable_tenant(&self, tenant_id: TenantId) -> Result<usize, CoreError> {
         let changed: Vec<ChangeRow> = in_transaction!(self, tx => {
             sqlx::query("UPDATE tenants SET enabled = FALSE WHERE id = $1")
                 .bind(tenant_id).execute(&mut *tx).await?;
@@ -183,7 +184,7 @@ impl Store {
     /// lifecycle jobs stay, detached from it, as the record of what was done (as audit
     /// entries do).
     #[tracing::instrument(skip_all)]
-    pub async fn purge_tenant(&self, tenant_id: i64) -> Result<PurgeCounts, CoreError> {
+    pub async fn purge_tenant(&self, tenant_id: TenantId) -> Result<PurgeCounts, CoreError> {
         let counts = in_transaction!(self, tx => {
             sqlx::query("UPDATE tenants SET enabled = FALSE WHERE id = $1")
                 .bind(tenant_id).execute(&mut *tx).await?;

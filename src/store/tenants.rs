@@ -1,6 +1,7 @@
 //! Workspaces and their tenants: creating them once (`ensure_*`) and finding them.
 
 use super::{is_unique_violation, on_pool, Store};
+use crate::ids::TenantId;
 use crate::model::{Tenant, Workspace, WorkspaceTenants};
 use crate::CoreError;
 use chrono::Utc;
@@ -112,7 +113,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn tenant_by_id(&self, id: i64) -> Result<Option<Tenant>, CoreError> {
+    pub async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, CoreError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
         let row =
             on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql).bind(id).fetch_optional(pool).await)?;

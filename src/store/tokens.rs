@@ -1,6 +1,7 @@
 //! Personal access tokens: stored by the SHA-256 hash of the secret, never the secret itself.
 
 use super::{on_pool, Store};
+use crate::ids::UserId;
 use crate::tokens::{ApiToken, Scope};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
@@ -11,7 +12,7 @@ const TOKEN_COLUMNS: &str =
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     id: i64,
-    user_id: i64,
+    user_id: UserId,
     name: String,
     prefix: String,
     scopes: String,
@@ -43,7 +44,7 @@ impl TryFrom<TokenRow> for ApiToken {
 
 /// A token to store: everything but the secret, which arrives hashed.
 pub struct NewToken<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: &'a str,
     pub prefix: &'a str,
     pub secret_hash: &'a str,
@@ -84,7 +85,7 @@ impl Store {
 
     /// A user's tokens, newest first.
     #[tracing::instrument(skip_all)]
-    pub async fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, CoreError> {
+    pub async fn tokens_of(&self, user_id: UserId) -> Result<Vec<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
         let rows: Vec<TokenRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?;
@@ -93,7 +94,7 @@ impl Store {
 
     /// Revokes the user's token `id` and returns it; `None` when they have no such usable token.
     #[tracing::instrument(skip_all)]
-    pub async fn revoke_token(&self, user_id: i64, id: i64) -> Result<Option<ApiToken>, CoreError> {
+    pub async fn revoke_token(&self, user_id: UserId, id: i64) -> Result<Option<ApiToken>, CoreError> {
         let sql = format!(
             "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
              RETURNING {TOKEN_COLUMNS}"

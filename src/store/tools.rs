@@ -2,6 +2,7 @@
 //! record's draft masks them.
 
 use super::{json, on_pool, Store, WORKSPACES_OF_USER};
+use crate::ids::{ToolId, UserId, WorkspaceId};
 use crate::keyring::Purpose;
 use crate::tools::{masked, Tool, ToolDraft};
 use crate::CoreError;
@@ -12,8 +13,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct ToolRecord {
     pub tool: Tool,
-    pub workspace_id: i64,
-    pub owner_id: i64,
+    pub workspace_id: WorkspaceId,
+    pub owner_id: UserId,
     pub draft: ToolDraft,
 }
 
@@ -23,10 +24,10 @@ const TOOL_SELECT: &str = "SELECT t.id, t.workspace_id, w.slug AS account, t.own
 
 #[derive(sqlx::FromRow)]
 struct ToolRow {
-    id: i64,
-    workspace_id: i64,
+    id: ToolId,
+    workspace_id: WorkspaceId,
     account: String,
-    owner_id: i64,
+    owner_id: UserId,
     owner: String,
     name: String,
     description: String,
@@ -81,10 +82,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn create_tool(
         &self,
-        workspace_id: i64,
-        owner_id: i64,
+        workspace_id: WorkspaceId,
+        owner_id: UserId,
         draft: &ToolDraft,
-    ) -> Result<i64, CoreError> {
+    ) -> Result<ToolId, CoreError> {
         let now = Utc::now();
         Ok(on_pool!(self, pool => sqlx::query_scalar(
             "INSERT INTO tools (workspace_id, owner_id, name, description, tool_identifier, active, configuration, \
@@ -105,7 +106,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn update_tool(&self, id: i64, draft: &ToolDraft) -> Result<(), CoreError> {
+    pub async fn update_tool(&self, id: ToolId, draft: &ToolDraft) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query(
             "UPDATE tools SET name = $2, description = $3, tool_identifier = $4, active = $5, configuration = $6, \
              secrets = $7, access = $8, updated_at = $9 WHERE id = $1")
@@ -116,13 +117,13 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn delete_tool(&self, id: i64) -> Result<(), CoreError> {
+    pub async fn delete_tool(&self, id: ToolId) -> Result<(), CoreError> {
         on_pool!(self, pool => sqlx::query("DELETE FROM tools WHERE id = $1").bind(id).execute(pool).await.map(drop))?;
         Ok(())
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn tool(&self, id: i64) -> Result<Option<ToolRecord>, CoreError> {
+    pub async fn tool(&self, id: ToolId) -> Result<Option<ToolRecord>, CoreError> {
         let sql = format!("{TOOL_SELECT} WHERE t.id = $1");
         let row: Option<ToolRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
@@ -131,7 +132,7 @@ impl Store {
 
     /// Every tool of the workspaces `user_id` belongs to, by name; the caller filters by access.
     #[tracing::instrument(skip_all)]
-    pub async fn tools_for(&self, user_id: i64) -> Result<Vec<ToolRecord>, CoreError> {
+    pub async fn tools_for(&self, user_id: UserId) -> Result<Vec<ToolRecord>, CoreError> {
         let sql =
             format!("{TOOL_SELECT} WHERE t.workspace_id IN ({WORKSPACES_OF_USER}) ORDER BY t.name, t.id");
         let rows: Vec<ToolRow> =

@@ -1,6 +1,7 @@
 //! User accounts: creating them, their account role, finding them, their password hashes.
 
 use super::{is_unique_violation, on_pool, Store};
+use crate::ids::UserId;
 use crate::model::{AccountKind, User};
 use crate::tokens::AccountRole;
 use crate::CoreError;
@@ -8,7 +9,7 @@ use chrono::Utc;
 
 #[derive(sqlx::FromRow)]
 struct CredentialRow {
-    id: i64,
+    id: UserId,
     password_hash: String,
 }
 
@@ -47,14 +48,14 @@ impl Store {
 
     /// Sets the account role of user `id`; false when there is no such user.
     #[tracing::instrument(skip_all)]
-    pub async fn set_account_role(&self, id: i64, role: AccountRole) -> Result<bool, CoreError> {
+    pub async fn set_account_role(&self, id: UserId, role: AccountRole) -> Result<bool, CoreError> {
         let done = on_pool!(self, pool => sqlx::query("UPDATE users SET account_role = $2 WHERE id = $1")
             .bind(id).bind(role.as_str()).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(done == 1)
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, CoreError> {
+    pub async fn user_by_id(&self, id: UserId) -> Result<Option<User>, CoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(id).fetch_optional(pool).await)?;
@@ -71,7 +72,7 @@ impl Store {
 
     /// The user id and stored password hash for a sign-in attempt.
     #[tracing::instrument(skip_all)]
-    pub async fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, CoreError> {
+    pub async fn credentials(&self, email: &str) -> Result<Option<(UserId, String)>, CoreError> {
         let sql = "SELECT id, password_hash FROM users WHERE email = $1";
         let row = on_pool!(self, pool => sqlx::query_as::<_, CredentialRow>(sql)
             .bind(email).fetch_optional(pool).await)?;

@@ -492,8 +492,8 @@ mod tests {
     #[test]
     fn the_page_offers_what_fits_the_tenant() {
         let tenant = |enabled: bool, version: Option<&str>| crate::model::Tenant {
-            id: 1,
-            workspace_id: 1,
+            id: crate::TenantId(1),
+            workspace_id: crate::WorkspaceId(1),
             slug: "contoso".into(),
             name: "Contoso".into(),
             external_tenant_id: String::new(),

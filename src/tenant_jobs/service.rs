@@ -4,6 +4,7 @@
 
 use super::{JobPlan, JobRecord, LifecycleAction, TenantAttributes, TenantJob, TenantLifecycle};
 use crate::engine::{self, operations};
+use crate::ids::RunId;
 use crate::model::Tenant;
 use crate::operations::{Initiator, OperationKind, OperationRun, RunOutcome, RunTarget};
 use crate::store::{NewRun, Started, Store};
@@ -195,7 +196,7 @@ pub async fn job(store: &Store, slug: &str, id: &str) -> Result<TenantJob, CoreE
 }
 
 async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, CoreError> {
-    let id: i64 = id.parse().ok().filter(|id| *id > 0).ok_or(CoreError::NotFound)?;
+    let id: RunId = id.parse().ok().filter(|id: &RunId| id.0 > 0).ok_or(CoreError::NotFound)?;
     let run = store.operation_run(id).await?.ok_or(CoreError::NotFound)?;
     let of_tenant = run.target.as_ref().is_some_and(|target| target.kind == "tenant" && target.id == slug);
     if run.kind.is_tenant_job() && of_tenant {
@@ -205,7 +206,7 @@ async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, Co
     }
 }
 
-async fn job_of_run(store: &Store, id: i64) -> Result<TenantJob, CoreError> {
+async fn job_of_run(store: &Store, id: RunId) -> Result<TenantJob, CoreError> {
     let run =
         store.operation_run(id).await?.ok_or_else(|| CoreError::broken(format!("run {id} is missing")))?;
     Ok(to_job(&run, store.run_messages(run.id).await?))
@@ -246,7 +247,7 @@ pub async fn wait_for_change(
     if wait.is_zero() || first.complete {
         return Ok(first);
     }
-    let run_id: i64 = first.id.parse().map_err(CoreError::internal)?;
+    let run_id: RunId = first.id.parse().map_err(CoreError::internal)?;
     let deadline = tokio::time::Instant::now() + wait;
     let _parked = Parked::new();
     loop {
@@ -317,7 +318,7 @@ pub async fn delete(store: &Store, actor: &Initiator, slug: &str, id: &str) -> R
 pub async fn history(store: &Store, slug: &str, limit: i64) -> Result<Vec<JobRecord>, CoreError> {
     let runs = store.runs_with_target("tenant", slug, limit).await?;
     let runs: Vec<OperationRun> = runs.into_iter().filter(|run| run.kind.is_tenant_job()).collect();
-    let ids: Vec<i64> = runs.iter().map(|run| run.id).collect();
+    let ids: Vec<RunId> = runs.iter().map(|run| run.id).collect();
     let mut logs = store.runs_messages(&ids).await?;
     Ok(runs
         .into_iter()

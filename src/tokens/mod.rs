@@ -7,6 +7,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +93,7 @@ pub const TOKEN_PREFIX: &str = "tpat_";
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     /// The token's first characters, e.g. `tpat_3kf9x2ab`.
     pub prefix: String,

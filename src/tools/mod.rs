@@ -6,6 +6,7 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+use crate::ids::ToolId;
 use crate::item_access::{validate_rules, AccessRule};
 use crate::{validate, CoreError};
 use chrono::{DateTime, Utc};
@@ -27,7 +28,7 @@ const SECRET_MAX: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     #[serde(rename = "_id", with = "crate::pipelines::id_string")]
-    pub id: i64,
+    pub id: ToolId,
     pub name: String,
     pub description: String,
     pub tool_identifier: String,
@@ -249,7 +250,7 @@ mod tests {
 
     fn stored(draft: &ToolDraft) -> Tool {
         Tool {
-            id: 1,
+            id: ToolId(1),
             name: draft.name.clone(),
             description: draft.description.clone(),
             tool_identifier: draft.tool_identifier.clone(),

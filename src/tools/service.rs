@@ -3,6 +3,7 @@
 use super::{Tool, ToolDraft, TOOL_CREATORS};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::egress::{EgressPolicy, Schemes};
+use crate::ids::ToolId;
 use crate::item_access::{self, Item, Level};
 use crate::model::Caller;
 use crate::model::User;
@@ -16,7 +17,7 @@ fn item(record: &ToolRecord) -> Item<'_> {
 }
 
 /// Tool `id` if `user` has `needed` on it; not found when they may not see it.
-pub async fn visible(store: &Store, user: &User, id: i64, needed: Level) -> Result<ToolRecord, CoreError> {
+pub async fn visible(store: &Store, user: &User, id: ToolId, needed: Level) -> Result<ToolRecord, CoreError> {
     Ok(visible_with_level(store, user, id, needed).await?.0)
 }
 
@@ -24,7 +25,7 @@ pub async fn visible(store: &Store, user: &User, id: i64, needed: Level) -> Resu
 pub async fn visible_with_level(
     store: &Store,
     user: &User,
-    id: i64,
+    id: ToolId,
     needed: Level,
 ) -> Result<(ToolRecord, Level), CoreError> {
     let record = store.tool(id).await?.ok_or(CoreError::NotFound)?;
@@ -110,7 +111,7 @@ pub async fn update(
     store: &Store,
     egress: &EgressPolicy,
     caller: &Caller,
-    id: i64,
+    id: ToolId,
     patch: &Map<String, Value>,
 ) -> Result<Updated, CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
@@ -129,7 +130,7 @@ pub async fn update(
     Ok(Updated { tool, dropped_secrets: merged.dropped_secrets })
 }
 
-pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Result<(), CoreError> {
+pub async fn delete(store: &Store, caller: &Caller, id: ToolId) -> Result<(), CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     store.delete_tool(id).await?;

@@ -3,6 +3,7 @@
 use serde_json::json;
 use std::collections::BTreeMap;
 use tenantpilot_core::backups::{Assignment, Mappings, RestorePreview, ScopeTag};
+use tenantpilot_core::ids::{RunId, TenantId};
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::store::{Backend, CapturedPolicy, NewRestoreRun};
 use tenantpilot_core::tenancy::{self, NewTenant};
@@ -10,7 +11,7 @@ use tenantpilot_core::testing::TestDatabase;
 
 tenantpilot_core::test_on_both_backends!(captures_fill_one_set_per_run, reads_are_scoped_to_the_tenant);
 
-async fn tenant(db: &TestDatabase, slug: &str) -> i64 {
+async fn tenant(db: &TestDatabase, slug: &str) -> TenantId {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
     tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap().0.id
 }
@@ -26,8 +27,12 @@ fn group(id: &str, name: &str) -> Assignment {
 async fn captures_fill_one_set_per_run(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let t1 = tenant(&db, "t1").await;
-    let set = db.store.backup_set_for_run(t1, 77, "Backup 1").await.unwrap();
-    assert_eq!(db.store.backup_set_for_run(t1, 77, "ignored").await.unwrap(), set, "same run, same set");
+    let set = db.store.backup_set_for_run(t1, RunId(77), "Backup 1").await.unwrap();
+    assert_eq!(
+        db.store.backup_set_for_run(t1, RunId(77), "ignored").await.unwrap(),
+        set,
+        "same run, same set"
+    );
     let body =
         json!({ "@odata.type": "#microsoft.graph.windowsWifiConfiguration", "id": "p1", "ssid": "corp" });
     let settings = json!([{ "id": "0", "settingInstance": { "settingDefinitionId": "x" } }]);
@@ -49,7 +54,7 @@ async fn captures_fill_one_set_per_run(backend: Backend) {
     db.store.put_backup_item(&set, &other).await.unwrap();
 
     let sets = db.store.backup_sets(t1).await.unwrap();
-    assert_eq!((sets.len(), sets[0].item_count, sets[0].operation_run_id), (1, 2, Some(77)));
+    assert_eq!((sets.len(), sets[0].item_count, sets[0].operation_run_id), (1, 2, Some(RunId(77))));
     let items = db.store.backup_items(t1, Some(set.id)).await.unwrap();
     let names: Vec<&str> = items.iter().map(|item| item.policy_name.as_str()).collect();
     assert_eq!(names, ["BitLocker", "Wi-Fi"]);
@@ -77,7 +82,7 @@ async fn reads_are_scoped_to_the_tenant(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let t1 = tenant(&db, "t1").await;
     let t2 = tenant(&db, "t2").await;
-    let set = db.store.backup_set_for_run(t1, 1, "Backup").await.unwrap();
+    let set = db.store.backup_set_for_run(t1, RunId(1), "Backup").await.unwrap();
     let policy = CapturedPolicy {
         policy_id: "p1",
         policy_name: "Wi-Fi",
@@ -119,8 +124,8 @@ async fn reads_are_scoped_to_the_tenant(backend: Backend) {
         (t2, t1, vec![item.id], mappings.group_mapping.clone())
     );
     assert_eq!(restore.scope_tag_mapping, mappings.scope_tag_mapping);
-    db.store.set_restore_execution(restore.id, 5).await.unwrap();
-    assert_eq!(db.store.restore_run(t2, restore.id).await.unwrap().unwrap().operation_run_id, Some(5));
+    db.store.set_restore_execution(restore.id, RunId(5)).await.unwrap();
+    assert_eq!(db.store.restore_run(t2, restore.id).await.unwrap().unwrap().operation_run_id, Some(RunId(5)));
     db.store.record_recreated(restore.id, item.id, "new-1").await.unwrap();
     let recorded = db.store.restore_run(t2, restore.id).await.unwrap().unwrap();
     assert_eq!(recorded.recreated, BTreeMap::from([(item.id.to_string(), "new-1".to_string())]));

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenantpilot_core::engine::{self, EngineHandle, EngineSettings, Operation, Operations, RunContext, Stop};
+use tenantpilot_core::ids::{RunId, TenantId, UserId, WorkspaceId};
 use tenantpilot_core::operations::{
     Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
 };
@@ -30,7 +31,7 @@ tenantpilot_core::test_on_both_backends!(
 struct Items {
     retry_safe: bool,
     /// Runs of each tenant executing right now, and the most seen at once.
-    concurrency: Arc<Mutex<HashMap<i64, (i64, i64)>>>,
+    concurrency: Arc<Mutex<HashMap<TenantId, (i64, i64)>>>,
 }
 
 impl Items {
@@ -38,7 +39,7 @@ impl Items {
         Arc::new(Items { retry_safe, concurrency: Arc::default() })
     }
 
-    fn track(&self, tenant: i64, delta: i64) {
+    fn track(&self, tenant: TenantId, delta: i64) {
         let mut seen = self.concurrency.lock().unwrap();
         let (now, most) = seen.entry(tenant).or_default();
         *now += delta;
@@ -103,26 +104,26 @@ fn fast() -> EngineSettings {
     }
 }
 
-async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
+async fn tenant(db: &TestDatabase, slug: &str) -> (WorkspaceId, TenantId) {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
     let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
     (tenant.workspace_id, tenant.id)
 }
 
-fn items(workspace_id: i64, tenant_id: i64, target: &str, context: serde_json::Value) -> NewRun {
+fn items(workspace_id: WorkspaceId, tenant_id: TenantId, target: &str, context: serde_json::Value) -> NewRun {
     NewRun {
         workspace_id,
         tenant_id: Some(tenant_id),
         kind: OperationKind::Capture,
         target: Some(RunTarget { kind: "test".into(), id: target.into() }),
         context: context.as_object().unwrap().clone(),
-        initiator: Initiator::User { id: 1, name: "Ann".into() },
+        initiator: Initiator::User { id: UserId(1), name: "Ann".into() },
     }
 }
 
 async fn wait_for(
     store: &Store,
-    id: i64,
+    id: RunId,
     within: Duration,
     done: impl Fn(&OperationRun) -> bool,
 ) -> OperationRun {
@@ -215,7 +216,7 @@ async fn cancelling_a_running_run_stops_it_at_the_next_item(backend: Backend) {
             .id();
     let engine = EngineHandle::spawn(db.store.clone(), Operations::new(vec![Items::new(false)]), fast(), "t");
     let running = wait_for(&db.store, id, Duration::from_secs(10), |run| run.counters.processed > 3).await;
-    let actor = Initiator::User { id: 2, name: "Bob".into() };
+    let actor = Initiator::User { id: UserId(2), name: "Bob".into() };
     engine::cancel(&db.store, &actor, &running).await.unwrap();
     let run = wait_for(&db.store, id, Duration::from_secs(10), completed).await;
     assert_eq!(run.outcome, RunOutcome::Cancelled);
@@ -228,7 +229,7 @@ async fn cancelling_a_running_run_stops_it_at_the_next_item(backend: Backend) {
 
 /// Starts an engine, lets it claim a long run, and kills it: its tasks are dropped mid-run,
 /// as when the process dies, so the run stops getting heartbeats.
-async fn kill_mid_run(db: &TestDatabase, operation: Arc<Items>) -> i64 {
+async fn kill_mid_run(db: &TestDatabase, operation: Arc<Items>) -> RunId {
     let (workspace, tenant) = tenant(db, "a").await;
     let long = items(workspace, tenant, "x", json!({ "items": 10000, "sleepMs": 10 }));
     let id = engine::start(&db.store, &long).await.unwrap().id();
@@ -303,7 +304,7 @@ async fn starts_reuses_and_cancels_are_audited(backend: Backend) {
     let second = engine::start(&db.store, &run).await.unwrap();
     assert_eq!(second, Started::Reused(first.id()));
     let queued = db.store.operation_run(first.id()).await.unwrap().unwrap();
-    engine::cancel(&db.store, &Initiator::User { id: 2, name: "Bob".into() }, &queued).await.unwrap();
+    engine::cancel(&db.store, &Initiator::User { id: UserId(2), name: "Bob".into() }, &queued).await.unwrap();
     let entries = db.store.tenant_audit(tenant, 10).await.unwrap();
     let actions: Vec<(&str, &str, &str)> = entries
         .iter()
@@ -321,7 +322,7 @@ async fn starts_reuses_and_cancels_are_audited(backend: Backend) {
             ("operation", "start", id.as_str())
         ]
     );
-    assert_eq!(entries[0].actor, Initiator::User { id: 2, name: "Bob".into() });
+    assert_eq!(entries[0].actor, Initiator::User { id: UserId(2), name: "Bob".into() });
     assert_eq!(entries[2].details["type"], "backup_set.capture");
     db.drop_database().await;
 }

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use std::collections::HashSet;
+use tenantpilot_core::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::{
     Counters, Failure, Initiator, OperationKind, RunOutcome, RunStatus, RunTarget,
@@ -28,20 +29,20 @@ tenantpilot_core::test_on_both_backends!(
     monitoring_lists_only_entitled_runs_with_filters_and_cursor,
 );
 
-async fn tenant(db: &TestDatabase, slug: &str) -> (i64, i64) {
+async fn tenant(db: &TestDatabase, slug: &str) -> (WorkspaceId, TenantId) {
     let new = NewTenant { workspace_slug: "w", slug, name: "T", external_tenant_id: None };
     let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
     (tenant.workspace_id, tenant.id)
 }
 
-fn fetch(workspace_id: i64, tenant_id: i64, item: &str) -> NewRun {
+fn fetch(workspace_id: WorkspaceId, tenant_id: TenantId, item: &str) -> NewRun {
     NewRun {
         workspace_id,
         tenant_id: Some(tenant_id),
         kind: OperationKind::Fetch,
         target: Some(RunTarget { kind: "backup_item".into(), id: item.into() }),
         context: json!({ "backupItemId": item }).as_object().unwrap().clone(),
-        initiator: Initiator::User { id: 7, name: "Ann".into() },
+        initiator: Initiator::User { id: UserId(7), name: "Ann".into() },
     }
 }
 
@@ -67,7 +68,7 @@ async fn start_reuses_the_active_run(backend: Backend) {
     );
     assert_eq!(run.target, Some(RunTarget { kind: "backup_item".into(), id: "42".into() }));
     assert_eq!(run.context["backupItemId"], "42");
-    assert_eq!(run.initiator, Initiator::User { id: 7, name: "Ann".into() });
+    assert_eq!(run.initiator, Initiator::User { id: UserId(7), name: "Ann".into() });
     assert_eq!((run.counters.total, run.attempt, run.failures.len()), (0, 1, 0));
 
     // Once it completes, a start makes a new run.
@@ -92,7 +93,7 @@ async fn concurrent_identical_starts_make_one_run(backend: Backend) {
         tokio::spawn(async move { store.start_run(&fetch(workspace, t1, "42")).await.unwrap() })
     });
     let results: Vec<Started> = join_all(starts).await;
-    let ids: HashSet<i64> = results.iter().map(|started| started.id()).collect();
+    let ids: HashSet<RunId> = results.iter().map(|started| started.id()).collect();
     assert_eq!(ids.len(), 1, "one run for 200 identical starts");
     assert_eq!(results.iter().filter(|started| matches!(started, Started::Created(_))).count(), 1);
     db.drop_database().await;
@@ -106,7 +107,7 @@ async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) 
     results
 }
 
-async fn start(db: &TestDatabase, workspace: i64, tenant: i64, item: &str) -> i64 {
+async fn start(db: &TestDatabase, workspace: WorkspaceId, tenant: TenantId, item: &str) -> RunId {
     db.store.start_run(&fetch(workspace, tenant, item)).await.unwrap().id()
 }
 
@@ -189,11 +190,11 @@ async fn pipelines_are_fair_across_workspaces_and_bounded_in_time(backend: Backe
     let quiet =
         tenancy::create_tenant(&db.store, &Initiator::System, other_workspace).await.unwrap().0.workspace_id;
     assert_ne!(busy, quiet);
-    let pipeline = |workspace: i64, n: i64| NewRun {
+    let pipeline = |workspace: WorkspaceId, n: i64| NewRun {
         workspace_id: workspace,
         tenant_id: None,
         kind: OperationKind::Pipeline,
-        target: Some(RunTarget::pipeline(n)),
+        target: Some(RunTarget::pipeline(PipelineId(n))),
         context: serde_json::Map::new(),
         initiator: Initiator::System,
     };
@@ -280,8 +281,8 @@ async fn concurrent_claims_take_each_run_once(backend: Backend) {
             claimed
         })
     });
-    let claimed: Vec<i64> = join_all(workers).await.into_iter().flatten().collect();
-    let unique: HashSet<i64> = claimed.iter().copied().collect();
+    let claimed: Vec<RunId> = join_all(workers).await.into_iter().flatten().collect();
+    let unique: HashSet<RunId> = claimed.iter().copied().collect();
     assert_eq!((claimed.len(), unique.len()), (60, 60), "every run claimed exactly once");
     db.drop_database().await;
 }

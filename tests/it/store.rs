@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 use tenantpilot_core::egress::EgressPolicy;
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
@@ -304,7 +305,8 @@ async fn a_database_error_names_its_query_to_the_log_only(backend: Backend) {
         Db::Postgres(pool) => sqlx::query("DROP TABLE operation_run_messages").execute(pool).await.map(drop),
     }
     .unwrap();
-    let error = db.store.run_messages(1).with_subscriber(tracing_subscriber::registry()).await.unwrap_err();
+    let error =
+        db.store.run_messages(RunId(1)).with_subscriber(tracing_subscriber::registry()).await.unwrap_err();
     assert!(matches!(error, CoreError::Internal { source: Some(_) }), "{error:?}");
     assert!(error.detail().contains("in store query `runs_messages`"), "{}", error.detail());
     assert!(error.detail().contains("operation_run_messages"), "{}", error.detail());

@@ -162,13 +162,14 @@ mod client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tenantpilot_core::ids::{RunId, TenantId, WorkspaceId};
     use tenantpilot_core::operations::{Counters, Initiator, OperationKind, RunOutcome, RunStatus};
 
     fn run(status: RunStatus, age_secs: i64, now: DateTime<Utc>) -> OperationRun {
         OperationRun {
-            id: 1,
-            workspace_id: 1,
-            tenant_id: Some(1),
+            id: RunId(1),
+            workspace_id: WorkspaceId(1),
+            tenant_id: Some(TenantId(1)),
             kind: OperationKind::Fetch,
             status,
             outcome: RunOutcome::Pending,

@@ -5,10 +5,11 @@ use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operations::{Counters, OperationRun, RunOutcome, RunStatus};
 
-pub fn run_href(id: i64) -> String {
+pub fn run_href(id: RunId) -> String {
     format!("/admin/monitoring/runs/{id}")
 }
 
@@ -91,7 +92,7 @@ pub fn CreatedAt(time: DateTime<Utc>) -> impl IntoView {
 #[component]
 pub fn RunNotice<S>(action: ServerAction<S>, #[prop(into)] queued: String) -> impl IntoView
 where
-    S: ServerFn<Output = i64, Error = AppError> + Clone + Send + Sync + 'static,
+    S: ServerFn<Output = RunId, Error = AppError> + Clone + Send + Sync + 'static,
 {
     move || {
         action.value().get().map(|result| match result {
@@ -155,10 +156,10 @@ pub fn RunTable(
                         .into_iter()
                         .map(|run| {
                             view! {
-                                <tr data-run=run.id>
+                                <tr data-run=run.id.to_string()>
                                     <td>
                                         <a href=run_href(run.id)>{run.kind.label()}</a>
-                                        <small class="muted">" #" {run.id}</small>
+                                        <small class="muted">" #" {run.id.to_string()}</small>
                                     </td>
                                     {tenant_cell(&run)}
                                     <td>

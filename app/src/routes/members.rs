@@ -125,7 +125,7 @@ fn MemberRow(
                     <summary>"Change role…"</summary>
                     <ActionForm action=change>
                         <input type="hidden" name="tenant" value=change_slug />
-                        <input type="hidden" name="user_id" value=user_id />
+                        <input type="hidden" name="user_id" value=user_id.to_string() />
                         <label>"New role for " {change_email} <RoleSelect selected=role /></label>
                         <GatedButton
                             allowed=can_manage
@@ -138,7 +138,7 @@ fn MemberRow(
                     <summary>"Remove…"</summary>
                     <ActionForm action=remove>
                         <input type="hidden" name="tenant" value=remove_slug />
-                        <input type="hidden" name="user_id" value=user_id />
+                        <input type="hidden" name="user_id" value=user_id.to_string() />
                         <p>"Remove " {remove_email} " from " {tenant_name} "?"</p>
                         <GatedButton
                             allowed=can_manage

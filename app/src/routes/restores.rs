@@ -349,7 +349,7 @@ fn Restore(
                     <section class="card">
                         <h2>"Execution"</h2>
                         <p>
-                            <a href=run_href(run.id)>"Run #" {run.id}</a>
+                            <a href=run_href(run.id)>"Run #" {run.id.to_string()}</a>
                             " "
                             <StatusBadge status=run.status outcome=run.outcome />
                             " "

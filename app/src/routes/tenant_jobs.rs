@@ -243,7 +243,7 @@ fn JobTable(jobs: Vec<JobRecord>) -> impl IntoView {
                                 <tr data-job=job.id.clone()>
                                     <td>
                                         <a href=run_href(run.id)>{run.kind.label()}</a>
-                                        <small class="muted">" #" {run.id}</small>
+                                        <small class="muted">" #" {run.id.to_string()}</small>
                                     </td>
                                     <td>
                                         <StatusBadge status=run.status outcome=run.outcome />

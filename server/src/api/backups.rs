@@ -44,7 +44,7 @@ pub async fn item(
     Path((tenant, item)): Path<(String, String)>,
 ) -> Result<Json<BackupItem>, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
-    let item = path_id(&item)?;
+    let item: i64 = path_id(&item)?;
     let found = member.signed_in.state.store.backup_item(member.membership.tenant.id, item).await?;
     Ok(Json(found.ok_or(CoreError::NotFound)?))
 }
@@ -55,7 +55,7 @@ pub async fn fetch(
     Path((tenant, item)): Path<(String, String)>,
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::BackupsManage).await?;
-    let item = path_id(&item)?;
+    let item: i64 = path_id(&item)?;
     let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_fetch(&member.signed_in.state.store, &member.membership, item, initiator).await?;

@@ -14,10 +14,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::CoreError;
 
 /// A started (or reused) operation run: 202 `{"operationRunId": n}`, the same n for a reuse.
-pub struct OperationStarted(pub i64);
+pub struct OperationStarted(pub RunId);
 
 impl IntoResponse for OperationStarted {
     fn into_response(self) -> Response {
@@ -26,8 +27,8 @@ impl IntoResponse for OperationStarted {
 }
 
 /// An id in a path. Anything but a positive number names nothing: 404, like an unknown id.
-fn path_id(raw: &str) -> Result<i64, CoreError> {
-    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or(CoreError::NotFound)
+fn path_id<Id: From<i64>>(raw: &str) -> Result<Id, CoreError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).map(Id::from).ok_or(CoreError::NotFound)
 }
 
 /// `GET /api/openapi.json`: the OpenAPI document of every JSON route. Tests hold it to the

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
 use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::ids::UserId;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Entitlement;
 use tenantpilot_core::operations::{self, ListParams};
@@ -86,7 +87,7 @@ struct LiveInner {
     sessions: SessionBackend,
     settings: LiveSettings,
     /// Per user, oldest first: each stream's id and the way to tell it to close.
-    open: Mutex<HashMap<i64, VecDeque<OpenStream>>>,
+    open: Mutex<HashMap<UserId, VecDeque<OpenStream>>>,
     next_id: AtomicU64,
 }
 
@@ -103,7 +104,7 @@ impl LiveStreams {
     }
 
     /// Counts a new stream of `user_id`; past the cap, their oldest is told to close.
-    fn register(&self, user_id: i64) -> (Registration, oneshot::Receiver<()>) {
+    fn register(&self, user_id: UserId) -> (Registration, oneshot::Receiver<()>) {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (close, closed) = oneshot::channel();
         let mut open = self.inner.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -128,7 +129,7 @@ impl LiveStreams {
                     .data
                     .get(SIGNED_IN_AT)
                     .and_then(|value| serde_json::from_value::<DateTime<Utc>>(value.clone()).ok());
-                let same_user = record.data.get(USER_ID).and_then(|value| value.as_i64()) == Some(*user_id);
+                let same_user = record.data.get(USER_ID).and_then(|value| value.as_i64()) == Some(user_id.0);
                 Ok(same_user && signed_in_at.is_some_and(|at| !state.session_expired(at)))
             }
         }
@@ -140,7 +141,7 @@ type OpenStream = (u64, oneshot::Sender<()>);
 /// A stream's place in [`LiveStreams`], given back when the stream ends however it ends.
 struct Registration {
     streams: LiveStreams,
-    user_id: i64,
+    user_id: UserId,
     id: u64,
 }
 
@@ -158,7 +159,7 @@ impl Drop for Registration {
 
 /// What signed in the stream's caller.
 enum StreamCredential {
-    Session { id: SessionId, user_id: i64 },
+    Session { id: SessionId, user_id: UserId },
     Token(i64),
 }
 

@@ -47,7 +47,7 @@ pub async fn remap(
     body: Bytes,
 ) -> Result<Json<RestoreRun>, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
-    let restore = path_id(&restore)?;
+    let restore: i64 = path_id(&restore)?;
     let body: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|error| CoreError::invalid("body", format!("The body is not valid JSON: {error}")))?;
     let fields =
@@ -89,7 +89,7 @@ pub async fn detail(
     Path((tenant, restore)): Path<(String, String)>,
 ) -> Result<Json<RestoreRun>, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::CoreView).await?;
-    let restore = path_id(&restore)?;
+    let restore: i64 = path_id(&restore)?;
     let run = member.signed_in.state.store.restore_run(member.membership.tenant.id, restore).await?;
     Ok(Json(run.ok_or(CoreError::NotFound)?))
 }
@@ -100,7 +100,7 @@ pub async fn execute(
     Path((tenant, restore)): Path<(String, String)>,
 ) -> Result<OperationStarted, AppError> {
     let member = signed_in.in_tenant(&tenant, Capability::RestoreExecute).await?;
-    let restore = path_id(&restore)?;
+    let restore: i64 = path_id(&restore)?;
     let initiator = member.signed_in.caller.initiator.clone();
     let started =
         operations::start_restore(&member.signed_in.state.store, &member.membership, restore, initiator)

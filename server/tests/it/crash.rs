@@ -3,6 +3,7 @@
 //! and runs it to the end; the run never stays `running`.
 
 use crate::common;
+use tenantpilot_core::ids::RunId;
 
 use common::sim::Sim;
 use std::process::{Child, Command, Stdio};
@@ -40,7 +41,7 @@ fn worker(database_url: &str, secret_key: &str) -> Worker {
     Worker(child)
 }
 
-async fn until(store: &Store, id: i64, what: &str, done: impl Fn(&OperationRun) -> bool) -> OperationRun {
+async fn until(store: &Store, id: RunId, what: &str, done: impl Fn(&OperationRun) -> bool) -> OperationRun {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let run = store.operation_run(id).await.unwrap().unwrap();

@@ -3,6 +3,7 @@
 //! contract's schemas.
 
 use crate::common;
+use tenantpilot_core::ids::RunId;
 
 use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};
@@ -28,7 +29,7 @@ tenantpilot_core::test_on_both_backends!(
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
-async fn run_in(app: &TestApp, slug: &str, target: &str) -> i64 {
+async fn run_in(app: &TestApp, slug: &str, target: &str) -> RunId {
     let tenant = app.db.store.tenant_by_slug(slug).await.unwrap().unwrap();
     let new = NewRun {
         workspace_id: tenant.workspace_id,
@@ -41,8 +42,12 @@ async fn run_in(app: &TestApp, slug: &str, target: &str) -> i64 {
     app.db.store.start_run(&new).await.unwrap().id()
 }
 
-fn ids(body: &str) -> Vec<i64> {
-    serde_json::from_str::<Vec<Value>>(body).unwrap().iter().map(|run| run["id"].as_i64().unwrap()).collect()
+fn ids(body: &str) -> Vec<RunId> {
+    serde_json::from_str::<Vec<Value>>(body)
+        .unwrap()
+        .iter()
+        .map(|run| RunId(run["id"].as_i64().unwrap()))
+        .collect()
 }
 
 async fn lists_show_entitled_runs_newest_first(backend: Backend) {
@@ -53,7 +58,7 @@ async fn lists_show_entitled_runs_newest_first(backend: Backend) {
     let fabrikam = run_in(&app, "fabrikam", "2").await;
     let northwind = run_in(&app, "northwind", "3").await;
 
-    let expectations: [(&str, Vec<i64>); 4] = [
+    let expectations: [(&str, Vec<RunId>); 4] = [
         ("admin@demo.test", vec![northwind, fabrikam, contoso]),
         ("owner@demo.test", vec![northwind, fabrikam, contoso]),
         ("operator@demo.test", vec![fabrikam, contoso]),
@@ -93,7 +98,7 @@ async fn details_follow_the_same_entitlement(backend: Backend) {
     contract.check("get", DETAIL, 200, &reply.body);
     let detail: Value = serde_json::from_str(&reply.body).unwrap();
     assert_eq!(
-        (detail["id"].as_i64(), detail["status"].as_str(), detail["outcome"].as_str()),
+        (detail["id"].as_i64().map(RunId), detail["status"].as_str(), detail["outcome"].as_str()),
         (Some(fabrikam), Some("completed"), Some("failed"))
     );
     assert_eq!(
@@ -238,10 +243,16 @@ async fn events_reach_only_those_who_may_see_the_run(backend: Backend) {
     run_in(&app, "fabrikam", "1").await;
     let contoso = run_in(&app, "contoso", "2").await;
     let event = next_run_event(&mut body).await;
-    assert_eq!((event["runId"].as_i64(), event["status"].as_str()), (Some(contoso), Some("queued")));
+    assert_eq!(
+        (event["runId"].as_i64().map(RunId), event["status"].as_str()),
+        (Some(contoso), Some("queued"))
+    );
     app.db.store.complete_run(contoso, RunOutcome::Succeeded, Counters::default()).await.unwrap();
     let event = next_run_event(&mut body).await;
-    assert_eq!((event["runId"].as_i64(), event["outcome"].as_str()), (Some(contoso), Some("succeeded")));
+    assert_eq!(
+        (event["runId"].as_i64().map(RunId), event["outcome"].as_str()),
+        (Some(contoso), Some("succeeded"))
+    );
 
     let signed_out = app.json(Method::GET, "/admin/monitoring/events", None, None).await;
     assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);

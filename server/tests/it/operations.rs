@@ -6,6 +6,7 @@
 //! the wait; provider faults fail runs with the right reason code.
 
 use crate::common;
+use tenantpilot_core::ids::RunId;
 
 use common::sim::Sim;
 use common::TestApp;
@@ -100,7 +101,7 @@ impl World {
         self.completed(started.id()).await
     }
 
-    async fn completed(&self, id: i64) -> OperationRun {
+    async fn completed(&self, id: RunId) -> OperationRun {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let run = self.store().operation_run(id).await.unwrap().unwrap();

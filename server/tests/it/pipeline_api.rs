@@ -4,6 +4,7 @@
 //! and the activity logs. Answers are held to the contract text's examples.
 
 use crate::common;
+use tenantpilot_core::ids::{PipelineId, TenantId, ToolId, UserId, WorkspaceId};
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::get;
@@ -85,7 +86,7 @@ struct World {
     hooks: Hooks,
     contract: PipelineContract,
     owner: User,
-    tool_id: i64,
+    tool_id: ToolId,
 }
 
 impl World {
@@ -131,7 +132,7 @@ impl World {
     }
 
     /// A pipeline owned by Olivia, readable by Max Manager.
-    async fn pipeline(&self, name: &str, steps: Value) -> i64 {
+    async fn pipeline(&self, name: &str, steps: Value) -> PipelineId {
         let input = PipelineInput {
             name: name.into(),
             description: "Made by a test".into(),
@@ -167,7 +168,7 @@ impl World {
     }
 
     /// The pipeline's run `n` once its operation run has completed.
-    async fn finished(&self, pipeline_id: i64, n: i64) -> OperationRun {
+    async fn finished(&self, pipeline_id: PipelineId, n: i64) -> OperationRun {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(run) = self.store().pipeline_run(pipeline_id, n).await.unwrap() {
@@ -274,7 +275,7 @@ async fn a_pipeline_runs_its_steps_through_the_engine(backend: Backend) {
     );
     assert_eq!((summary["runCount"].as_i64(), summary["state"].as_str()), (Some(1), Some("idle")));
     assert_eq!(summary["steps"].as_array().unwrap().len(), 2);
-    assert_eq!(summary["currentRun"]["operationRunId"], done.id);
+    assert_eq!(summary["currentRun"]["operationRunId"], done.id.0);
     let (code, list) = world.call(Method::GET, "/api/v1/pipeline/pipelines", &token, None).await;
     assert_eq!(code, StatusCode::OK, "{list}");
     assert!(list.as_array().unwrap().iter().any(|pipeline| pipeline == &summary));
@@ -926,7 +927,7 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
     let (fabrikam, globex) = (tenant("fabrikam").await, tenant("globex").await);
     // One entry per cell, each marked by its target: who did it, where (a type no other entry of
     // this test has).
-    let cells: [(&str, &User, Option<i64>, Option<i64>); 6] = [
+    let cells: [(&str, &User, Option<WorkspaceId>, Option<TenantId>); 6] = [
         ("owner-in-demo", &world.owner, Some(demo), None),
         ("owner-in-fabrikam", &world.owner, Some(demo), Some(fabrikam)),
         ("bea-in-other", &bea, Some(other), None),
@@ -978,7 +979,7 @@ async fn activity_logs_show_only_the_readers_workspaces_and_tenants(backend: Bac
     let activity = |email: &'static str| async move {
         let token = by_ref.token(email, &[Scope::Api, Scope::SecurityLogs]).await;
         let (_, page) = by_ref.call(Method::GET, "/api/v1/logs/user/tokens", &token, None).await;
-        let owners: Vec<i64> = page["data"]
+        let owners: Vec<UserId> = page["data"]
             .as_array()
             .unwrap()
             .iter()

@@ -5,6 +5,7 @@
 //! under a new key.
 
 use crate::common;
+use tenantpilot_core::ids::ToolId;
 
 use axum::http::{Method, StatusCode};
 use common::{Sender, TestApp};
@@ -77,7 +78,7 @@ async fn secrets_are_sealed_wherever_they_are_set(backend: Backend) {
     let reply =
         app.call(Method::POST, "/api/create_tool").form(&form).cookie(&owner).by(Sender::Script).send().await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let tool_id: i64 = serde_json::from_str(&reply.body).unwrap();
+    let tool_id: ToolId = serde_json::from_str(&reply.body).unwrap();
     let user = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
     assert!(user.account_role >= AccountRole::PowerUser);
     let (_, token) =

@@ -4,6 +4,7 @@
 //! each get their documented status and change nothing.
 
 use crate::common;
+use tenantpilot_core::ids::{RunId, TenantId};
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -226,7 +227,7 @@ async fn a_wait_wakes_on_another_replicas_change() {
     let reply = world.post("wingtip", json!({ "module_to": module_id() })).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let location = reply.location().to_string();
-    let id: i64 = json_of(&reply)["id"].as_str().unwrap().parse().unwrap();
+    let id: RunId = json_of(&reply)["id"].as_str().unwrap().parse().unwrap();
     // The other replica: a store of its own (its own pool and notification connection).
     let db = &world.app.db;
     let other = Store::connect_postgres_schema(&db.url, db.schema.as_deref().unwrap()).await.unwrap();
@@ -406,8 +407,8 @@ async fn install_upgrade_disable_and_purge_through_the_contract(backend: Backend
 }
 
 /// Puts one backup item with `settings` (stored as given) into a new backup set of the tenant.
-async fn put_item(store: &Store, tenant_id: i64, settings: &str) {
-    let set = store.backup_set_for_run(tenant_id, 900_000 + tenant_id, "Test set").await.unwrap();
+async fn put_item(store: &Store, tenant_id: TenantId, settings: &str) {
+    let set = store.backup_set_for_run(tenant_id, RunId(900_000 + tenant_id.0), "Test set").await.unwrap();
     let policy = CapturedPolicy {
         policy_id: "pol-1",
         policy_name: "Baseline",
@@ -447,7 +448,7 @@ async fn count(store: &Store, sql: &str) -> i64 {
 
 /// Rows naming `tenant_id` in every table with a `tenant_id` column (found from the schema, so
 /// a table added later is checked too), audit entries aside, and the tenant's own row.
-async fn rows_of_tenant(store: &Store, tenant_id: i64) -> Vec<(String, i64)> {
+async fn rows_of_tenant(store: &Store, tenant_id: TenantId) -> Vec<(String, i64)> {
     let tables: Vec<String> = match store.db() {
         Db::Sqlite(pool) => sqlx::query_scalar(
             "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
@@ -531,7 +532,7 @@ async fn wait_answers_on_a_change_or_after_the_wait(backend: Backend) {
     let reply = world.post("wingtip", json!({ "module_to": module_id() })).await;
     assert_eq!(reply.status, StatusCode::CREATED);
     let location = reply.location().to_string();
-    let id: i64 = json_of(&reply)["id"].as_str().unwrap().parse().unwrap();
+    let id: RunId = json_of(&reply)["id"].as_str().unwrap().parse().unwrap();
 
     // Nothing changes: the answer comes after about the wait.
     let started = Instant::now();

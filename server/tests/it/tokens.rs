@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode};
 use common::contract::{self, Contract};
 use common::TestApp;
 use serde_json::Value;
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::store::{Backend, NewToken};
 use tenantpilot_core::tokens::{self, Scope};
@@ -90,7 +91,7 @@ async fn tokens_act_within_their_scopes_and_their_users_rights(backend: Backend)
     // A script sends no Origin: a bearer token cannot be forged cross-site, so none is needed.
     let started = app.bearer(Method::POST, "/admin/t/contoso/backup-sets/capture", &full).await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.body);
-    let id = serde_json::from_str::<Value>(&started.body).unwrap()["operationRunId"].as_i64().unwrap();
+    let id = RunId(serde_json::from_str::<Value>(&started.body).unwrap()["operationRunId"].as_i64().unwrap());
     let run = app.db.store.operation_run(id).await.unwrap().unwrap();
     assert!(
         matches!(&run.initiator, Initiator::Token { name, .. } if name.contains("Olivia Owner")),

@@ -24,7 +24,7 @@ impl Operation for Fetch {
     }
 
     async fn execute(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
-        let item_id = target_id(run, "backup_item")?;
+        let item_id: i64 = target_id(run, "backup_item")?;
         let tenant_id = run.run.tenant_id.unwrap_or_default();
         let item = run.store.backup_item(tenant_id, item_id).await?.ok_or(CoreError::NotFound)?;
         let family = item.family().ok_or_else(|| {

@@ -160,7 +160,7 @@ async fn provider_session(run: &RunContext, client: &ProviderClient) -> Result<P
 }
 
 /// The run's target id as a number (the start wrote it, so anything else is a broken run).
-fn target_id(run: &RunContext, kind: &str) -> Result<i64, Stop> {
+fn target_id<Id: std::str::FromStr>(run: &RunContext, kind: &str) -> Result<Id, Stop> {
     run.run
         .target
         .as_ref()

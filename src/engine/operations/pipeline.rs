@@ -6,6 +6,7 @@
 use super::{start_capture, start_fetch, start_restore, target_id};
 use crate::egress::{EgressClient, Refused};
 use crate::engine::{Operation, RunContext, Stop};
+use crate::ids::{PipelineId, RunId};
 use crate::item_access::{self, Item};
 use crate::model::User;
 use crate::operations::{Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
@@ -38,7 +39,7 @@ struct Ended {
 /// Where a run writes its log lines.
 struct Log<'a> {
     run: &'a RunContext,
-    pipeline_id: i64,
+    pipeline_id: PipelineId,
     run_count: i64,
 }
 
@@ -75,7 +76,7 @@ impl Operation for PipelineRun {
     }
 
     async fn execute(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
-        let pipeline_id = target_id(run, "pipeline")?;
+        let pipeline_id: PipelineId = target_id(run, "pipeline")?;
         let run_count = run.run.context.get("runCount").and_then(|n| n.as_i64()).unwrap_or_default();
         // Linked right after the run was created; a run whose pipeline is gone has nothing to do.
         let steps = run.store.pipeline_run_steps(pipeline_id, run_count).await?.ok_or_else(|| {
@@ -103,7 +104,7 @@ impl PipelineRun {
     async fn steps(
         &self,
         run: &mut RunContext,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         run_count: i64,
         steps: &[Step],
     ) -> Result<Ended, Stop> {
@@ -158,7 +159,7 @@ impl PipelineRun {
     async fn step(
         &self,
         run: &mut RunContext,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         run_count: i64,
         place: (i64, &str),
         action: &StepAction,
@@ -240,7 +241,7 @@ impl PipelineRun {
                     }
                     StepAction::ToolHttp(_) | StepAction::Wait { .. } => Vec::new(),
                 };
-                let ids: Vec<i64> = started.iter().map(|started| started.id()).collect();
+                let ids: Vec<RunId> = started.iter().map(|started| started.id()).collect();
                 let listed: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
                 log.console(place, "running", &format!("Started operation run {}.", listed.join(", ")))
                     .await?;
@@ -284,7 +285,7 @@ impl PipelineRun {
     }
 
     /// Waits until every run in `ids` has completed; a cancel of this run cancels them too.
-    async fn wait_for(&self, run: &mut RunContext, ids: &[i64]) -> Result<Vec<OperationRun>, Stop> {
+    async fn wait_for(&self, run: &mut RunContext, ids: &[RunId]) -> Result<Vec<OperationRun>, Stop> {
         let mut changes = run.store.events().subscribe();
         loop {
             if let Err(stop) = run.checkpoint().await {
@@ -296,7 +297,7 @@ impl PipelineRun {
                                 if let Err(error) =
                                     crate::engine::cancel(&run.store, &run.run.initiator, &child).await
                                 {
-                                    tracing::warn!(error = %error.detail(), run = child.id, "cannot cancel a step's run");
+                                    tracing::warn!(error = %error.detail(), run = %child.id, "cannot cancel a step's run");
                                 }
                             }
                         }
@@ -319,7 +320,7 @@ impl PipelineRun {
         &self,
         run: &mut RunContext,
         user: &User,
-        pipeline_id: i64,
+        pipeline_id: PipelineId,
         run_count: i64,
         place: (i64, &str),
         call: &HttpCall,

@@ -369,7 +369,7 @@ impl Operation for Restore {
     }
 
     async fn execute(&self, run: &mut RunContext) -> Result<RunOutcome, Stop> {
-        let restore_id = target_id(run, "restore_run")?;
+        let restore_id: i64 = target_id(run, "restore_run")?;
         let tenant_id = run.run.tenant_id.unwrap_or_default();
         let restore = run.store.restore_run(tenant_id, restore_id).await?.ok_or(CoreError::NotFound)?;
         let items: Vec<BackupItem> = run
@@ -458,7 +458,7 @@ impl Operation for Restore {
         let outcome = outcome_of_items(counters.total, counters.failed);
         let mut details = serde_json::Map::new();
         details.insert("restoreRunId".into(), restore.id.into());
-        details.insert("operationRunId".into(), run.run.id.into());
+        details.insert("operationRunId".into(), run.run.id.0.into());
         details.insert("outcome".into(), outcome.as_str().into());
         details.insert("restored".into(), (counters.processed - counters.failed).into());
         details.insert("recreated".into(), created.into());

@@ -285,7 +285,7 @@ async fn job_of(run: &RunContext) -> Result<(Tenant, JobPlan), Stop> {
 async fn log_failure(run: &RunContext, result: &Result<RunOutcome, Stop>) {
     if let Err(Stop::Failed(failure)) = result {
         if let Err(error) = run.store.add_run_message(run.run.id, &failure.message).await {
-            tracing::warn!(error = %error.detail(), run = run.run.id, "cannot record a job's failure as a message");
+            tracing::warn!(error = %error.detail(), run = %run.run.id, "cannot record a job's failure as a message");
         }
     }
 }

@@ -21,7 +21,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         session.insert(SIGNED_IN_AT, chrono::Utc::now()).await
     };
     stored.await.map_err(CoreError::internal)?;
-    tracing::info!(user_id = user.id, "signed in");
+    tracing::info!(user_id = %user.id, "signed in");
     leptos_axum::redirect(crate::routes::local_path(next.as_deref()).unwrap_or("/admin"));
     Ok(())
 }

@@ -2,10 +2,11 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use tenantpilot_core::ids::RunId;
 
 /// Queues a capture of the tenant's policies; returns the run's id (an active one is reused).
 #[server(endpoint = "start_capture")]
-pub async fn start_capture(tenant: String) -> Result<i64, AppError> {
+pub async fn start_capture(tenant: String) -> Result<RunId, AppError> {
     use tenantpilot_core::engine::operations;
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::BackupsManage).await?;

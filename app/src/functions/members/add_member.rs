@@ -17,6 +17,6 @@ pub async fn add_member(tenant: String, email: String, role: Role) -> Result<(),
         role,
     )
     .await?;
-    tracing::info!(tenant = %tenant, actor = member.signed_in.caller.user.id, ?change, %role, "membership set");
+    tracing::info!(tenant = %tenant, actor = %member.signed_in.caller.user.id, ?change, %role, "membership set");
     Ok(())
 }

@@ -3,13 +3,14 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::UserId;
 use tenantpilot_core::model::{Member, TenantMembership};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MembersView {
     /// The viewer's own membership: what they may do here.
     pub viewer: TenantMembership,
-    pub viewer_id: i64,
+    pub viewer_id: UserId,
     pub members: Vec<Member>,
 }
 

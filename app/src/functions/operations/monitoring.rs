@@ -4,6 +4,7 @@ use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operations::ListParams;
 use tenantpilot_core::operations::{OperationRun, RunOutcome};
@@ -13,7 +14,7 @@ use tenantpilot_core::operations::{OperationRun, RunOutcome};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitoringView {
     pub runs: Vec<OperationRun>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<RunId>,
     pub by_outcome: Vec<(RunOutcome, i64)>,
     pub tenants: Vec<Tenant>,
     pub now: DateTime<Utc>,

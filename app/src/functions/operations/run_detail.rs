@@ -4,6 +4,7 @@ use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operations::OperationRun;
 
@@ -18,7 +19,7 @@ pub struct RunView {
 }
 
 #[server(endpoint = "run_detail")]
-pub async fn run_detail(id: i64) -> Result<RunView, AppError> {
+pub async fn run_detail(id: RunId) -> Result<RunView, AppError> {
     use tenantpilot_core::operations;
     let signed_in = crate::guard::signed_in().await?;
     let (store, user) = (&signed_in.state.store, &signed_in.caller.user);

@@ -2,6 +2,7 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use tenantpilot_core::ids::PipelineId;
 
 /// Creates an empty pipeline owned by the viewer, then goes to it to add steps.
 #[server(endpoint = "create_pipeline")]
@@ -9,7 +10,7 @@ pub async fn create_pipeline(
     name: String,
     description: Option<String>,
     account: Option<String>,
-) -> Result<i64, AppError> {
+) -> Result<PipelineId, AppError> {
     use tenantpilot_core::pipelines::PipelineInput;
     let signed_in = crate::guard::signed_in().await?;
     let input = PipelineInput {

@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::PipelineId;
 use tenantpilot_core::pipelines::{Pipeline, PipelineLog, PipelineRun};
 
 /// Console lines a page shows of one run.
@@ -20,7 +21,7 @@ pub struct PipelineView {
 }
 
 #[server(endpoint = "pipeline_detail")]
-pub async fn pipeline_detail(id: i64) -> Result<PipelineView, AppError> {
+pub async fn pipeline_detail(id: PipelineId) -> Result<PipelineView, AppError> {
     use tenantpilot_core::item_access::Level;
     use tenantpilot_core::pipelines;
     use tenantpilot_core::pipelines::CONSOLE_OUTPUT;

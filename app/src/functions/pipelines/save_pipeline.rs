@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::PipelineId;
 
 /// One row of the steps editor. Rows are saved in the order of their `order` numbers; a row
 /// marked `remove`, or left blank, is dropped.
@@ -26,7 +27,7 @@ pub struct StepRow {
 /// Saves name, description, access (JSON) and the steps editor's rows.
 #[server(endpoint = "save_pipeline")]
 pub async fn save_pipeline(
-    id: i64,
+    id: PipelineId,
     name: String,
     description: Option<String>,
     access: Option<String>,

@@ -3,12 +3,13 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::RunId;
 
 /// What a lifecycle action did: a job working in the background, or done already.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSubmitted {
     /// The job's run, when there is one to watch.
-    pub run: Option<i64>,
+    pub run: Option<RunId>,
     pub message: String,
 }
 
@@ -40,7 +41,7 @@ pub async fn submit_tenant_job(
         confirm.as_deref(),
     )
     .await?;
-    tracing::info!(tenant = %slug, action = action.as_str(), actor = admin.caller.user.id, "tenant lifecycle action");
+    tracing::info!(tenant = %slug, action = action.as_str(), actor = %admin.caller.user.id, "tenant lifecycle action");
     Ok(match submitted {
         Submitted::Job(job) => JobSubmitted {
             run: job.id.parse().ok(),

@@ -24,6 +24,6 @@ pub async fn create_tenant(
     if ensured == Ensured::Existing {
         return Err(CoreError::conflict(format!("The tenant {} exists already", tenant.slug)).into());
     }
-    tracing::info!(tenant = %tenant.slug, actor = admin.caller.user.id, "tenant created");
+    tracing::info!(tenant = %tenant.slug, actor = %admin.caller.user.id, "tenant created");
     Ok(())
 }

@@ -19,6 +19,6 @@ pub async fn create_token(
         tokens::create(&signed_in.state.store, &signed_in.caller.user, &name, &scopes, expires_days).await?;
     let key = signed_in.state.fresh_tokens.keep(plain.clone());
     signed_in.session.insert(FRESH_TOKEN, key).await.map_err(tenantpilot_core::CoreError::internal)?;
-    tracing::info!(user = signed_in.caller.user.id, token = token.id, "token created");
+    tracing::info!(user = %signed_in.caller.user.id, token = token.id, "token created");
     Ok(plain)
 }

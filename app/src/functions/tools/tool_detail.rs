@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use tenantpilot_core::ids::ToolId;
 use tenantpilot_core::tools::Tool;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,7 +13,7 @@ pub struct ToolView {
 }
 
 #[server(endpoint = "tool_detail")]
-pub async fn tool_detail(id: i64) -> Result<ToolView, AppError> {
+pub async fn tool_detail(id: ToolId) -> Result<ToolView, AppError> {
     use tenantpilot_core::item_access::Level;
     use tenantpilot_core::tools;
     let signed_in = crate::guard::signed_in().await?;

@@ -2,11 +2,12 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use tenantpilot_core::ids::ToolId;
 
 /// Merges the edited JSON's root properties into the tool, as the registry's `update` does.
 /// Answers the secrets dropped because the address moved to another origin.
 #[server(endpoint = "update_tool")]
-pub async fn update_tool(id: i64, json: String) -> Result<Vec<String>, AppError> {
+pub async fn update_tool(id: ToolId, json: String) -> Result<Vec<String>, AppError> {
     let signed_in = crate::guard::signed_in().await?;
     let patch = super::tool_json(&json)?;
     let updated = tenantpilot_core::tools::update(

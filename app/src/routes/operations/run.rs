@@ -8,6 +8,7 @@ use crate::functions::{run_detail, CancelRun, RunView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::LIKELY_STALE_AFTER_SECS;
 use tenantpilot_core::operations::{OperationKind, OperationRun};
 use tenantpilot_core::Capability;
@@ -16,7 +17,7 @@ use tenantpilot_core::Capability;
 #[component]
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
-    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
+    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<RunId>().ok()));
     let cancel = ServerAction::<CancelRun>::new();
     let live = LiveRefresh::new();
     let view = Resource::new(
@@ -82,7 +83,7 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/admin/monitoring">"Monitoring"</a>
             " / #"
-            {run.id}
+            {run.id.to_string()}
         </nav>
         <h1>
             {title} " " <StatusBadge status=run.status outcome=run.outcome />
@@ -249,7 +250,7 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
                     <details class="confirm">
                         <summary>"Cancel this operation…"</summary>
                         <ActionForm action=cancel>
-                            <input type="hidden" name="id" value=run.id />
+                            <input type="hidden" name="id" value=run.id.to_string() />
                             <p>
                                 "A queued run stops at once; a running one stops after the item it is working on."
                             </p>

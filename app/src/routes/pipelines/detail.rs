@@ -10,6 +10,7 @@ use crate::functions::{
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use tenantpilot_core::ids::PipelineId;
 use tenantpilot_core::operations::Counters;
 use tenantpilot_core::pipelines::{OnFailure, PipelineState, Step, StepKind};
 
@@ -30,7 +31,7 @@ const PARAM_EXAMPLES: [(&str, &str); 5] = [
 #[component]
 pub fn PipelinePage() -> impl IntoView {
     let params = use_params_map();
-    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
+    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<PipelineId>().ok()));
     let run = ServerAction::<RunPipeline>::new();
     let stop = ServerAction::<StopPipeline>::new();
     let reset = ServerAction::<ResetPipeline>::new();
@@ -121,7 +122,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                 view! {
                     <div class="row-actions pipeline-actions">
                         <ActionForm action=run attr:class="inline-form">
-                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="id" value=id.to_string() />
                             <button
                                 type="submit"
                                 class="primary"
@@ -134,7 +135,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                             .then(|| {
                                 view! {
                                     <ActionForm action=stop attr:class="inline-form">
-                                        <input type="hidden" name="id" value=id />
+                                        <input type="hidden" name="id" value=id.to_string() />
                                         <button type="submit" class="danger">
                                             "Stop"
                                         </button>
@@ -145,7 +146,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                             .then(|| {
                                 view! {
                                     <ActionForm action=reset attr:class="inline-form">
-                                        <input type="hidden" name="id" value=id />
+                                        <input type="hidden" name="id" value=id.to_string() />
                                         <button type="submit">"Reset"</button>
                                     </ActionForm>
                                 }
@@ -176,7 +177,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                             " · "
                             <a href=run_href(
                                 run.operation_run_id,
-                            )>"Operation run #" {run.operation_run_id}</a>
+                            )>"Operation run #" {run.operation_run_id.to_string()}</a>
                         </p>
                         <Progress counters />
                     }
@@ -253,7 +254,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                                                 <td>
                                                     <a href=run_href(
                                                         run.operation_run_id,
-                                                    )>"#" {run.operation_run_id}</a>
+                                                    )>"#" {run.operation_run_id.to_string()}</a>
                                                 </td>
                                             </tr>
                                         }
@@ -272,7 +273,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                     <details class="confirm">
                         <summary>"Delete pipeline…"</summary>
                         <ActionForm action=delete>
-                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="id" value=id.to_string() />
                             <p>"Delete " {pipeline.name.clone()} "? Its runs stay in Monitoring."</p>
                             <button type="submit" class="danger">
                                 "Confirm delete"
@@ -337,7 +338,7 @@ fn StepsEditor(view: PipelineView, save: ServerAction<SavePipeline>) -> impl Int
     let steps: Vec<Option<Step>> = pipeline.steps.into_iter().map(Some).chain([None]).collect();
     view! {
         <ActionForm action=save attr:class="stacked-form steps-editor">
-            <input type="hidden" name="id" value=pipeline.id />
+            <input type="hidden" name="id" value=pipeline.id.to_string() />
             <label>"Name" <input name="name" required maxlength="120" value=pipeline.name /></label>
             <label>
                 "Description" <input name="description" maxlength="2000" value=pipeline.description />

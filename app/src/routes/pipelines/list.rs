@@ -137,7 +137,7 @@ fn PipelineRow(pipeline: Pipeline) -> impl IntoView {
         }
     });
     view! {
-        <tr data-pipeline=pipeline.id>
+        <tr data-pipeline=pipeline.id.to_string()>
             <td>
                 <a href=href>{pipeline.name.clone()}</a>
             </td>

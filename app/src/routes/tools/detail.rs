@@ -5,13 +5,14 @@ use crate::functions::{tool_detail, DeleteTool, ToolView, UpdateTool};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use tenantpilot_core::ids::ToolId;
 
 /// One tool as JSON, edited as the registry's `update` merges it: root properties given replace
 /// those stored; a secret left as `********` keeps its value; `null` removes one.
 #[component]
 pub fn ToolPage() -> impl IntoView {
     let params = use_params_map();
-    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
+    let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<ToolId>().ok()));
     let update = ServerAction::<UpdateTool>::new();
     let delete = ServerAction::<DeleteTool>::new();
     let view = Resource::new(
@@ -87,7 +88,7 @@ fn Tool(view: ToolView, update: ServerAction<UpdateTool>, delete: ServerAction<D
             view! {
                 <section class="card">
                     <ActionForm action=update attr:class="stacked-form">
-                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="id" value=id.to_string() />
                         <label>
                             "Tool (JSON)" <textarea name="json" rows="18" class="json" spellcheck="false">
                                 {json}
@@ -106,7 +107,7 @@ fn Tool(view: ToolView, update: ServerAction<UpdateTool>, delete: ServerAction<D
                 <details class="confirm">
                     <summary>"Delete tool…"</summary>
                     <ActionForm action=delete>
-                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="id" value=id.to_string() />
                         <p>"Delete " {tool.name.clone()} "? Pipeline steps calling it will fail."</p>
                         <button type="submit" class="danger">
                             "Confirm delete"

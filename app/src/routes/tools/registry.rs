@@ -86,7 +86,7 @@ fn Tools(tools: Vec<Tool>) -> impl IntoView {
                                 .unwrap_or_default()
                                 .to_string();
                             view! {
-                                <tr data-tool=tool.id>
+                                <tr data-tool=tool.id.to_string()>
                                     <td>
                                         <a href=format!("/admin/registry/{}", tool.id)>{tool.name.clone()}</a>
                                     </td>

@@ -43,7 +43,7 @@ impl Body {
 
     /// A required id, as a string (`"12"`) or a number. One that names nothing is left to the
     /// lookup (404); one that is not an id at all is the caller's mistake (400).
-    fn id(&self, name: &str) -> Result<i64, CoreError> {
+    fn id<Id: From<i64>>(&self, name: &str) -> Result<Id, CoreError> {
         let value = self.0.get(name).ok_or_else(|| CoreError::invalid(name, "Required"))?;
         let id = match value {
             Value::String(text) => text.trim().parse::<i64>().ok(),
@@ -51,7 +51,7 @@ impl Body {
             _ => None,
         };
         match id {
-            Some(id) if id > 0 => Ok(id),
+            Some(id) if id > 0 => Ok(Id::from(id)),
             // Well-formed but unknown to us (e.g. another system's ObjectId): nothing to see.
             _ if value.as_str().is_some_and(|text| !text.trim().is_empty()) => Err(CoreError::NotFound),
             _ => Err(CoreError::invalid(name, "Expected an id, like \"12\"")),
