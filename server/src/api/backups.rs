@@ -62,6 +62,9 @@ pub async fn fetch(
     Ok(OperationStarted(started.id()))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("backups.openapi.json");
+
 /// Backup sets and items, capture and fetch: a token needs the Operations scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

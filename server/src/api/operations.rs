@@ -272,6 +272,9 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("operations.openapi.json");
+
 /// Monitoring: a token needs the Operations scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

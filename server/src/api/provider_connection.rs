@@ -101,6 +101,9 @@ pub async fn check(
     Ok(Json(provider::check_connection(&state.store, &state.provider, member.membership.tenant.id).await?))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("provider_connection.openapi.json");
+
 /// A tenant's provider connection: a token needs the Tenant Admin scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

@@ -108,6 +108,9 @@ pub async fn execute(
     Ok(OperationStarted(started.id()))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("restores.openapi.json");
+
 /// Restore runs and their execution: a token needs the Operations scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

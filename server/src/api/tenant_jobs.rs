@@ -122,6 +122,9 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("tenant_jobs.openapi.json");
+
 /// The tenant API: a token needs the Tenant Admin scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

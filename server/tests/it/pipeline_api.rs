@@ -157,7 +157,8 @@ impl World {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         let body = body.map(|body| body.to_string());
-        let reply: Reply = self.app.bearer_json(method, path, token, body.as_deref()).await;
+        let reply: Reply = self.app.bearer_json(method.clone(), path, token, body.as_deref()).await;
+        TestApp::check_documented(&method, path, &reply);
         let json =
             serde_json::from_str(&reply.body).unwrap_or_else(|_| panic!("{path} answered {}", reply.body));
         (reply.status, json)

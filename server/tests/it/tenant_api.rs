@@ -105,7 +105,7 @@ async fn send(
     tenant: Option<&str>,
     body: Option<&str>,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(path).header(header::HOST, "localhost");
+    let mut request = Request::builder().method(method.clone()).uri(path).header(header::HOST, "localhost");
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
@@ -118,7 +118,9 @@ async fn send(
         }
         None => request.body(Body::empty()),
     };
-    app.reply(request.unwrap()).await
+    let reply = app.reply(request.unwrap()).await;
+    TestApp::check_documented(&method, path, &reply);
+    reply
 }
 
 fn json_of(reply: &Reply) -> Value {

@@ -24,6 +24,9 @@ pub async fn tokens(
     Ok(Json(audit::token_activity(&signed_in.state.store, &signed_in.caller.user, query.as_deref()).await?))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("audit.openapi.json");
+
 /// The activity logs: a token needs the Security Logs scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

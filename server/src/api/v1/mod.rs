@@ -2,9 +2,9 @@
 //! logs. They answer errors as the contract does, `{"status": "failed", "message": …}`, with
 //! the error's status; everything else goes through the same guard and core as the other routes.
 
-mod audit;
-mod pipelines;
-mod tools;
+pub(super) mod audit;
+pub(super) mod pipelines;
+pub(super) mod tools;
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;

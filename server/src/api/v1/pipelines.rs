@@ -81,6 +81,9 @@ pub async fn list(
     Ok(Json(pipelines::list(&signed_in.state.store, &signed_in.caller.user).await?))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("pipelines.openapi.json");
+
 /// Pipelines: a token needs the Pipeline scope; status and logs also take Pipeline Logs.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

@@ -43,6 +43,9 @@ pub async fn update(
     Ok(Json(answer))
 }
 
+/// The OpenAPI operations of these routes, with the schemas only they use.
+pub const OPENAPI: &str = include_str!("tools.openapi.json");
+
 /// The tool registry: a token needs the Tool Registry scope.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

@@ -65,6 +65,68 @@ impl Contract {
         );
     }
 
+    /// The document's path template a request path falls under (`/_/tenant/12?wait=5` is
+    /// `/_/tenant/{operation_id}`), a literal segment winning over a parameter.
+    pub fn template_for(&self, path: &str) -> Option<String> {
+        let segments: Vec<&str> = path.split('?').next().unwrap_or_default().split('/').collect();
+        let fits = |template: &str| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(part, segment)| {
+                    part == segment || (part.starts_with('{') && part.ends_with('}') && !segment.is_empty())
+                })
+        };
+        let literal_count =
+            |template: &str| template.split('/').filter(|part| !part.starts_with('{')).count();
+        self.document["paths"]
+            .as_object()?
+            .keys()
+            .filter(|template| fits(template))
+            .max_by_key(|template| literal_count(template))
+            .cloned()
+    }
+
+    /// A reply as the document describes it: its path and status documented for the method,
+    /// with the documented media type, and a JSON body that fits the schema.
+    pub fn check_reply(&self, method: &str, path: &str, status: u16, content_type: Option<&str>, body: &str) {
+        let template = self.template_for(path).unwrap_or_else(|| panic!("{method} {path} is not documented"));
+        let method = method.to_lowercase();
+        let responses = &self.document["paths"][&template][&method]["responses"];
+        assert!(!responses.is_null(), "{method} {template} is not documented");
+        let response = &responses[status.to_string()];
+        assert!(
+            !response.is_null(),
+            "{method} {template} answered {status}, which is not documented: {body}"
+        );
+        let media = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim();
+        match response["content"].as_object() {
+            // A status listed without a body (as the contract lists 404) answers with `Error`.
+            None if body.is_empty() => {}
+            None => {
+                assert_eq!(media, "application/json", "{method} {template} {status}: {body}");
+                let value: Value = serde_json::from_str(body).unwrap();
+                let mut problems = Vec::new();
+                self.validate(
+                    &serde_json::json!({"$ref": "#/components/schemas/Error"}),
+                    &value,
+                    "$",
+                    &mut problems,
+                );
+                assert!(
+                    problems.is_empty(),
+                    "{method} {template} {status} is no Error:\n{}\n{body}",
+                    problems.join("\n")
+                );
+            }
+            Some(content) => {
+                assert!(content.contains_key(media), "{method} {template} {status} answered {media}: {body}");
+                if media == "application/json" {
+                    self.check(&method, &template, status, body);
+                }
+            }
+        }
+    }
+
     fn resolve<'a>(&'a self, schema: &'a Value) -> &'a Value {
         match schema.get("$ref").and_then(Value::as_str) {
             Some(reference) => {

@@ -219,6 +219,18 @@ impl TestApp {
         self.reply(request).await
     }
 
+    /// Checks `reply` to `method path` against the served OpenAPI document, if it documents the
+    /// path: the status, the media type and the body must be as documented.
+    pub fn check_documented(method: &Method, path: &str, reply: &Reply) {
+        static SERVED: std::sync::LazyLock<contract::Contract> = std::sync::LazyLock::new(|| {
+            contract::Contract::parse(tenantpilot_server::api::openapi::document())
+        });
+        if SERVED.template_for(path).is_some() {
+            let content_type = reply.headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+            SERVED.check_reply(method.as_str(), path, reply.status.as_u16(), content_type, &reply.body);
+        }
+    }
+
     /// The OpenAPI document the server serves, to check the JSON twins' answers against.
     pub async fn api_document(&self) -> contract::Contract {
         contract::Contract::parse(&self.json(Method::GET, "/api/openapi.json", None, None).await.body)
