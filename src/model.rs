@@ -20,6 +20,11 @@ impl Caller {
     pub fn person(user: &User) -> Caller {
         Caller { user: user.clone(), initiator: Initiator::user(user) }
     }
+
+    /// How an act of `caller` is recorded; none is the system (the command line, the seed).
+    pub fn initiator_of(caller: Option<&Caller>) -> Initiator {
+        caller.map_or(Initiator::System, |caller| caller.initiator.clone())
+    }
 }
 
 /// What a new account may reach: its tenants' planes only, or the platform as well.

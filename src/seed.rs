@@ -78,7 +78,7 @@ pub async fn demo(store: &Store) -> Result<Option<DemoAccounts>, CoreError> {
         ]
     });
     let nightly: PipelineInput = serde_json::from_value(nightly).map_err(CoreError::internal)?;
-    pipelines::create(store, None, &Initiator::System, &nightly).await?;
+    pipelines::create(store, None, &nightly).await?;
     Ok(Some(DemoAccounts { password, emails }))
 }
 

@@ -120,8 +120,7 @@ pub async fn import_pipelines(store: &Store, command: ImportCommand) -> Result<(
         let input: PipelineInput = serde_json::from_value(serde_json::Value::Object(object))
             .map_err(|error| CoreError::invalid("pipeline", error.to_string()))
             .map_err(in_item(n, of))?;
-        let pipeline =
-            pipelines::create(store, None, &Initiator::System, &input).await.map_err(in_item(n, of))?;
+        let pipeline = pipelines::create(store, None, &input).await.map_err(in_item(n, of))?;
         println!("{}", pipeline.id);
         eprintln!("created pipeline {} ({}) in {}", pipeline.id, pipeline.name, pipeline.account);
     }
@@ -137,8 +136,7 @@ pub async fn import_tools(
     let objects = import_objects(command)?;
     let of = objects.len();
     for (n, object) in objects.into_iter().enumerate() {
-        let tool =
-            tools::create(store, egress, None, &Initiator::System, &object).await.map_err(in_item(n, of))?;
+        let tool = tools::create(store, egress, None, &object).await.map_err(in_item(n, of))?;
         println!("{}", tool.id);
         eprintln!("created tool {} ({}) in {}", tool.id, tool.name, tool.account);
     }

@@ -166,13 +166,14 @@ async fn audit(
 }
 
 /// Creates a pipeline for `creator` (None: an import from the command line, which names owner
-/// and account).
+/// and account, recorded as the system).
 pub async fn create(
     store: &Store,
-    creator: Option<&User>,
-    actor: &Initiator,
+    creator: Option<&Caller>,
     input: &PipelineInput,
 ) -> Result<Pipeline, CoreError> {
+    let actor = &Caller::initiator_of(creator);
+    let creator = creator.map(|caller| &caller.user);
     let (workspace_id, owner) =
         item_access::placement(store, creator, input.account.as_deref(), input.owner.as_deref()).await?;
     let description = input.description.trim();

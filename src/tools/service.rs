@@ -80,10 +80,11 @@ fn check_base_url(egress: &EgressPolicy, draft: &ToolDraft) -> Result<(), CoreEr
 pub async fn create(
     store: &Store,
     egress: &EgressPolicy,
-    creator: Option<&User>,
-    actor: &Initiator,
+    creator: Option<&Caller>,
     body: &Map<String, Value>,
 ) -> Result<Tool, CoreError> {
+    let actor = &Caller::initiator_of(creator);
+    let creator = creator.map(|caller| &caller.user);
     if creator.is_some_and(|creator| !creator.account_role.is_power_user()) {
         return Err(CoreError::Forbidden { hint: TOOL_CREATORS.into() });
     }

@@ -260,7 +260,7 @@ async fn saved_urls_are_checked_and_the_check_says_nothing_of_ports(backend: Bac
     // A tool's baseUrl is checked the same way when saved, by the registry's update too.
     let store = &app.db.store;
     let creator = store.user_by_email("owner@demo.test").await.unwrap().unwrap();
-    let actor = tenantpilot_core::operations::Initiator::user(&creator);
+    let caller = tenantpilot_core::model::Caller::person(&creator);
     let tool = |base: &str| {
         json!({ "name": "CI", "tool_identifier": "http", "configuration": { "baseUrl": base } })
             .as_object()
@@ -268,15 +268,14 @@ async fn saved_urls_are_checked_and_the_check_says_nothing_of_ports(backend: Bac
             .clone()
     };
     let public = EgressPolicy::public_only();
-    let refused = tools::create(store, &public, Some(&creator), &actor, &tool("http://169.254.169.254"))
-        .await
-        .unwrap_err();
+    let refused =
+        tools::create(store, &public, Some(&caller), &tool("http://169.254.169.254")).await.unwrap_err();
     assert!(
         matches!(&refused, CoreError::Invalid { field, .. } if field == "tool.configuration.baseUrl"),
         "{refused:?}"
     );
     let created =
-        tools::create(store, &public, Some(&creator), &actor, &tool("https://ci.example.com")).await.unwrap();
+        tools::create(store, &public, Some(&caller), &tool("https://ci.example.com")).await.unwrap();
     let patch = json!({ "configuration": { "baseUrl": "http://[::ffff:10.0.0.1]:8080" } })
         .as_object()
         .unwrap()

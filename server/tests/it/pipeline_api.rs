@@ -120,10 +120,7 @@ impl World {
             "secrets": {"apiToken": TOOL_SECRET},
             "access": [{"user": "manager@demo.test", "level": "read"}],
         });
-        let tool =
-            tools::create(store, &common::loopback(), None, &Initiator::System, tool.as_object().unwrap())
-                .await
-                .unwrap();
+        let tool = tools::create(store, &common::loopback(), None, tool.as_object().unwrap()).await.unwrap();
         World { app, engine, sim, hooks, contract: PipelineContract::load(), owner, tool_id: tool.id }
     }
 
@@ -141,7 +138,7 @@ impl World {
             access: serde_json::from_value(json!([{"user": "manager@demo.test", "level": "read"}])).unwrap(),
             steps: serde_json::from_value(steps).unwrap(),
         };
-        pipelines::create(self.store(), None, &Initiator::System, &input).await.unwrap().id
+        pipelines::create(self.store(), None, &input).await.unwrap().id
     }
 
     async fn token(&self, email: &str, scopes: &[Scope]) -> String {
@@ -661,15 +658,10 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
 
     // Only Power Users and Site Admins create tools.
     let body = json!({ "name": "Mine", "tool_identifier": "http", "configuration": { "baseUrl": "https://ci.example.com" } });
-    let refused = tools::create(
-        store,
-        &common::loopback(),
-        Some(&manager),
-        &Initiator::user(&manager),
-        body.as_object().unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let refused =
+        tools::create(store, &common::loopback(), Some(&Caller::person(&manager)), body.as_object().unwrap())
+            .await
+            .unwrap_err();
     assert_eq!(refused.status(), 403, "{refused:?}");
 
     // Saving a pipeline: write access to each tool it calls (Max only reads this one) and the
@@ -677,8 +669,7 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     let calls_tool = input(steps(
         json!([{ "name": "Call", "kind": "tool.http", "params": { "toolId": tool, "path": "/ok" } }]),
     ));
-    let refused =
-        pipelines::create(store, Some(&manager), &Initiator::user(&manager), &calls_tool).await.unwrap_err();
+    let refused = pipelines::create(store, Some(&Caller::person(&manager)), &calls_tool).await.unwrap_err();
     assert!(
         matches!(&refused, CoreError::Forbidden { hint } if hint.contains("write access")),
         "{refused:?}"
@@ -686,8 +677,7 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     let restores = input(steps(
         json!([{ "name": "Restore", "kind": "assignments.restore", "params": { "tenant": "contoso", "restoreRunId": 1 } }]),
     ));
-    let refused =
-        pipelines::create(store, Some(&operator), &Initiator::user(&operator), &restores).await.unwrap_err();
+    let refused = pipelines::create(store, Some(&Caller::person(&operator)), &restores).await.unwrap_err();
     assert!(
         matches!(&refused, CoreError::Forbidden { hint } if hint.contains("tenant contoso")),
         "{refused:?}"
@@ -695,14 +685,13 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     let captures = input(steps(
         json!([{ "name": "Capture", "kind": "backup_set.capture", "params": { "tenant": "contoso" } }]),
     ));
-    pipelines::create(store, Some(&operator), &Initiator::user(&operator), &captures)
+    pipelines::create(store, Some(&Caller::person(&operator)), &captures)
         .await
         .expect("an operator captures");
     let elsewhere = input(steps(
         json!([{ "name": "Capture", "kind": "backup_set.capture", "params": { "tenant": "northwind" } }]),
     ));
-    let refused =
-        pipelines::create(store, Some(&operator), &Initiator::user(&operator), &elsewhere).await.unwrap_err();
+    let refused = pipelines::create(store, Some(&Caller::person(&operator)), &elsewhere).await.unwrap_err();
     assert!(
         matches!(&refused, CoreError::Invalid { field, .. } if field == "steps[0].params.tenant"),
         "{refused:?}"
@@ -748,15 +737,10 @@ async fn rights_on_tools_steps_and_secrets(backend: Backend) {
     let owner = user("owner@demo.test").await;
     let placed = json!({ "name": "Theirs", "tool_identifier": "http", "owner": "peter@other.test", "account": "other",
         "configuration": { "baseUrl": "https://ci.example.com" } });
-    let refused = tools::create(
-        store,
-        &common::loopback(),
-        Some(&owner),
-        &Initiator::user(&owner),
-        placed.as_object().unwrap(),
-    )
-    .await
-    .unwrap_err();
+    let refused =
+        tools::create(store, &common::loopback(), Some(&Caller::person(&owner)), placed.as_object().unwrap())
+            .await
+            .unwrap_err();
     assert!(matches!(&refused, CoreError::Invalid { field, .. } if field == "account"), "{refused:?}");
 
     // Secrets follow the tool's origin: moved elsewhere without them, they are dropped.
@@ -781,8 +765,7 @@ async fn activity_logs_filter_limit_and_order(backend: Backend) {
             .unwrap(),
         ..PipelineInput::default()
     };
-    let pipeline =
-        pipelines::create(store, Some(&world.owner), &Initiator::user(&world.owner), &input).await.unwrap();
+    let pipeline = pipelines::create(store, Some(&Caller::person(&world.owner)), &input).await.unwrap();
 
     let (code, page) = world.call(Method::GET, "/api/v1/logs/user/actions", &token, None).await;
     assert_eq!(code, StatusCode::OK, "{page}");

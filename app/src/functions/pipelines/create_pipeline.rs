@@ -19,13 +19,8 @@ pub async fn create_pipeline(
         account,
         ..PipelineInput::default()
     };
-    let pipeline = tenantpilot_core::pipelines::create(
-        &signed_in.state.store,
-        Some(&signed_in.caller.user),
-        &signed_in.caller.initiator,
-        &input,
-    )
-    .await?;
+    let pipeline =
+        tenantpilot_core::pipelines::create(&signed_in.state.store, Some(&signed_in.caller), &input).await?;
     leptos_axum::redirect(&format!("/admin/pipelines/{}", pipeline.id));
     Ok(pipeline.id)
 }

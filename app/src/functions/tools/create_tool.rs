@@ -13,8 +13,7 @@ pub async fn create_tool(json: String) -> Result<ToolId, AppError> {
     let tool = tenantpilot_core::tools::create(
         &signed_in.state.store,
         signed_in.state.provider.egress(),
-        Some(&signed_in.caller.user),
-        &signed_in.caller.initiator,
+        Some(&signed_in.caller),
         &body,
     )
     .await?;
