@@ -1,6 +1,7 @@
 // Operations in the browser, with JavaScript on (live updates by push) and off (plain forms and
 // reloads): capture a backup, fetch an item's assignments and follow the run to its outcome,
-// plan and execute a restore, and watch a run started by API appear in an open Monitoring list.
+// plan and execute a restore, retry a failed run, and watch a run started by API appear in an
+// open Monitoring list.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, signIn as signInWith, untilShown, visit } from './harness.mjs';
@@ -180,6 +181,36 @@ for (const javaScriptEnabled of [true, false]) {
       const processed = Number((await page.locator('.counters').innerText()).match(/Processed (\d+)/)[1]);
       assert.ok(processed < 7, `stopped before the end (${processed} of 7)`);
       await simulatorFaults(tenant, []);
+      await context.close();
+    });
+
+    test('retry a failed run from Monitoring, and see the two runs linked', async () => {
+      const { context, page } = await open('owner@demo.test');
+      // Graph refuses every read: the capture fails with permission_denied.
+      await simulatorFaults(tenant, [{ path: '/deviceManagement/', method: 'GET', status: 403 }]);
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      await page.getByRole('button', { name: 'Capture backup' }).click();
+      if (javaScriptEnabled) {
+        await page.getByRole('status').filter({ hasText: 'Capture backup queued.' })
+          .getByRole('link', { name: 'View run' }).click();
+      } else {
+        await page.locator('table.runs a', { hasText: 'Capture backup' }).first().click();
+      }
+      await page.waitForURL(/\/admin\/monitoring\/runs\/\d+$/);
+      const failed = page.url().match(/(\d+)$/)[1];
+      await until(page, page.locator('h1 .badge[data-outcome=failed]'));
+      await simulatorFaults(tenant, []);
+
+      // From the Monitoring list: the failed run's row offers Retry.
+      await go(page, `${env.server.base}/admin/monitoring?outcome=failed`);
+      await page.getByRole('button', { name: `Retry run #${failed}` }).click();
+      await page.waitForURL((url) => /\/admin\/monitoring\/runs\/\d+$/.test(url.pathname) && !url.pathname.endsWith(`/${failed}`));
+      await until(page, page.locator('h1 .badge[data-outcome=succeeded]'));
+      await page.getByRole('link', { name: `Retry of run #${failed}` }).click();
+      await page.waitForURL(new RegExp(`/admin/monitoring/runs/${failed}$`));
+      await page.getByRole('link', { name: /^Retried by run #\d+$/ }).waitFor();
+      // A run that was retried can be retried again from its page while it has not succeeded.
+      assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 1);
       await context.close();
     });
 

@@ -114,6 +114,7 @@ fn fetch_run(workspace_id: WorkspaceId, tenant_id: TenantId, target: String) -> 
         target: Some(RunTarget { kind: "backup_item".into(), id: target }),
         context: serde_json::Map::new(),
         initiator: Initiator::System,
+        retry_of: None,
     }
 }
 

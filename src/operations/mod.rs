@@ -172,6 +172,9 @@ pub struct OperationRun {
     pub completed_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub cancel_requested: bool,
+    /// The run this one retries, if it is a retry.
+    #[serde(default)]
+    pub retry_of: Option<RunId>,
 }
 
 /// A run as the Monitoring list of the assignment-operations contract shows it.

@@ -7,7 +7,7 @@ use crate::engine;
 use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
 use crate::model::Caller;
 use crate::model::User;
-use crate::store::{RunChange, RunQuery, RunScope, Store};
+use crate::store::{NewRun, RunChange, RunQuery, RunScope, Started, Store};
 use crate::{Capability, CoreError};
 use chrono::{DateTime, Utc};
 
@@ -170,6 +170,94 @@ pub async fn cancel(store: &Store, caller: &Caller, id: RunId) -> Result<Operati
     }
     engine::cancel(store, actor, &run).await?;
     store.operation_run(id).await?.ok_or(CoreError::NotFound)
+}
+
+/// Whether run `run` may be retried: it completed without succeeding in full.
+pub fn retryable(run: &OperationRun) -> bool {
+    run.status == RunStatus::Completed
+        && matches!(run.outcome, RunOutcome::Failed | RunOutcome::PartiallySucceeded | RunOutcome::Cancelled)
+}
+
+/// Retries run `id` for `caller`, who must be allowed to start it: a new run of the same type,
+/// target and context, linked to the run it retries, started through the same create-or-reuse
+/// as any start (an active run of the same identity is reused, and is no retry). A partially
+/// succeeded restore is retried for its failed items only; a pipeline's retry is its next run.
+pub async fn retry(store: &Store, caller: &Caller, id: RunId) -> Result<Started, CoreError> {
+    let user = &caller.user;
+    let run = run(store, user, id).await?;
+    if !retryable(&run) {
+        return Err(CoreError::conflict(format!(
+            "Run {id} is {}: only a failed, partially succeeded or cancelled run can be retried.",
+            if run.status == RunStatus::Completed { run.outcome.as_str() } else { run.status.as_str() }
+        )));
+    }
+    if let Some(pipeline) = run.target.as_ref().and_then(RunTarget::pipeline_id) {
+        let started = crate::pipelines::retry(store, caller, pipeline, run.id).await?;
+        return Ok(Started::Created(started.operation_run_id));
+    }
+    may_start_again(store, user, &run).await?;
+    let mut context = run.context.clone();
+    if let Some(failed) = context.remove(engine::operations::FAILED_ITEMS) {
+        if run.kind == OperationKind::Restore && run.outcome == RunOutcome::PartiallySucceeded {
+            context.insert(engine::operations::RETRIED_ITEMS.into(), failed);
+        }
+    }
+    let new = NewRun {
+        workspace_id: run.workspace_id,
+        tenant_id: run.tenant_id,
+        kind: run.kind,
+        target: run.target.clone(),
+        context,
+        initiator: caller.initiator.clone(),
+        retry_of: Some(run.id),
+    };
+    let started = engine::start(store, &new).await?;
+    if run.kind == OperationKind::Restore {
+        let restore_id = run.target.as_ref().and_then(|target| target.id.parse().ok());
+        if let (Some(restore_id), Started::Created(created)) = (restore_id, started) {
+            store.set_restore_execution(restore_id, created).await?;
+        }
+    }
+    Ok(started)
+}
+
+/// Whether `user` may retry `run` (see [`retry`]).
+pub async fn may_retry(store: &Store, user: &User, run: &OperationRun) -> Result<bool, CoreError> {
+    if !retryable(run) {
+        return Ok(false);
+    }
+    match may_start_again(store, user, run).await {
+        Ok(()) => Ok(true),
+        Err(CoreError::Forbidden { .. } | CoreError::NotFound) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// Refuses `user` a new run like `run` unless they may start one: tenant jobs are the platform
+/// admins', a pipeline's runs need write access to it, the others the capability their start
+/// route asks for.
+async fn may_start_again(store: &Store, user: &User, run: &OperationRun) -> Result<(), CoreError> {
+    if run.kind.is_tenant_job() {
+        return match user.is_platform_admin {
+            true => Ok(()),
+            false => {
+                Err(CoreError::Forbidden { hint: "Tenant lifecycle jobs are the platform admins'.".into() })
+            }
+        };
+    }
+    if let Some(pipeline) = run.target.as_ref().and_then(RunTarget::pipeline_id) {
+        return crate::pipelines::visible(store, user, pipeline, crate::item_access::Level::Write)
+            .await
+            .map(drop);
+    }
+    let tenant_id =
+        run.tenant_id.ok_or_else(|| CoreError::broken(format!("run {} has no tenant", run.id)))?;
+    let tenant = store.tenant_by_id(tenant_id).await?.ok_or(CoreError::NotFound)?;
+    let needed = match run.kind {
+        OperationKind::Restore => Capability::RestoreExecute,
+        _ => Capability::BackupsManage,
+    };
+    crate::access::tenant(store, user, &tenant.slug, needed).await.map(drop)
 }
 
 /// Which runs' changes a user may hear about, as loaded at one moment, under the rule of

@@ -228,6 +228,26 @@ pub struct RunStarted {
 /// Starts the next run: one `pipeline.run` operation run whose counters are the steps. A
 /// paused or running pipeline starts nothing and says why, in the contract's words.
 pub async fn run(store: &Store, caller: &Caller, id: PipelineId) -> Result<RunStarted, CoreError> {
+    start_run(store, caller, id, None).await
+}
+
+/// Retries run `failed` of pipeline `id`: the pipeline's next run (its own run count, the
+/// steps as they are now), linked to the run it retries.
+pub async fn retry(
+    store: &Store,
+    caller: &Caller,
+    id: PipelineId,
+    failed: RunId,
+) -> Result<RunStarted, CoreError> {
+    start_run(store, caller, id, Some(failed)).await
+}
+
+async fn start_run(
+    store: &Store,
+    caller: &Caller,
+    id: PipelineId,
+    retry_of: Option<RunId>,
+) -> Result<RunStarted, CoreError> {
     let (user, actor) = (&caller.user, &caller.initiator);
     let record = visible(store, user, id, Level::Write).await?;
     if record.pipeline.steps.is_empty() {
@@ -256,6 +276,7 @@ pub async fn run(store: &Store, caller: &Caller, id: PipelineId) -> Result<RunSt
         target: Some(RunTarget::pipeline(id)),
         context: context.as_object().cloned().unwrap_or_default(),
         initiator: actor.clone(),
+        retry_of,
     };
     // Not `engine::start`: this run's audit entry is the pipeline's own, naming the run.
     store.record_pipeline_run(id, run_count, &record.pipeline.steps).await?;

@@ -19,6 +19,8 @@ pub struct NewRun {
     pub target: Option<RunTarget>,
     pub context: serde_json::Map<String, serde_json::Value>,
     pub initiator: Initiator,
+    /// The run this one retries, if it is a retry.
+    pub retry_of: Option<RunId>,
 }
 
 /// What a start did: made a new run, or found the active one with the same identity.
@@ -73,6 +75,7 @@ struct RunRow {
     completed_at: Option<DateTime<Utc>>,
     heartbeat_at: Option<DateTime<Utc>>,
     cancel_requested: bool,
+    retry_of: Option<RunId>,
 }
 
 /// What a changing statement returns, to publish the change without reading the run again.
@@ -118,7 +121,7 @@ impl From<&OperationRun> for RunChange {
 
 const RUN_COLUMNS: &str = "id, workspace_id, tenant_id, kind, status, outcome, identity, target_kind, target_id, \
      context, total, processed, failed, failures, initiator, attempt, created_at, started_at, completed_at, heartbeat_at, \
-     cancel_requested";
+     cancel_requested, retry_of";
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> CoreError {
     CoreError::broken(format!("stored operation run has a bad {what}: {error}"))
@@ -157,6 +160,7 @@ impl TryFrom<RunRow> for OperationRun {
             completed_at: row.completed_at,
             heartbeat_at: row.heartbeat_at,
             cancel_requested: row.cancel_requested,
+            retry_of: row.retry_of,
         })
     }
 }
@@ -190,12 +194,12 @@ impl Store {
             let started_at = claimed_by.map(|_| now);
             let created: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
                 "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12) \
+                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, retry_of) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
                  ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
                 .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
                 .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
-                .bind(now).bind(started_at).bind(claimed_by)
+                .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of)
                 .fetch_optional(pool).await)?;
             if let Some(id) = created {
                 self.publish(RunChange {
@@ -225,6 +229,14 @@ impl Store {
         let row =
             on_pool!(self, pool => sqlx::query_as::<_, RunRow>(&sql).bind(id).fetch_optional(pool).await)?;
         row.map(TryInto::try_into).transpose()
+    }
+
+    /// The runs that retry run `id`, oldest first.
+    #[tracing::instrument(skip_all)]
+    pub async fn retries_of(&self, id: RunId) -> Result<Vec<RunId>, CoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_scalar(
+            "SELECT id FROM operation_runs WHERE retry_of = $1 ORDER BY id")
+            .bind(id).fetch_all(pool).await)?)
     }
 
     /// The runs working on target `kind` `id`, newest first.

@@ -157,6 +157,7 @@ fn new_run(
         target: Some(RunTarget { kind: "tenant".into(), id: tenant.slug.clone() }),
         context,
         initiator: actor.clone(),
+        retry_of: None,
     })
 }
 

@@ -118,6 +118,7 @@ fn items(workspace_id: WorkspaceId, tenant_id: TenantId, target: &str, context: 
         target: Some(RunTarget { kind: "test".into(), id: target.into() }),
         context: context.as_object().unwrap().clone(),
         initiator: Initiator::User { id: UserId(1), name: "Ann".into() },
+        retry_of: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn fetch(workspace_id: WorkspaceId, tenant_id: TenantId, item: &str) -> NewRun {
         target: Some(RunTarget { kind: "backup_item".into(), id: item.into() }),
         context: json!({ "backupItemId": item }).as_object().unwrap().clone(),
         initiator: Initiator::User { id: UserId(7), name: "Ann".into() },
+        retry_of: None,
     }
 }
 
@@ -165,6 +166,7 @@ async fn pipeline_runs_leave_a_worker_for_the_runs_they_wait_for(backend: Backen
         target: Some(RunTarget { kind: "pipeline".into(), id: n.into() }),
         context: serde_json::Map::new(),
         initiator: Initiator::System,
+        retry_of: None,
     };
     let first = db.store.start_run(&pipeline("1")).await.unwrap().id();
     let second = db.store.start_run(&pipeline("2")).await.unwrap().id();
@@ -197,6 +199,7 @@ async fn pipelines_are_fair_across_workspaces_and_bounded_in_time(backend: Backe
         target: Some(RunTarget::pipeline(PipelineId(n))),
         context: serde_json::Map::new(),
         initiator: Initiator::System,
+        retry_of: None,
     };
     let mut flood = Vec::new();
     for n in 1..=3 {

@@ -185,6 +185,7 @@ mod tests {
             completed_at: None,
             heartbeat_at: None,
             cancel_requested: false,
+            retry_of: None,
         }
     }
 

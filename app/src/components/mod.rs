@@ -16,6 +16,7 @@ pub use live::{poll_for, LiveRefresh, Poll};
 pub use loaded::{Loadable, Loaded};
 pub use notice::{ActionError, ActionNotice};
 pub use runs::{
-    duration, run_href, timestamp, CreatedAt, Progress, RunNotice, RunProgress, RunTable, StatusBadge,
+    duration, run_href, timestamp, CreatedAt, Progress, Retries, RunNotice, RunProgress, RunTable,
+    StatusBadge,
 };
 pub use tenant_tabs::{TenantTab, TenantTabs};

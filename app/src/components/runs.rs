@@ -2,12 +2,20 @@
 //! a start, and a compact table of runs.
 
 use crate::error::AppError;
+use crate::functions::RetryRun;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operations::{Counters, OperationRun, RunOutcome, RunStatus};
+
+/// Rows of a run table the viewer may retry, and the action that retries one.
+#[derive(Clone)]
+pub struct Retries {
+    pub action: ServerAction<RetryRun>,
+    pub allowed: Vec<RunId>,
+}
 
 pub fn run_href(id: RunId) -> String {
     format!("/admin/monitoring/runs/{id}")
@@ -115,12 +123,14 @@ where
 }
 
 /// A table of runs, linking to each; with `tenants` (those the viewer may see), a tenant
-/// column too (Monitoring), without it a tenant's own latest runs.
+/// column too (Monitoring), without it a tenant's own latest runs. With `retries`, a Retry
+/// button on the rows the viewer may retry.
 #[component]
 pub fn RunTable(
     runs: Vec<OperationRun>,
     now: DateTime<Utc>,
     #[prop(optional)] tenants: Option<Vec<Tenant>>,
+    #[prop(optional)] retries: Option<Retries>,
 ) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted">"No operations yet."</p> }.into_any();
@@ -164,6 +174,27 @@ pub fn RunTable(
                                     {tenant_cell(&run)}
                                     <td>
                                         <StatusBadge status=run.status outcome=run.outcome />
+                                        {retries
+                                            .as_ref()
+                                            .filter(|retries| retries.allowed.contains(&run.id))
+                                            .map(|retries| {
+                                                view! {
+                                                    " "
+                                                    <ActionForm
+                                                        action=retries.action
+                                                        attr:class="inline-action"
+                                                    >
+                                                        <input type="hidden" name="id" value=run.id.to_string() />
+                                                        <button
+                                                            type="submit"
+                                                            class="link"
+                                                            aria-label=format!("Retry run #{}", run.id)
+                                                        >
+                                                            "Retry"
+                                                        </button>
+                                                    </ActionForm>
+                                                }
+                                            })}
                                     </td>
                                     <td>
                                         <RunProgress run=run.clone() now />

@@ -1,7 +1,7 @@
 //! `GET /admin/monitoring/operations` and `GET /admin/monitoring/operations/{operationRun}`,
 //! cancelling a run, and the live stream of run changes.
 
-use super::path_id;
+use super::{path_id, OperationStarted};
 use crate::sessions::SessionBackend;
 use axum::extract::{Path, RawQuery};
 use axum::http::header;
@@ -66,6 +66,15 @@ pub async fn cancel(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<
     let id = path_id(&id)?;
     let run = operations::cancel(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(Json(RunDetail::from(&run)))
+}
+
+/// `POST /admin/monitoring/operations/{operationRun}/retry`: 202 `{"operationRunId": n}`, the
+/// retry (or the active run of the same identity, reused); 409 unless the run completed
+/// failed, partially succeeded or cancelled.
+pub async fn retry(signed_in: SignedIn, Path(id): Path<String>) -> Result<OperationStarted, AppError> {
+    let id = path_id(&id)?;
+    let started = operations::retry(&signed_in.state.store, &signed_in.caller, id).await?;
+    Ok(OperationStarted(started.id()))
 }
 
 /// How live streams of this process are kept honest: how often each re-checks its caller
@@ -281,6 +290,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/admin/monitoring/operations", get(list))
         .route("/admin/monitoring/operations/{operation_run}", get(detail))
         .route("/admin/monitoring/operations/{operation_run}/cancel", post(cancel))
+        .route("/admin/monitoring/operations/{operation_run}/retry", post(retry))
         .route("/admin/monitoring/events", get(events))
         .route_layer(Extension(TokenRequirement::OPERATIONS))
 }

@@ -26,6 +26,7 @@ tenantpilot_core::test_on_both_backends!(
     a_persons_oldest_stream_closes_past_the_cap,
     hidden_runs_and_who_cancels_them,
     an_internal_error_is_logged_once_and_told_to_no_one,
+    a_retry_is_a_new_linked_run_for_who_may_start_it,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -38,6 +39,7 @@ async fn run_in(app: &TestApp, slug: &str, target: &str) -> RunId {
         target: Some(RunTarget { kind: "backup_item".into(), id: target.into() }),
         context: json!({ "backupItemId": target }).as_object().unwrap().clone(),
         initiator: Initiator::System,
+        retry_of: None,
     };
     app.db.store.start_run(&new).await.unwrap().id()
 }
@@ -367,6 +369,7 @@ async fn hidden_runs_and_who_cancels_them(backend: Backend) {
         target: None,
         context: serde_json::Map::new(),
         initiator: Initiator::System,
+        retry_of: None,
     };
     let upgrade = app.db.store.start_run(&lifecycle).await.unwrap().id();
     let cancel = format!("{LIST}/{upgrade}/cancel");
@@ -436,5 +439,64 @@ async fn an_internal_error_is_logged_once_and_told_to_no_one(backend: Backend) {
     assert!(lines[0].contains("in store query `"), "{log}");
     assert!(!lines[0].contains("Something went wrong"), "the log says what, not the apology: {log}");
     assert!(lines[0].contains("operation_runs"), "{log}");
+    app.db.drop_database().await;
+}
+
+/// Issue 16 §2: a failed, partially succeeded or cancelled run is retried as a new run of the
+/// same type, target and context, linked both ways, by whoever may start it; a retry while a
+/// run of the same identity is active reuses that run, as starts do.
+async fn a_retry_is_a_new_linked_run_for_who_may_start_it(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let retry_path = |id: RunId| format!("{LIST}/{id}/retry");
+    let failed = run_in(&app, "contoso", "7").await;
+    let (owner, reader) = (app.sign_in("owner@demo.test").await, app.sign_in("readonly@demo.test").await);
+    let stranger = app.sign_in("operator@demo.test").await;
+    let northwind = run_in(&app, "northwind", "8").await;
+    app.db.store.complete_run(northwind, RunOutcome::Failed, Counters::default()).await.unwrap();
+
+    // Still queued: nothing to retry yet.
+    let early = app.json(Method::POST, &retry_path(failed), None, Some(&owner)).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    app.db.store.complete_run(failed, RunOutcome::Failed, Counters::default()).await.unwrap();
+
+    // A reader sees the run but may not start it; a non-member of the tenant does not see it.
+    let refused = app.json(Method::POST, &retry_path(failed), None, Some(&reader)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let unseen = app.json(Method::POST, &retry_path(northwind), None, Some(&stranger)).await;
+    assert_eq!(unseen.status, StatusCode::NOT_FOUND, "{}", unseen.body);
+
+    let retried = app.json(Method::POST, &retry_path(failed), None, Some(&owner)).await;
+    assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.body);
+    TestApp::check_documented(&Method::POST, &retry_path(failed), &retried);
+    let retry =
+        RunId(serde_json::from_str::<Value>(&retried.body).unwrap()["operationRunId"].as_i64().unwrap());
+    assert_ne!(retry, failed);
+    let (original, new) = (
+        app.db.store.operation_run(failed).await.unwrap().unwrap(),
+        app.db.store.operation_run(retry).await.unwrap().unwrap(),
+    );
+    assert_eq!((new.kind, &new.target, &new.context), (original.kind, &original.target, &original.context));
+    assert_eq!(new.retry_of, Some(failed));
+    assert_eq!(app.db.store.retries_of(failed).await.unwrap(), [retry]);
+    let owner_user = app.db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+    assert_eq!(new.initiator, Initiator::user(&owner_user), "the retry is the retrier's");
+
+    // The retry is still queued: retrying the original again reuses it, and links nothing new.
+    let again = app.json(Method::POST, &retry_path(failed), None, Some(&owner)).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    assert_eq!(serde_json::from_str::<Value>(&again.body).unwrap()["operationRunId"], retry.0);
+    assert_eq!(app.db.store.retries_of(failed).await.unwrap(), [retry]);
+
+    // A run that succeeded is not retried.
+    app.db.store.complete_run(retry, RunOutcome::Succeeded, Counters::default()).await.unwrap();
+    let done = app.json(Method::POST, &retry_path(retry), None, Some(&owner)).await;
+    assert_eq!(done.status, StatusCode::CONFLICT, "{}", done.body);
+    assert!(done.body.contains("succeeded"), "{}", done.body);
+
+    // Both run pages link the two runs.
+    let original_page = app.get(&format!("/admin/monitoring/runs/{failed}"), Some(&owner)).await;
+    assert!(original_page.body.contains(&format!("Retried by run #{retry}")), "{}", original_page.body);
+    let retry_page = app.get(&format!("/admin/monitoring/runs/{retry}"), Some(&owner)).await;
+    assert!(retry_page.body.contains(&format!("Retry of run #{failed}")), "{}", retry_page.body);
     app.db.drop_database().await;
 }

@@ -32,6 +32,7 @@ tenantpilot_core::test_on_both_backends!(
     throttling_shows_in_the_run_and_a_cancel_ends_the_wait,
     provider_faults_fail_runs_with_their_reason_code,
     cancelling_a_capture_stops_it_between_policies,
+    a_partial_restore_is_retried_for_its_failed_items_only,
 );
 
 struct World {
@@ -653,5 +654,38 @@ async fn cancelling_a_capture_stops_it_between_policies(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(refused.status(), 403, "a reader may see the run but not cancel it");
+    world.end().await;
+}
+
+/// Issue 16 §2: a partially succeeded restore's retry covers only the items that failed. Here
+/// Office macros was blocked (it excludes a group that is gone); with the group back, the retry
+/// restores that one item, planned again against the tenant as it is now.
+async fn a_partial_restore_is_retried_for_its_failed_items_only(backend: Backend) {
+    let world = World::new(backend).await;
+    let set = world.captured(50).await;
+    let executives = world.sim.tenant("contoso").await.groups.into_iter().find(|g| g.id == "grp-executives");
+    world.change("contoso", |tenant| tenant.groups.retain(|group| group.id != "grp-executives")).await;
+    let restore =
+        world.plan(&world.member, RestoreRequest { backup_set_id: set, ..RestoreRequest::default() }).await;
+    let macros = restore.preview.items.iter().find(|item| item.policy_id == "pol-office-macros").unwrap();
+    let run = world.execute(&world.member, &restore).await;
+    assert_eq!(run.outcome, RunOutcome::PartiallySucceeded);
+    assert_eq!((run.counters.total, run.counters.failed), (7, 1));
+    assert_eq!(run.context["failedItemIds"], json!([macros.item_id]));
+
+    world.change("contoso", |tenant| tenant.groups.extend(executives)).await;
+    let caller = Caller::person(&world.owner);
+    let started = tenantpilot_core::operations::retry(world.store(), &caller, run.id).await.unwrap();
+    let retried = world.completed(started.id()).await;
+    assert_eq!(retried.outcome, RunOutcome::Succeeded, "{:?}", retried.failures);
+    assert_eq!((retried.counters.total, retried.counters.failed), (1, 0), "the failed item alone");
+    assert_eq!(retried.context["retriedItemIds"], json!([macros.item_id]));
+    assert!(retried.context.get("failedItemIds").is_none());
+    assert_eq!(retried.retry_of, Some(run.id));
+    assert_eq!(world.store().retries_of(run.id).await.unwrap(), [retried.id]);
+    let execution = world.store().restore_run(world.member.tenant.id, restore.id).await.unwrap().unwrap();
+    assert_eq!(execution.operation_run_id, Some(retried.id), "the restore shows its latest execution");
+    let refused = tenantpilot_core::operations::retry(world.store(), &caller, retried.id).await.unwrap_err();
+    assert!(matches!(refused, tenantpilot_core::CoreError::Conflict { .. }), "{refused:?}");
     world.end().await;
 }

@@ -9,7 +9,7 @@ mod pipeline;
 mod restore;
 mod tenant_jobs;
 
-pub use restore::{create_restore_run, remap_restore_run, restore_source};
+pub use restore::{create_restore_run, remap_restore_run, restore_source, FAILED_ITEMS, RETRIED_ITEMS};
 pub use tenant_jobs::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 
 use super::{Operation, Operations, RunContext, Stop};
@@ -65,6 +65,7 @@ fn new_run(
             _ => serde_json::Map::new(),
         },
         initiator,
+        retry_of: None,
     }
 }
 

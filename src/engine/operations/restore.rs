@@ -378,6 +378,7 @@ impl Operation for Restore {
             .await?
             .into_iter()
             .filter(|item| restore.item_ids.contains(&item.id))
+            .filter(|item| retried_only(&run.run.context).is_none_or(|only| only.contains(&item.id)))
             .collect();
         let same_tenant = restore.source_tenant_id == tenant_id;
         let session = provider_session(run, &self.client).await?;
@@ -397,6 +398,8 @@ impl Operation for Restore {
         let mut recreated = restore.recreated.clone();
         run.set_total(items.len() as i64);
         let (mut skipped, mut created) = (0, 0);
+        // The items that failed, for a retry to take up only these.
+        let mut failed_items: Vec<i64> = Vec::new();
         for item in &items {
             run.checkpoint().await?;
             let live = match live_policy(&session, item, same_tenant, &recreated).await {
@@ -406,7 +409,7 @@ impl Operation for Restore {
             let live = match live {
                 Ok(live) => live,
                 Err(error) => {
-                    item_failed(run, item, &error).await?;
+                    item_failed(run, item, &error, &mut failed_items).await?;
                     continue;
                 }
             };
@@ -421,6 +424,7 @@ impl Operation for Restore {
                     at: Utc::now(),
                 };
                 run.item_failed(failure).await?;
+                failed_items.push(item.id);
                 continue;
             }
             // A blocked plan is never restored, and a plan is blocked when the family is unknown.
@@ -437,22 +441,26 @@ impl Operation for Restore {
                         created += 1;
                         if family == PolicyFamily::AdministrativeTemplate {
                             if let Err(error) = session.add_definition_values(&id, &item.settings).await {
-                                item_failed(run, item, &error).await?;
+                                item_failed(run, item, &error, &mut failed_items).await?;
                                 continue;
                             }
                         }
                         id
                     }
                     Err(error) => {
-                        item_failed(run, item, &error).await?;
+                        item_failed(run, item, &error, &mut failed_items).await?;
                         continue;
                     }
                 },
             };
             match session.assign(family, &id, &planned.targets).await {
                 Ok(()) => run.item_succeeded(),
-                Err(error) => item_failed(run, item, &error).await?,
+                Err(error) => item_failed(run, item, &error, &mut failed_items).await?,
             }
+        }
+        if !failed_items.is_empty() {
+            let failed = serde_json::to_value(&failed_items).unwrap_or_default();
+            run.store.set_run_context_entry(run.run.id, FAILED_ITEMS, Some(failed)).await?;
         }
         let counters = run.counters();
         let outcome = outcome_of_items(counters.total, counters.failed);
@@ -496,11 +504,27 @@ async fn remember(
 }
 
 /// One policy failed on the provider, or the run was interrupted while waiting for it.
-async fn item_failed(run: &RunContext, item: &BackupItem, error: &ProviderError) -> Result<(), Stop> {
+async fn item_failed(
+    run: &RunContext,
+    item: &BackupItem,
+    error: &ProviderError,
+    failed_items: &mut Vec<i64>,
+) -> Result<(), Stop> {
     if error.interrupted {
         return Err(run.interruption());
     }
     let mut failure = provider_failure("assignments.restore.item", error);
     failure.message = format!("{}: {}", item.policy_name, failure.message);
+    failed_items.push(item.id);
     run.item_failed(failure).await
+}
+
+/// The run context entry naming the items a restore run failed on.
+pub const FAILED_ITEMS: &str = "failedItemIds";
+/// The run context entry of a retry that takes up only these items (a partial restore's).
+pub const RETRIED_ITEMS: &str = "retriedItemIds";
+
+/// The items a retry of a partial restore is limited to, if it is one.
+fn retried_only(context: &serde_json::Map<String, serde_json::Value>) -> Option<Vec<i64>> {
+    serde_json::from_value(context.get(RETRIED_ITEMS)?.clone()).ok()
 }

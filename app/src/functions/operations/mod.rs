@@ -1,9 +1,11 @@
-//! Operation runs: the Monitoring list, one run, cancelling a run.
+//! Operation runs: the Monitoring list, one run, cancelling and retrying a run.
 
 mod cancel_run;
 mod monitoring;
+mod retry_run;
 mod run_detail;
 
 pub use cancel_run::*;
 pub use monitoring::*;
+pub use retry_run::*;
 pub use run_detail::*;

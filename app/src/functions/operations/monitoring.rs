@@ -1,4 +1,5 @@
-//! The Monitoring list's data: a page of runs, runs by outcome over the last day, the tenants.
+//! The Monitoring list's data: a page of runs (and which of them the viewer may retry), runs
+//! by outcome over the last day, the tenants.
 
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -14,6 +15,8 @@ use tenantpilot_core::operations::{OperationRun, RunOutcome};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonitoringView {
     pub runs: Vec<OperationRun>,
+    /// The runs of this page the viewer may retry.
+    pub retryable: Vec<RunId>,
     pub next_cursor: Option<RunId>,
     pub by_outcome: Vec<(RunOutcome, i64)>,
     pub tenants: Vec<Tenant>,
@@ -34,5 +37,11 @@ pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, Ap
     } else {
         store.memberships_of(user.id).await?.into_iter().map(|membership| membership.tenant).collect()
     };
-    Ok(MonitoringView { runs: page.runs, next_cursor: page.next_cursor, by_outcome, tenants, now })
+    let mut retryable = Vec::new();
+    for run in page.runs.iter().filter(|run| operations::retryable(run)) {
+        if operations::may_retry(store, user, run).await? {
+            retryable.push(run.id);
+        }
+    }
+    Ok(MonitoringView { runs: page.runs, retryable, next_cursor: page.next_cursor, by_outcome, tenants, now })
 }

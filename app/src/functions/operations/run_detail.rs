@@ -1,4 +1,5 @@
-//! One run for its Monitoring page: its tenant, and whether it may be cancelled or looks stale.
+//! One run for its Monitoring page: its tenant, its retries, and whether it may be cancelled or
+//! retried or looks stale.
 
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
@@ -14,6 +15,9 @@ pub struct RunView {
     pub run: OperationRun,
     pub tenant: Option<Tenant>,
     pub can_cancel: bool,
+    pub can_retry: bool,
+    /// The runs that retry this one, oldest first.
+    pub retried_by: Vec<RunId>,
     pub likely_stale: bool,
     pub now: DateTime<Utc>,
 }
@@ -31,6 +35,8 @@ pub async fn run_detail(id: RunId) -> Result<RunView, AppError> {
     };
     Ok(RunView {
         can_cancel: run.status.is_active() && operations::may_cancel(store, user, &run).await?,
+        can_retry: operations::may_retry(store, user, &run).await?,
+        retried_by: store.retries_of(run.id).await?,
         likely_stale: operations::likely_stale(&run, now),
         tenant,
         run,

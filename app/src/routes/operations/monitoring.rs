@@ -1,7 +1,7 @@
 //! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current.
 
-use crate::components::{poll_for, LiveRefresh, Loaded, Poll, RunTable};
-use crate::functions::{monitoring, MonitoringView};
+use crate::components::{poll_for, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable};
+use crate::functions::{monitoring, MonitoringView, RetryRun};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -29,7 +29,11 @@ pub fn MonitoringPage() -> impl IntoView {
         }
     });
     let live = LiveRefresh::new();
-    let view = Resource::new(move || (params.get(), live.tick()), |(params, _)| monitoring(Some(params)));
+    let retry = ServerAction::<RetryRun>::new();
+    let view = Resource::new(
+        move || (params.get(), live.tick(), retry.version().get()),
+        |(params, ..)| monitoring(Some(params)),
+    );
     live.follow(move || match &*view.read() {
         Some(Ok(view)) => poll_for(&view.runs, view.now),
         _ => Poll::Stop,
@@ -37,16 +41,17 @@ pub fn MonitoringPage() -> impl IntoView {
     view! {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
+        <RunNotice action=retry queued="Retry queued." />
         <Loaded resource=view let:view>
             {
-                view! { <Runs view params=params.get_untracked() /> }
+                view! { <Runs view params=params.get_untracked() retry /> }
             }
         </Loaded>
     }
 }
 
 #[component]
-fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
+fn Runs(view: MonitoringView, params: ListParams, retry: ServerAction<RetryRun>) -> impl IntoView {
     let filtered = ListParams { cursor: None, limit: None, ..params.clone() } != ListParams::default();
     let next = view.next_cursor.map(|cursor| {
         format!(
@@ -69,7 +74,12 @@ fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
             }
                 .into_any()
         } else {
-            view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() /> }.into_any()
+            let retries = Retries {
+                action: retry,
+                allowed: view.retryable.clone(),
+            };
+            view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() retries /> }
+                .into_any()
         }}
         <nav class="pager" aria-label="Pages">
             {first.map(|href| view! { <a href=href>"← Newest"</a> })}

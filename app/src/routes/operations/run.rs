@@ -1,16 +1,17 @@
-//! One run's page: timeline, progress, failures, related items and cancelling it.
+//! One run's page: timeline, progress, failures, related items (retries too), cancelling and
+//! retrying it.
 
 use crate::components::{
-    duration, poll_for, timestamp, ActionNotice, GatedButton, LiveRefresh, Loaded, Poll, Progress,
-    StatusBadge,
+    duration, poll_for, run_href, timestamp, ActionNotice, GatedButton, LiveRefresh, Loaded, Poll, Progress,
+    RunNotice, StatusBadge,
 };
-use crate::functions::{run_detail, CancelRun, RunView};
+use crate::functions::{run_detail, CancelRun, RetryRun, RunView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::LIKELY_STALE_AFTER_SECS;
-use tenantpilot_core::operations::{OperationKind, OperationRun};
+use tenantpilot_core::operations::{OperationKind, OperationRun, RunOutcome};
 use tenantpilot_core::Capability;
 
 /// One run: timeline, progress, context, failures, related items, cancel; kept current.
@@ -19,6 +20,7 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<RunId>().ok()));
     let cancel = ServerAction::<CancelRun>::new();
+    let retry = ServerAction::<RetryRun>::new();
     let live = LiveRefresh::new();
     let view = Resource::new(
         move || (id.get(), cancel.version().get(), live.tick()),
@@ -36,16 +38,23 @@ pub fn RunPage() -> impl IntoView {
     view! {
         <Loaded resource=view let:view>
             {
-                view! { <Run view cancel /> }
+                view! { <Run view cancel retry /> }
             }
         </Loaded>
     }
 }
 
-/// Links to what the run worked on: its pipeline, and in its tenant (if any) the items.
-fn related(run: &OperationRun, tenant: Option<&str>) -> Vec<(String, String)> {
+/// Links to the run it retries and the runs retrying it, to what it worked on: its pipeline,
+/// and in its tenant (if any) the items.
+fn related(run: &OperationRun, retried_by: &[RunId], tenant: Option<&str>) -> Vec<(String, String)> {
     let number = |key: &str| run.context.get(key).and_then(|value| value.as_i64());
     let mut links = Vec::new();
+    if let Some(original) = run.retry_of {
+        links.push((run_href(original), format!("Retry of run #{original}")));
+    }
+    for retry in retried_by {
+        links.push((run_href(*retry), format!("Retried by run #{retry}")));
+    }
     if let Some(pipeline) = number("pipelineId") {
         links.push((format!("/admin/pipelines/{pipeline}"), format!("Pipeline #{pipeline}")));
     }
@@ -73,10 +82,15 @@ fn show_value(value: &serde_json::Value) -> String {
 }
 
 #[component]
-fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
+fn Run(view: RunView, cancel: ServerAction<CancelRun>, retry: ServerAction<RetryRun>) -> impl IntoView {
     let run = view.run.clone();
     let title = format!("{} #{}", run.kind.label(), run.id);
-    let links = related(&run, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
+    let links = related(&run, &view.retried_by, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
+    let retry_label = if run.kind == OperationKind::Restore && run.outcome == RunOutcome::PartiallySucceeded {
+        "Retry the failed items"
+    } else {
+        "Retry"
+    };
     let active = run.status.is_active();
     view! {
         <Title text=title.clone() />
@@ -111,6 +125,19 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>) -> impl IntoView {
                 })}
         </h1>
         <ActionNotice action=cancel done="Cancel requested." />
+        <RunNotice action=retry queued="Retry queued." />
+        {view
+            .can_retry
+            .then(|| {
+                view! {
+                    <ActionForm action=retry attr:class="inline-action">
+                        <input type="hidden" name="id" value=run.id.to_string() />
+                        <button type="submit" class="primary">
+                            {retry_label}
+                        </button>
+                    </ActionForm>
+                }
+            })}
         <dl class="facts">
             <dt>"Tenant"</dt>
             <dd>
