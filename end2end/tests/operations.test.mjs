@@ -1,7 +1,7 @@
 // Operations in the browser, with JavaScript on (live updates by push) and off (plain forms and
 // reloads): capture a backup, fetch an item's assignments and follow the run to its outcome,
-// plan and execute a restore, retry a failed run, and watch a run started by API appear in an
-// open Monitoring list.
+// plan and execute a restore, retry a failed run, bulk-cancel a filtered list, and watch a run
+// started by API appear in an open Monitoring list.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, signIn as signInWith, untilShown, visit } from './harness.mjs';
@@ -211,6 +211,31 @@ for (const javaScriptEnabled of [true, false]) {
       await page.getByRole('link', { name: /^Retried by run #\d+$/ }).waitFor();
       // A run that was retried can be retried again from its page while it has not succeeded.
       assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 1);
+      await context.close();
+    });
+
+    test('bulk-cancel the active runs of a filtered Monitoring list', async () => {
+      const { context, page } = await open('owner@demo.test');
+      // Slow reads: a capture and a fetch stay active long enough to be cancelled together.
+      await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 5000 }]);
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      await page.locator('section.backup-set').first().locator('tr[data-policy=pol-bitlocker]')
+        .getByRole('button', { name: 'Fetch assignments' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Fetch assignments queued.' }).waitFor();
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      await page.getByRole('button', { name: 'Capture backup' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Capture backup queued.' }).waitFor();
+
+      await go(page, `${env.server.base}/admin/monitoring?tenant=${tenant}`);
+      // The confirmation states the number first.
+      await page.getByText('Cancel 2 active runs…').click();
+      await page.getByText('2 active runs of this filter, on every page, will be cancelled.').waitFor();
+      await page.getByRole('button', { name: 'Cancel 2 runs' }).click();
+      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Acted on 2 of 2 runs; 0 skipped.' }).waitFor();
+      const rows = page.locator('table.monitoring tbody tr');
+      await until(page, rows.nth(1).locator('.badge[data-outcome=cancelled]'));
+      await until(page, rows.nth(0).locator('.badge[data-outcome=cancelled]'));
+      await simulatorFaults(tenant, []);
       await context.close();
     });
 

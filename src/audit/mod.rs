@@ -91,6 +91,8 @@ pub enum AuditAction {
     SignIn,
     Disable,
     Purge,
+    /// A bulk action on Monitoring's filter.
+    Bulk,
 }
 
 text_enum!(AuditAction, "audit action" {
@@ -108,6 +110,7 @@ text_enum!(AuditAction, "audit action" {
     SignIn = "sign_in",
     Disable = "disable",
     Purge = "purge",
+    Bulk = "bulk",
 });
 
 /// `GET /api/v1/logs/user/actions` entries, field for field as the contract shows them.

@@ -280,6 +280,33 @@ impl ListParams {
     }
 }
 
+/// What a bulk action on Monitoring's current filter does to each run it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    /// Cancels the active runs.
+    Cancel,
+    /// Retries the runs that failed, partially succeeded or were cancelled.
+    Retry,
+}
+
+text_enum!(BulkAction, "bulk action" {
+    Cancel = "cancel",
+    Retry = "retry",
+});
+
+/// The most runs one bulk action takes on; a filter matching more is refused.
+pub const BULK_MAX: i64 = 1000;
+
+/// What a bulk action did: the runs it matched, those it acted on, and those it skipped (the
+/// viewer may see them but not act on them, or they changed meanwhile).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResult {
+    pub matched: i64,
+    pub acted: i64,
+    pub skipped: i64,
+}
+
 /// A running run whose worker has not been heard from for this long is shown as likely stale
 /// (the reconciler settles it once the engine's own threshold passes).
 pub const LIKELY_STALE_AFTER_SECS: i64 = 30;

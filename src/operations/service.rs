@@ -1,8 +1,9 @@
 //! Monitoring: who may see which runs, and the list query as clients spell it (query-string
 //! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
 
-use super::{ListParams, LIKELY_STALE_AFTER_SECS};
+use super::{BulkAction, BulkResult, ListParams, BULK_MAX, LIKELY_STALE_AFTER_SECS};
 use super::{OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
+use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::engine;
 use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
 use crate::model::Caller;
@@ -258,6 +259,105 @@ async fn may_start_again(store: &Store, user: &User, run: &OperationRun) -> Resu
         _ => Capability::BackupsManage,
     };
     crate::access::tenant(store, user, &tenant.slug, needed).await.map(drop)
+}
+
+/// The runs `params` shows `user` that `action` applies to, at most `cap`: every page of the
+/// filter, its cursor and page size aside.
+async fn bulk_query(
+    store: &Store,
+    user: &User,
+    action: BulkAction,
+    params: &ListParams,
+) -> Result<RunQuery, CoreError> {
+    let params = ListParams { cursor: None, limit: None, ..params.clone() };
+    let mut query = params.query(store, user).await?;
+    query.limit = BULK_MAX + 1;
+    match action {
+        BulkAction::Cancel => query.statuses = Some(vec![RunStatus::Queued, RunStatus::Running]),
+        BulkAction::Retry => {
+            query.statuses = Some(vec![RunStatus::Completed]);
+            query.outcomes =
+                Some(vec![RunOutcome::Failed, RunOutcome::PartiallySucceeded, RunOutcome::Cancelled]);
+        }
+    }
+    Ok(query)
+}
+
+/// How many runs of the filter `action` would take on (counted no further than one past
+/// [`BULK_MAX`]): what its confirmation states.
+pub async fn bulk_count(
+    store: &Store,
+    user: &User,
+    action: BulkAction,
+    params: &ListParams,
+) -> Result<i64, CoreError> {
+    let query = bulk_query(store, user, action, params).await?;
+    store.count_runs(&query, BULK_MAX + 1).await
+}
+
+/// Cancels or retries every run of Monitoring's filter `params` that `action` applies to, as
+/// `caller` sees them; more than [`BULK_MAX`] is refused, asking for a narrower filter. Runs the
+/// caller may see but not act on are skipped and counted. One audit entry records the filter
+/// and the counts (each cancel or retry is recorded as well, as one made by hand).
+pub async fn bulk(
+    store: &Store,
+    caller: &Caller,
+    action: BulkAction,
+    params: &ListParams,
+) -> Result<BulkResult, CoreError> {
+    let user = &caller.user;
+    let runs = store.list_runs(&bulk_query(store, user, action, params).await?).await?;
+    if runs.len() as i64 > BULK_MAX {
+        return Err(CoreError::invalid(
+            "filter",
+            format!(
+                "More than {BULK_MAX} runs match: narrow the filter (one action takes at most {BULK_MAX})."
+            ),
+        ));
+    }
+    let mut result = BulkResult { matched: runs.len() as i64, ..BulkResult::default() };
+    for run in &runs {
+        let done = match action {
+            BulkAction::Cancel => match may_cancel(store, user, run).await? {
+                true => engine::cancel(store, &caller.initiator, run).await.map(drop),
+                false => Err(CoreError::forbidden(Capability::OperationsStart)),
+            },
+            BulkAction::Retry => retry(store, caller, run.id).await.map(drop),
+        };
+        match done {
+            Ok(()) => result.acted += 1,
+            Err(CoreError::Forbidden { .. } | CoreError::NotFound | CoreError::Conflict { .. }) => {
+                result.skipped += 1
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let tenant = match blank_is_none(&params.tenant) {
+        Some(slug) => store.tenant_by_slug(slug).await?,
+        None => None,
+    };
+    let mut details = serde_json::Map::new();
+    details.insert("action".into(), action.as_str().into());
+    details.insert(
+        "filter".into(),
+        serde_json::to_value(ListParams { cursor: None, limit: None, ..params.clone() })
+            .map_err(CoreError::internal)?,
+    );
+    details.insert("matched".into(), result.matched.into());
+    details.insert("acted".into(), result.acted.into());
+    details.insert("skipped".into(), result.skipped.into());
+    store
+        .record_audit(&NewAuditEntry {
+            workspace_id: tenant.as_ref().map(|tenant| tenant.workspace_id),
+            tenant_id: tenant.as_ref().map(|tenant| tenant.id),
+            actor: caller.initiator.clone(),
+            kind: AuditKind::Operation,
+            action: AuditAction::Bulk,
+            target_id: action.as_str().into(),
+            details,
+        })
+        .await?;
+    Ok(result)
 }
 
 /// Which runs' changes a user may hear about, as loaded at one moment, under the rule of

@@ -618,6 +618,10 @@ pub struct RunQuery {
     pub kinds: Option<Vec<OperationKind>>,
     pub status: Option<RunStatus>,
     pub outcome: Option<RunOutcome>,
+    /// Only runs in one of these states, besides `status` (what a bulk action applies to).
+    pub statuses: Option<Vec<RunStatus>>,
+    /// Only runs with one of these outcomes, besides `outcome`.
+    pub outcomes: Option<Vec<RunOutcome>>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub before_id: Option<RunId>,
@@ -632,6 +636,8 @@ impl RunQuery {
             kinds: None,
             status: None,
             outcome: None,
+            statuses: None,
+            outcomes: None,
             since: None,
             until: None,
             before_id: None,
@@ -697,14 +703,23 @@ impl RunQuery {
         if let Some(before_id) = self.before_id {
             push("r.id < ?", Arg::Int(before_id.0));
         }
+        // The kinds', states' and outcomes' own wire names, written as literals like the
+        // pipeline ids above.
+        let one_of = |column: &str, names: Vec<&str>| match names.is_empty() {
+            true => "1 = 0".to_string(),
+            false => format!(
+                "{column} IN ({})",
+                names.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ")
+            ),
+        };
         if let Some(kinds) = &self.kinds {
-            // The kinds' own wire names, written as literals like the pipeline ids above.
-            let names: Vec<String> = kinds.iter().map(|kind| format!("'{kind}'")).collect();
-            conditions.push(if names.is_empty() {
-                "1 = 0".to_string()
-            } else {
-                format!("r.kind IN ({})", names.join(", "))
-            });
+            conditions.push(one_of("r.kind", kinds.iter().map(|kind| kind.as_str()).collect()));
+        }
+        if let Some(statuses) = &self.statuses {
+            conditions.push(one_of("r.status", statuses.iter().map(|status| status.as_str()).collect()));
+        }
+        if let Some(outcomes) = &self.outcomes {
+            conditions.push(one_of("r.outcome", outcomes.iter().map(|outcome| outcome.as_str()).collect()));
         }
         let filter =
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
@@ -742,6 +757,19 @@ impl Store {
         let rows: Vec<RunRow> =
             on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// How many runs match `query` (its limit and cursor aside), counting no further than `cap`.
+    #[tracing::instrument(skip_all)]
+    pub async fn count_runs(&self, query: &RunQuery, cap: i64) -> Result<i64, CoreError> {
+        let query = RunQuery { before_id: None, ..query.clone() };
+        let (filter, mut args) = query.conditions();
+        args.push(Arg::Int(cap));
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM operation_runs r {filter} LIMIT ${}) matched",
+            args.len()
+        );
+        Ok(on_pool!(self, pool => bind_all!(sqlx::query_scalar(&sql), &args).fetch_one(pool).await)?)
     }
 
     /// How many runs matching `query` (its limit and cursor aside) ended each way.

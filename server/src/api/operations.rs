@@ -1,5 +1,5 @@
 //! `GET /admin/monitoring/operations` and `GET /admin/monitoring/operations/{operationRun}`,
-//! cancelling a run, and the live stream of run changes.
+//! cancelling and retrying a run, bulk actions on a filter, and the live stream of run changes.
 
 use super::{path_id, OperationStarted};
 use crate::sessions::SessionBackend;
@@ -25,7 +25,7 @@ use tenantpilot_core::ids::UserId;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Entitlement;
 use tenantpilot_core::operations::{self, ListParams};
-use tenantpilot_core::operations::{RunDetail, RunSummary};
+use tenantpilot_core::operations::{BulkAction, BulkResult, RunDetail, RunSummary};
 use tenantpilot_core::store::RunChange;
 use tenantpilot_core::tokens;
 use tenantpilot_core::CoreError;
@@ -75,6 +75,47 @@ pub async fn retry(signed_in: SignedIn, Path(id): Path<String>) -> Result<Operat
     let id = path_id(&id)?;
     let started = operations::retry(&signed_in.state.store, &signed_in.caller, id).await?;
     Ok(OperationStarted(started.id()))
+}
+
+/// A bulk action as a script sends it: what to do, and the list's filter (its keys as the
+/// list's query string has them).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkRequest {
+    action: BulkAction,
+    #[serde(default)]
+    filter: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The filter of a bulk request: the list's own keys, as text; anything else is named.
+fn bulk_filter(filter: serde_json::Map<String, serde_json::Value>) -> Result<ListParams, CoreError> {
+    const KEYS: [&str; 8] = ["tenant", "type", "status", "outcome", "since", "until", "cursor", "limit"];
+    if let Some(unknown) = filter.keys().find(|key| !KEYS.contains(&key.as_str())) {
+        return Err(CoreError::invalid(
+            &format!("filter.{unknown}"),
+            "Unknown filter: use tenant, type, status, outcome, since or until",
+        ));
+    }
+    serde_json::from_value(serde_json::Value::Object(filter)).map_err(|error| {
+        CoreError::invalid("filter", format!("Each filter is text, as in the list's query string: {error}"))
+    })
+}
+
+/// `POST /admin/monitoring/operations/bulk`: cancels the active runs, or retries the failed,
+/// partially succeeded and cancelled runs, of every page of the filter, at most 1,000;
+/// `{"matched", "acted", "skipped"}`.
+pub async fn bulk(signed_in: SignedIn, body: axum::body::Bytes) -> Result<Json<BulkResult>, AppError> {
+    let request: BulkRequest = serde_json::from_slice(&body).map_err(|error| {
+        CoreError::invalid(
+            "body",
+            format!(
+                "Send {{\"action\": \"cancel\" or \"retry\", \"filter\": {{…the list's filters…}}}}: {error}"
+            ),
+        )
+    })?;
+    let filter = bulk_filter(request.filter)?;
+    let result = operations::bulk(&signed_in.state.store, &signed_in.caller, request.action, &filter).await?;
+    Ok(Json(result))
 }
 
 /// How live streams of this process are kept honest: how often each re-checks its caller
@@ -291,6 +332,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/admin/monitoring/operations/{operation_run}", get(detail))
         .route("/admin/monitoring/operations/{operation_run}/cancel", post(cancel))
         .route("/admin/monitoring/operations/{operation_run}/retry", post(retry))
+        .route("/admin/monitoring/operations/bulk", post(bulk))
         .route("/admin/monitoring/events", get(events))
         .route_layer(Extension(TokenRequirement::OPERATIONS))
 }

@@ -27,6 +27,7 @@ tenantpilot_core::test_on_both_backends!(
     hidden_runs_and_who_cancels_them,
     an_internal_error_is_logged_once_and_told_to_no_one,
     a_retry_is_a_new_linked_run_for_who_may_start_it,
+    bulk_actions_take_every_page_of_the_filter_within_the_cap,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -498,5 +499,90 @@ async fn a_retry_is_a_new_linked_run_for_who_may_start_it(backend: Backend) {
     assert!(original_page.body.contains(&format!("Retried by run #{retry}")), "{}", original_page.body);
     let retry_page = app.get(&format!("/admin/monitoring/runs/{retry}"), Some(&owner)).await;
     assert!(retry_page.body.contains(&format!("Retry of run #{failed}")), "{}", retry_page.body);
+    app.db.drop_database().await;
+}
+
+/// Issue 16 §3: a bulk action takes exactly the runs the filter shows the caller, every page of
+/// it; runs they may see but not act on are skipped and counted; past 1,000 runs it is refused;
+/// one audit entry records the filter and the counts.
+async fn bulk_actions_take_every_page_of_the_filter_within_the_cap(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    const BULK: &str = "/admin/monitoring/operations/bulk";
+    let bulk = |cookie: String, body: Value| {
+        let app = &app;
+        async move {
+            let reply = app.json(Method::POST, BULK, Some(&body.to_string()), Some(&cookie)).await;
+            TestApp::check_documented(&Method::POST, BULK, &reply);
+            reply
+        }
+    };
+    let counts = |reply: &common::Reply| {
+        let body: Value = serde_json::from_str(&reply.body).unwrap();
+        (
+            body["matched"].as_i64().unwrap(),
+            body["acted"].as_i64().unwrap(),
+            body["skipped"].as_i64().unwrap(),
+        )
+    };
+    let mut contoso = Vec::new();
+    for target in ["c0", "c1", "c2"] {
+        contoso.push(run_in(&app, "contoso", target).await);
+    }
+    let fabrikam = run_in(&app, "fabrikam", "f0").await;
+    let (owner, reader) = (app.sign_in("owner@demo.test").await, app.sign_in("readonly@demo.test").await);
+
+    // A reader sees contoso's runs but may not cancel them: each is skipped, none changes.
+    let filter = json!({ "tenant": "contoso", "limit": "1" });
+    let skipped = bulk(reader.clone(), json!({ "action": "cancel", "filter": filter })).await;
+    assert_eq!(skipped.status, StatusCode::OK, "{}", skipped.body);
+    assert_eq!(counts(&skipped), (3, 0, 3));
+    // The owner cancels all three (the page size and cursor of the list do not narrow it).
+    let cancelled = bulk(owner.clone(), json!({ "action": "cancel", "filter": filter })).await;
+    assert_eq!(counts(&cancelled), (3, 3, 0), "{}", cancelled.body);
+    for id in &contoso {
+        let run = app.db.store.operation_run(*id).await.unwrap().unwrap();
+        assert_eq!(run.outcome, RunOutcome::Cancelled);
+    }
+    let untouched = app.db.store.operation_run(fabrikam).await.unwrap().unwrap();
+    assert!(untouched.status.is_active(), "another tenant's run is not in the filter");
+    // Retrying the cancelled ones starts three linked runs.
+    let retried = bulk(owner.clone(), json!({ "action": "retry", "filter": { "tenant": "contoso" } })).await;
+    assert_eq!(counts(&retried), (3, 3, 0), "{}", retried.body);
+    for id in &contoso {
+        assert_eq!(app.db.store.retries_of(*id).await.unwrap().len(), 1);
+    }
+    let tenant = app.db.store.tenant_by_slug("contoso").await.unwrap().unwrap();
+    let audit = app.db.store.tenant_audit(tenant.id, 50).await.unwrap();
+    let entries: Vec<_> = audit.iter().filter(|entry| entry.action == "bulk").collect();
+    assert_eq!(entries.len(), 3, "one entry per bulk action");
+    assert_eq!(entries[0].details["action"], "retry");
+    assert_eq!(entries[0].details["filter"]["tenant"], "contoso");
+    assert_eq!(
+        (entries[0].details["matched"].as_i64(), entries[0].details["acted"].as_i64()),
+        (Some(3), Some(3))
+    );
+
+    // Mistakes name what was wrong.
+    for (body, field) in [
+        (json!({ "action": "delete" }), "body"),
+        (json!({ "action": "cancel", "filter": { "colour": "red" } }), "filter.colour"),
+        (json!({ "action": "cancel", "filter": { "status": "sleeping" } }), "status"),
+    ] {
+        let refused = bulk(owner.clone(), body.clone()).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{body}: {}", refused.body);
+        assert_eq!(serde_json::from_str::<Value>(&refused.body).unwrap()["field"], field, "{body}");
+    }
+
+    // Past the cap nothing is done, and the answer asks for a narrower filter.
+    for n in 0..1001 {
+        run_in(&app, "northwind", &format!("n{n}")).await;
+    }
+    let too_many =
+        bulk(owner.clone(), json!({ "action": "cancel", "filter": { "tenant": "northwind" } })).await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST, "{}", too_many.body);
+    assert!(too_many.body.contains("narrow the filter"), "{}", too_many.body);
+    let northwind = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
+    let still_queued = app.db.store.runs_with_target("backup_item", "n0", 5).await.unwrap();
+    assert!(still_queued.iter().all(|run| run.status.is_active() && run.tenant_id == Some(northwind.id)));
     app.db.drop_database().await;
 }

@@ -17,6 +17,10 @@ pub struct MonitoringView {
     pub runs: Vec<OperationRun>,
     /// The runs of this page the viewer may retry.
     pub retryable: Vec<RunId>,
+    /// How many runs of the filter (every page) a bulk cancel and a bulk retry would take on,
+    /// counted no further than one past the cap.
+    pub bulk_cancel: i64,
+    pub bulk_retry: i64,
     pub next_cursor: Option<RunId>,
     pub by_outcome: Vec<(RunOutcome, i64)>,
     pub tenants: Vec<Tenant>,
@@ -26,7 +30,7 @@ pub struct MonitoringView {
 /// `params` is optional because a form encoding drops a struct whose fields are all empty.
 #[server(endpoint = "monitoring")]
 pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, AppError> {
-    use tenantpilot_core::operations;
+    use tenantpilot_core::operations::{self, BulkAction};
     let params = params.unwrap_or_default();
     let signed_in = crate::guard::signed_in().await?;
     let (store, user) = (&signed_in.state.store, &signed_in.caller.user);
@@ -43,5 +47,16 @@ pub async fn monitoring(params: Option<ListParams>) -> Result<MonitoringView, Ap
             retryable.push(run.id);
         }
     }
-    Ok(MonitoringView { runs: page.runs, retryable, next_cursor: page.next_cursor, by_outcome, tenants, now })
+    let bulk_cancel = operations::bulk_count(store, user, BulkAction::Cancel, &params).await?;
+    let bulk_retry = operations::bulk_count(store, user, BulkAction::Retry, &params).await?;
+    Ok(MonitoringView {
+        runs: page.runs,
+        retryable,
+        bulk_cancel,
+        bulk_retry,
+        next_cursor: page.next_cursor,
+        by_outcome,
+        tenants,
+        now,
+    })
 }

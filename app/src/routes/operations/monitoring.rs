@@ -1,12 +1,13 @@
-//! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current.
+//! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current;
+//! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{poll_for, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable};
-use crate::functions::{monitoring, MonitoringView, RetryRun};
+use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-use tenantpilot_core::operations::ListParams;
+use tenantpilot_core::operations::{BulkAction, ListParams, BULK_MAX};
 use tenantpilot_core::operations::{OperationKind, RunOutcome, RunStatus};
 
 /// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
@@ -30,8 +31,9 @@ pub fn MonitoringPage() -> impl IntoView {
     });
     let live = LiveRefresh::new();
     let retry = ServerAction::<RetryRun>::new();
+    let bulk = ServerAction::<BulkRuns>::new();
     let view = Resource::new(
-        move || (params.get(), live.tick(), retry.version().get()),
+        move || (params.get(), live.tick(), retry.version().get(), bulk.version().get()),
         |(params, ..)| monitoring(Some(params)),
     );
     live.follow(move || match &*view.read() {
@@ -42,16 +44,22 @@ pub fn MonitoringPage() -> impl IntoView {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
         <RunNotice action=retry queued="Retry queued." />
+        <BulkNotice action=bulk />
         <Loaded resource=view let:view>
             {
-                view! { <Runs view params=params.get_untracked() retry /> }
+                view! { <Runs view params=params.get_untracked() retry bulk /> }
             }
         </Loaded>
     }
 }
 
 #[component]
-fn Runs(view: MonitoringView, params: ListParams, retry: ServerAction<RetryRun>) -> impl IntoView {
+fn Runs(
+    view: MonitoringView,
+    params: ListParams,
+    retry: ServerAction<RetryRun>,
+    bulk: ServerAction<BulkRuns>,
+) -> impl IntoView {
     let filtered = ListParams { cursor: None, limit: None, ..params.clone() } != ListParams::default();
     let next = view.next_cursor.map(|cursor| {
         format!(
@@ -66,6 +74,10 @@ fn Runs(view: MonitoringView, params: ListParams, retry: ServerAction<RetryRun>)
     view! {
         <OutcomeChart counts=view.by_outcome.clone() />
         <Filters view=view.clone() params=params.clone() />
+        <section class="bulk" aria-label="Act on every run of this filter">
+            <Bulk action=bulk what=BulkAction::Cancel count=view.bulk_cancel params=params.clone() />
+            <Bulk action=bulk what=BulkAction::Retry count=view.bulk_retry params=params.clone() />
+        </section>
         {if view.runs.is_empty() {
             view! {
                 <p class="muted">
@@ -92,6 +104,79 @@ fn Runs(view: MonitoringView, params: ListParams, retry: ServerAction<RetryRun>)
                     }
                 })}
         </nav>
+    }
+}
+
+/// One bulk action on the filter, behind a confirmation that states how many runs it takes on;
+/// nothing when there are none, a request for a narrower filter past the cap.
+#[component]
+fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: ListParams) -> impl IntoView {
+    let (verb, runs) = match what {
+        BulkAction::Cancel => ("Cancel", if count == 1 { "active run" } else { "active runs" }),
+        BulkAction::Retry => ("Retry", if count == 1 { "failed run" } else { "failed runs" }),
+    };
+    if count == 0 {
+        return ().into_any();
+    }
+    if count > BULK_MAX {
+        return view! {
+            <p class="muted">
+                {format!(
+                    "More than {BULK_MAX} {runs} match: narrow the filter to {} them at once.",
+                    verb.to_lowercase(),
+                )}
+            </p>
+        }
+        .into_any();
+    }
+    let confirm = match what {
+        BulkAction::Cancel => format!("{count} {runs} of this filter, on every page, will be cancelled."),
+        BulkAction::Retry => format!("{count} {runs} of this filter, on every page, will be started again."),
+    };
+    let field = |name: &'static str, value: Option<String>| {
+        value
+            .filter(|value| !value.is_empty())
+            .map(|value| view! { <input type="hidden" name=format!("filter[{name}]") value=value /> })
+    };
+    view! {
+        <details class="confirm">
+            <summary>{format!("{verb} {count} {runs}…")}</summary>
+            <ActionForm action=action>
+                <input type="hidden" name="action" value=what.as_str() />
+                {field("tenant", params.tenant)}
+                {field("type", params.kind)}
+                {field("status", params.status)}
+                {field("outcome", params.outcome)}
+                {field("since", params.since)}
+                {field("until", params.until)}
+                <p>{confirm} " Runs you may see but not act on are skipped."</p>
+                <button type="submit" class=if what == BulkAction::Cancel { "danger" } else { "primary" }>
+                    {format!("{verb} {count} runs")}
+                </button>
+            </ActionForm>
+        </details>
+    }
+    .into_any()
+}
+
+/// What a bulk action did, or why it did nothing.
+#[component]
+fn BulkNotice(action: ServerAction<BulkRuns>) -> impl IntoView {
+    move || {
+        action.value().get().map(|result| match result {
+            Ok(done) => view! {
+                <p class="notice ok" role="status">
+                    {format!("Acted on {} of {} runs; {} skipped.", done.acted, done.matched, done.skipped)}
+                </p>
+            }
+            .into_any(),
+            Err(error) => view! {
+                <p class="notice error" role="alert">
+                    {error.to_string()}
+                </p>
+            }
+            .into_any(),
+        })
     }
 }
 
