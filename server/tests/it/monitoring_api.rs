@@ -28,6 +28,7 @@ tenantpilot_core::test_on_both_backends!(
     an_internal_error_is_logged_once_and_told_to_no_one,
     a_retry_is_a_new_linked_run_for_who_may_start_it,
     bulk_actions_take_every_page_of_the_filter_within_the_cap,
+    the_outcome_chart_draws_bars_only_for_outcomes_with_runs,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -584,5 +585,20 @@ async fn bulk_actions_take_every_page_of_the_filter_within_the_cap(backend: Back
     let northwind = app.db.store.tenant_by_slug("northwind").await.unwrap().unwrap();
     let still_queued = app.db.store.runs_with_target("backup_item", "n0", 5).await.unwrap();
     assert!(still_queued.iter().all(|run| run.status.is_active() && run.tenant_id == Some(northwind.id)));
+    app.db.drop_database().await;
+}
+
+/// Issue 16 §4: an outcome with no runs gets no bar at all (a sliver read as "some").
+async fn the_outcome_chart_draws_bars_only_for_outcomes_with_runs(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let bars = |body: &str| body.matches("class=\"bar outcome-").count();
+    assert_eq!(bars(&app.get("/admin/monitoring", Some(&owner)).await.body), 0, "no runs, no bars");
+    let failed = run_in(&app, "contoso", "1").await;
+    app.db.store.complete_run(failed, RunOutcome::Failed, Counters::default()).await.unwrap();
+    run_in(&app, "contoso", "2").await;
+    let page = app.get("/admin/monitoring", Some(&owner)).await.body;
+    assert_eq!(bars(&page), 2, "failed and pending");
+    assert!(page.contains("class=\"bar outcome-failed\"") && page.contains("class=\"bar outcome-pending\""));
     app.db.drop_database().await;
 }

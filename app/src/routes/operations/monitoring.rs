@@ -201,11 +201,17 @@ fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
                                     preserveAspectRatio="none"
                                     aria-hidden="true"
                                 >
-                                    <rect
-                                        class=format!("bar outcome-{}", outcome.as_str())
-                                        width=(count * 100 / most).max(1)
-                                        height="10"
-                                    />
+                                    // No bar at all for none: a sliver would read as some.
+                                    {(count > 0)
+                                        .then(|| {
+                                            view! {
+                                                <rect
+                                                    class=format!("bar outcome-{}", outcome.as_str())
+                                                    width=(count * 100 / most).max(1)
+                                                    height="10"
+                                                />
+                                            }
+                                        })}
                                 </svg>
                                 <span class="bar-count">{count}</span>
                             </li>
