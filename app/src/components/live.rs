@@ -3,6 +3,8 @@
 //! the viewer may see), or, while push is unavailable, on a poll that adapts to the runs shown:
 //! every second while the youngest active run is under 10 s old, every 5 s under a minute, then
 //! every 10 s; paused while the tab is hidden, and stopped once every shown run has completed.
+//! When the stream opens (or reopens), the page refetches once: a change made before it was
+//! listening would otherwise never show.
 //! A stream the server closes (`closed`: signed out, or too many open) is not reopened.
 //! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
 
@@ -83,9 +85,14 @@ mod client {
         let source = EventSource::new(EVENTS).ok();
         let mut listeners: Vec<Closure<dyn FnMut(web_sys::Event)>> = Vec::new();
         if let Some(source) = &source {
+            // Whatever changed between the page's render and the stream's start (or while the
+            // browser reconnected) was not pushed: catch up once, then follow the pushes.
             let on_open = {
-                let pushing = pushing.clone();
-                move |_| pushing.set(true)
+                let (pushing, bump) = (pushing.clone(), bump.clone());
+                move |_| {
+                    pushing.set(true);
+                    bump()
+                }
             };
             // The browser reconnects by itself; until it has, polling covers.
             let on_error = {
