@@ -15,6 +15,7 @@ pub mod model;
 pub mod operations;
 pub mod pipelines;
 pub mod provider;
+pub mod schedules;
 pub mod tenant_jobs;
 pub mod tokens;
 pub mod tools;

@@ -60,6 +60,7 @@ pub enum AuditKind {
     Tenant,
     RestoreRun,
     ProviderConnection,
+    Schedule,
 }
 
 text_enum!(AuditKind, "audit type" {
@@ -72,6 +73,7 @@ text_enum!(AuditKind, "audit type" {
     Tenant = "tenant",
     RestoreRun = "restore_run",
     ProviderConnection = "provider_connection",
+    Schedule = "schedule",
 });
 
 /// What was done (the contract's `action`).

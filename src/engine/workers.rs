@@ -39,6 +39,9 @@ pub struct EngineSettings {
     /// Completed runs older than this are pruned; `None` keeps them forever.
     pub retention: Option<chrono::Duration>,
     pub retention_every: Duration,
+    /// How often this process looks for schedule slots that are due (each slot runs once,
+    /// whichever process finds it first).
+    pub schedule_tick: Duration,
     /// On shutdown, in-flight runs get this long to finish before they are released.
     pub shutdown_grace: Duration,
 }
@@ -65,6 +68,7 @@ impl Default for EngineSettings {
             idle_poll: Duration::from_secs(2),
             retention: Some(chrono::Duration::days(90)),
             retention_every: Duration::from_secs(3600),
+            schedule_tick: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -80,7 +84,7 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// Starts the workers, the reconciler and the retention job. `name` tells this process's
+    /// Starts the workers, the reconciler, the scheduler and the retention job. `name` tells this process's
     /// workers apart in the runs they claim (e.g. host and pid).
     pub fn spawn(store: Store, operations: Operations, settings: EngineSettings, name: &str) -> EngineHandle {
         let (stop, _) = watch::channel(false);
@@ -100,6 +104,7 @@ impl EngineHandle {
         }
         let mut background = JoinSet::new();
         background.spawn(reconcile(store.clone(), operations, settings.clone(), stop.subscribe()));
+        background.spawn(schedule(store.clone(), settings.schedule_tick, stop.subscribe()));
         if let Some(retention) = settings.retention {
             background.spawn(prune(store, retention, settings.retention_every, stop.subscribe()));
         }
@@ -366,6 +371,19 @@ async fn cancel_overdue_pipelines(store: &Store, max: Duration) {
 }
 
 /// Deletes completed runs older than `retention`, in batches.
+/// Starts what schedules have due, every `every`.
+async fn schedule(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(error) = crate::schedules::fire_due(&store, Utc::now()).await {
+            tracing::warn!(error = %error.detail(), "cannot fire due schedules");
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
 async fn prune(store: Store, retention: chrono::Duration, every: Duration, mut stop: watch::Receiver<bool>) {
     const BATCH: i64 = 1000;
     loop {

@@ -116,6 +116,12 @@ pub enum Initiator {
         #[serde(default)]
         user_id: UserId,
     },
+    /// A schedule, acting for its owner `owner_id` (whose rights it was checked against).
+    Schedule {
+        id: i64,
+        name: String,
+        owner_id: UserId,
+    },
     System,
 }
 
@@ -130,6 +136,7 @@ impl Initiator {
         match self {
             Initiator::User { id, .. } => Some(*id),
             Initiator::Token { user_id, .. } => Some(*user_id).filter(|id| id.0 > 0),
+            Initiator::Schedule { owner_id, .. } => Some(*owner_id),
             Initiator::System => None,
         }
     }
@@ -334,10 +341,11 @@ impl RunOutcome {
 
 impl Initiator {
     /// Who started it, for people.
-    pub fn label(&self) -> &str {
+    pub fn label(&self) -> String {
         match self {
-            Initiator::User { name, .. } | Initiator::Token { name, .. } => name,
-            Initiator::System => "System",
+            Initiator::User { name, .. } | Initiator::Token { name, .. } => name.clone(),
+            Initiator::Schedule { name, .. } => format!("schedule: {name}"),
+            Initiator::System => "System".into(),
         }
     }
 }

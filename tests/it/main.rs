@@ -4,5 +4,6 @@
 mod backups;
 mod engine;
 mod operations;
+mod schedules;
 mod schema;
 mod store;

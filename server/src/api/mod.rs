@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod operations;
 mod provider_connection;
 mod restores;
+mod schedules;
 pub mod tenant_jobs;
 mod v1;
 
@@ -33,10 +34,11 @@ fn path_id<Id: From<i64>>(raw: &str) -> Result<Id, CoreError> {
 }
 
 /// Each module's OpenAPI fragment, kept beside its handlers: `/api/openapi.json` is made of these.
-const OPENAPI_FRAGMENTS: [(&str, &str); 8] = [
+const OPENAPI_FRAGMENTS: [(&str, &str); 9] = [
     ("operations", operations::OPENAPI),
     ("backups", backups::OPENAPI),
     ("restores", restores::OPENAPI),
+    ("schedules", schedules::OPENAPI),
     ("provider_connection", provider_connection::OPENAPI),
     ("tenant_jobs", tenant_jobs::OPENAPI),
     ("v1/pipelines", v1::pipelines::OPENAPI),
@@ -52,6 +54,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .merge(operations::router())
         .merge(backups::router())
         .merge(restores::router())
+        .merge(schedules::router())
         .merge(provider_connection::router())
         .merge(tenant_jobs::router())
         .merge(v1::router())

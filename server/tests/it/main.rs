@@ -14,6 +14,7 @@ mod operations;
 mod pipeline_api;
 mod provider;
 mod replicas;
+mod schedules_api;
 mod secrets;
 mod tenant_api;
 mod tokens;

@@ -14,7 +14,7 @@ pub use tenant_jobs::{data_steps, reference_catalog, DataStep, DATA_STEPS};
 
 use super::{Operation, Operations, RunContext, Stop};
 use crate::egress::EgressClient;
-use crate::model::TenantMembership;
+use crate::model::{Tenant, TenantMembership};
 use crate::operations::{Failure, Initiator, OperationKind, RunTarget};
 use crate::provider::{ProviderClient, ProviderError, ProviderSession};
 use crate::store::{NewRun, Started, Store};
@@ -55,9 +55,19 @@ fn new_run(
     context: serde_json::Value,
     initiator: Initiator,
 ) -> NewRun {
+    tenant_run(&member.tenant, kind, target, context, initiator)
+}
+
+fn tenant_run(
+    tenant: &Tenant,
+    kind: OperationKind,
+    target: Option<RunTarget>,
+    context: serde_json::Value,
+    initiator: Initiator,
+) -> NewRun {
     NewRun {
-        workspace_id: member.tenant.workspace_id,
-        tenant_id: Some(member.tenant.id),
+        workspace_id: tenant.workspace_id,
+        tenant_id: Some(tenant.id),
         kind,
         target,
         context: match context {
@@ -75,8 +85,18 @@ pub async fn start_capture(
     member: &TenantMembership,
     initiator: Initiator,
 ) -> Result<Started, CoreError> {
-    let context = serde_json::json!({ "tenant": member.tenant.slug });
-    super::start(store, &new_run(member, OperationKind::Capture, None, context, initiator)).await
+    start_tenant_capture(store, &member.tenant, initiator).await
+}
+
+/// Captures `tenant`, for a caller whose right to do so was checked elsewhere (a workspace
+/// schedule's owner, a Site Admin of the workspace).
+pub async fn start_tenant_capture(
+    store: &Store,
+    tenant: &Tenant,
+    initiator: Initiator,
+) -> Result<Started, CoreError> {
+    let context = serde_json::json!({ "tenant": tenant.slug });
+    super::start(store, &tenant_run(tenant, OperationKind::Capture, None, context, initiator)).await
 }
 
 /// Fetches the current assignments of backup item `item_id`; not found unless it is the tenant's.
