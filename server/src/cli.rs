@@ -1,15 +1,20 @@
 //! Commands other than `serve`: scripted set-up. Each prints what it did; errors go to stderr
 //! with a non-zero exit.
 
-use crate::config::{ImportCommand, MemberCommand, TenantCommand, TokenCommand, UserCommand};
+use crate::config::{
+    ImportCommand, MemberCommand, ScheduleCommand, TenantCommand, TokenCommand, UserCommand,
+};
 use std::io::Read;
 use tenantpilot_core::egress::EgressPolicy;
+use tenantpilot_core::ids::PipelineId;
 use tenantpilot_core::keyring::{self, Keyring};
 use tenantpilot_core::model::AccountKind;
+use tenantpilot_core::model::Caller;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::pipelines::PipelineInput;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
+use tenantpilot_core::schedules::{self, Missed, ScheduleId, ScheduleInput};
 use tenantpilot_core::store::Reseal;
 use tenantpilot_core::store::{Ensured, MembershipChange, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
@@ -272,4 +277,60 @@ fn account_kind(platform_admin: bool) -> AccountKind {
     } else {
         AccountKind::Member
     }
+}
+
+pub async fn schedule(store: &Store, command: ScheduleCommand) -> Result<(), CoreError> {
+    match command {
+        ScheduleCommand::Create {
+            name,
+            cron,
+            time_zone,
+            tenant,
+            workspace,
+            pipeline,
+            jitter_minutes,
+            skip_missed,
+            owner,
+        } => {
+            let owner = user_by_email(store, &owner).await?;
+            let input = ScheduleInput {
+                name,
+                cron,
+                time_zone,
+                tenant,
+                workspace,
+                pipeline: pipeline.map(PipelineId),
+                jitter_minutes: Some(jitter_minutes),
+                missed: Some(if skip_missed { Missed::Skip } else { Missed::CatchUp }),
+            };
+            let created = schedules::create(store, &Caller::person(&owner), &input).await?;
+            println!("created schedule {} for {}", created.name, owner.email);
+            println!("{}", created.id);
+        }
+        ScheduleCommand::List => {
+            for view in schedules::list_all(store, chrono::Utc::now()).await? {
+                let schedule = &view.schedule;
+                let next =
+                    view.next_fire_times.first().map(|time| time.to_rfc3339()).unwrap_or_else(|| "-".into());
+                let state = if schedule.paused { "paused" } else { "active" };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{state}\t{next}",
+                    schedule.id, schedule.name, schedule.cron, schedule.time_zone, view.target_label
+                );
+            }
+        }
+        ScheduleCommand::Pause { id } => {
+            let schedule = schedules::set_paused(store, &Initiator::System, ScheduleId(id), true).await?;
+            println!("paused schedule {} ({})", schedule.id, schedule.name);
+        }
+        ScheduleCommand::Resume { id } => {
+            let schedule = schedules::set_paused(store, &Initiator::System, ScheduleId(id), false).await?;
+            println!("resumed schedule {} ({})", schedule.id, schedule.name);
+        }
+        ScheduleCommand::Delete { id } => {
+            let schedule = schedules::remove(store, &Initiator::System, ScheduleId(id)).await?;
+            println!("deleted schedule {} ({})", schedule.id, schedule.name);
+        }
+    }
+    Ok(())
 }

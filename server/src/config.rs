@@ -71,6 +71,9 @@ pub enum Command {
     /// Manage the tool registry.
     #[command(subcommand)]
     Tool(ImportCommand),
+    /// Manage schedules (captures and pipeline runs at fire times of a cron expression).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Manage the keys that seal stored secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -196,6 +199,50 @@ pub enum UserCommand {
         #[arg(long)]
         role: tenantpilot_core::tokens::AccountRole,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCommand {
+    /// Create a schedule that captures a tenant, every enabled tenant of a workspace, or runs a
+    /// pipeline, at the fire times of a five-field cron expression read in an IANA time zone.
+    /// The owner's rights decide whether it may, now and at every firing. Prints the new id last.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["tenant", "workspace", "pipeline"])))]
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Five fields: minute hour day-of-month month day-of-week, e.g. '0 2 * * *'.
+        #[arg(long)]
+        cron: String,
+        /// An IANA time zone, e.g. Europe/Berlin.
+        #[arg(long = "tz")]
+        time_zone: String,
+        /// A tenant's slug: capture it.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A workspace's slug: capture every enabled tenant of it.
+        #[arg(long)]
+        workspace: Option<String>,
+        /// A pipeline's id: run it.
+        #[arg(long)]
+        pipeline: Option<i64>,
+        /// Spread a workspace's captures over this many minutes after each fire time.
+        #[arg(long, default_value_t = 0)]
+        jitter_minutes: i64,
+        /// Record a fire time missed while nothing ran as skipped, instead of running it late.
+        #[arg(long)]
+        skip_missed: bool,
+        /// The e-mail of the person whose rights the schedule uses.
+        #[arg(long)]
+        owner: String,
+    },
+    /// List every schedule: id, name, cron, time zone, what it starts, state, next fire time.
+    List,
+    /// Stop firing schedule ID until resumed.
+    Pause { id: i64 },
+    /// Fire schedule ID again, from its next fire time.
+    Resume { id: i64 },
+    /// Delete schedule ID (the runs it started stay).
+    Delete { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]

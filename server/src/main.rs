@@ -70,6 +70,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
         Command::Token(command) => cli::token(&store, command).await,
         Command::Pipeline(command) => cli::import_pipelines(&store, command).await,
         Command::Tool(command) => cli::import_tools(&store, &args.egress_allow, command).await,
+        Command::Schedule(command) => cli::schedule(&store, command).await,
         Command::ProviderSim { .. } => unreachable!("served above, without a database"),
         Command::Secrets(SecretsCommand::RotateKey) => unreachable!("rotated above, with the keys it needs"),
     };

@@ -478,7 +478,7 @@ pub async fn create(store: &Store, caller: &Caller, input: &ScheduleInput) -> Re
     let id = store.create_schedule(&new).await?;
     let schedule =
         store.schedule(id).await?.ok_or_else(|| CoreError::broken(format!("schedule {id} is missing")))?;
-    audit(store, caller, &schedule, AuditAction::Create).await?;
+    audit(store, &caller.initiator, &schedule, AuditAction::Create).await?;
     Ok(schedule)
 }
 
@@ -534,6 +534,16 @@ pub async fn list(store: &Store, user: &User, now: DateTime<Utc>) -> Result<Vec<
         if user.is_platform_admin || sees(store, user, &schedule).await? {
             views.push(view(store, schedule, now).await?);
         }
+    }
+    views.sort_by_key(|view| view.schedule.name.to_lowercase());
+    Ok(views)
+}
+
+/// Every schedule, by name: for the command line, which speaks for the system.
+pub async fn list_all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleView>, CoreError> {
+    let mut views = Vec::new();
+    for schedule in store.all_schedules().await? {
+        views.push(view(store, schedule, now).await?);
     }
     views.sort_by_key(|view| view.schedule.name.to_lowercase());
     Ok(views)
@@ -597,15 +607,38 @@ pub async fn update(
         Some(true) => AuditAction::Stop,
         _ => AuditAction::Update,
     };
-    audit(store, caller, &schedule, action).await?;
+    audit(store, &caller.initiator, &schedule, action).await?;
     visible(store, &caller.user, id).await
+}
+
+/// Pauses or resumes schedule `id` for `actor`, whose right to was checked already (or who is
+/// the system: the command line).
+pub async fn set_paused(
+    store: &Store,
+    actor: &Initiator,
+    id: ScheduleId,
+    paused: bool,
+) -> Result<Schedule, CoreError> {
+    let mut schedule = store.schedule(id).await?.ok_or(CoreError::NotFound)?;
+    schedule.paused = paused;
+    store.update_schedule(&schedule).await?;
+    let action = if paused { AuditAction::Stop } else { AuditAction::Update };
+    audit(store, actor, &schedule, action).await?;
+    store.schedule(id).await?.ok_or(CoreError::NotFound)
 }
 
 pub async fn delete(store: &Store, caller: &Caller, id: ScheduleId) -> Result<(), CoreError> {
     let schedule = visible(store, &caller.user, id).await?;
     may_change(store, &caller.user, &schedule).await?;
+    remove(store, &caller.initiator, schedule.id).await.map(drop)
+}
+
+/// Deletes schedule `id` for `actor`, whose right to was checked already (or the system).
+pub async fn remove(store: &Store, actor: &Initiator, id: ScheduleId) -> Result<Schedule, CoreError> {
+    let schedule = store.schedule(id).await?.ok_or(CoreError::NotFound)?;
     store.delete_schedule(id).await?;
-    audit(store, caller, &schedule, AuditAction::Delete).await
+    audit(store, actor, &schedule, AuditAction::Delete).await?;
+    Ok(schedule)
 }
 
 /// "Run now": starts what the schedule starts, at once, as `caller` (who must be allowed to);
@@ -644,7 +677,7 @@ pub async fn trigger(store: &Store, caller: &Caller, id: ScheduleId) -> Result<R
 
 async fn audit(
     store: &Store,
-    caller: &Caller,
+    actor: &Initiator,
     schedule: &Schedule,
     action: AuditAction,
 ) -> Result<(), CoreError> {
@@ -661,7 +694,7 @@ async fn audit(
         .record_audit(&NewAuditEntry {
             workspace_id: Some(schedule.workspace_id),
             tenant_id,
-            actor: caller.initiator.clone(),
+            actor: actor.clone(),
             kind: AuditKind::Schedule,
             action,
             target_id: schedule.id.to_string(),

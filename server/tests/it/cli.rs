@@ -102,6 +102,63 @@ fn scripted_set_up() {
         .fails(&["member", "add", "--tenant", "nope", "--email", "ann@example.com", "--role", "owner"], "");
     assert!(unknown_tenant.contains("tenant: No tenant has the slug nope"), "{unknown_tenant}");
 
+    // Schedules: made for an owner (whose rights decide), listed, paused, resumed, deleted.
+    let nightly = [
+        "schedule",
+        "create",
+        "--name",
+        "Nightly capture",
+        "--cron",
+        "0 2 * * *",
+        "--tz",
+        "Europe/Berlin",
+        "--tenant",
+        "contoso",
+        "--owner",
+        "ann@example.com",
+    ];
+    let created = cli.ok(&nightly, "");
+    assert!(created.starts_with("created schedule Nightly capture for ann@example.com\n"), "{created}");
+    let id = created.lines().last().unwrap().to_string();
+    assert!(id.parse::<i64>().is_ok(), "the id comes last: {created}");
+    let bad_cron = cli.fails(
+        &[
+            "schedule",
+            "create",
+            "--name",
+            "X",
+            "--cron",
+            "0 2 * *",
+            "--tz",
+            "UTC",
+            "--tenant",
+            "contoso",
+            "--owner",
+            "ann@example.com",
+        ],
+        "",
+    );
+    assert!(bad_cron.contains("cron: Use five fields"), "{bad_cron}");
+    let listed = cli.ok(&["schedule", "list"], "");
+    assert!(
+        listed.starts_with(&format!(
+            "{id}\tNightly capture\t0 2 * * *\tEurope/Berlin\tCapture of Contoso\tactive\t"
+        )),
+        "{listed}"
+    );
+    assert_eq!(cli.ok(&["schedule", "pause", &id], ""), format!("paused schedule {id} (Nightly capture)\n"));
+    assert!(cli.ok(&["schedule", "list"], "").contains("\tpaused\t-"));
+    assert_eq!(
+        cli.ok(&["schedule", "resume", &id], ""),
+        format!("resumed schedule {id} (Nightly capture)\n")
+    );
+    assert_eq!(
+        cli.ok(&["schedule", "delete", &id], ""),
+        format!("deleted schedule {id} (Nightly capture)\n")
+    );
+    assert_eq!(cli.ok(&["schedule", "list"], ""), "");
+    assert!(cli.fails(&["schedule", "pause", &id], "").contains("Not found"));
+
     let connect = [
         "tenant",
         "connect",
