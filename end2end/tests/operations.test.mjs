@@ -1,7 +1,7 @@
 // Operations in the browser, with JavaScript on (live updates by push) and off (plain forms and
 // reloads): capture a backup, fetch an item's assignments and follow the run to its outcome,
-// plan and execute a restore, retry a failed run, bulk-cancel a filtered list, and watch a run
-// started by API appear in an open Monitoring list.
+// plan and execute a restore, retry a failed run, bulk-cancel a filtered list, schedule a nightly
+// capture and run it now, and watch a run started by API appear in an open Monitoring list.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, signIn as signInWith, untilShown, visit } from './harness.mjs';
@@ -236,6 +236,32 @@ for (const javaScriptEnabled of [true, false]) {
       await until(page, rows.nth(1).locator('.badge[data-outcome=cancelled]'));
       await until(page, rows.nth(0).locator('.badge[data-outcome=cancelled]'));
       await simulatorFaults(tenant, []);
+      await context.close();
+    });
+
+    test('schedule a nightly capture on the backups page, run it now, pause and delete it', async () => {
+      const { context, page } = await open('owner@demo.test');
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      const schedules = page.locator('section.schedules');
+      await schedules.getByText('New schedule…').click();
+      await schedules.locator('input[name=name]').fill(`Nightly ${tenant}`);
+      await schedules.locator('input[name=time_zone]').fill('Europe/Berlin');
+      await schedules.getByRole('button', { name: 'Create schedule' }).click();
+      const row = schedules.locator('tr', { hasText: `Nightly ${tenant}` });
+      await until(page, row);
+      assert.match(await row.innerText(), /0 2 \* \* \*\s+Europe\/Berlin/);
+
+      // Run now: the capture starts at once, and its page follows it to the end.
+      await row.getByRole('button', { name: `Run Nightly ${tenant} now` }).click();
+      await page.waitForURL(/\/admin\/monitoring\/runs\/\d+$/);
+      await until(page, page.locator('h1 .badge[data-outcome=succeeded]'));
+
+      await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
+      await row.getByRole('button', { name: `Pause Nightly ${tenant}` }).click();
+      await until(page, row.locator('.badge', { hasText: 'Paused' }));
+      await row.getByText(`Delete Nightly ${tenant}…`).click();
+      await row.getByRole('button', { name: 'Confirm delete' }).click();
+      await until(page, schedules.getByText('No schedules yet'));
       await context.close();
     });
 

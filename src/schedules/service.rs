@@ -539,6 +539,23 @@ pub async fn list(store: &Store, user: &User, now: DateTime<Utc>) -> Result<Vec<
     Ok(views)
 }
 
+/// The capture schedules of tenant `slug`, for a member of it (not found otherwise), by name.
+pub async fn of_tenant(
+    store: &Store,
+    user: &User,
+    slug: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScheduleView>, CoreError> {
+    let member = access::tenant(store, user, slug, Capability::CoreView).await?;
+    let ours = ScheduleTarget::TenantCapture { tenant: member.tenant.id };
+    let mut views = Vec::new();
+    for schedule in store.all_schedules().await?.into_iter().filter(|schedule| schedule.target == ours) {
+        views.push(view(store, schedule, now).await?);
+    }
+    views.sort_by_key(|view| view.schedule.name.to_lowercase());
+    Ok(views)
+}
+
 /// Every schedule, by name: for the command line, which speaks for the system.
 pub async fn list_all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleView>, CoreError> {
     let mut views = Vec::new();

@@ -1,5 +1,7 @@
-//! A tenant's backups page: capture, sets and items, planning a restore, and restore runs.
+//! A tenant's backups page: capture, capture schedules, sets and items, planning a restore, and
+//! restore runs.
 
+use super::schedules::TenantSchedules;
 use crate::components::{
     poll_for, timestamp, ActionError, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab,
     TenantTabs,
@@ -37,6 +39,7 @@ pub fn BackupsPage() -> impl IntoView {
                 view! { <Backups view capture fetch plan /> }
             }
         </Loaded>
+        <TenantSchedules tenant />
     }
 }
 
