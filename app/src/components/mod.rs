@@ -14,7 +14,7 @@ pub use frame::AdminLayout;
 pub use gated::{GatedButton, HintedButton};
 pub use live::{poll_for, LiveRefresh, Poll};
 pub use loaded::{Loadable, Loaded};
-pub use notice::{ActionError, ActionNotice};
+pub use notice::{ActionError, ActionNotice, ActionSummary};
 pub use runs::{
     duration, run_href, timestamp, CreatedAt, Progress, Retries, RunNotice, RunProgress, RunTable,
     StatusBadge,

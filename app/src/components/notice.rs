@@ -11,11 +11,22 @@ pub fn ActionNotice<S>(action: ServerAction<S>, #[prop(into)] done: String) -> i
 where
     S: ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
 {
+    view! { <ActionSummary action summary=move |_: &()| done.clone() /> }
+}
+
+/// The outcome of a form's last submission: its error, or what `summary` says of its answer.
+#[component]
+pub fn ActionSummary<S, F>(action: ServerAction<S>, summary: F) -> impl IntoView
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+    F: Fn(&S::Output) -> String + Send + Sync + 'static,
+{
     move || {
         action.value().get().map(|result| match result {
-            Ok(()) => view! {
+            Ok(output) => view! {
                 <p class="notice ok" role="status">
-                    {done.clone()}
+                    {summary(&output)}
                 </p>
             }
             .into_any(),

@@ -1,13 +1,13 @@
 //! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current;
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
-use crate::components::{poll_for, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable};
+use crate::components::{poll_for, ActionSummary, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable};
 use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-use tenantpilot_core::operations::{BulkAction, ListParams, BULK_MAX};
+use tenantpilot_core::operations::{BulkAction, BulkResult, ListParams, BULK_MAX};
 use tenantpilot_core::operations::{OperationKind, RunOutcome, RunStatus};
 
 /// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
@@ -44,7 +44,12 @@ pub fn MonitoringPage() -> impl IntoView {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
         <RunNotice action=retry queued="Retry queued." />
-        <BulkNotice action=bulk />
+        <ActionSummary
+            action=bulk
+            summary=|done: &BulkResult| {
+                format!("Acted on {} of {} runs; {} skipped.", done.acted, done.matched, done.skipped)
+            }
+        />
         <Loaded resource=view let:view>
             {
                 view! { <Runs view params=params.get_untracked() retry bulk /> }
@@ -157,27 +162,6 @@ fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: Li
         </details>
     }
     .into_any()
-}
-
-/// What a bulk action did, or why it did nothing.
-#[component]
-fn BulkNotice(action: ServerAction<BulkRuns>) -> impl IntoView {
-    move || {
-        action.value().get().map(|result| match result {
-            Ok(done) => view! {
-                <p class="notice ok" role="status">
-                    {format!("Acted on {} of {} runs; {} skipped.", done.acted, done.matched, done.skipped)}
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! {
-                <p class="notice error" role="alert">
-                    {error.to_string()}
-                </p>
-            }
-            .into_any(),
-        })
-    }
 }
 
 /// Runs by outcome over the last 24 hours, as bars.
