@@ -131,6 +131,14 @@ impl Initiator {
         Initiator::User { id: user.id, name: user.display_name.clone() }
     }
 
+    /// The schedule that acts, if it is one.
+    pub fn schedule_id(&self) -> Option<i64> {
+        match self {
+            Initiator::Schedule { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
     /// The person acting: the user, or the token's owner.
     pub fn user_id(&self) -> Option<UserId> {
         match self {
@@ -261,6 +269,8 @@ pub struct ListParams {
     pub until: Option<String>,
     pub cursor: Option<String>,
     pub limit: Option<String>,
+    /// Only the runs this schedule (an id) started.
+    pub schedule: Option<String>,
 }
 
 impl ListParams {
@@ -275,6 +285,7 @@ impl ListParams {
             ("until", &self.until),
             ("cursor", &self.cursor),
             ("limit", &self.limit),
+            ("schedule", &self.schedule),
         ];
         fields
             .iter()

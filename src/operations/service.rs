@@ -71,6 +71,7 @@ impl ListParams {
         let since = parse_time("since", blank_is_none(&self.since))?;
         let until = parse_time("until", blank_is_none(&self.until))?;
         let before_id = parse_positive("cursor", blank_is_none(&self.cursor))?.map(RunId);
+        let schedule = parse_positive("schedule", blank_is_none(&self.schedule))?;
         let limit = parse_positive("limit", blank_is_none(&self.limit))?.unwrap_or(PAGE_DEFAULT);
         if limit > PAGE_MAX {
             return Err(CoreError::invalid("limit", format!("At most {PAGE_MAX} runs per page")));
@@ -88,6 +89,7 @@ impl ListParams {
             until,
             before_id,
             kinds,
+            schedule,
             ..RunQuery::new(scope(store, user).await?, limit)
         };
         if let Some(slug) = blank_is_none(&self.tenant) {

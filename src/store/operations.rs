@@ -194,12 +194,12 @@ impl Store {
             let started_at = claimed_by.map(|_| now);
             let created: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
                 "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, retry_of) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
+                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, retry_of, \
+                 schedule_id) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
                  ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
                 .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
                 .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
-                .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of)
+                .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of).bind(new.initiator.schedule_id())
                 .fetch_optional(pool).await)?;
             if let Some(id) = created {
                 self.publish(RunChange {
@@ -622,6 +622,8 @@ pub struct RunQuery {
     pub statuses: Option<Vec<RunStatus>>,
     /// Only runs with one of these outcomes, besides `outcome`.
     pub outcomes: Option<Vec<RunOutcome>>,
+    /// Only runs this schedule started.
+    pub schedule: Option<i64>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub before_id: Option<RunId>,
@@ -638,6 +640,7 @@ impl RunQuery {
             outcome: None,
             statuses: None,
             outcomes: None,
+            schedule: None,
             since: None,
             until: None,
             before_id: None,
@@ -699,6 +702,9 @@ impl RunQuery {
         }
         if let Some(until) = self.until {
             push("r.created_at < ?", Arg::Time(until));
+        }
+        if let Some(schedule) = self.schedule {
+            push("r.schedule_id = ?", Arg::Int(schedule));
         }
         if let Some(before_id) = self.before_id {
             push("r.id < ?", Arg::Int(before_id.0));

@@ -8,7 +8,7 @@ use tenantpilot_core::ids::TenantId;
 use tenantpilot_core::model::{AccountKind, User};
 use tenantpilot_core::operations::{Initiator, OperationKind};
 use tenantpilot_core::schedules::{self, Missed, ScheduleId, ScheduleTarget, SlotOutcome};
-use tenantpilot_core::store::{Backend, NewSchedule, RunQuery, RunScope, Store};
+use tenantpilot_core::store::{Backend, NewRun, NewSchedule, RunQuery, RunScope, Store};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
 use tenantpilot_core::tokens::AccountRole;
@@ -98,6 +98,21 @@ async fn each_slot_runs_once_whichever_process_finds_it(backend: Backend) {
     assert_eq!(run.kind, OperationKind::Capture);
     assert_eq!(run.initiator, Initiator::Schedule { id: id.0, name: "Minutely".into(), owner_id: owner.id });
     assert_eq!(run.initiator.label(), "schedule: Minutely");
+
+    // Monitoring filters by the schedule: its run, and no other.
+    let by_hand = NewRun {
+        workspace_id: contoso.workspace_id,
+        tenant_id: Some(contoso.id),
+        kind: OperationKind::Fetch,
+        target: None,
+        context: serde_json::Map::new(),
+        initiator: Initiator::user(&owner),
+        retry_of: None,
+    };
+    db.store.start_run(&by_hand).await.unwrap();
+    let of_schedule = RunQuery { schedule: Some(id.0), ..RunQuery::new(RunScope::All, 10) };
+    let listed = db.store.list_runs(&of_schedule).await.unwrap();
+    assert_eq!(listed.iter().map(|run| run.id).collect::<Vec<_>>(), [run.id]);
     db.drop_database().await;
 }
 

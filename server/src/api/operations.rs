@@ -89,7 +89,8 @@ struct BulkRequest {
 
 /// The filter of a bulk request: the list's own keys, as text; anything else is named.
 fn bulk_filter(filter: serde_json::Map<String, serde_json::Value>) -> Result<ListParams, CoreError> {
-    const KEYS: [&str; 8] = ["tenant", "type", "status", "outcome", "since", "until", "cursor", "limit"];
+    const KEYS: [&str; 9] =
+        ["tenant", "type", "status", "outcome", "since", "until", "cursor", "limit", "schedule"];
     if let Some(unknown) = filter.keys().find(|key| !KEYS.contains(&key.as_str())) {
         return Err(CoreError::invalid(
             &format!("filter.{unknown}"),

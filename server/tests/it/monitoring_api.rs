@@ -190,6 +190,7 @@ async fn bad_parameters_name_the_parameter(backend: Backend) {
         ("limit=0", "limit"),
         ("limit=100000", "limit"),
         ("limit=%ZZ", "limit"),
+        ("schedule=nightly", "schedule"),
         ("status=queued&status=running", "query"),
     ] {
         let reply = app.json(Method::GET, &format!("{LIST}?{query}"), None, Some(&owner)).await;

@@ -137,7 +137,8 @@ fn Rows(
                                                     " "
                                                     <span class="badge">"Paused"</span>
                                                 }
-                                            })}
+                                            })} " "
+                                        <a href=format!("/admin/monitoring?schedule={id}")>"Runs"</a>
                                     </td>
                                     <td>
                                         <code>{schedule.cron.clone()}</code>

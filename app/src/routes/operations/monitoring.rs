@@ -27,6 +27,7 @@ pub fn MonitoringPage() -> impl IntoView {
             until: get("until"),
             cursor: get("cursor"),
             limit: get("limit"),
+            schedule: get("schedule"),
         }
     });
     let live = LiveRefresh::new();
@@ -154,6 +155,7 @@ fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: Li
                 {field("outcome", params.outcome)}
                 {field("since", params.since)}
                 {field("until", params.until)}
+                {field("schedule", params.schedule)}
                 <p>{confirm} " Runs you may see but not act on are skipped."</p>
                 <button type="submit" class=if what == BulkAction::Cancel { "danger" } else { "primary" }>
                     {format!("{verb} {count} runs")}
@@ -276,6 +278,16 @@ fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
                     placeholder="2026-11-23T00:00:00Z"
                 />
             </label>
+            // A schedule's runs (from its "Runs" link) stay the schedule's while filtering further.
+            {params
+                .schedule
+                .clone()
+                .map(|schedule| {
+                    view! {
+                        <input type="hidden" name="schedule" value=schedule.clone() />
+                        <span class="badge">{format!("Schedule #{schedule}")}</span>
+                    }
+                })}
             <button type="submit">"Filter"</button>
             <a href="/admin/monitoring">"Clear"</a>
         </Form>
