@@ -167,14 +167,7 @@ async fn fire_slot(
     let owner = store.user_by_id(schedule.owner_id).await?;
     match schedule.target {
         ScheduleTarget::WorkspaceCapture { workspace } => {
-            let tenants: Vec<_> = store
-                .workspaces_with_tenants()
-                .await?
-                .into_iter()
-                .filter(|entry| entry.workspace.id == workspace)
-                .flat_map(|entry| entry.tenants)
-                .filter(|tenant| tenant.enabled)
-                .collect();
+            let tenants = store.enabled_tenants_of(workspace).await?;
             let allowed = match &owner {
                 Some(owner) => fan_out_allowed(store, owner, schedule).await?,
                 None => Err(owner_gone()),
@@ -511,13 +504,7 @@ async fn may_change(store: &Store, user: &User, schedule: &Schedule) -> Result<(
             ScheduleInput { tenant: Some(tenant.slug), ..ScheduleInput::default() }
         }
         ScheduleTarget::WorkspaceCapture { workspace } => {
-            let slug = store
-                .workspaces_with_tenants()
-                .await?
-                .into_iter()
-                .find(|entry| entry.workspace.id == workspace)
-                .map(|entry| entry.workspace.slug)
-                .ok_or(CoreError::NotFound)?;
+            let slug = store.workspace_by_id(workspace).await?.ok_or(CoreError::NotFound)?.slug;
             ScheduleInput { workspace: Some(slug), ..ScheduleInput::default() }
         }
         ScheduleTarget::Pipeline { pipeline } => {
@@ -574,12 +561,7 @@ pub async fn view(store: &Store, schedule: Schedule, now: DateTime<Utc>) -> Resu
             None => "Capture of a tenant that no longer exists".into(),
         },
         ScheduleTarget::WorkspaceCapture { workspace } => {
-            let name = store
-                .workspaces_with_tenants()
-                .await?
-                .into_iter()
-                .find(|entry| entry.workspace.id == workspace)
-                .map(|entry| entry.workspace.name);
+            let name = store.workspace_by_id(workspace).await?.map(|workspace| workspace.name);
             format!("Capture of every tenant of {}", name.unwrap_or_else(|| "a workspace".into()))
         }
         ScheduleTarget::Pipeline { pipeline } => match store.pipeline(pipeline).await? {
@@ -667,12 +649,7 @@ pub async fn trigger(store: &Store, caller: &Caller, id: ScheduleId) -> Result<R
     let started = match schedule.target {
         ScheduleTarget::WorkspaceCapture { workspace } => {
             let mut first = None;
-            let tenants = store
-                .workspaces_with_tenants()
-                .await?
-                .into_iter()
-                .filter(|entry| entry.workspace.id == workspace);
-            for tenant in tenants.flat_map(|entry| entry.tenants).filter(|tenant| tenant.enabled) {
+            for tenant in store.enabled_tenants_of(workspace).await? {
                 let started =
                     engine::operations::start_tenant_capture(store, &tenant, caller.initiator.clone())
                         .await?;

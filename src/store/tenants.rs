@@ -1,7 +1,7 @@
 //! Workspaces and their tenants: creating them once (`ensure_*`) and finding them.
 
 use super::{is_unique_violation, on_pool, Store};
-use crate::ids::TenantId;
+use crate::ids::{TenantId, WorkspaceId};
 use crate::model::{Tenant, Workspace, WorkspaceTenants};
 use crate::CoreError;
 use chrono::Utc;
@@ -126,6 +126,20 @@ impl Store {
         let row = on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql)
             .bind(slug).fetch_optional(pool).await)?;
         Ok(row)
+    }
+
+    /// The enabled tenants of workspace `id`, by id: what a workspace's scheduled capture takes.
+    #[tracing::instrument(skip_all)]
+    pub async fn enabled_tenants_of(&self, id: WorkspaceId) -> Result<Vec<Tenant>, CoreError> {
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE workspace_id = $1 AND enabled ORDER BY id");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Tenant>(&sql).bind(id).fetch_all(pool).await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn workspace_by_id(&self, id: WorkspaceId) -> Result<Option<Workspace>, CoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Workspace>(
+            "SELECT id, slug, name, created_at FROM workspaces WHERE id = $1").bind(id).fetch_optional(pool).await)?)
     }
 
     /// Every workspace with its tenants, for the platform plane.

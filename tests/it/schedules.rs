@@ -253,6 +253,9 @@ async fn a_workspace_fan_out_spreads_over_its_jitter_window(backend: Backend) {
     assert!((350..=650).contains(&early), "spread across the window: {early} in its first hour");
     let runs = store.list_runs(&RunQuery::new(RunScope::All, 2000)).await.unwrap();
     assert_eq!(runs.len(), 1000, "one capture per tenant");
+    let workspace_name = store.workspace_by_id(workspace).await.unwrap().unwrap().name;
+    let shown = schedules::view(store, store.schedule(id).await.unwrap().unwrap(), Utc::now()).await.unwrap();
+    assert_eq!(shown.target_label, format!("Capture of every tenant of {workspace_name}"));
     db.drop_database().await;
 }
 
