@@ -48,4 +48,6 @@ id_types!(
     PipelineId,
     /// A tool in the registry.
     ToolId,
+    /// A schedule.
+    ScheduleId,
 );

@@ -186,9 +186,13 @@ pub fn retryable(run: &OperationRun) -> bool {
 /// as any start (an active run of the same identity is reused, and is no retry). A partially
 /// succeeded restore is retried for its failed items only; a pipeline's retry is its next run.
 pub async fn retry(store: &Store, caller: &Caller, id: RunId) -> Result<Started, CoreError> {
-    let user = &caller.user;
-    let run = run(store, user, id).await?;
-    if !retryable(&run) {
+    retry_seen(store, caller, &run(store, &caller.user, id).await?).await
+}
+
+/// [`retry`] of a run the caller was found to see.
+async fn retry_seen(store: &Store, caller: &Caller, run: &OperationRun) -> Result<Started, CoreError> {
+    let (user, id) = (&caller.user, run.id);
+    if !retryable(run) {
         return Err(CoreError::conflict(format!(
             "Run {id} is {}: only a failed, partially succeeded or cancelled run can be retried.",
             if run.status == RunStatus::Completed { run.outcome.as_str() } else { run.status.as_str() }
@@ -198,7 +202,7 @@ pub async fn retry(store: &Store, caller: &Caller, id: RunId) -> Result<Started,
         let started = crate::pipelines::retry(store, caller, pipeline, run.id).await?;
         return Ok(Started::Created(started.operation_run_id));
     }
-    may_start_again(store, user, &run).await?;
+    may_start_again(store, user, run).await?;
     let mut context = run.context.clone();
     if let Some(failed) = context.remove(engine::operations::FAILED_ITEMS) {
         if run.kind == OperationKind::Restore && run.outcome == RunOutcome::PartiallySucceeded {
@@ -324,7 +328,7 @@ pub async fn bulk(
                 true => engine::cancel(store, &caller.initiator, run).await.map(drop),
                 false => Err(CoreError::forbidden(Capability::OperationsStart)),
             },
-            BulkAction::Retry => retry(store, caller, run.id).await.map(drop),
+            BulkAction::Retry => retry_seen(store, caller, run).await.map(drop),
         };
         match done {
             Ok(()) => result.acted += 1,

@@ -7,21 +7,10 @@ mod service;
 #[cfg(feature = "server")]
 pub use service::*;
 
+pub use crate::ids::ScheduleId;
 use crate::ids::{PipelineId, TenantId, UserId, WorkspaceId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// A schedule's id.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-#[cfg_attr(feature = "server", derive(sqlx::Type), sqlx(transparent))]
-pub struct ScheduleId(pub i64);
-
-impl std::fmt::Display for ScheduleId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// What a schedule starts when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

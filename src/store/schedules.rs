@@ -140,14 +140,6 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn set_schedule_paused(&self, id: ScheduleId, paused: bool) -> Result<bool, CoreError> {
-        let changed: u64 = on_pool!(self, pool => sqlx::query(
-            "UPDATE schedules SET paused = $2, updated_at = $3 WHERE id = $1")
-            .bind(id).bind(paused).bind(Utc::now()).execute(pool).await.map(|done| done.rows_affected()))?;
-        Ok(changed == 1)
-    }
-
     /// The parts of slot `slot_at` some process has taken already.
     #[tracing::instrument(skip_all)]
     pub async fn slot_parts(

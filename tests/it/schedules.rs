@@ -160,9 +160,9 @@ async fn the_latest_missed_slot_is_caught_up_or_skipped(backend: Backend) {
     assert_eq!(runs[0].tenant_id, Some(contoso.id));
 
     // Paused over a slot, then resumed: the slot from before the resume is not run late.
-    db.store.set_schedule_paused(caught, true).await.unwrap();
+    schedules::set_paused(&db.store, &Initiator::System, caught, true).await.unwrap();
     schedules::fire_due(&db.store, latest + Duration::hours(1) + Duration::minutes(5)).await.unwrap();
-    db.store.set_schedule_paused(caught, false).await.unwrap();
+    schedules::set_paused(&db.store, &Initiator::System, caught, false).await.unwrap();
     let resumed = db.store.schedule(caught).await.unwrap().unwrap().updated_at;
     let fired = schedules::fire_due(&db.store, resumed).await.unwrap();
     assert!(

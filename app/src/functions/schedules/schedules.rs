@@ -26,8 +26,9 @@ pub struct TenantSchedulesView {
 pub async fn tenant_schedules(tenant: String) -> Result<TenantSchedulesView, AppError> {
     use tenantpilot_core::Capability;
     let member = crate::guard::tenant(&tenant, Capability::CoreView).await?;
-    let (store, user) = (&member.signed_in.state.store, &member.signed_in.caller.user);
-    let views = tenantpilot_core::schedules::of_tenant(store, user, &tenant, Utc::now()).await?;
+    let store = &member.signed_in.state.store;
+    let views =
+        tenantpilot_core::schedules::of_tenant(store, member.membership.tenant.id, Utc::now()).await?;
     let rows = views
         .into_iter()
         .map(|view| ScheduleRow {
