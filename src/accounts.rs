@@ -22,6 +22,15 @@ pub async fn create_user(
     store.create_user(&email, &display_name, &hash, kind).await
 }
 
+/// Sets the time zone `user` reads times in; blank: their browser's.
+pub async fn set_time_zone(store: &Store, user: &User, zone: &str) -> Result<(), CoreError> {
+    let zone = zone.trim();
+    if !zone.is_empty() {
+        crate::clock::zone(zone)?;
+    }
+    store.set_time_zone(user.id, Some(zone).filter(|zone| !zone.is_empty())).await
+}
+
 /// Checks a sign-in attempt from `address`. Throttled per account and per address; every
 /// failure looks the same to the caller.
 pub async fn authenticate(

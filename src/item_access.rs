@@ -168,6 +168,7 @@ mod tests {
             is_platform_admin: false,
             account_role: role,
             created_at: Utc::now(),
+            time_zone: None,
         }
     }
 

@@ -26,6 +26,8 @@ pub mod access;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
 pub mod egress;
 #[cfg(feature = "server")]
 pub mod engine;

@@ -44,6 +44,9 @@ pub struct User {
     /// Site Admin, Power User or User: what the account may do outside tenants (API routes).
     pub account_role: AccountRole,
     pub created_at: DateTime<Utc>,
+    /// The IANA time zone the account reads times in; none: the browser's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

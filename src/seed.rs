@@ -2,8 +2,8 @@
 //! Olivia Owner as the workspace's Site Admin, and a pipeline to run.
 
 use crate::egress::EgressPolicy;
-use crate::model::AccountKind;
 use crate::model::Tenant;
+use crate::model::{AccountKind, Caller};
 use crate::operations::Initiator;
 use crate::pipelines::PipelineInput;
 use crate::provider::{self, ConnectionInfo, NewConnection, NewCredential};
@@ -11,6 +11,7 @@ use crate::store::Store;
 use crate::tenancy::{self, NewTenant};
 use crate::tokens::AccountRole;
 use crate::{accounts, password, pipelines, CoreError, Role};
+use chrono::{DateTime, Duration, Utc};
 
 pub struct DemoAccounts {
     pub password: String,
@@ -133,4 +134,171 @@ pub async fn connect_to_simulator(
         .and_then(|host| EgressPolicy::parse(&host).ok())
         .unwrap_or_default();
     provider::connect(store, &operator_set, actor, tenant, new).await
+}
+
+/// A week of history for the demo workspace, so a newcomer's Monitoring is not empty: nightly
+/// captures by the "Nightly capture" schedule (which it creates: every tenant at 02:00 UTC,
+/// spread over 30 minutes), fetches and restores by people, a few failures with the reason codes
+/// Graph gives (throttling, a missing permission), a partial restore, and pipeline runs. Does
+/// nothing when the workspace has schedules already.
+pub async fn demo_history(store: &Store, now: DateTime<Utc>) -> Result<(), CoreError> {
+    use crate::engine::operations::tenant_run;
+    use crate::operations::{Counters, Failure, OperationKind, RunOutcome, RunTarget};
+    use crate::schedules::{self, ScheduleInput};
+    use crate::store::{NewRun, PastRun};
+    if !store.all_schedules().await?.is_empty() {
+        return Ok(());
+    }
+    let user = |email: &'static str| async move {
+        store
+            .user_by_email(email)
+            .await?
+            .ok_or_else(|| CoreError::broken(format!("demo user {email} is missing")))
+    };
+    let (owner, manager) = (user("owner@demo.test").await?, user("manager@demo.test").await?);
+    let input = ScheduleInput {
+        name: "Nightly capture".into(),
+        cron: "0 2 * * *".into(),
+        time_zone: "UTC".into(),
+        workspace: Some("demo".into()),
+        jitter_minutes: Some(30),
+        ..ScheduleInput::default()
+    };
+    let schedule = schedules::create(store, &Caller::person(&owner), &input).await?;
+    let nightly = schedules::initiator(&schedule);
+    let mut tenants = Vec::new();
+    for (slug, _) in TENANTS {
+        tenants.push(
+            store.tenant_by_slug(slug).await?.ok_or_else(|| CoreError::broken("a demo tenant is missing"))?,
+        );
+    }
+    let pipeline = pipelines::list(store, &owner).await?.into_iter().next();
+    let midnight = now.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let failure = |code: &str, reason: &str, message: &str, at: DateTime<Utc>| Failure {
+        code: code.into(),
+        reason_code: reason.into(),
+        message: message.into(),
+        at,
+    };
+    // Today's runs too, those whose time has come.
+    let record = |new: NewRun, past: PastRun| async move {
+        if past.created_at + past.took < now {
+            store.record_past_run(&new, &past).await?;
+        }
+        Ok::<(), CoreError>(())
+    };
+    for back in (0..7).rev() {
+        let day = midnight - Duration::days(back);
+        // The pipeline at 01:00, then each tenant's nightly capture at its place in the window.
+        if let Some(pipeline) = &pipeline {
+            let mut context = serde_json::Map::new();
+            context.insert("pipelineId".into(), pipeline.id.0.into());
+            let run = NewRun {
+                workspace_id: tenants[0].workspace_id,
+                tenant_id: None,
+                kind: OperationKind::Pipeline,
+                target: Some(RunTarget::pipeline(pipeline.id)),
+                context,
+                initiator: Initiator::user(&owner),
+                retry_of: None,
+            };
+            let past = PastRun {
+                outcome: RunOutcome::Succeeded,
+                counters: Counters { total: 3, processed: 3, failed: 0 },
+                failures: vec![],
+                created_at: day + Duration::hours(1),
+                took: Duration::seconds(48),
+            };
+            record(run, past).await?;
+        }
+        for (n, tenant) in tenants.iter().enumerate() {
+            let at = day + Duration::hours(2) + schedules::jitter_offset(schedule.id, tenant.id, 30);
+            let policies = 12 + 5 * n as i64;
+            let past = match (back, tenant.slug.as_str()) {
+                (5, "fabrikam") => PastRun {
+                    outcome: RunOutcome::Failed,
+                    counters: Counters { total: policies, processed: 4, failed: 1 },
+                    failures: vec![failure(
+                        "backup_set.capture",
+                        "throttled",
+                        "Graph answered 429 Too Many Requests for deviceManagement/deviceConfigurations; \
+                         gave up after 5 tries over 2 min (Retry-After: 30).",
+                        at + Duration::minutes(2),
+                    )],
+                    created_at: at,
+                    took: Duration::minutes(2),
+                },
+                (2, "northwind") => PastRun {
+                    outcome: RunOutcome::Failed,
+                    counters: Counters { total: 0, processed: 0, failed: 1 },
+                    failures: vec![failure(
+                        "backup_set.capture",
+                        "permission_denied",
+                        "Graph answered 403 Forbidden: the app registration lacks \
+                         DeviceManagementConfiguration.Read.All.",
+                        at + Duration::seconds(3),
+                    )],
+                    created_at: at,
+                    took: Duration::seconds(3),
+                },
+                _ => PastRun {
+                    outcome: RunOutcome::Succeeded,
+                    counters: Counters { total: policies, processed: policies, failed: 0 },
+                    failures: vec![],
+                    created_at: at,
+                    took: Duration::seconds(20 + 4 * policies),
+                },
+            };
+            let context = serde_json::json!({ "tenant": tenant.slug });
+            record(tenant_run(tenant, OperationKind::Capture, None, context, nightly.clone()), past).await?;
+        }
+        // Someone looks at a policy's assignments in the morning.
+        let contoso = &tenants[0];
+        let fetch_at = day + Duration::hours(9) + Duration::minutes(15);
+        let context = serde_json::json!({ "tenant": contoso.slug, "backupItemId": back });
+        let target = RunTarget { kind: "backup_item".into(), id: format!("{back}") };
+        let past = PastRun {
+            outcome: RunOutcome::Succeeded,
+            counters: Counters { total: 1, processed: 1, failed: 0 },
+            failures: vec![],
+            created_at: fetch_at,
+            took: Duration::seconds(2),
+        };
+        record(
+            tenant_run(contoso, OperationKind::Fetch, Some(target), context, Initiator::user(&owner)),
+            past,
+        )
+        .await?;
+    }
+    // Two restores: one of Contoso where two groups had gone (partly succeeded), one of Fabrikam.
+    for (tenant, back, outcome, failed) in
+        [(&tenants[0], 4, RunOutcome::PartiallySucceeded, 2), (&tenants[1], 1, RunOutcome::Succeeded, 0)]
+    {
+        let at = midnight - Duration::days(back) + Duration::hours(14) + Duration::minutes(5);
+        let failures = (0..failed)
+            .map(|n| {
+                failure(
+                    "assignments.restore",
+                    "invalid_state",
+                    &format!("Graph answered 400 Bad Request: the group grp-sales-{n} no longer exists."),
+                    at + Duration::seconds(20 + n),
+                )
+            })
+            .collect();
+        let context = serde_json::json!({ "tenant": tenant.slug, "itemCount": 6 });
+        let past = PastRun {
+            outcome,
+            counters: Counters { total: 6, processed: 6, failed },
+            failures,
+            created_at: at,
+            took: Duration::seconds(31),
+        };
+        let target = RunTarget { kind: "restore_run".into(), id: format!("demo-{back}") };
+        record(
+            tenant_run(tenant, OperationKind::Restore, Some(target), context, Initiator::user(&manager)),
+            past,
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -2,9 +2,10 @@
 
 use crate::components::AdminLayout;
 use crate::routes::{
-    AuditPage, BackupItemPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage, NotFoundPage,
-    PipelinePage, PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage, SettingsPage,
-    TenantLifecyclePage, TenantOverviewPage, TokensPage, ToolPage, WorkspaceHomePage,
+    AccountPage, AuditPage, BackupItemPage, BackupsPage, HomePage, LoginPage, MembersPage, MonitoringPage,
+    NotFoundPage, PipelinePage, PipelinesPage, PlatformPage, RegistryPage, RestorePage, RunPage,
+    SchedulesPage, SettingsPage, TenantLifecyclePage, TenantOverviewPage, TokensPage, ToolPage,
+    WorkspaceHomePage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -17,6 +18,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Content-Security-Policy admits scripts by it alone.
     #[cfg(feature = "ssr")]
     content_security_policy();
+    // The viewer's time zone, for the browser to draw times as the server did.
+    #[cfg(feature = "ssr")]
+    let zone = crate::components::page_zone_name();
+    #[cfg(not(feature = "ssr"))]
+    let zone = String::from("UTC");
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -24,6 +30,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                <meta name=crate::components::ZONE_META content=zone />
                 // No icon to fetch: saves every page a request that would only 404.
                 <link rel="icon" href="data:," />
                 <AutoReload options=options.clone() />
@@ -82,6 +89,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/t/:tenant/settings") view=SettingsPage />
                     <Route path=path!("/admin/monitoring") view=MonitoringPage />
                     <Route path=path!("/admin/tokens") view=TokensPage />
+                    <Route path=path!("/admin/account") view=AccountPage />
+                    <Route path=path!("/admin/schedules") view=SchedulesPage />
                     <Route path=path!("/admin/pipelines") view=PipelinesPage />
                     <Route path=path!("/admin/pipelines/:id") view=PipelinePage />
                     <Route path=path!("/admin/registry") view=RegistryPage />

@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
 use tenantpilot_core::access::{self, TokenRequirement};
+use tenantpilot_core::clock::Tz;
 use tenantpilot_core::ids::UserId;
 use tenantpilot_core::model::{Caller, TenantMembership, User};
 use tenantpilot_core::operations::Initiator;
@@ -175,6 +176,40 @@ pub async fn platform() -> Result<SignedIn, AppError> {
     let signed_in = signed_in().await?;
     signed_in.on_platform()?;
     Ok(signed_in)
+}
+
+/// The zone the browser reported (its cookie), if any.
+fn browser_zone(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get_all(header::COOKIE).iter().filter_map(|value| value.to_str().ok()).find_map(|cookies| {
+        cookies
+            .split(';')
+            .find_map(|cookie| cookie.trim().strip_prefix(crate::BROWSER_ZONE_COOKIE)?.strip_prefix('='))
+    })
+}
+
+/// The time zone `user` reads times in: their account's, else the one their browser reported
+/// (its cookie), else UTC.
+pub fn viewer_zone(user: &User) -> Tz {
+    let parts = request_parts().ok();
+    let browser = parts.as_ref().and_then(|parts| browser_zone(&parts.headers));
+    tenantpilot_core::clock::viewer_zone(user.time_zone.as_deref(), browser)
+}
+
+/// The time zone a page draws its times in, resolved once as its request arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct PageZone(pub Tz);
+
+/// The zone of the person a page request comes from (see [`viewer_zone`]); the browser's (or
+/// UTC) for a visitor not signed in.
+pub async fn page_zone(parts: &Parts) -> PageZone {
+    let account = match (state_of(parts), session_of(parts)) {
+        (Ok(state), Ok(session)) => match session.get::<UserId>(USER_ID).await {
+            Ok(Some(id)) => state.store.user_by_id(id).await.ok().flatten().and_then(|user| user.time_zone),
+            _ => None,
+        },
+        _ => None,
+    };
+    PageZone(tenantpilot_core::clock::viewer_zone(account.as_deref(), browser_zone(&parts.headers)))
 }
 
 /// For handlers that run without a session (sign-in): the state alone.

@@ -15,14 +15,36 @@ pub mod routes;
 mod app;
 pub use app::{shell, App};
 
+/// The cookie the browser reports its time zone in (an IANA name, set as the page hydrates):
+/// times show in it unless the account names another.
+pub const BROWSER_ZONE_COOKIE: &str = "tenantpilot_tz";
+
 /// The browser's entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+    report_time_zone();
     // Marks the page interactive, so browser tests (and anyone curious) can tell.
     if let Some(body) = leptos::prelude::document().body() {
         let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
+/// Tells the server the browser's time zone (`BROWSER_ZONE_COOKIE`), for the pages it renders.
+#[cfg(feature = "hydrate")]
+fn report_time_zone() {
+    use wasm_bindgen::JsCast;
+    let options =
+        js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new()).resolved_options();
+    let zone = js_sys::Reflect::get(&options, &"timeZone".into()).ok().and_then(|zone| zone.as_string());
+    let document = leptos::prelude::document().dyn_into::<web_sys::HtmlDocument>().ok();
+    if let (Some(zone), Some(document)) = (zone, document) {
+        // IANA names are letters, digits, `/`, `_`, `+` and `-`: nothing a cookie must escape.
+        if zone.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b)) {
+            let _ = document
+                .set_cookie(&format!("{BROWSER_ZONE_COOKIE}={zone}; path=/; max-age=31536000; SameSite=Lax"));
+        }
     }
 }

@@ -99,7 +99,7 @@ for (const javaScriptEnabled of [true, false]) {
     test('a platform admin creates a tenant', async () => {
       const { context, page } = await open();
       await signIn(page, 'admin@demo.test');
-      await page.getByRole('link', { name: 'Platform' }).click();
+      await page.getByRole('link', { name: 'Platform', exact: true }).click();
       await page.waitForURL(`${env.server.base}/system`);
       const slug = javaScriptEnabled ? 'tailspin' : 'wingtip';
       await page.fill('input[name=slug]', slug);

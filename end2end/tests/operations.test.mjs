@@ -286,6 +286,22 @@ for (const javaScriptEnabled of [true, false]) {
       await context.close();
     });
 
+    test("Monitoring's time filters are picked on the viewer's clock and kept in RFC 3339", async () => {
+      // The browser's zone is the viewer's (no account setting): Tokyo, as the page reports it
+      // when it loads; without JavaScript nothing reports it, and times read as UTC.
+      const context = await env.browser.newContext({ javaScriptEnabled, timezoneId: 'Asia/Tokyo' });
+      const page = await context.newPage();
+      await signIn(page, 'owner@demo.test');
+      await go(page, `${env.server.base}/admin/monitoring`);
+      await page.fill('input[name=since]', '2020-01-01T09:00');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      const utc = javaScriptEnabled ? '2020-01-01T00%3A00%3A00Z' : '2020-01-01T09%3A00%3A00Z';
+      await page.waitForURL(`${env.server.base}/admin/monitoring?since=${utc}`);
+      await until(page, page.locator('table.monitoring tbody tr'));
+      assert.equal(await page.inputValue('input[name=since]'), '2020-01-01T09:00');
+      await context.close();
+    });
+
     if (javaScriptEnabled) {
       test('a run started by API shows up in an open Monitoring list by itself', async () => {
         const { context, page } = await open('owner@demo.test');

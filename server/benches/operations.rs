@@ -7,11 +7,14 @@
 //! - the activity logs (user actions, token activity) with 1,000,000 entries in each;
 //! - 10,000 `GET /_/tenant/{id}?wait=` long-polls held at once: the server's memory per waiting
 //!   request, and how soon after the job changes every one of them has its answer;
+//! - a nightly schedule over every tenant of a 5,000-tenant workspace, without jitter: the time
+//!   from the scheduler's look at its slot to every tenant's capture queued;
 //! - planning a restore of 300 policies (its preview reads each policy's live assignments) from
 //!   a provider simulator answering each read in 40 ms, as a real Graph round trip takes.
 //!
 //! `cargo bench --bench operations -- long-poll sqlite` (or `postgres`) runs the long-poll part
-//! (`make bench` runs it on each backend after the rest); `-- restore-preview` the last part.
+//! (`make bench` runs it on each backend after the rest); `-- restore-preview` the last part,
+//! `-- fan-out` the schedule fan-out on both backends.
 //! Prints a table; nothing here asserts (speed is measured, not tested).
 
 use axum::body::Body;
@@ -568,6 +571,11 @@ async fn main() {
         restore_preview().await;
         return;
     }
+    if args.iter().any(|arg| arg == "fan-out") {
+        fan_out(Backend::Sqlite, "sqlite").await;
+        fan_out(Backend::Postgres, "postgres").await;
+        return;
+    }
     println!(
         "TenantPilot benchmarks: {} cores, {} starts at {AT_ONCE} at once; latencies per call",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -576,7 +584,59 @@ async fn main() {
     println!("{:<10} {:<44} {:>6} {:>12} {:>13} {:>13}", "backend", "what", "n", "rate", "p50", "p99");
     bench(Backend::Sqlite, "sqlite").await;
     bench(Backend::Postgres, "postgres").await;
+    fan_out(Backend::Sqlite, "sqlite").await;
+    fan_out(Backend::Postgres, "postgres").await;
     restore_preview().await;
+}
+
+const FAN_OUT_TENANTS: i64 = 5_000;
+
+/// A schedule capturing every tenant of a `FAN_OUT_TENANTS`-tenant workspace, without jitter:
+/// how long its slot takes from the scheduler's look (every 15 s) to every capture queued.
+async fn fan_out(backend: Backend, name: &str) {
+    use tenantpilot_core::schedules::{self, Missed, ScheduleTarget};
+    use tenantpilot_core::store::{NewSchedule, RunQuery, RunScope};
+    let db = TestDatabase::new(backend).await;
+    let store = &db.store;
+    seed::demo(store).await.unwrap();
+    let owner = user(store, "owner@demo.test").await;
+    let workspace = store.workspace_by_slug("demo").await.unwrap().unwrap().id;
+    let more = FAN_OUT_TENANTS - store.enabled_tenants_of(workspace).await.unwrap().len() as i64;
+    let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+               INSERT INTO tenants (workspace_id, slug, name, external_tenant_id, created_at) \
+               SELECT $2, 'bench-' || i, 'Bench ' || i, 'bench-' || i, $3 FROM n";
+    match store.db() {
+        Db::Sqlite(pool) => {
+            sqlx::query(sql).bind(more).bind(workspace).bind(Utc::now()).execute(pool).await.unwrap();
+        }
+        Db::Postgres(pool) => {
+            sqlx::query(sql).bind(more as i32).bind(workspace).bind(Utc::now()).execute(pool).await.unwrap();
+        }
+    }
+    let new = NewSchedule {
+        workspace_id: workspace,
+        name: "Every tenant nightly",
+        cron: "0 2 * * *",
+        time_zone: "UTC",
+        target: ScheduleTarget::WorkspaceCapture { workspace },
+        jitter_minutes: 0,
+        missed: Missed::CatchUp,
+        owner_id: owner.id,
+    };
+    store.create_schedule(&new).await.unwrap();
+    let slot = (Utc::now() + Days::days(1)).date_naive().and_hms_opt(2, 0, 0).unwrap().and_utc();
+    let started = Instant::now();
+    let fired = schedules::fire_due(store, slot + Days::seconds(1)).await.unwrap();
+    let elapsed = started.elapsed();
+    let queued = store.count_runs(&RunQuery::new(RunScope::All, 1), i64::MAX).await.unwrap();
+    println!(
+        "{name:<10} fan-out of {FAN_OUT_TENANTS} tenants, no jitter: slot to {queued} captures queued in {:.2} s \
+         ({:.0} runs/s; {} slot parts), after a scheduler look every 15 s",
+        elapsed.as_secs_f64(),
+        fired.len() as f64 / elapsed.as_secs_f64(),
+        fired.len()
+    );
+    db.drop_database().await;
 }
 
 const PREVIEW_POLICIES: usize = 300;

@@ -152,6 +152,14 @@ pub struct EngineArgs {
     /// Days completed operations are kept; 0 keeps them forever.
     #[arg(long, global = true, env = "TENANTPILOT_RUN_RETENTION_DAYS", default_value_t = 90)]
     pub run_retention_days: u32,
+    /// Milliseconds between this process's looks for due schedule slots.
+    #[arg(long, global = true, env = "TENANTPILOT_SCHEDULE_TICK_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub schedule_tick_ms: u64,
+    /// For tests and rehearsals only: the scheduler reads time as running RATE times faster
+    /// from ORIGIN (`2026-11-30T20:00:00Z*240`), alike in every process given it.
+    #[arg(long, global = true, env = "TENANTPILOT_SCHEDULER_CLOCK")]
+    pub scheduler_clock: Option<tenantpilot_core::engine::SchedulerClock>,
     /// The provider simulator (started with --demo) that installs with `loadSample=true` connect
     /// tenants to and capture sample policies from.
     #[arg(long, global = true, env = "TENANTPILOT_SAMPLE_PROVIDER_URL")]
@@ -171,6 +179,8 @@ impl EngineArgs {
             heartbeat: defaults.heartbeat.min(stale_after / 4),
             retention: (self.run_retention_days > 0)
                 .then(|| chrono::Duration::days(i64::from(self.run_retention_days))),
+            schedule_tick: Duration::from_millis(self.schedule_tick_ms),
+            scheduler_clock: self.scheduler_clock.unwrap_or_default(),
             ..defaults
         }
     }

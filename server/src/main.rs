@@ -117,6 +117,7 @@ async fn serve_http(
 ) -> anyhow::Result<()> {
     if serve.demo {
         if let Some(demo) = seed::demo(&store).await.map_err(described)? {
+            seed::demo_history(&store, chrono::Utc::now()).await.map_err(described)?;
             println!("\nDemo workspace created. Sign in at http://{}/login with any of:", serve.site_addr);
             for (email, role) in &demo.emails {
                 println!("  {email:<22} {role}");

@@ -59,6 +59,25 @@ async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) 
     response
 }
 
+/// A page request learns the viewer's time zone before it renders (`PageZone`): its times are
+/// drawn in it. Other requests skip the lookup.
+async fn page_zone(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
+    let page = request.method() == axum::http::Method::GET
+        && !request.uri().path().starts_with("/pkg/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if !page {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let zone = tenantpilot_app::guard::page_zone(&parts).await;
+    parts.extensions.insert(zone);
+    next.run(Request::from_parts(parts, body)).await
+}
+
 /// The pages' routes, walked from `App` once per process. Leptos walks them with a process-wide
 /// flag raised that holds back, for good, every resource first polled meanwhile (leptos_server's
 /// `SuppressResourceLoad`): a second walk while another router renders a page (tests and
@@ -66,6 +85,43 @@ async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) 
 fn page_routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Addresses that are a page for a browser and the JSON twin for every other client (a script,
+/// a token): `/admin/schedules` lists schedules either way.
+const PAGE_OR_JSON: [&str; 1] = ["/admin/schedules"];
+
+/// Whether a request to a [`PAGE_OR_JSON`] address wants the page: a browser's GET, asking for
+/// HTML and carrying no token.
+fn wants_page(request: &Request<axum::body::Body>) -> bool {
+    let accepts_html = request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("text/html"));
+    request.method() == axum::http::Method::GET
+        && PAGE_OR_JSON.contains(&request.uri().path())
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && accepts_html
+}
+
+/// Sends a browser's request for a [`PAGE_OR_JSON`] address to its page; the rest go on to the
+/// JSON route.
+async fn page_or_json(
+    axum::extract::State(pages): axum::extract::State<Router>,
+    request: Request<axum::body::Body>,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    if wants_page(&request) {
+        match pages.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    } else {
+        next.run(request).await
+    }
 }
 
 /// The whole router; `provider` is the process's provider client (shared with its workers),
@@ -93,18 +149,22 @@ pub fn build(
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(serve.session_idle_minutes)));
     let origin_policy = OriginPolicy { public_origin: serve.public_origin() };
 
-    let routes = page_routes();
+    let (shared, routes): (Vec<_>, Vec<_>) =
+        page_routes().into_iter().partition(|route| PAGE_OR_JSON.contains(&route.path()));
     let pages = {
         let options = options.clone();
         move || shell(options.clone())
     };
+    let shared_pages: Router =
+        Router::new().leptos_routes(&options, shared, pages.clone()).with_state(options.clone());
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(api::routes())
         .leptos_routes(&options, routes, pages)
         .fallback(file_and_error_handler(shell))
-        .with_state(options);
+        .with_state(options)
+        .layer(middleware::from_fn_with_state(shared_pages, page_or_json));
 
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -129,7 +189,8 @@ pub fn build(
         .layer(Extension(live_streams))
         .layer(Extension(api::tenant_jobs::TenantApiSettings {
             max_wait: std::time::Duration::from_millis(serve.tenant_job_max_wait_ms),
-        }));
+        }))
+        .layer(middleware::from_fn(page_zone));
     // The body limit goes on the routes themselves: it changes the body type, which the
     // middleware above would not accept.
     router.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)).layer(layers)

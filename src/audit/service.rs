@@ -156,6 +156,7 @@ mod tests {
             is_platform_admin: false,
             account_role: AccountRole::PowerUser,
             created_at: Utc::now(),
+            time_zone: None,
         }
     }
 

@@ -7,7 +7,7 @@ pub mod operations;
 mod workers;
 
 pub use context::{RunContext, Stop};
-pub use workers::{run_now, EngineHandle, EngineSettings};
+pub use workers::{run_now, EngineHandle, EngineSettings, SchedulerClock};
 
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::operations::{Initiator, OperationKind, OperationRun, RunOutcome};

@@ -7,7 +7,7 @@ use super::{Operations, RunContext};
 use crate::ids::RunId;
 use crate::operations::{Counters, Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
 use crate::store::{Reconciled, RunChange, Store};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +42,8 @@ pub struct EngineSettings {
     /// How often this process looks for schedule slots that are due (each slot runs once,
     /// whichever process finds it first).
     pub schedule_tick: Duration,
+    /// The time the scheduler reads: the wall clock, or (tests, rehearsals) a faster one.
+    pub scheduler_clock: SchedulerClock,
     /// On shutdown, in-flight runs get this long to finish before they are released.
     pub shutdown_grace: Duration,
 }
@@ -69,8 +71,46 @@ impl Default for EngineSettings {
             retention: Some(chrono::Duration::days(90)),
             retention_every: Duration::from_secs(3600),
             schedule_tick: Duration::from_secs(15),
+            scheduler_clock: SchedulerClock::Wall,
             shutdown_grace: Duration::from_secs(10),
         }
+    }
+}
+
+/// The time the scheduler reads. `Scaled` runs `rate` times faster than the wall clock from
+/// `origin` (a past instant), the same in every process given the same setting: a cadence of
+/// minutes plays out in seconds, for tests and rehearsals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SchedulerClock {
+    #[default]
+    Wall,
+    Scaled {
+        origin: DateTime<Utc>,
+        rate: u32,
+    },
+}
+
+impl SchedulerClock {
+    pub fn now(&self) -> DateTime<Utc> {
+        let wall = Utc::now();
+        match *self {
+            SchedulerClock::Wall => wall,
+            SchedulerClock::Scaled { origin, rate } => origin + (wall - origin) * rate as i32,
+        }
+    }
+}
+
+impl std::str::FromStr for SchedulerClock {
+    type Err = String;
+
+    /// `ORIGIN*RATE`: an RFC 3339 instant and a whole factor, e.g. `2026-11-30T20:00:00Z*240`.
+    fn from_str(text: &str) -> Result<SchedulerClock, String> {
+        let wrong = || format!("`{text}` is not ORIGIN*RATE, like 2026-11-30T20:00:00Z*240");
+        let (origin, rate) = text.split_once('*').ok_or_else(wrong)?;
+        let origin = DateTime::parse_from_rfc3339(origin.trim()).map_err(|_| wrong())?.with_timezone(&Utc);
+        let rate =
+            rate.trim().parse::<u32>().ok().filter(|rate| (1..=100_000).contains(rate)).ok_or_else(wrong)?;
+        Ok(SchedulerClock::Scaled { origin, rate })
     }
 }
 
@@ -104,7 +144,12 @@ impl EngineHandle {
         }
         let mut background = JoinSet::new();
         background.spawn(reconcile(store.clone(), operations, settings.clone(), stop.subscribe()));
-        background.spawn(schedule(store.clone(), settings.schedule_tick, stop.subscribe()));
+        background.spawn(schedule(
+            store.clone(),
+            settings.schedule_tick,
+            settings.scheduler_clock,
+            stop.subscribe(),
+        ));
         if let Some(retention) = settings.retention {
             background.spawn(prune(store, retention, settings.retention_every, stop.subscribe()));
         }
@@ -370,11 +415,10 @@ async fn cancel_overdue_pipelines(store: &Store, max: Duration) {
     }
 }
 
-/// Deletes completed runs older than `retention`, in batches.
 /// Starts what schedules have due, every `every`.
-async fn schedule(store: Store, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn schedule(store: Store, every: Duration, clock: SchedulerClock, mut stop: watch::Receiver<bool>) {
     loop {
-        if let Err(error) = crate::schedules::fire_due(&store, Utc::now()).await {
+        if let Err(error) = crate::schedules::fire_due(&store, clock.now()).await {
             tracing::warn!(error = %error.detail(), "cannot fire due schedules");
         }
         tokio::select! {
@@ -384,6 +428,7 @@ async fn schedule(store: Store, every: Duration, mut stop: watch::Receiver<bool>
     }
 }
 
+/// Deletes completed runs older than `retention`, in batches.
 async fn prune(store: Store, retention: chrono::Duration, every: Duration, mut stop: watch::Receiver<bool>) {
     const BATCH: i64 = 1000;
     loop {

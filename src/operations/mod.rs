@@ -257,6 +257,33 @@ impl From<&OperationRun> for RunDetail {
     }
 }
 
+/// How far back Monitoring's chart of runs over time looks: a bar per hour for the last 24
+/// hours, or a bar per day (the viewer's days) for the last 30.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChartSpan {
+    #[default]
+    Day,
+    Month,
+}
+
+text_enum!(ChartSpan, "chart span" { Day = "24h", Month = "30d" });
+
+/// One bar of the chart: the runs created in its hour or day, by outcome (every outcome, in
+/// `RunOutcome::ALL` order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChartBar {
+    pub start: DateTime<Utc>,
+    pub counts: Vec<(RunOutcome, i64)>,
+}
+
+/// Runs over time, stacked by outcome, oldest bar first; `totals` sums every bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunsOverTime {
+    pub span: ChartSpan,
+    pub bars: Vec<ChartBar>,
+    pub totals: Vec<(RunOutcome, i64)>,
+}
+
 /// The filters of a Monitoring list as they arrive in a query string: all text, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListParams {

@@ -2,15 +2,18 @@
 //! filters, cursor paging). Pages, server functions and the JSON routes all come through here.
 
 use super::{BulkAction, BulkResult, ListParams, BULK_MAX, LIKELY_STALE_AFTER_SECS};
-use super::{OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget};
+use super::{
+    ChartBar, ChartSpan, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget, RunsOverTime,
+};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
+use crate::clock::Tz;
 use crate::engine;
 use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
 use crate::model::Caller;
 use crate::model::User;
 use crate::store::{NewRun, RunChange, RunQuery, RunScope, Started, Store};
 use crate::{Capability, CoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 pub const PAGE_DEFAULT: i64 = 50;
 
@@ -58,6 +61,19 @@ fn parse_positive(field: &str, value: Option<&str>) -> Result<Option<i64>, CoreE
 }
 
 impl ListParams {
+    /// These filters with times picked on a wall clock (a `datetime-local` field's
+    /// `2026-11-30T14:00`) read in `zone` and written as RFC 3339 in UTC, as the address keeps
+    /// them; times already in RFC 3339, and mistakes (named later by [`ListParams::query`]), stay.
+    pub fn in_zone(&self, zone: Tz) -> ListParams {
+        let convert = |value: &Option<String>| {
+            value.as_ref().map(|text| match crate::clock::from_wall_clock(text, zone) {
+                Some(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                None => text.clone(),
+            })
+        };
+        ListParams { since: convert(&self.since), until: convert(&self.until), ..self.clone() }
+    }
+
     /// Checks every parameter and names the first bad one.
     pub async fn query(&self, store: &Store, user: &User) -> Result<RunQuery, CoreError> {
         let status = blank_is_none(&self.status)
@@ -111,18 +127,62 @@ pub async fn dashboard(
     store: &Store,
     user: &User,
     params: &ListParams,
+    span: ChartSpan,
+    zone: Tz,
     now: DateTime<Utc>,
-) -> Result<(Page, Vec<(RunOutcome, i64)>), CoreError> {
+) -> Result<(Page, RunsOverTime), CoreError> {
     let query = params.query(store, user).await?;
-    let last_day = RunQuery {
-        since: Some(now - chrono::Duration::hours(24)),
-        until: None,
-        status: None,
-        outcome: None,
-        ..query.clone()
+    let chart = runs_over_time(store, &query, span, zone, now).await?;
+    Ok((page(store, query).await?, chart))
+}
+
+/// The runs of `query` (its time filters aside) created over the chart's span, by outcome: a
+/// bar per hour for the last 24 hours, or per day of `zone` for the last 30 days (today's
+/// included).
+async fn runs_over_time(
+    store: &Store,
+    query: &RunQuery,
+    span: ChartSpan,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<RunsOverTime, CoreError> {
+    let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+    let starts: Vec<DateTime<Utc>> = match span {
+        ChartSpan::Day => (0..24).rev().map(|back| this_hour - Duration::hours(back)).collect(),
+        ChartSpan::Month => {
+            let today = now.with_timezone(&zone).date_naive();
+            (0..30).rev().map(|back| crate::clock::start_of_day(today - Duration::days(back), zone)).collect()
+        }
     };
-    let by_outcome = store.count_runs_by_outcome(&last_day).await?;
-    Ok((page(store, query).await?, by_outcome))
+    let since = starts[0].duration_trunc(Duration::hours(1)).unwrap_or(starts[0]);
+    let over = RunQuery { since: Some(since), until: None, ..query.clone() };
+    let mut bars: Vec<ChartBar> = starts
+        .iter()
+        .map(|start| ChartBar {
+            start: *start,
+            counts: RunOutcome::ALL.iter().map(|outcome| (*outcome, 0)).collect(),
+        })
+        .collect();
+    for (hour, outcome, count) in store.count_runs_by_hour(&over).await? {
+        // The bar an hour falls in: the last one starting at or before it.
+        let Some(bar) = bars.iter_mut().rev().find(|bar| bar.start <= hour) else { continue };
+        if let Some(slot) = bar.counts.iter_mut().find(|(known, _)| *known == outcome) {
+            slot.1 += count;
+        }
+    }
+    let totals = RunOutcome::ALL
+        .iter()
+        .map(|outcome| {
+            let sum = bars
+                .iter()
+                .flat_map(|bar| &bar.counts)
+                .filter(|(known, _)| known == outcome)
+                .map(|(_, n)| n)
+                .sum();
+            (*outcome, sum)
+        })
+        .collect();
+    Ok(RunsOverTime { span, bars, totals })
 }
 
 async fn page(store: &Store, mut query: RunQuery) -> Result<Page, CoreError> {
@@ -147,6 +207,21 @@ pub async fn run(store: &Store, user: &User, id: RunId) -> Result<OperationRun, 
     } else {
         Err(CoreError::NotFound)
     }
+}
+
+/// Run `id` as the Monitoring detail shows it to `user`, with its retry links in its context:
+/// `retryOf` (the run it retries) and `retriedBy` (its retries, oldest first), where it has them.
+pub async fn detail(store: &Store, user: &User, id: RunId) -> Result<super::RunDetail, CoreError> {
+    let run = run(store, user, id).await?;
+    let mut detail = super::RunDetail::from(&run);
+    if let Some(of) = run.retry_of {
+        detail.context.insert("retryOf".into(), of.0.into());
+    }
+    let retries = store.retries_of(run.id).await?;
+    if !retries.is_empty() {
+        detail.context.insert("retriedBy".into(), retries.iter().map(|id| id.0).collect::<Vec<_>>().into());
+    }
+    Ok(detail)
 }
 
 /// Whether `user` may see `run`: platform admins every run; members their enabled tenants' runs;

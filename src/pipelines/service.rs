@@ -42,19 +42,24 @@ pub async fn visible_with_level(
 
 /// Every pipeline `user` may see, by name.
 pub async fn list(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError> {
-    Ok(seen_by(store, user).await?.into_iter().map(|record| record.pipeline).collect())
+    Ok(seen_by(store, user, Level::Read).await?.into_iter().map(|record| record.pipeline).collect())
+}
+
+/// Every pipeline `user` may change (write access or more), by name.
+pub async fn writable(store: &Store, user: &User) -> Result<Vec<Pipeline>, CoreError> {
+    Ok(seen_by(store, user, Level::Write).await?.into_iter().map(|record| record.pipeline).collect())
 }
 
 /// The ids of every pipeline `user` may read: whose runs they may see.
 pub async fn readable_ids(store: &Store, user: &User) -> Result<Vec<PipelineId>, CoreError> {
-    Ok(seen_by(store, user).await?.iter().map(|record| record.pipeline.id).collect())
+    Ok(seen_by(store, user, Level::Read).await?.iter().map(|record| record.pipeline.id).collect())
 }
 
-/// The pipelines `user` may see (read access or more), by name.
-async fn seen_by(store: &Store, user: &User) -> Result<Vec<PipelineRecord>, CoreError> {
+/// The pipelines `user` has `needed` (or more) on, by name.
+async fn seen_by(store: &Store, user: &User, needed: Level) -> Result<Vec<PipelineRecord>, CoreError> {
     let workspaces = store.workspaces_of(user.id).await?;
     let mut records = store.pipelines_for(user.id).await?;
-    records.retain(|record| item_access::level(user, &workspaces, &item(record)).is_some());
+    records.retain(|record| item_access::level(user, &workspaces, &item(record)) >= Some(needed));
     Ok(records)
 }
 

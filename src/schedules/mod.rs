@@ -75,3 +75,11 @@ text_enum!(SlotOutcome, "slot outcome" {
     Started = "started",
     Skipped = "skipped",
 });
+
+/// Something a person may schedule, as a form offers it: `value` is what
+/// `ScheduleInput::target` reads (`tenant:SLUG`, `workspace:SLUG`, `pipeline:ID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetChoice {
+    pub value: String,
+    pub label: String,
+}

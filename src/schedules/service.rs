@@ -1,6 +1,6 @@
 //! Reading a schedule's cadence, and firing what is due: the scheduler every engine runs.
 
-use super::{Missed, Schedule, ScheduleId, ScheduleTarget, SlotOutcome};
+use super::{Missed, Schedule, ScheduleId, ScheduleTarget, SlotOutcome, TargetChoice};
 use crate::audit::{AuditAction, AuditKind, NewAuditEntry};
 use crate::engine;
 use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
@@ -42,12 +42,7 @@ impl Cadence {
         let parsed = Cron::from_str(cron.trim()).map_err(|error| {
             CoreError::invalid("cron", format!("`{cron}` is not a cron expression: {error}"))
         })?;
-        let zone = time_zone.trim().parse::<Tz>().map_err(|_| {
-            CoreError::invalid(
-                "time_zone",
-                format!("`{time_zone}` is not an IANA time zone, like Europe/Berlin"),
-            )
-        })?;
+        let zone = crate::clock::zone(time_zone)?;
         Ok(Cadence { cron: parsed, zone })
     }
 
@@ -268,8 +263,14 @@ async fn record(
         Err(reason) => (SlotOutcome::Skipped, None, Some(reason)),
     };
     store.finish_slot(schedule.id, slot, part, outcome, run, reason.as_deref()).await?;
-    if let Some(reason) = &reason {
-        tracing::info!(schedule = %schedule.id, %slot, part, reason, "a schedule's slot was skipped");
+    match (&run, &reason) {
+        (Some(run), _) => {
+            tracing::info!(schedule = %schedule.id, %slot, part, %run, "a schedule's slot started a run")
+        }
+        (None, Some(reason)) => {
+            tracing::info!(schedule = %schedule.id, %slot, part, reason, "a schedule's slot was skipped")
+        }
+        (None, None) => {}
     }
     Ok(Fired { schedule: schedule.id, slot, part, outcome, run, reason })
 }
@@ -368,6 +369,21 @@ pub struct ScheduleInput {
     pub jitter_minutes: Option<i64>,
     #[serde(default)]
     pub missed: Option<Missed>,
+}
+
+impl ScheduleInput {
+    /// Names the target as a form's choice does: `tenant:SLUG`, `workspace:SLUG` or
+    /// `pipeline:ID` (see [`choices`]).
+    pub fn target(mut self, choice: &str) -> Result<ScheduleInput, CoreError> {
+        let wrong = || CoreError::invalid("target", "Choose what the schedule starts");
+        match choice.trim().split_once(':').ok_or_else(wrong)? {
+            ("tenant", slug) => self.tenant = Some(slug.to_string()),
+            ("workspace", slug) => self.workspace = Some(slug.to_string()),
+            ("pipeline", id) => self.pipeline = Some(id.parse().map_err(|_| wrong())?),
+            _ => return Err(wrong()),
+        }
+        Ok(self)
+    }
 }
 
 /// The longest jitter window: half a day.
@@ -514,6 +530,15 @@ async fn may_change(store: &Store, user: &User, schedule: &Schedule) -> Result<(
     target_of(store, user, &input).await.map(drop)
 }
 
+/// Whether `user` may change `schedule` (and so pause, resume or delete it).
+pub async fn may_manage(store: &Store, user: &User, schedule: &Schedule) -> Result<bool, CoreError> {
+    match may_change(store, user, schedule).await {
+        Ok(()) => Ok(true),
+        Err(CoreError::NotFound | CoreError::Forbidden { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
 /// Every schedule `user` may see, by name.
 pub async fn list(store: &Store, user: &User, now: DateTime<Utc>) -> Result<Vec<ScheduleView>, CoreError> {
     let mut views = Vec::new();
@@ -526,19 +551,49 @@ pub async fn list(store: &Store, user: &User, now: DateTime<Utc>) -> Result<Vec<
     Ok(views)
 }
 
-/// The capture schedules of `tenant`, by name; the caller checked the viewer is a member.
-pub async fn of_tenant(
+/// The schedules that start `target` (a tenant's captures, a pipeline's runs), by name; the
+/// caller checked the viewer may see it.
+pub async fn of_target(
     store: &Store,
-    tenant: TenantId,
+    target: ScheduleTarget,
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleView>, CoreError> {
-    let ours = ScheduleTarget::TenantCapture { tenant };
     let mut views = Vec::new();
-    for schedule in store.all_schedules().await?.into_iter().filter(|schedule| schedule.target == ours) {
+    for schedule in store.all_schedules().await?.into_iter().filter(|schedule| schedule.target == target) {
         views.push(view(store, schedule, now).await?);
     }
     views.sort_by_key(|view| view.schedule.name.to_lowercase());
     Ok(views)
+}
+
+/// What `user` may schedule: captures of the tenants where they manage backups, every tenant of
+/// a workspace where they are a Site Admin, the pipelines they may change.
+pub async fn choices(store: &Store, user: &User) -> Result<Vec<TargetChoice>, CoreError> {
+    let mut choices = Vec::new();
+    for membership in store.memberships_of(user.id).await? {
+        if membership.can(Capability::BackupsManage) {
+            let tenant = membership.tenant;
+            choices.push(TargetChoice {
+                value: format!("tenant:{}", tenant.slug),
+                label: format!("Capture of {}", tenant.name),
+            });
+        }
+    }
+    if user.account_role == AccountRole::SiteAdmin {
+        for workspace in store.workspaces_of_user(user.id).await? {
+            choices.push(TargetChoice {
+                value: format!("workspace:{}", workspace.slug),
+                label: format!("Capture of every tenant of {}", workspace.name),
+            });
+        }
+    }
+    for pipeline in crate::pipelines::writable(store, user).await? {
+        choices.push(TargetChoice {
+            value: format!("pipeline:{}", pipeline.id),
+            label: format!("Run of pipeline {}", pipeline.name),
+        });
+    }
+    Ok(choices)
 }
 
 /// Every schedule, by name: for the command line, which speaks for the system.

@@ -22,7 +22,7 @@ pub use audit::LogQuery;
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
 pub use memberships::MembershipChange;
-pub use operations::{NewRun, Reconciled, RunQuery, RunScope, Started};
+pub use operations::{NewRun, PastRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use schedules::{NewSchedule, SlotRecord};
 pub use secrets::Reseal;

@@ -1,7 +1,7 @@
 //! Operation runs: starting (an active run of the same identity is reused), claiming, heartbeats,
 //! cancelling, completing and pruning them, and the queries Monitoring lists them with.
 
-use super::{on_pool, RunChange, Store};
+use super::{on_pool, Backend, RunChange, Store};
 use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use crate::operations::{
     Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
@@ -21,6 +21,17 @@ pub struct NewRun {
     pub initiator: Initiator,
     /// The run this one retries, if it is a retry.
     pub retry_of: Option<RunId>,
+}
+
+/// How a run that happened before ended (see [`Store::record_past_run`]).
+#[derive(Debug, Clone)]
+pub struct PastRun {
+    pub outcome: RunOutcome,
+    pub counters: Counters,
+    pub failures: Vec<Failure>,
+    pub created_at: DateTime<Utc>,
+    /// From creation to completion; it started a tenth of that after creation.
+    pub took: chrono::Duration,
 }
 
 /// What a start did: made a new run, or found the active one with the same identity.
@@ -569,6 +580,28 @@ impl Store {
         )
     }
 
+    /// Records a run that happened before (the demo workspace's history): made as `new` would be,
+    /// then completed as `past` says, at its times.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_past_run(&self, new: &NewRun, past: &PastRun) -> Result<RunId, CoreError> {
+        let id = self.start_run(new).await?.id();
+        let failures = serde_json::to_string(&past.failures).map_err(CoreError::internal)?;
+        on_pool!(self, pool => sqlx::query(
+            "UPDATE operation_runs SET status = 'completed', outcome = $2, created_at = $3, started_at = $4, \
+             completed_at = $5, total = $6, processed = $7, failed = $8, failures = $9 WHERE id = $1")
+            .bind(id)
+            .bind(past.outcome.as_str())
+            .bind(past.created_at)
+            .bind(past.created_at + past.took / 10)
+            .bind(past.created_at + past.took)
+            .bind(past.counters.total)
+            .bind(past.counters.processed)
+            .bind(past.counters.failed)
+            .bind(failures)
+            .execute(pool).await.map(drop))?;
+        Ok(id)
+    }
+
     /// Deletes up to `batch` completed runs that completed before `before`; returns how many.
     /// Callers loop until it returns less than `batch`, keeping each transaction short.
     #[tracing::instrument(skip_all)]
@@ -794,6 +827,33 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// How many runs matching `query` (its limit and cursor aside) were created in each hour (UTC),
+    /// by outcome: `(hour, outcome, count)`, hours without runs left out.
+    #[tracing::instrument(skip_all)]
+    pub async fn count_runs_by_hour(
+        &self,
+        query: &RunQuery,
+    ) -> Result<Vec<(DateTime<Utc>, RunOutcome, i64)>, CoreError> {
+        let query = RunQuery { before_id: None, ..query.clone() };
+        let (filter, args) = query.conditions();
+        let hour = match self.backend() {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:00:00Z', r.created_at)",
+            Backend::Postgres => "to_char(date_trunc('hour', r.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')",
+        };
+        let sql = format!(
+            "SELECT {hour} AS hour, r.outcome, COUNT(*) FROM operation_runs r {filter} GROUP BY 1, 2"
+        );
+        let rows: Vec<(String, RunOutcome, i64)> =
+            on_pool!(self, pool => bind_all!(sqlx::query_as(&sql), &args).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(hour, outcome, count)| {
+                let hour = DateTime::parse_from_rfc3339(&hour)
+                    .map_err(|error| CoreError::broken(format!("an hour bucket `{hour}`: {error}")))?;
+                Ok((hour.with_timezone(&Utc), outcome, count))
+            })
+            .collect()
     }
 
     /// Whether `user_id` may see `run`, a tenant's run or a workspace-level run that is not a

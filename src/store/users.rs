@@ -13,7 +13,7 @@ struct CredentialRow {
     password_hash: String,
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, account_role, created_at";
+const USER_COLUMNS: &str = "id, email, display_name, is_platform_admin, account_role, created_at, time_zone";
 
 impl Store {
     /// `email` must already be validated (lower case); `password_hash` is a PHC string.
@@ -52,6 +52,14 @@ impl Store {
         let done = on_pool!(self, pool => sqlx::query("UPDATE users SET account_role = $2 WHERE id = $1")
             .bind(id).bind(role.as_str()).execute(pool).await.map(|done| done.rows_affected()))?;
         Ok(done == 1)
+    }
+
+    /// Sets (or, with None, clears) the time zone user `id` reads times in.
+    #[tracing::instrument(skip_all)]
+    pub async fn set_time_zone(&self, id: UserId, zone: Option<&str>) -> Result<(), CoreError> {
+        on_pool!(self, pool => sqlx::query("UPDATE users SET time_zone = $2 WHERE id = $1")
+            .bind(id).bind(zone).execute(pool).await.map(drop))?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all)]

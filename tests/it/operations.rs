@@ -27,6 +27,7 @@ tenantpilot_core::test_on_both_backends!(
     every_change_is_published,
     completed_runs_are_pruned_after_retention,
     monitoring_lists_only_entitled_runs_with_filters_and_cursor,
+    the_demo_week_fills_the_chart_of_runs_over_time,
 );
 
 async fn tenant(db: &TestDatabase, slug: &str) -> (WorkspaceId, TenantId) {
@@ -471,5 +472,59 @@ async fn monitoring_lists_only_entitled_runs_with_filters_and_cursor(backend: Ba
     let my_run = db.store.operation_run(mine[0]).await.unwrap().unwrap();
     assert!(!db.store.member_sees_run(member.id, &their_run).await.unwrap());
     assert!(db.store.member_sees_run(member.id, &my_run).await.unwrap());
+    db.drop_database().await;
+}
+
+/// Issue 16 §4: the demo workspace comes with a week of history, and Monitoring's chart shows
+/// runs over time stacked by outcome: a bar per hour for 24 hours, per day of the viewer's zone
+/// for 30 days.
+async fn the_demo_week_fills_the_chart_of_runs_over_time(backend: Backend) {
+    use tenantpilot_core::clock;
+    use tenantpilot_core::operations::{self, ChartSpan, ListParams};
+    use tenantpilot_core::seed;
+    let db = TestDatabase::new(backend).await;
+    let store = &db.store;
+    seed::demo(store).await.unwrap();
+    let now = Utc::now();
+    seed::demo_history(store, now).await.unwrap();
+    seed::demo_history(store, now).await.unwrap(); // once only
+    let admin = store.user_by_email("admin@demo.test").await.unwrap().unwrap();
+
+    let all = store.list_runs(&RunQuery::new(RunScope::All, 500)).await.unwrap();
+    // Each of 7 days (today's as far as it has come): a pipeline run, three captures, a fetch;
+    // and two restores.
+    assert!((6 * 5 + 2..=7 * 5 + 2).contains(&all.len()), "{}", all.len());
+    assert!(all.iter().all(|run| run.status == RunStatus::Completed && run.created_at < now));
+    let reasons: HashSet<&str> =
+        all.iter().flat_map(|run| &run.failures).map(|failure| failure.reason_code.as_str()).collect();
+    assert_eq!(reasons, HashSet::from(["throttled", "permission_denied", "invalid_state"]));
+    let partial = all.iter().filter(|run| run.outcome == RunOutcome::PartiallySucceeded).count();
+    assert_eq!(partial, 1, "a partial restore");
+    let scheduled = all.iter().filter(|run| run.initiator.label() == "schedule: Nightly capture").count();
+    let captures = all.iter().filter(|run| run.kind == OperationKind::Capture).count();
+    assert!(captures >= 18 && scheduled == captures, "the nightly captures are the schedule's");
+
+    let params = ListParams::default();
+    let zone = clock::zone("Pacific/Auckland").unwrap();
+    let (_, month) =
+        operations::dashboard(store, &admin, &params, ChartSpan::Month, zone, now).await.unwrap();
+    assert_eq!(month.bars.len(), 30);
+    let total: i64 = month.totals.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, all.len() as i64, "every run of the week in the 30 days");
+    let failed = month.totals.iter().find(|(outcome, _)| *outcome == RunOutcome::Failed).unwrap().1;
+    assert_eq!(failed, 2);
+    // Each bar starts at a midnight in Auckland, a day after the one before.
+    for pair in month.bars.windows(2) {
+        assert_eq!(clock::wall_clock(pair[1].start, zone).get(11..), Some("00:00"));
+        assert!(pair[1].start - pair[0].start >= Duration::hours(23));
+    }
+    let busy = month.bars.iter().filter(|bar| bar.counts.iter().any(|(_, n)| *n > 0)).count();
+    assert!((6..=9).contains(&busy), "a week of days with runs (in Auckland's days): {busy}");
+
+    let (_, day) = operations::dashboard(store, &admin, &params, ChartSpan::Day, zone, now).await.unwrap();
+    assert_eq!(day.bars.len(), 24);
+    assert!(day.bars.windows(2).all(|pair| pair[1].start - pair[0].start == Duration::hours(1)));
+    let last_day = all.iter().filter(|run| run.created_at >= day.bars[0].start).count() as i64;
+    assert_eq!(day.totals.iter().map(|(_, n)| n).sum::<i64>(), last_day);
     db.drop_database().await;
 }

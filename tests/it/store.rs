@@ -36,7 +36,29 @@ async fn users_are_unique_by_lowercased_email(backend: Backend) {
     let short = accounts::create_user(store, "bob@example.com", None, "short", AccountKind::Member).await;
     assert!(matches!(short, Err(CoreError::Invalid { ref field, .. }) if field == "password"));
     assert_eq!(store.list_users().await.unwrap().len(), 1);
-    assert_eq!(store.user_by_email("ann@example.com").await.unwrap(), Some(ann));
+    assert_eq!(store.user_by_email("ann@example.com").await.unwrap(), Some(ann.clone()));
+
+    // The time zone Ann reads times in: an IANA name, or none (her browser's).
+    let wrong = accounts::set_time_zone(store, &ann, "Europe/Atlantis").await;
+    assert!(matches!(wrong, Err(CoreError::Invalid { ref field, .. }) if field == "time_zone"), "{wrong:?}");
+    accounts::set_time_zone(store, &ann, " Asia/Tokyo ").await.unwrap();
+    let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!(ann.time_zone.as_deref(), Some("Asia/Tokyo"));
+    assert_eq!(
+        tenantpilot_core::clock::viewer_zone(ann.time_zone.as_deref(), Some("Europe/Berlin")).name(),
+        "Asia/Tokyo"
+    );
+    accounts::set_time_zone(store, &ann, "").await.unwrap();
+    let ann = store.user_by_id(ann.id).await.unwrap().unwrap();
+    assert_eq!(ann.time_zone, None);
+    assert_eq!(
+        tenantpilot_core::clock::viewer_zone(ann.time_zone.as_deref(), Some("Europe/Berlin")).name(),
+        "Europe/Berlin"
+    );
+    assert_eq!(
+        tenantpilot_core::clock::viewer_zone(ann.time_zone.as_deref(), Some("not a zone")).name(),
+        "UTC"
+    );
     db.drop_database().await;
 }
 

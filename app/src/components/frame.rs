@@ -77,13 +77,14 @@ fn Header(viewer: Viewer, tenant: Signal<Option<String>>, logout: ServerAction<L
         <nav class="account" aria-label="Account">
             <a href="/admin/monitoring">"Monitoring"</a>
             <a href="/admin/pipelines">"Pipelines"</a>
+            <a href="/admin/schedules">"Schedules"</a>
             <a href="/admin/registry">"Tools"</a>
             {viewer.user.account_role.is_power_user().then(|| view! { <a href="/admin/audit">"Audit"</a> })}
             <a href="/admin/tokens">"API tokens"</a>
             {viewer.user.is_platform_admin.then(|| view! { <a href="/system">"Platform"</a> })}
-            <span class="who" title=viewer.user.email.clone()>
+            <a class="who" href="/admin/account" title=viewer.user.email.clone()>
                 {viewer.user.display_name.clone()}
-            </span>
+            </a>
             <ActionForm action=logout>
                 <button type="submit" class="link">
                     "Sign out"

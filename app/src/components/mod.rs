@@ -8,6 +8,7 @@ mod loaded;
 mod notice;
 mod runs;
 mod tenant_tabs;
+mod time;
 
 pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::AdminLayout;
@@ -15,8 +16,8 @@ pub use gated::{GatedButton, HintedButton};
 pub use live::{poll_for, LiveRefresh, Poll};
 pub use loaded::{Loadable, Loaded};
 pub use notice::{ActionError, ActionNotice, ActionSummary};
-pub use runs::{
-    duration, run_href, timestamp, CreatedAt, Progress, Retries, RunNotice, RunProgress, RunTable,
-    StatusBadge,
-};
+pub use runs::{duration, run_href, Progress, Retries, RunNotice, RunProgress, RunTable, StatusBadge};
 pub use tenant_tabs::{TenantTab, TenantTabs};
+#[cfg(feature = "ssr")]
+pub use time::page_zone_name;
+pub use time::{local_time, relative, timestamp, use_page_zone, Ago, ZONE_META};

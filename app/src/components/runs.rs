@@ -1,6 +1,7 @@
 //! How a run looks wherever it is shown: badges, a progress bar, a duration, the toast after
 //! a start, and a compact table of runs.
 
+use super::time::Ago;
 use crate::error::AppError;
 use crate::functions::RetryRun;
 use chrono::{DateTime, Utc};
@@ -77,10 +78,6 @@ pub fn duration(run: &OperationRun, now: DateTime<Utc>) -> String {
     }
 }
 
-pub fn timestamp(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 /// A progress bar while the run is running; otherwise how long it took (or nothing yet).
 #[component]
 pub fn RunProgress(run: OperationRun, now: DateTime<Utc>) -> impl IntoView {
@@ -89,11 +86,6 @@ pub fn RunProgress(run: OperationRun, now: DateTime<Utc>) -> impl IntoView {
     } else {
         duration(&run, now).into_any()
     }
-}
-
-#[component]
-pub fn CreatedAt(time: DateTime<Utc>) -> impl IntoView {
-    view! { <time datetime=time.to_rfc3339()>{timestamp(time)}</time> }
 }
 
 /// After a start: "<what> queued." with a link to the run, or the error.
@@ -201,7 +193,7 @@ pub fn RunTable(
                                     </td>
                                     <td>{run.initiator.label().to_string()}</td>
                                     <td>
-                                        <CreatedAt time=run.created_at />
+                                        <Ago at=run.created_at now />
                                     </td>
                                 </tr>
                             }

@@ -1,6 +1,7 @@
-//! The sign-in page.
+//! The sign-in page, and the signed-in viewer's account page.
 
-use crate::functions::Login;
+use crate::components::{ActionNotice, Loaded};
+use crate::functions::{account_settings, Login, SetTimeZone};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -44,5 +45,62 @@ pub fn LoginPage() -> impl IntoView {
                 </ActionForm>
             </section>
         </main>
+    }
+}
+
+/// The viewer's account: the time zone they read times in.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let save = ServerAction::<SetTimeZone>::new();
+    let settings = Resource::new(move || save.version().get(), |_| account_settings());
+    // Pages met from here on (without loading anew) draw their times in the zone chosen.
+    Effect::new(move |_| {
+        if let Some(Ok(settings)) = settings.get() {
+            crate::components::use_page_zone(&settings.effective_zone);
+        }
+    });
+    view! {
+        <Title text="Your account" />
+        <h1>"Your account"</h1>
+        <Loaded resource=settings let:settings>
+            {
+                let chosen = settings.time_zone.clone().unwrap_or_default();
+                view! {
+                    <section class="card">
+                        <h2>"Time zone"</h2>
+                        <p class="muted">
+                            "Times show in " <strong>{settings.effective_zone.clone()}</strong>
+                            ". The JSON routes keep UTC."
+                        </p>
+                        <ActionNotice action=save done="Saved." />
+                        <ActionForm action=save attr:class="stacked-form">
+                            <label>
+                                "Time zone" <select name="time_zone">
+                                    <option value="" selected=chosen.is_empty()>
+                                        "Your browser's"
+                                    </option>
+                                    {settings
+                                        .zones
+                                        .into_iter()
+                                        .map(|zone| {
+                                            let selected = zone == chosen;
+                                            let label = zone.clone();
+                                            view! {
+                                                <option value=zone selected=selected>
+                                                    {label}
+                                                </option>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </select>
+                            </label>
+                            <button type="submit" class="primary">
+                                "Save"
+                            </button>
+                        </ActionForm>
+                    </section>
+                }
+            }
+        </Loaded>
     }
 }

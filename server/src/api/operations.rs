@@ -56,8 +56,7 @@ pub async fn list(signed_in: SignedIn, RawQuery(query): RawQuery) -> Result<Resp
 /// A run the caller may see; 404 otherwise, and for an id that is not a number.
 pub async fn detail(signed_in: SignedIn, Path(id): Path<String>) -> Result<Json<RunDetail>, AppError> {
     let id = path_id(&id)?;
-    let run = operations::run(&signed_in.state.store, &signed_in.caller.user, id).await?;
-    Ok(Json(RunDetail::from(&run)))
+    Ok(Json(operations::detail(&signed_in.state.store, &signed_in.caller.user, id).await?))
 }
 
 /// `POST /admin/monitoring/operations/{operationRun}/cancel`: the run after the cancel (a

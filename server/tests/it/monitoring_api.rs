@@ -28,7 +28,7 @@ tenantpilot_core::test_on_both_backends!(
     an_internal_error_is_logged_once_and_told_to_no_one,
     a_retry_is_a_new_linked_run_for_who_may_start_it,
     bulk_actions_take_every_page_of_the_filter_within_the_cap,
-    the_outcome_chart_draws_bars_only_for_outcomes_with_runs,
+    the_chart_stacks_runs_over_time_by_outcome,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -496,6 +496,25 @@ async fn a_retry_is_a_new_linked_run_for_who_may_start_it(backend: Backend) {
     assert_eq!(done.status, StatusCode::CONFLICT, "{}", done.body);
     assert!(done.body.contains("succeeded"), "{}", done.body);
 
+    // Both runs' details link them, in the context (the contract's open object), as documented.
+    for (id, link, value) in [(failed, "retriedBy", json!([retry.0])), (retry, "retryOf", json!(failed.0))] {
+        let path = format!("{LIST}/{id}");
+        let detail = app.json(Method::GET, &path, None, Some(&owner)).await;
+        TestApp::check_documented(&Method::GET, &path, &detail);
+        Contract::load(CONTRACT).check(
+            "get",
+            "/admin/monitoring/operations/{operationRun}",
+            200,
+            &detail.body,
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&detail.body).unwrap()["context"][link],
+            value,
+            "{}",
+            detail.body
+        );
+    }
+
     // Both run pages link the two runs.
     let original_page = app.get(&format!("/admin/monitoring/runs/{failed}"), Some(&owner)).await;
     assert!(original_page.body.contains(&format!("Retried by run #{retry}")), "{}", original_page.body);
@@ -589,17 +608,42 @@ async fn bulk_actions_take_every_page_of_the_filter_within_the_cap(backend: Back
     app.db.drop_database().await;
 }
 
-/// Issue 16 §4: an outcome with no runs gets no bar at all (a sliver read as "some").
-async fn the_outcome_chart_draws_bars_only_for_outcomes_with_runs(backend: Backend) {
+/// Issue 16 §4: the chart shows runs over time stacked by outcome, drawn as SVG by the server
+/// (so it shows with JavaScript off): a bar per hour for 24 hours, per day for 30 days; an
+/// outcome with no runs gets no segment (a sliver would read as "some"). Time filters picked on
+/// the viewer's wall clock (`datetime-local`) go to the same list with RFC 3339 in the address.
+async fn the_chart_stacks_runs_over_time_by_outcome(backend: Backend) {
     let app = TestApp::new(backend).await;
     let owner = app.sign_in("owner@demo.test").await;
     let bars = |body: &str| body.matches("class=\"bar outcome-").count();
-    assert_eq!(bars(&app.get("/admin/monitoring", Some(&owner)).await.body), 0, "no runs, no bars");
+    let empty = app.get("/admin/monitoring", Some(&owner)).await.body;
+    assert!(
+        empty.contains("Runs over the last 24 hours") && empty.contains("class=\"runs-over-time\""),
+        "{empty}"
+    );
+    assert_eq!(bars(&empty), 0, "no runs, no bars");
     let failed = run_in(&app, "contoso", "1").await;
     app.db.store.complete_run(failed, RunOutcome::Failed, Counters::default()).await.unwrap();
     run_in(&app, "contoso", "2").await;
-    let page = app.get("/admin/monitoring", Some(&owner)).await.body;
-    assert_eq!(bars(&page), 2, "failed and pending");
-    assert!(page.contains("class=\"bar outcome-failed\"") && page.contains("class=\"bar outcome-pending\""));
+    for (path, title) in [("/admin/monitoring", "24 hours"), ("/admin/monitoring?chart=30d", "30 days")] {
+        let page = app.get(path, Some(&owner)).await.body;
+        assert!(page.contains(&format!("Runs over the last {title}")), "{page}");
+        assert_eq!(bars(&page), 2, "one bar, failed stacked on pending: {page}");
+        assert!(
+            page.contains("class=\"bar outcome-failed\"") && page.contains("class=\"bar outcome-pending\"")
+        );
+        assert!(page.contains(": 1 pending, 1 failed</title>"), "{page}");
+    }
+    let wrong = app.get("/admin/monitoring?chart=week", Some(&owner)).await;
+    assert!(wrong.body.contains("chart"), "a bad span is named: {}", wrong.body);
+
+    // 14:00 on 30 November in Berlin (CET, UTC+1), as a datetime-local field sends it.
+    let berlin = format!("{owner}; {}=Europe/Berlin", tenantpilot_app::BROWSER_ZONE_COOKIE);
+    let picked = app.get("/admin/monitoring?since=2026-11-30T14:00&tenant=contoso", Some(&berlin)).await;
+    assert_eq!(picked.status, StatusCode::FOUND, "{}", picked.body);
+    assert_eq!(picked.location(), "/admin/monitoring?tenant=contoso&since=2026-11-30T13%3A00%3A00Z");
+    let page = app.get(picked.location(), Some(&berlin)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("value=\"2026-11-30T14:00\""), "the field shows Berlin's wall clock");
     app.db.drop_database().await;
 }

@@ -100,6 +100,19 @@ async fn schedules_are_made_seen_changed_and_run_by_who_may(backend: Backend) {
         StatusCode::FORBIDDEN
     );
 
+    // The same address is the Schedules page for a browser (asking for HTML, without a token):
+    // the schedule with its next fire times on its clock and, through the browser's zone cookie,
+    // the viewer's.
+    let browser_zone = format!("{owner}; {}=America/New_York", tenantpilot_app::BROWSER_ZONE_COOKIE);
+    let page = app.get(SCHEDULES, Some(&browser_zone)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers[axum::http::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(page.body.contains("Every schedule you may see") && page.body.contains("Capture of Contoso Ltd"));
+    // Mondays 04:00 in Berlin (CET or CEST), and the same instants in New York (EST or EDT).
+    assert!(page.body.contains("Mon ") && page.body.contains(" 04:00 CE"), "{}", page.body);
+    assert!(page.body.contains(" EST") || page.body.contains(" EDT"), "the viewer's zone: {}", page.body);
+    assert_eq!(app.get(SCHEDULES, None).await.status, StatusCode::FOUND, "signed out: to sign-in");
+
     assert_eq!(call(&app, Method::DELETE, &path, None, &reader).await.0.status, StatusCode::FORBIDDEN);
     assert_eq!(call(&app, Method::DELETE, &path, None, &owner).await.0.status, StatusCode::NO_CONTENT);
     assert_eq!(call(&app, Method::GET, &path, None, &owner).await.0.status, StatusCode::NOT_FOUND);

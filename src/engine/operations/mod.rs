@@ -58,7 +58,8 @@ fn new_run(
     tenant_run(&member.tenant, kind, target, context, initiator)
 }
 
-fn tenant_run(
+/// A run of `tenant`, as its start would make it.
+pub fn tenant_run(
     tenant: &Tenant,
     kind: OperationKind,
     target: Option<RunTarget>,

@@ -1,9 +1,13 @@
-//! Signing in and out, and who is signed in.
+//! Signing in and out, who is signed in, and the account's settings.
 
+mod account_settings;
 mod login;
 mod logout;
+mod set_time_zone;
 mod viewer;
 
+pub use account_settings::*;
 pub use login::*;
 pub use logout::*;
+pub use set_time_zone::*;
 pub use viewer::*;

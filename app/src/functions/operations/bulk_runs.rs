@@ -8,6 +8,6 @@ use tenantpilot_core::operations::{BulkAction, BulkResult, ListParams};
 #[server(endpoint = "bulk_runs")]
 pub async fn bulk_runs(action: BulkAction, filter: Option<ListParams>) -> Result<BulkResult, AppError> {
     let signed_in = crate::guard::signed_in().await?;
-    let filter = filter.unwrap_or_default();
+    let filter = filter.unwrap_or_default().in_zone(crate::guard::viewer_zone(&signed_in.caller.user));
     Ok(tenantpilot_core::operations::bulk(&signed_in.state.store, &signed_in.caller, action, &filter).await?)
 }

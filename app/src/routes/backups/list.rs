@@ -1,12 +1,12 @@
 //! A tenant's backups page: capture, capture schedules, sets and items, planning a restore, and
 //! restore runs.
 
-use super::schedules::TenantSchedules;
 use crate::components::{
     poll_for, timestamp, ActionError, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab,
     TenantTabs,
 };
 use crate::functions::{backups, BackupsView, PlanRestore, StartCapture, StartFetch, RECENT_RUNS};
+use crate::routes::schedules::{ScheduleScope, ScheduleSection};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -39,7 +39,7 @@ pub fn BackupsPage() -> impl IntoView {
                 view! { <Backups view capture fetch plan /> }
             }
         </Loaded>
-        <TenantSchedules tenant />
+        <ScheduleSection scope=Signal::derive(move || ScheduleScope::Tenant(tenant.get())) />
     }
 }
 

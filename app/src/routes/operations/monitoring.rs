@@ -1,13 +1,16 @@
 //! The Monitoring dashboard: every run the viewer may see, filtered, paged and kept current;
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
-use crate::components::{poll_for, ActionSummary, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable};
+use crate::components::{
+    local_time, poll_for, ActionSummary, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable,
+};
 use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-use tenantpilot_core::operations::{BulkAction, BulkResult, ListParams, BULK_MAX};
+use tenantpilot_core::operations::{BulkAction, BulkResult, ChartSpan, ListParams, RunsOverTime, BULK_MAX};
 use tenantpilot_core::operations::{OperationKind, RunOutcome, RunStatus};
 
 /// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
@@ -30,12 +33,13 @@ pub fn MonitoringPage() -> impl IntoView {
             schedule: get("schedule"),
         }
     });
+    let chart = Memo::new(move |_| query.read().get("chart").filter(|span| !span.is_empty()));
     let live = LiveRefresh::new();
     let retry = ServerAction::<RetryRun>::new();
     let bulk = ServerAction::<BulkRuns>::new();
     let view = Resource::new(
-        move || (params.get(), live.tick(), retry.version().get(), bulk.version().get()),
-        |(params, ..)| monitoring(Some(params)),
+        move || (params.get(), chart.get(), live.tick(), retry.version().get(), bulk.version().get()),
+        |(params, chart, ..)| monitoring(Some(params), chart),
     );
     live.follow(move || match &*view.read() {
         Some(Ok(view)) => poll_for(&view.runs, view.now),
@@ -53,16 +57,34 @@ pub fn MonitoringPage() -> impl IntoView {
         />
         <Loaded resource=view let:view>
             {
-                view! { <Runs view params=params.get_untracked() retry bulk /> }
+                if let Some(query) = &view.canonical_query {
+                    go_to(format!("/admin/monitoring?{query}"));
+                }
+                view! { <Runs view params=params.get_untracked() chart=chart.get_untracked() retry bulk /> }
             }
         </Loaded>
     }
+}
+
+/// Replaces the address with `href` (the same list, its times in RFC 3339): a redirect while the
+/// server renders, a navigation in place in the browser.
+fn go_to(href: String) {
+    #[cfg(feature = "ssr")]
+    leptos_axum::redirect(&href);
+    #[cfg(not(feature = "ssr"))]
+    request_animation_frame(move || {
+        leptos_router::hooks::use_navigate()(
+            &href,
+            leptos_router::NavigateOptions { replace: true, ..Default::default() },
+        )
+    });
 }
 
 #[component]
 fn Runs(
     view: MonitoringView,
     params: ListParams,
+    chart: Option<String>,
     retry: ServerAction<RetryRun>,
     bulk: ServerAction<BulkRuns>,
 ) -> impl IntoView {
@@ -78,7 +100,7 @@ fn Runs(
         .is_some()
         .then(|| format!("/admin/monitoring?{}", ListParams { cursor: None, ..params.clone() }.to_query()));
     view! {
-        <OutcomeChart counts=view.by_outcome.clone() />
+        <RunsChart chart=view.chart.clone() params=params.clone() shown=chart />
         <Filters view=view.clone() params=params.clone() />
         <section class="bulk" aria-label="Act on every run of this filter">
             <Bulk action=bulk what=BulkAction::Cancel count=view.bulk_cancel params=params.clone() />
@@ -166,39 +188,136 @@ fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: Li
     .into_any()
 }
 
-/// Runs by outcome over the last 24 hours, as bars.
+/// The chart's drawing area, in SVG units: bars from `LEFT` to `WIDTH`, from `TOP` down `HEIGHT`.
+const WIDTH: f64 = 720.0;
+const LEFT: f64 = 36.0;
+const TOP: f64 = 8.0;
+const HEIGHT: f64 = 140.0;
+
+/// Runs over time, stacked by outcome, drawn as SVG on the server (so it shows without
+/// JavaScript): a bar per hour for 24 hours or per day for 30, with the totals by outcome.
 #[component]
-fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
-    let most = counts.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
-    let total: i64 = counts.iter().map(|(_, count)| count).sum();
+fn RunsChart(chart: RunsOverTime, params: ListParams, shown: Option<String>) -> impl IntoView {
+    let total: i64 = chart.totals.iter().map(|(_, count)| count).sum();
+    let tallest =
+        chart.bars.iter().map(|bar| bar.counts.iter().map(|(_, n)| n).sum::<i64>()).max().unwrap_or(0).max(1);
+    let slot = (WIDTH - LEFT) / chart.bars.len().max(1) as f64;
+    let (title, every) = match chart.span {
+        ChartSpan::Day => ("Runs over the last 24 hours", 6),
+        ChartSpan::Month => ("Runs over the last 30 days", 5),
+    };
+    let span_link = move |span: ChartSpan, label: &'static str| {
+        let query = params.to_query();
+        let chart = match span {
+            ChartSpan::Day => String::new(),
+            ChartSpan::Month => format!("chart={span}"),
+        };
+        let href = match (query.is_empty(), chart.is_empty()) {
+            (true, true) => "/admin/monitoring".to_string(),
+            (false, true) => format!("/admin/monitoring?{query}"),
+            (true, false) => format!("/admin/monitoring?{chart}"),
+            (false, false) => format!("/admin/monitoring?{query}&{chart}"),
+        };
+        let current = (shown.as_deref().unwrap_or("24h") == span.as_str()).then_some("page");
+        view! {
+            <a href=href aria-current=current>
+                {label}
+            </a>
+        }
+    };
+    let bars = chart
+        .bars
+        .iter()
+        .enumerate()
+        .map(|(n, bar)| {
+            let x = LEFT + n as f64 * slot + slot * 0.1;
+            let sum: i64 = bar.counts.iter().map(|(_, count)| count).sum();
+            let when = bar_label(bar.start, chart.span);
+            let parts: Vec<String> = bar
+                .counts
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(outcome, count)| format!("{count} {}", outcome.label().to_lowercase()))
+                .collect();
+            let tip = if parts.is_empty() {
+                format!("{when}: no runs")
+            } else {
+                format!("{when}: {}", parts.join(", "))
+            };
+            let mut bottom = TOP + HEIGHT;
+            let segments = bar
+                .counts
+                .iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(outcome, count)| {
+                    let height = *count as f64 * HEIGHT / tallest as f64;
+                    bottom -= height;
+                    view! {
+                        <rect
+                            class=format!("bar outcome-{}", outcome.as_str())
+                            x=format!("{x:.1}")
+                            y=format!("{bottom:.1}")
+                            width=format!("{:.1}", slot * 0.8)
+                            height=format!("{height:.1}")
+                        />
+                    }
+                })
+                .collect_view();
+            let tick = (n % every == 0).then(|| {
+                view! {
+                    <text class="tick" x=format!("{x:.1}") y=format!("{:.1}", TOP + HEIGHT + 14.0)>
+                        {bar_tick(bar.start, chart.span)}
+                    </text>
+                }
+            });
+            view! {
+                <g data-runs=sum>
+                    <title>{tip}</title>
+                    {segments}
+                    {tick}
+                </g>
+            }
+        })
+        .collect_view();
     view! {
         <section class="card chart" aria-labelledby="chart-title">
-            <h2 id="chart-title">"Last 24 hours " <small class="muted">{total} " runs"</small></h2>
-            <ul class="bars" role="list">
-                {counts
+            <h2 id="chart-title">{title} " " <small class="muted">{total} " runs"</small></h2>
+            <nav class="chart-span" aria-label="Chart span">
+                {span_link(ChartSpan::Day, "24 hours")}
+                " · "
+                {span_link(ChartSpan::Month, "30 days")}
+            </nav>
+            <svg
+                class="runs-over-time"
+                viewBox=format!("0 0 {WIDTH} {}", TOP + HEIGHT + 20.0)
+                role="img"
+                aria-label=format!("{title}: {total} runs, stacked by outcome")
+            >
+                <line class="axis" x1=LEFT y1=TOP + HEIGHT x2=WIDTH y2=TOP + HEIGHT />
+                <text class="tick" x=LEFT - 4.0 y=TOP + 8.0 text-anchor="end">
+                    {tallest}
+                </text>
+                <text class="tick" x=LEFT - 4.0 y=TOP + HEIGHT text-anchor="end">
+                    "0"
+                </text>
+                {bars}
+            </svg>
+            <ul class="legend" role="list">
+                {chart
+                    .totals
                     .into_iter()
                     .map(|(outcome, count)| {
                         view! {
                             <li data-outcome=outcome.as_str()>
-                                <span class="bar-label">{outcome.label()}</span>
-                                <svg
-                                    class="bar-track"
-                                    viewBox="0 0 100 10"
-                                    preserveAspectRatio="none"
-                                    aria-hidden="true"
-                                >
-                                    // No bar at all for none: a sliver would read as some.
-                                    {(count > 0)
-                                        .then(|| {
-                                            view! {
-                                                <rect
-                                                    class=format!("bar outcome-{}", outcome.as_str())
-                                                    width=(count * 100 / most).max(1)
-                                                    height="10"
-                                                />
-                                            }
-                                        })}
+                                <svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">
+                                    <rect
+                                        class=format!("swatch-fill outcome-{}", outcome.as_str())
+                                        width="10"
+                                        height="10"
+                                    />
                                 </svg>
+                                {outcome.label()}
+                                " "
                                 <span class="bar-count">{count}</span>
                             </li>
                         }
@@ -206,6 +325,26 @@ fn OutcomeChart(counts: Vec<(RunOutcome, i64)>) -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// A bar's time span in words, on the viewer's clock: "30 Nov 14:00–15:00" or "Mon 30 Nov".
+fn bar_label(start: DateTime<Utc>, span: ChartSpan) -> String {
+    let local = local_time(start);
+    match span {
+        ChartSpan::Day => {
+            format!("{}–{}", local.format("%-d %b %H:%M"), (local + Duration::hours(1)).format("%H:%M"))
+        }
+        ChartSpan::Month => local.format("%a %-d %b").to_string(),
+    }
+}
+
+/// A bar's axis label: its hour, or its day.
+fn bar_tick(start: DateTime<Utc>, span: ChartSpan) -> String {
+    let local = local_time(start);
+    match span {
+        ChartSpan::Day => local.format("%H:%M").to_string(),
+        ChartSpan::Month => local.format("%-d %b").to_string(),
     }
 }
 
@@ -263,19 +402,19 @@ fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
                 />
             </label>
             <label>
-                "Since " <small class="muted">"(RFC 3339)"</small>
+                "Since"
                 <input
+                    type="datetime-local"
                     name="since"
-                    value=params.since.clone().unwrap_or_default()
-                    placeholder="2026-11-22T00:00:00Z"
+                    value=view.since_local.clone().unwrap_or_default()
                 />
             </label>
             <label>
                 "Until"
                 <input
+                    type="datetime-local"
                     name="until"
-                    value=params.until.clone().unwrap_or_default()
-                    placeholder="2026-11-23T00:00:00Z"
+                    value=view.until_local.clone().unwrap_or_default()
                 />
             </label>
             // A schedule's runs (from its "Runs" link) stay the schedule's while filtering further.

@@ -7,6 +7,7 @@ use crate::components::{
 use crate::functions::{
     pipeline_detail, DeletePipeline, PipelineView, ResetPipeline, RunPipeline, SavePipeline, StopPipeline,
 };
+use crate::routes::schedules::{ScheduleScope, ScheduleSection};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -75,6 +76,9 @@ pub fn PipelinePage() -> impl IntoView {
                 view! { <Pipeline view actions console /> }
             }
         </Loaded>
+        {move || {
+            id.get().map(|id| view! { <ScheduleSection scope=Signal::stored(ScheduleScope::Pipeline(id)) /> })
+        }}
     }
 }
 
