@@ -56,6 +56,7 @@ impl TokenRequirement {
         TokenRequirement { all: &[Scope::Api], any: &[Scope::Pipeline, Scope::PipelineLogs] };
     pub const TOOL_REGISTRY: TokenRequirement = Self::all_of(&[Scope::Api, Scope::ToolRegistry]);
     pub const SECURITY_LOGS: TokenRequirement = Self::all_of(&[Scope::Api, Scope::SecurityLogs]);
+    pub const METRICS: TokenRequirement = Self::all_of(&[Scope::Api, Scope::Metrics]);
 
     /// The scope that lets `held` in, as token activity records it (the most specific one), or
     /// the scope it lacks.

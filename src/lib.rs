@@ -34,6 +34,8 @@ pub mod engine;
 #[cfg(feature = "server")]
 pub mod keyring;
 #[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
 pub mod password;
 #[cfg(feature = "server")]
 pub mod seed;

@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// headers name the client; anyone else's are ignored.
     #[arg(long, global = true, env = "TENANTPILOT_TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
+    /// Serve `GET /metrics` without credentials to requests from the loopback address (a
+    /// Prometheus beside the server); otherwise it takes a platform admin's session or token.
+    #[arg(long, global = true, env = "TENANTPILOT_METRICS_LOOPBACK")]
+    pub metrics_loopback: bool,
     /// How often a live stream (`/admin/monitoring/events`) re-checks its session or token and
     /// what its person may see, in seconds.
     #[arg(long, global = true, env = "TENANTPILOT_LIVE_RECHECK_SECS", default_value_t = 30,

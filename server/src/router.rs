@@ -157,6 +157,7 @@ pub fn build(
     };
     let shared_pages: Router =
         Router::new().leptos_routes(&options, shared, pages.clone()).with_state(options.clone());
+    api::metrics::recorder();
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -164,7 +165,8 @@ pub fn build(
         .leptos_routes(&options, routes, pages)
         .fallback(file_and_error_handler(shell))
         .with_state(options)
-        .layer(middleware::from_fn_with_state(shared_pages, page_or_json));
+        .layer(middleware::from_fn_with_state(shared_pages, page_or_json))
+        .layer(middleware::from_fn(api::metrics::time_requests));
 
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -190,6 +192,7 @@ pub fn build(
         .layer(Extension(api::tenant_jobs::TenantApiSettings {
             max_wait: std::time::Duration::from_millis(serve.tenant_job_max_wait_ms),
         }))
+        .layer(Extension(api::metrics::MetricsAccess { loopback: serve.metrics_loopback }))
         .layer(middleware::from_fn(page_zone));
     // The body limit goes on the routes themselves: it changes the body type, which the
     // middleware above would not accept.

@@ -430,6 +430,7 @@ impl ProviderSession {
             if let Some(body) = body {
                 request = request.json(body);
             }
+            let sent = std::time::Instant::now();
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) if EgressClient::refusal(&error).is_some() => {
@@ -440,9 +441,13 @@ impl ProviderSession {
                     transport_retried = true;
                     continue;
                 }
-                Err(error) => return Err(ProviderError::transport(&error)),
+                Err(error) => {
+                    crate::metrics::provider_request(0, sent.elapsed());
+                    return Err(ProviderError::transport(&error));
+                }
             };
             let status = response.status();
+            crate::metrics::provider_request(status.as_u16(), sent.elapsed());
             let header = |name: &str| {
                 response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string)
             };
@@ -475,6 +480,9 @@ impl ProviderSession {
                 status,
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
             );
+            if retryable {
+                crate::metrics::provider_throttled(status.as_u16());
+            }
             if retryable && attempt < settings.max_attempts {
                 let backoff = settings
                     .first_backoff

@@ -201,6 +201,14 @@ impl Store {
         Ok(())
     }
 
+    /// This process's database connections: (idle, in use, the most it opens).
+    pub fn pool_connections(&self) -> (u32, u32, u32) {
+        on_pool!(self, pool => {
+            let idle = pool.num_idle() as u32;
+            (idle, pool.size().saturating_sub(idle), pool.options().get_max_connections())
+        })
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn close(&self) {
         self.events.stop();

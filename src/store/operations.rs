@@ -99,10 +99,14 @@ pub(super) struct ChangeRow {
     target_id: Option<String>,
     status: RunStatus,
     outcome: RunOutcome,
+    /// For the metrics of a completion.
+    kind: OperationKind,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
 }
 
 pub(super) const CHANGE_COLUMNS: &str =
-    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome";
+    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, started_at, completed_at";
 
 impl From<ChangeRow> for RunChange {
     fn from(row: ChangeRow) -> Self {
@@ -213,6 +217,10 @@ impl Store {
                 .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of).bind(new.initiator.schedule_id())
                 .fetch_optional(pool).await)?;
             if let Some(id) = created {
+                crate::metrics::run_started(new.kind);
+                if claimed_by.is_some() {
+                    crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
+                }
                 self.publish(RunChange {
                     run_id: id,
                     workspace_id: new.workspace_id,
@@ -269,9 +277,14 @@ impl Store {
 
     /// Publishes the change a `change_run!` statement made; false when it matched no run.
     #[tracing::instrument(skip_all)]
-    async fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
+    pub(super) async fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
         match row {
             Some(row) => {
+                // Every way a run completes passes here once.
+                if let (RunStatus::Completed, Some(completed)) = (row.status, row.completed_at) {
+                    let ran = row.started_at.map(|started| crate::metrics::between(started, completed));
+                    crate::metrics::run_completed(row.kind, row.outcome, ran);
+                }
                 self.publish(row.into()).await;
                 Ok(true)
             }
@@ -338,6 +351,7 @@ impl Store {
             }
         };
         let Some(run) = row.map(OperationRun::try_from).transpose()? else { return Ok(None) };
+        crate::metrics::run_claimed(run.kind, crate::metrics::between(run.created_at, now));
         self.publish(RunChange::from(&run)).await;
         Ok(Some(run))
     }
@@ -827,6 +841,15 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Queued and running runs across all processes, by type and status.
+    #[tracing::instrument(skip_all)]
+    pub async fn active_runs(&self) -> Result<Vec<(OperationKind, RunStatus, i64)>, CoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT kind, status, COUNT(*) FROM operation_runs WHERE status IN ('queued', 'running') \
+             GROUP BY kind, status")
+            .fetch_all(pool).await)?)
     }
 
     /// How many runs matching `query` (its limit and cursor aside) were created in each hour (UTC),

@@ -3,7 +3,7 @@
 //! transaction that starts by writing the tenant's row, so SQLite takes its write lock first.
 
 use super::operations::ChangeRow;
-use super::{RunChange, Store};
+use super::Store;
 use crate::backups::Assignment;
 use crate::ids::TenantId;
 use crate::CoreError;
@@ -175,7 +175,7 @@ impl Store {
         });
         let cancelled = changed.len();
         for row in changed {
-            self.publish(RunChange::from(row)).await;
+            self.publish_change(Some(row)).await?;
         }
         Ok(cancelled)
     }

@@ -25,6 +25,8 @@ pub enum Scope {
     Operations,
     /// The tenant lifecycle API.
     TenantAdmin,
+    /// `GET /metrics` (a platform admin's token): the process's numbers for Prometheus.
+    Metrics,
 }
 
 text_enum!(Scope, "scope", lenient {
@@ -35,6 +37,7 @@ text_enum!(Scope, "scope", lenient {
     SecurityLogs = "security_logs",
     Operations = "operations",
     TenantAdmin = "tenant_admin",
+    Metrics = "metrics",
 });
 
 impl Scope {
@@ -47,6 +50,7 @@ impl Scope {
             Scope::SecurityLogs => "Security Logs (Read Only)",
             Scope::Operations => "Operations",
             Scope::TenantAdmin => "Tenant Admin",
+            Scope::Metrics => "Metrics (Read Only)",
         }
     }
 }

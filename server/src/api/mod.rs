@@ -4,6 +4,7 @@
 //! server functions call, and answers errors through `AppError`.
 
 mod backups;
+pub mod metrics;
 pub mod openapi;
 pub mod operations;
 mod provider_connection;
@@ -34,7 +35,7 @@ fn path_id<Id: From<i64>>(raw: &str) -> Result<Id, CoreError> {
 }
 
 /// Each module's OpenAPI fragment, kept beside its handlers: `/api/openapi.json` is made of these.
-const OPENAPI_FRAGMENTS: [(&str, &str); 9] = [
+const OPENAPI_FRAGMENTS: [(&str, &str); 10] = [
     ("operations", operations::OPENAPI),
     ("backups", backups::OPENAPI),
     ("restores", restores::OPENAPI),
@@ -44,6 +45,7 @@ const OPENAPI_FRAGMENTS: [(&str, &str); 9] = [
     ("v1/pipelines", v1::pipelines::OPENAPI),
     ("v1/tools", v1::tools::OPENAPI),
     ("v1/audit", v1::audit::OPENAPI),
+    ("metrics", metrics::OPENAPI),
 ];
 
 /// Every JSON route. Each module declares its routes with the token scope they need; the one
@@ -58,4 +60,5 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .merge(provider_connection::router())
         .merge(tenant_jobs::router())
         .merge(v1::router())
+        .merge(metrics::router())
 }

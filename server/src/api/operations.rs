@@ -22,6 +22,7 @@ use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
 use tenantpilot_core::access::TokenRequirement;
 use tenantpilot_core::ids::UserId;
+use tenantpilot_core::metrics;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Entitlement;
 use tenantpilot_core::operations::{self, ListParams};
@@ -223,6 +224,8 @@ struct Feed {
     closed: oneshot::Receiver<()>,
     streams: LiveStreams,
     _registration: Registration,
+    /// Counted in `tenantpilot_live_stream_subscribers` while open.
+    _subscriber: metrics::Held,
     ended: bool,
 }
 
@@ -314,6 +317,7 @@ pub async fn events(
         closed,
         streams,
         _registration: registration,
+        _subscriber: metrics::Held::new(metrics::LIVE_SUBSCRIBERS),
         ended: false,
     };
     let stream = futures_util::stream::unfold(feed, |mut feed| async move {

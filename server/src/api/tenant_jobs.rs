@@ -17,6 +17,7 @@ use std::time::Duration;
 use tenantpilot_app::error::contracts::TenantApiError;
 use tenantpilot_app::guard::SignedIn;
 use tenantpilot_core::access::TokenRequirement;
+use tenantpilot_core::metrics;
 use tenantpilot_core::tenant_jobs::{self, Refusal, Submitted, TENANT_HEADER};
 use tenantpilot_core::CoreError;
 
@@ -83,6 +84,7 @@ pub async fn get(
 ) -> Result<Response, TenantApiError> {
     let slug = tenant_of(&headers)?;
     let wait = wait_of(query, settings.max_wait)?;
+    let _held = (!wait.is_zero()).then(|| metrics::Held::new(metrics::LONG_POLLS_HELD));
     let job = tenant_jobs::wait_for_change(&signed_in.state.store, &slug, &id, wait).await?;
     Ok(Json(job).into_response())
 }

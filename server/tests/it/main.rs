@@ -8,6 +8,7 @@ mod common;
 mod crash;
 mod egress;
 mod http;
+mod metrics;
 mod monitoring_api;
 mod openapi;
 mod operations;

@@ -285,12 +285,25 @@ async fn throttling_is_retried_as_the_graph_sdk_does() {
     assert!(session.group("grp-finance").await.unwrap().is_some());
     assert!(started.elapsed() >= Duration::from_millis(50 + 100 + 200), "waited {:?}", started.elapsed());
 
-    // Ten attempts in all, then the failure.
+    // Ten attempts in all, then the failure; /metrics counts each throttled answer (at least:
+    // the recorder is the process's, shared with the tests beside this one).
+    let recorder = tenantpilot_server::api::metrics::recorder();
+    let throttled = || {
+        let text = recorder.render();
+        text.lines()
+            .find_map(|line| line.strip_prefix("tenantpilot_provider_throttled_total{status=\"429\"} "))
+            .map_or(0.0, |value| value.parse::<f64>().unwrap())
+    };
+    let counted = throttled();
     sim.faults("contoso", &[Fault { retry_after_secs: Some(0), ..fault("deviceConfigurations", 429) }]).await;
     let before = requests().await;
     let error = session.policies(PolicyFamily::DeviceConfiguration).await.unwrap_err();
     assert_eq!(error.reason, ReasonCode::Throttled);
     assert_eq!(requests().await - before, 10);
+    assert!(throttled() >= counted + 10.0, "{}", recorder.render());
+    assert!(recorder
+        .render()
+        .contains("tenantpilot_provider_request_duration_seconds_count{status=\"429\"}"));
 }
 
 #[tokio::test]

@@ -1,0 +1,83 @@
+//! `GET /metrics` (issue 17 §6), on SQLite and PostgreSQL: Prometheus's text format for a
+//! platform admin's session or token with the metrics scope, or (where set) a scraper on the
+//! loopback address; the runs, HTTP requests and pool it reports move as the server works.
+//! The recorder is one per process and tests run side by side, so counts are compared as
+//! "at least", never as exact values.
+
+use crate::common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::TestApp;
+use tenantpilot_core::operations::{Counters, RunOutcome};
+use tenantpilot_core::store::Backend;
+use tenantpilot_core::tokens::{self, Scope};
+
+tenantpilot_core::test_on_both_backends!(metrics_are_for_platform_admins_and_count_the_work);
+
+/// The value of the series `name{labels}` (labels in the order they are recorded), or 0.
+fn value(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+/// A scrape from `peer`, without credentials.
+async fn scrape_from(app: &TestApp, peer: &str) -> common::Reply {
+    let mut request = Request::get("/metrics").header(header::HOST, "localhost").body(Body::empty()).unwrap();
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+    app.reply(request).await
+}
+
+async fn metrics_are_for_platform_admins_and_count_the_work(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let store = &app.db.store;
+    let admin = store.user_by_email("admin@demo.test").await.unwrap().unwrap();
+    let token = |scopes: Vec<Scope>| {
+        let admin = admin.clone();
+        async move { tokens::create(store, &admin, "prometheus", &scopes, None).await.unwrap().1 }
+    };
+    let scraper = token(vec![Scope::Api, Scope::Metrics]).await;
+
+    // Who may read them: a platform admin's token with the scope; others as documented.
+    assert_eq!(app.get("/metrics", None).await.status, StatusCode::UNAUTHORIZED);
+    let owner = app.sign_in("owner@demo.test").await;
+    let member = app.json(Method::GET, "/metrics", None, Some(&owner)).await;
+    assert_eq!(member.status, StatusCode::NOT_FOUND, "the platform plane: {}", member.body);
+    let unscoped = app.bearer(Method::GET, "/metrics", &token(vec![Scope::Api]).await).await;
+    assert_eq!(unscoped.status, StatusCode::FORBIDDEN);
+    assert!(unscoped.body.contains("lacks the Metrics (Read Only) scope"), "{}", unscoped.body);
+    // Loopback without credentials only where the setting says so.
+    assert_eq!(scrape_from(&app, "127.0.0.1:40000").await.status, StatusCode::UNAUTHORIZED);
+    let loopback = TestApp::with_flags(backend, &["--metrics-loopback"]).await;
+    assert_eq!(scrape_from(&loopback, "127.0.0.1:40000").await.status, StatusCode::OK);
+    assert_eq!(scrape_from(&loopback, "[::1]:40000").await.status, StatusCode::OK);
+    assert_eq!(scrape_from(&loopback, "10.1.2.3:40000").await.status, StatusCode::UNAUTHORIZED);
+    loopback.db.drop_database().await;
+
+    let before = app.bearer(Method::GET, "/metrics", &scraper).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+    assert!(before.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let started = "tenantpilot_runs_started_total{type=\"backup_set.capture\"}";
+    let completed = "tenantpilot_runs_completed_total{type=\"backup_set.capture\",outcome=\"failed\"}";
+
+    // A capture started through the JSON route, then failed.
+    let capture = app.json(Method::POST, "/admin/t/contoso/backup-sets/capture", None, Some(&owner)).await;
+    assert_eq!(capture.status, StatusCode::ACCEPTED, "{}", capture.body);
+    let id: serde_json::Value = serde_json::from_str(&capture.body).unwrap();
+    let run = tenantpilot_core::ids::RunId(id["operationRunId"].as_i64().unwrap());
+    let queued = app.bearer(Method::GET, "/metrics", &scraper).await.body;
+    assert!(value(&queued, started) >= value(&before.body, started) + 1.0, "{queued}");
+    // (Its value is this database's count when scraped; a side-by-side test may set it too.)
+    assert!(queued.contains("tenantpilot_runs{type=\"backup_set.capture\",status=\"queued\"} "), "{queued}");
+    store.complete_run(run, RunOutcome::Failed, Counters::default()).await.unwrap();
+
+    let after = app.bearer(Method::GET, "/metrics", &scraper).await.body;
+    assert!(value(&after, completed) >= value(&before.body, completed) + 1.0, "{after}");
+    let timed =
+        "tenantpilot_http_request_duration_seconds_count{route=\"/admin/t/{tenant}/backup-sets/capture\",\
+                 method=\"POST\",status=\"202\"}";
+    assert!(value(&after, timed) >= 1.0, "the start was timed by its route: {after}");
+    assert!(after.contains("# HELP tenantpilot_runs_started_total Operation runs created"), "{after}");
+    assert!(value(&after, "tenantpilot_db_pool_connections{state=\"max\"}") >= 1.0, "{after}");
+    app.db.drop_database().await;
+}
