@@ -39,7 +39,10 @@ test-e2e:
 	cd end2end && TENANTPILOT_BIN=../target/debug/tenantpilot npm test
 
 ## Speed numbers (release build), on SQLite and PostgreSQL; see the README for the latest.
+## First what the browser downloads (wasm, js, css; raw and gzipped) from the release build.
 bench:
+	$(TOOLS) && cargo leptos build --release
+	scripts/page-weight.sh
 	scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations
 	for backend in sqlite postgres; do \
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \

@@ -26,9 +26,13 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
     report_time_zone();
-    // Marks the page interactive, so browser tests (and anyone curious) can tell.
+    // Marks the page interactive, so browser tests (and anyone curious) can tell; the
+    // `hydrated` performance mark times it from the navigation's start.
     if let Some(body) = leptos::prelude::document().body() {
         let _ = body.set_attribute("data-hydrated", "true");
+    }
+    if let Some(performance) = leptos::prelude::window().performance() {
+        let _ = performance.mark("hydrated");
     }
 }
 

@@ -303,6 +303,21 @@ for (const javaScriptEnabled of [true, false]) {
     });
 
     if (javaScriptEnabled) {
+      // Issue 17 §1: printed, not asserted (this suite runs the debug build; `make bench` has the
+      // release build's weight).
+      test('time to interactive of Monitoring with the CPU slowed 4×', async (t) => {
+        const { context, page } = await open('owner@demo.test');
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 });
+        await page.goto(`${env.server.base}/admin/monitoring`);
+        await page.waitForSelector('body[data-hydrated]', { timeout: 60_000 });
+        const hydrated = await page.evaluate(() => performance.getEntriesByName('hydrated')[0].startTime);
+        assert.ok(hydrated > 0);
+        t.diagnostic(`time to interactive, Monitoring, 4× CPU throttling, debug build: ${Math.round(hydrated)} ms`);
+        await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+        await context.close();
+      });
+
       test('a run started by API shows up in an open Monitoring list by itself', async () => {
         const { context, page } = await open('owner@demo.test');
         await go(page, `${env.server.base}/admin/monitoring`);
