@@ -164,8 +164,8 @@ for (const javaScriptEnabled of [true, false]) {
 
     test('cancel a running operation from its page', async () => {
       const { context, page } = await open('owner@demo.test');
-      // Seven policies at 1.5 s each: long enough to cancel midway.
-      await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 1500 }]);
+      // Seven policies, read four at a time at 4 s each: long enough to cancel midway.
+      await simulatorFaults(tenant, [{ path: '/assignments', latencyMs: 4000 }]);
       await go(page, `${env.server.base}/admin/t/${tenant}/backups`);
       await page.getByRole('button', { name: 'Capture backup' }).click();
       if (javaScriptEnabled) {

@@ -21,6 +21,11 @@ pub struct Cli {
     /// public addresses, comma-separated (e.g. the provider simulator: 127.0.0.1).
     #[arg(long, env = "TENANTPILOT_EGRESS_ALLOW", default_value = "", global = true, value_parser = EgressPolicy::parse)]
     pub egress_allow: EgressPolicy,
+    /// Requests one run keeps in flight to its tenant's provider (a capture reads several
+    /// policies at once), within the tenant's request budget.
+    #[arg(long, env = "TENANTPILOT_PROVIDER_CONCURRENCY", default_value_t = 4, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub provider_concurrency: u64,
 
     /// The file holding the keys that seal stored secrets (created, mode 0600, when missing);
     /// by default `secret.key` beside the SQLite database, else `data/secret.key`. The
@@ -134,8 +139,9 @@ pub struct ServeArgs {
 /// The operation engine of this process.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Operation workers in this process; 0 leaves the work to other processes.
-    #[arg(long, global = true, env = "TENANTPILOT_WORKERS", default_value_t = 4)]
+    /// Runs this process executes at once (each a task, so many are cheap); 0 leaves the work
+    /// to other processes.
+    #[arg(long, global = true, env = "TENANTPILOT_WORKERS", default_value_t = 64)]
     pub workers: usize,
     /// Operations of one tenant running at once, across all processes.
     #[arg(long, global = true, env = "TENANTPILOT_TENANT_CONCURRENCY", default_value_t = 2,

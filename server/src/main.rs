@@ -55,6 +55,7 @@ async fn run(args: Cli) -> anyhow::Result<()> {
     // per process, and every call goes only where the egress policy allows.
     let provider = ProviderClient::new(ClientSettings {
         egress: args.egress_allow.clone(),
+        requests_at_once: args.provider_concurrency as usize,
         ..ClientSettings::default()
     });
     let outcome = match args.command.unwrap_or(Command::Serve) {

@@ -79,6 +79,12 @@ pub struct SimTenant {
     /// Token requests it has answered (read-only).
     #[serde(default)]
     pub token_requests: u64,
+    /// The most Graph requests it has had in flight at once (read-only).
+    #[serde(default)]
+    pub most_in_flight: u64,
+    /// Graph requests in flight now (kept by the simulator; not part of the control API).
+    #[serde(skip)]
+    pub in_flight: u64,
     /// Writes it has received, oldest first (read-only).
     #[serde(default)]
     pub writes: Vec<SimWrite>,
@@ -367,6 +373,8 @@ pub fn sample_tenant(client_id: &str, client_secret: &str) -> SimTenant {
         faults: Vec::new(),
         requests: 0,
         token_requests: 0,
+        most_in_flight: 0,
+        in_flight: 0,
         writes: Vec::new(),
         reads: Vec::new(),
     }
@@ -403,6 +411,30 @@ impl Ids {
 
     fn ok(&self, status: StatusCode, body: Value) -> Response {
         self.stamp((status, Json(body)).into_response())
+    }
+}
+
+/// A Graph request of `tenant` being answered: counted in its `most_in_flight`.
+struct InFlight {
+    sim: Simulator,
+    tenant: String,
+}
+
+impl InFlight {
+    fn enter(sim: &Simulator, tenant: &str) -> InFlight {
+        if let Some(sim) = sim.state().tenants.get_mut(tenant) {
+            sim.in_flight += 1;
+            sim.most_in_flight = sim.most_in_flight.max(sim.in_flight);
+        }
+        InFlight { sim: sim.clone(), tenant: tenant.to_string() }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(sim) = self.sim.state().tenants.get_mut(&self.tenant) {
+            sim.in_flight = sim.in_flight.saturating_sub(1);
+        }
     }
 }
 
@@ -752,6 +784,7 @@ async fn graph(
             "Access token is empty or invalid.",
         );
     };
+    let _in_flight = InFlight::enter(&sim, &tenant);
     if let Some(response) = misbehave(sim.fault_for(&tenant, &method, &path), &ids).await {
         return response;
     }
@@ -1227,6 +1260,7 @@ async fn put_tenant(State(sim): State<Simulator>, Path(tenant): Path<String>, bo
         Ok(mut new) => {
             new.requests = 0;
             new.token_requests = 0;
+            new.most_in_flight = 0;
             new.writes.clear();
             new.reads.clear();
             sim.state().tenants.insert(tenant, new);

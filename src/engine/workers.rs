@@ -59,7 +59,7 @@ impl EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
-            workers: 4,
+            workers: 64,
             per_tenant_limit: 2,
             pipelines_per_workspace: 2,
             pipeline_max_duration: Duration::from_secs(6 * 60 * 60),
@@ -124,23 +124,23 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// Starts the workers, the reconciler, the scheduler and the retention job. `name` tells this process's
-    /// workers apart in the runs they claim (e.g. host and pid).
+    /// Starts the workers, the reconciler, the scheduler and the retention job. `name` tells this
+    /// process's workers apart in the runs they claim (e.g. host and pid; `name/lane`).
     pub fn spawn(store: Store, operations: Operations, settings: EngineSettings, name: &str) -> EngineHandle {
         let (stop, _) = watch::channel(false);
         let (release, _) = watch::channel(false);
         let settings = Arc::new(settings);
         let mut workers = JoinSet::new();
-        for n in 0..settings.workers {
-            let worker = Worker {
-                name: format!("{name}/{n}"),
+        if settings.workers > 0 {
+            let claimer = Claimer {
+                name: name.to_string(),
                 store: store.clone(),
                 operations: operations.clone(),
                 settings: settings.clone(),
                 stop: stop.subscribe(),
                 release: release.subscribe(),
             };
-            workers.spawn(worker.work());
+            workers.spawn(claimer.work());
         }
         let mut background = JoinSet::new();
         background.spawn(reconcile(store.clone(), operations, settings.clone(), stop.subscribe()));
@@ -186,7 +186,12 @@ async fn join_all(tasks: &mut JoinSet<()>) {
     while tasks.join_next().await.is_some() {}
 }
 
-struct Worker {
+/// This process's workers: one task claims runs while a lane is free (`settings.workers` of
+/// them) and executes each claimed run in a task of its own, on that lane. A worker is a task,
+/// so a process runs many network-bound runs at once; one claimer means a change wakes one
+/// claim, not one per worker. Stopped, it claims no more and waits for its runs (which stop at
+/// their next checkpoint once released).
+struct Claimer {
     name: String,
     store: Store,
     operations: Operations,
@@ -195,47 +200,76 @@ struct Worker {
     release: watch::Receiver<bool>,
 }
 
-impl Worker {
+impl Claimer {
     async fn work(mut self) {
         let mut changes = self.store.events().subscribe();
-        while !*self.stop.borrow() {
-            match self
-                .store
-                .claim_run(
-                    &self.name,
-                    self.settings.per_tenant_limit,
-                    self.settings.pipeline_limit(),
-                    self.settings.pipelines_per_workspace,
-                )
-                .await
-            {
-                Ok(Some(run)) => {
-                    self.execute(run).await;
-                    continue;
+        let (lane_free, mut free_lanes) = tokio::sync::mpsc::unbounded_channel();
+        for lane in 0..self.settings.workers {
+            let _ = lane_free.send(lane);
+        }
+        let mut running = JoinSet::new();
+        'lanes: while !*self.stop.borrow() {
+            let lane = tokio::select! {
+                lane = free_lanes.recv() => match lane {
+                    Some(lane) => lane,
+                    None => break,
+                },
+                _ = self.stop.changed() => break,
+            };
+            // Reap the runs that ended, so the set holds only those in flight.
+            while running.try_join_next().is_some() {}
+            let worker = format!("{}/{lane}", self.name);
+            while !*self.stop.borrow() {
+                let claimed = self
+                    .store
+                    .claim_run(
+                        &worker,
+                        self.settings.per_tenant_limit,
+                        self.settings.pipeline_limit(),
+                        self.settings.pipelines_per_workspace,
+                    )
+                    .await;
+                match claimed {
+                    Ok(Some(run)) => {
+                        let (execution, lane_free) = (self.execution(run, worker), lane_free.clone());
+                        running.spawn(async move {
+                            execution.await;
+                            let _ = lane_free.send(lane);
+                        });
+                        continue 'lanes;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(error = %error.detail(), worker, "cannot claim runs"),
                 }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(error = %error.detail(), worker = %self.name, "cannot claim runs")
+                tokio::select! {
+                    _ = self.stop.changed() => {}
+                    () = claimable(&mut changes) => {}
+                    () = tokio::time::sleep(self.settings.idle_poll) => {}
                 }
-            }
-            tokio::select! {
-                _ = self.stop.changed() => {}
-                () = claimable(&mut changes) => {}
-                () = tokio::time::sleep(self.settings.idle_poll) => {}
             }
         }
+        join_all(&mut running).await;
     }
 
-    async fn execute(&mut self, run: OperationRun) {
-        let Some(operation) = self.operations.get(run.kind).cloned() else {
-            tracing::error!(run = %run.id, kind = %run.kind, "no operation of this kind is known to this version");
-            let stop =
-                Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
-            finish(&self.store, run.id, Err(stop), run.counters).await;
-            return;
-        };
+    /// Executes `run` on `worker`'s lane, as its operation says.
+    fn execution(
+        &self,
+        run: OperationRun,
+        worker: String,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (store, operation) = (self.store.clone(), self.operations.get(run.kind).cloned());
         let pace = Pace { heartbeat: self.settings.heartbeat, progress_every: self.settings.progress_every };
-        execute(&self.store, operation, run, &self.name, pace, Some(self.release.clone())).await;
+        let release = self.release.clone();
+        async move {
+            let Some(operation) = operation else {
+                tracing::error!(run = %run.id, kind = %run.kind, "no operation of this kind is known to this version");
+                let stop =
+                    Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
+                finish(&store, run.id, Err(stop), run.counters).await;
+                return;
+            };
+            execute(&store, operation, run, &worker, pace, Some(release)).await;
+        }
     }
 }
 

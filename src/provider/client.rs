@@ -29,6 +29,9 @@ pub struct ClientSettings {
     pub max_list_items: usize,
     /// Where calls may go: public addresses, and what the allow list names.
     pub egress: EgressPolicy,
+    /// Requests one run keeps in flight to its tenant (a capture reads several policies at
+    /// once); the tenant's request budget paces them all.
+    pub requests_at_once: usize,
 }
 
 impl Default for ClientSettings {
@@ -45,6 +48,7 @@ impl Default for ClientSettings {
             max_body_bytes: 16 * 1024 * 1024,
             max_list_items: 100_000,
             egress: EgressPolicy::public_only(),
+            requests_at_once: 4,
         }
     }
 }
@@ -331,6 +335,11 @@ fn too_large(cap: usize) -> ProviderError {
 }
 
 impl ProviderSession {
+    /// How many requests one run may keep in flight to this tenant (at least one).
+    pub fn requests_at_once(&self) -> usize {
+        self.client.settings.requests_at_once.max(1)
+    }
+
     /// The API base, e.g. `https://graph.microsoft.com/beta`.
     pub fn base_url(&self) -> &str {
         self.connection.base_url.trim_end_matches('/')

@@ -18,6 +18,7 @@ use tenantpilot_core::testing::TestDatabase;
 
 tenantpilot_core::test_on_both_backends!(
     workers_run_every_queued_run_within_the_tenant_limit,
+    a_process_runs_as_many_runs_at_once_as_it_has_lanes,
     a_start_wakes_an_idle_worker_at_once,
     item_failures_make_a_partial_outcome,
     cancelling_a_running_run_stops_it_at_the_next_item,
@@ -32,11 +33,13 @@ struct Items {
     retry_safe: bool,
     /// Runs of each tenant executing right now, and the most seen at once.
     concurrency: Arc<Mutex<HashMap<TenantId, (i64, i64)>>>,
+    /// Runs of any tenant executing right now, and the most seen at once.
+    overall: Arc<Mutex<(i64, i64)>>,
 }
 
 impl Items {
     fn new(retry_safe: bool) -> Arc<Items> {
-        Arc::new(Items { retry_safe, concurrency: Arc::default() })
+        Arc::new(Items { retry_safe, concurrency: Arc::default(), overall: Arc::default() })
     }
 
     fn track(&self, tenant: TenantId, delta: i64) {
@@ -44,6 +47,13 @@ impl Items {
         let (now, most) = seen.entry(tenant).or_default();
         *now += delta;
         *most = (*most).max(*now);
+        let mut overall = self.overall.lock().unwrap();
+        overall.0 += delta;
+        overall.1 = overall.1.max(overall.0);
+    }
+
+    fn most_at_once_overall(&self) -> i64 {
+        self.overall.lock().unwrap().1
     }
 
     fn most_at_once(&self) -> i64 {
@@ -162,6 +172,30 @@ async fn workers_run_every_queued_run_within_the_tenant_limit(backend: Backend) 
         assert!(run.started_at.is_some() && run.completed_at >= run.started_at);
     }
     assert!(operation.most_at_once() <= 2, "never more than 2 runs of a tenant at once");
+    engine.shutdown().await;
+    db.drop_database().await;
+}
+
+/// Issue 17 §2: workers are tasks, so one process runs many (network-bound) runs at once: as
+/// many as it has lanes (`workers`), across tenants, never more.
+async fn a_process_runs_as_many_runs_at_once_as_it_has_lanes(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let (workspace, tenant) = tenant(&db, &format!("t{n}")).await;
+        let run = items(workspace, tenant, "x", json!({ "items": 1, "sleepMs": 1000 }));
+        ids.push(engine::start(&db.store, &run).await.unwrap().id());
+    }
+    let operation = Items::new(false);
+    let settings = EngineSettings { workers: 24, ..fast() };
+    let engine =
+        EngineHandle::spawn(db.store.clone(), Operations::new(vec![operation.clone()]), settings, "t");
+    for id in ids {
+        let run = wait_for(&db.store, id, Duration::from_secs(30), completed).await;
+        assert_eq!(run.outcome, RunOutcome::Succeeded);
+    }
+    let most = operation.most_at_once_overall();
+    assert!((12..=24).contains(&most), "{most} runs at once with 24 lanes");
     engine.shutdown().await;
     db.drop_database().await;
 }

@@ -31,6 +31,8 @@ fn worker(database_url: &str, secret_key: &str) -> Worker {
         .arg("worker")
         .env("DATABASE_URL", database_url)
         .env("TENANTPILOT_WORKERS", "1")
+        // One policy at a time, so the kill lands between policies.
+        .env("TENANTPILOT_PROVIDER_CONCURRENCY", "1")
         .env("TENANTPILOT_EGRESS_ALLOW", "127.0.0.1")
         .env("TENANTPILOT_SECRET_KEY", secret_key)
         .env("TENANTPILOT_STALE_AFTER_SECS", "5")

@@ -32,6 +32,7 @@ tenantpilot_core::test_on_both_backends!(
     throttling_shows_in_the_run_and_a_cancel_ends_the_wait,
     provider_faults_fail_runs_with_their_reason_code,
     cancelling_a_capture_stops_it_between_policies,
+    a_capture_reads_several_policies_at_once,
     a_partial_restore_is_retried_for_its_failed_items_only,
 );
 
@@ -631,6 +632,21 @@ async fn provider_faults_fail_runs_with_their_reason_code(backend: Backend) {
     assert_eq!(partial.failures[0].code, "backup_set.capture.item");
     let sets = world.store().backup_sets(world.member.tenant.id).await.unwrap();
     assert_eq!(sets[0].item_count, 6);
+    world.end().await;
+}
+
+/// Issue 17 §2: a capture reads several policies at once (the client's `requests_at_once`, 4
+/// by default), storing them in order as they arrive; never more at once than that, plus the
+/// one group or filter lookup that names the arrived policy's assignments.
+async fn a_capture_reads_several_policies_at_once(backend: Backend) {
+    let world = World::new(backend).await;
+    world.sim.connect(world.store(), "contoso", 50).await;
+    let slow = Fault { path: Some("/assignments".into()), latency_ms: 100, ..Fault::default() };
+    world.sim.faults("contoso", &[slow]).await;
+    let run = world.capture().await;
+    assert_eq!((run.outcome, run.counters.processed), (RunOutcome::Succeeded, 7), "{:?}", run.failures);
+    let most = world.sim.tenant("contoso").await.most_in_flight;
+    assert!((2..=5).contains(&most), "{most} requests at once");
     world.end().await;
 }
 

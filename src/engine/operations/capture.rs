@@ -11,6 +11,7 @@ use crate::operations::{Failure, OperationKind, RunOutcome};
 use crate::provider::graph::Policy;
 use crate::provider::{PolicyFamily, ProviderClient, ProviderError, ProviderSession};
 use crate::store::CapturedPolicy;
+use futures_util::StreamExt;
 use std::collections::HashMap;
 
 pub(super) struct Capture {
@@ -95,14 +96,20 @@ struct ReadPolicy {
     assignments: Vec<Assignment>,
 }
 
-/// Reads one policy whole: its body (compliance policies with their scheduled actions), the
-/// settings kept outside it, and its assignments with names. `None`: deleted meanwhile.
-async fn read_policy(
+/// One policy as Graph gives it: its body (compliance policies with their scheduled actions),
+/// the settings kept outside it, and its assignments' targets. `None`: deleted meanwhile.
+async fn fetch_policy(
     session: &ProviderSession,
-    names: &mut Names<'_>,
-    tags: &HashMap<String, String>,
-    policy: &Policy,
-) -> Result<Option<ReadPolicy>, ProviderError> {
+    policy: Policy,
+) -> (Policy, Result<Option<Fetched>, ProviderError>) {
+    let fetched = fetch_parts(session, &policy).await;
+    (policy, fetched)
+}
+
+/// A policy's body, settings and assignments' targets, as Graph gives them.
+type Fetched = (serde_json::Value, serde_json::Value, Vec<serde_json::Value>);
+
+async fn fetch_parts(session: &ProviderSession, policy: &Policy) -> Result<Option<Fetched>, ProviderError> {
     let body = match policy.family {
         PolicyFamily::Compliance => match session.policy(policy.family, &policy.id).await? {
             Some(body) => body,
@@ -112,6 +119,16 @@ async fn read_policy(
     };
     let settings = session.policy_settings(policy.family, &policy.id).await?;
     let targets = session.assignments(policy.family, &policy.id).await?;
+    Ok(Some((body, settings, targets)))
+}
+
+/// A fetched policy made whole: its assignments' groups and filters named (from `names`'
+/// cache where it can), its scope tags named.
+async fn read_policy(
+    names: &mut Names<'_>,
+    tags: &HashMap<String, String>,
+    (body, settings, targets): Fetched,
+) -> Result<ReadPolicy, ProviderError> {
     let assignments = names.assignments(targets).await?;
     let scope_tags = body["roleScopeTagIds"]
         .as_array()
@@ -120,7 +137,7 @@ async fn read_policy(
         .filter_map(|id| id.as_str())
         .map(|id| ScopeTag { id: id.to_string(), name: tags.get(id).cloned() })
         .collect();
-    Ok(Some(ReadPolicy { body, settings, scope_tags, assignments }))
+    Ok(ReadPolicy { body, settings, scope_tags, assignments })
 }
 
 /// Captures every policy `session` sees into the backup set of this run (named `name`).
@@ -157,9 +174,18 @@ pub(super) async fn capture_policies(
     }
     let tags = scope_tag_names(run, session).await?;
     let mut names = Names::new(session);
-    for policy in &policies {
+    // Several policies' reads at once (each a few Graph requests), in order, so the items
+    // are stored as they arrive; the tenant's request budget still paces them all.
+    let at_once = session.requests_at_once();
+    let mut fetched =
+        futures_util::stream::iter(policies).map(|policy| fetch_policy(session, policy)).buffered(at_once);
+    while let Some((policy, read)) = fetched.next().await {
         run.checkpoint().await?;
-        match read_policy(session, &mut names, &tags, policy).await {
+        let read = match read {
+            Ok(Some(parts)) => read_policy(&mut names, &tags, parts).await.map(Some),
+            other => other.map(|_| None),
+        };
+        match read {
             Ok(Some(ReadPolicy { body, settings, scope_tags, assignments })) => {
                 let stored = CapturedPolicy {
                     policy_id: &policy.id,
