@@ -2,7 +2,7 @@
 //! browser's, else UTC). Stored times and the JSON stay UTC.
 
 use crate::CoreError;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 pub use chrono_tz::Tz;
 
 /// An IANA time zone by name (`Europe/Berlin`); a mistake names the field.
@@ -27,11 +27,16 @@ pub fn local_time(at: DateTime<Utc>, zone: Tz) -> String {
 /// `datetime-local` field gives it) read in `zone`: a time the clocks skip reads an hour on (the
 /// offset before the change), a repeated one as its first pass. None for anything else (RFC 3339 included).
 pub fn from_wall_clock(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    use chrono::{NaiveDateTime, TimeZone};
     let text = text.trim();
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
         .ok()?;
+    on_wall_clock(naive, zone)
+}
+
+/// `naive` on `zone`'s wall clock, as [`from_wall_clock`] reads it.
+fn on_wall_clock(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
     let local = zone
         .from_local_datetime(&naive)
         .earliest()
@@ -47,8 +52,7 @@ pub fn wall_clock(at: DateTime<Utc>, zone: Tz) -> String {
 /// When `day` begins on `zone`'s wall clock.
 pub fn start_of_day(day: chrono::NaiveDate, zone: Tz) -> DateTime<Utc> {
     let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    from_wall_clock(&midnight.format("%Y-%m-%dT%H:%M").to_string(), zone)
-        .unwrap_or_else(|| midnight.and_utc())
+    on_wall_clock(midnight, zone).unwrap_or_else(|| midnight.and_utc())
 }
 
 /// Every time zone a person may choose, by name.

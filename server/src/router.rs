@@ -62,14 +62,7 @@ async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) 
 /// A page request learns the viewer's time zone before it renders (`PageZone`): its times are
 /// drawn in it. Other requests skip the lookup.
 async fn page_zone(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
-    let page = request.method() == axum::http::Method::GET
-        && !request.uri().path().starts_with("/pkg/")
-        && request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"));
-    if !page {
+    if !asks_for_html(&request) || request.uri().path().starts_with("/pkg/") {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
@@ -94,16 +87,20 @@ const PAGE_OR_JSON: [&str; 1] = ["/admin/schedules"];
 /// Whether a request to a [`PAGE_OR_JSON`] address wants the page: a browser's GET, asking for
 /// HTML and carrying no token.
 fn wants_page(request: &Request<axum::body::Body>) -> bool {
-    let accepts_html = request
-        .headers()
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|accept| accept.contains("text/html"));
-    request.method() == axum::http::Method::GET
+    asks_for_html(request)
         && PAGE_OR_JSON.contains(&request.uri().path())
         && !request.headers().contains_key(header::AUTHORIZATION)
-        && accepts_html
+}
+
+/// A GET that asks for HTML: a browser loading a page.
+fn asks_for_html(request: &Request<axum::body::Body>) -> bool {
+    request.method() == axum::http::Method::GET
+        && request
+            .headers()
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|accept| accept.contains("text/html"))
 }
 
 /// Sends a browser's request for a [`PAGE_OR_JSON`] address to its page; the rest go on to the

@@ -83,3 +83,20 @@ pub struct TargetChoice {
     pub value: String,
     pub label: String,
 }
+
+impl TargetChoice {
+    pub fn tenant(slug: &str, name: &str) -> TargetChoice {
+        TargetChoice { value: format!("tenant:{slug}"), label: format!("Capture of {name}") }
+    }
+
+    pub fn workspace(slug: &str, name: &str) -> TargetChoice {
+        TargetChoice {
+            value: format!("workspace:{slug}"),
+            label: format!("Capture of every tenant of {name}"),
+        }
+    }
+
+    pub fn pipeline(id: PipelineId, name: &str) -> TargetChoice {
+        TargetChoice { value: format!("pipeline:{id}"), label: format!("Run of pipeline {name}") }
+    }
+}

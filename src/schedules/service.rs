@@ -541,14 +541,13 @@ pub async fn may_manage(store: &Store, user: &User, schedule: &Schedule) -> Resu
 
 /// Every schedule `user` may see, by name.
 pub async fn list(store: &Store, user: &User, now: DateTime<Utc>) -> Result<Vec<ScheduleView>, CoreError> {
-    let mut views = Vec::new();
+    let mut seen = Vec::new();
     for schedule in store.all_schedules().await? {
         if user.is_platform_admin || sees(store, user, &schedule).await? {
-            views.push(view(store, schedule, now).await?);
+            seen.push(schedule);
         }
     }
-    views.sort_by_key(|view| view.schedule.name.to_lowercase());
-    Ok(views)
+    views(store, seen, now).await
 }
 
 /// The schedules that start `target` (a tenant's captures, a pipeline's runs), by name; the
@@ -558,12 +557,7 @@ pub async fn of_target(
     target: ScheduleTarget,
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleView>, CoreError> {
-    let mut views = Vec::new();
-    for schedule in store.all_schedules().await?.into_iter().filter(|schedule| schedule.target == target) {
-        views.push(view(store, schedule, now).await?);
-    }
-    views.sort_by_key(|view| view.schedule.name.to_lowercase());
-    Ok(views)
+    views(store, store.schedules_of(target).await?, now).await
 }
 
 /// What `user` may schedule: captures of the tenants where they manage backups, every tenant of
@@ -572,34 +566,33 @@ pub async fn choices(store: &Store, user: &User) -> Result<Vec<TargetChoice>, Co
     let mut choices = Vec::new();
     for membership in store.memberships_of(user.id).await? {
         if membership.can(Capability::BackupsManage) {
-            let tenant = membership.tenant;
-            choices.push(TargetChoice {
-                value: format!("tenant:{}", tenant.slug),
-                label: format!("Capture of {}", tenant.name),
-            });
+            choices.push(TargetChoice::tenant(&membership.tenant.slug, &membership.tenant.name));
         }
     }
     if user.account_role == AccountRole::SiteAdmin {
         for workspace in store.workspaces_of_user(user.id).await? {
-            choices.push(TargetChoice {
-                value: format!("workspace:{}", workspace.slug),
-                label: format!("Capture of every tenant of {}", workspace.name),
-            });
+            choices.push(TargetChoice::workspace(&workspace.slug, &workspace.name));
         }
     }
     for pipeline in crate::pipelines::writable(store, user).await? {
-        choices.push(TargetChoice {
-            value: format!("pipeline:{}", pipeline.id),
-            label: format!("Run of pipeline {}", pipeline.name),
-        });
+        choices.push(TargetChoice::pipeline(pipeline.id, &pipeline.name));
     }
     Ok(choices)
 }
 
 /// Every schedule, by name: for the command line, which speaks for the system.
 pub async fn list_all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleView>, CoreError> {
+    views(store, store.all_schedules().await?, now).await
+}
+
+/// `schedules` as views, by name.
+async fn views(
+    store: &Store,
+    schedules: Vec<Schedule>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScheduleView>, CoreError> {
     let mut views = Vec::new();
-    for schedule in store.all_schedules().await? {
+    for schedule in schedules {
         views.push(view(store, schedule, now).await?);
     }
     views.sort_by_key(|view| view.schedule.name.to_lowercase());
@@ -610,15 +603,15 @@ pub async fn list_all(store: &Store, now: DateTime<Utc>) -> Result<Vec<ScheduleV
 pub async fn view(store: &Store, schedule: Schedule, now: DateTime<Utc>) -> Result<ScheduleView, CoreError> {
     let target_label = match schedule.target {
         ScheduleTarget::TenantCapture { tenant } => match store.tenant_by_id(tenant).await? {
-            Some(tenant) => format!("Capture of {}", tenant.name),
+            Some(tenant) => TargetChoice::tenant(&tenant.slug, &tenant.name).label,
             None => "Capture of a tenant that no longer exists".into(),
         },
-        ScheduleTarget::WorkspaceCapture { workspace } => {
-            let name = store.workspace_by_id(workspace).await?.map(|workspace| workspace.name);
-            format!("Capture of every tenant of {}", name.unwrap_or_else(|| "a workspace".into()))
-        }
+        ScheduleTarget::WorkspaceCapture { workspace } => match store.workspace_by_id(workspace).await? {
+            Some(workspace) => TargetChoice::workspace(&workspace.slug, &workspace.name).label,
+            None => "Capture of every tenant of a workspace".into(),
+        },
         ScheduleTarget::Pipeline { pipeline } => match store.pipeline(pipeline).await? {
-            Some(record) => format!("Run of pipeline {}", record.pipeline.name),
+            Some(record) => TargetChoice::pipeline(pipeline, &record.pipeline.name).label,
             None => "Run of a pipeline that no longer exists".into(),
         },
     };

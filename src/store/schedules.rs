@@ -114,6 +114,18 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// The schedules that start `target`, by id.
+    #[tracing::instrument(skip_all)]
+    pub async fn schedules_of(&self, target: ScheduleTarget) -> Result<Vec<Schedule>, CoreError> {
+        let (kind, target_id) = target_columns(target);
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE target_kind = $1 AND target_id = $2 ORDER BY id"
+        );
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, ScheduleRow>(&sql)
+            .bind(kind).bind(target_id).fetch_all(pool).await)?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// Saves a schedule's name, cadence, jitter, missed-slot rule and pause.
     #[tracing::instrument(skip_all)]
     pub async fn update_schedule(&self, schedule: &Schedule) -> Result<(), CoreError> {

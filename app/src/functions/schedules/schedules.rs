@@ -65,24 +65,19 @@ pub async fn schedules(
     let now = Utc::now();
     let (views, choices) = match (tenant, pipeline) {
         (Some(slug), _) => {
-            let member = signed_in.in_tenant(&slug, Capability::CoreView).await?;
-            let tenant = &member.membership.tenant;
-            let store = &member.signed_in.state.store;
+            let member = tenantpilot_core::access::tenant(store, user, &slug, Capability::CoreView).await?;
+            let tenant = &member.tenant;
             let views =
                 schedules::of_target(store, ScheduleTarget::TenantCapture { tenant: tenant.id }, now).await?;
-            let choices = member.membership.can(Capability::BackupsManage).then(|| TargetChoice {
-                value: format!("tenant:{}", tenant.slug),
-                label: format!("Capture of {}", tenant.name),
-            });
-            return finish(store, &member.signed_in.caller.user, views, choices.into_iter().collect()).await;
+            let choices = member
+                .can(Capability::BackupsManage)
+                .then(|| TargetChoice::tenant(&tenant.slug, &tenant.name));
+            (views, choices.into_iter().collect())
         }
         (None, Some(id)) => {
             let (record, level) = pipelines::visible_with_level(store, user, id, Level::Read).await?;
             let views = schedules::of_target(store, ScheduleTarget::Pipeline { pipeline: id }, now).await?;
-            let choices = (level >= Level::Write).then(|| TargetChoice {
-                value: format!("pipeline:{id}"),
-                label: format!("Run of pipeline {}", record.pipeline.name),
-            });
+            let choices = (level >= Level::Write).then(|| TargetChoice::pipeline(id, &record.pipeline.name));
             (views, choices.into_iter().collect())
         }
         (None, None) => (schedules::list(store, user, now).await?, schedules::choices(store, user).await?),
