@@ -48,20 +48,17 @@ impl Operations {
 
 /// Starts `new`, or reuses the active run with the same identity, and records who asked.
 pub async fn start(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
-    let started = store.start_run(new).await?;
-    audit_start(store, new, started).await?;
-    Ok(started)
+    store.start_run_recorded(new, None, &|started| start_entry(new, started)).await
 }
 
 /// Like [`start`], but a created run is claimed for the caller, who executes it at once with
 /// [`run_now`] while its request waits.
 pub async fn start_now(store: &Store, new: &NewRun) -> Result<Started, CoreError> {
-    let started = store.start_run_claimed(new, "request").await?;
-    audit_start(store, new, started).await?;
-    Ok(started)
+    store.start_run_recorded(new, Some("request"), &|started| start_entry(new, started)).await
 }
 
-async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<(), CoreError> {
+/// The audit entry of a start or a reuse.
+fn start_entry(new: &NewRun, started: Started) -> NewAuditEntry {
     let verb = match started {
         Started::Created(_) => AuditAction::Start,
         Started::Reused(_) => AuditAction::Reuse,
@@ -71,17 +68,15 @@ async fn audit_start(store: &Store, new: &NewRun, started: Started) -> Result<()
     if let Some(target) = &new.target {
         details.insert("target".into(), serde_json::json!({ "kind": target.kind, "id": target.id }));
     }
-    store
-        .record_audit(&NewAuditEntry {
-            workspace_id: Some(new.workspace_id),
-            tenant_id: new.tenant_id,
-            actor: new.initiator.clone(),
-            kind: AuditKind::Operation,
-            action: verb,
-            target_id: started.id().to_string(),
-            details,
-        })
-        .await
+    NewAuditEntry {
+        workspace_id: Some(new.workspace_id),
+        tenant_id: new.tenant_id,
+        actor: new.initiator.clone(),
+        kind: AuditKind::Operation,
+        action: verb,
+        target_id: started.id().to_string(),
+        details,
+    }
 }
 
 /// Cancels `run` for `actor`: a queued run completes as cancelled at once, a running one is

@@ -1,5 +1,6 @@
 //! The activity logs: user actions (the audit log) and token activity, recorded and listed.
 
+use super::log_writer::LogRow;
 use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
 use crate::ids::{TenantId, UserId, WorkspaceId};
@@ -66,19 +67,84 @@ pub struct LogQuery {
     pub before_id: Option<i64>,
 }
 
+/// An audit entry as it is inserted.
+#[derive(Debug)]
+pub(super) struct AuditInsert {
+    pub workspace_id: Option<WorkspaceId>,
+    pub tenant_id: Option<TenantId>,
+    pub user_id: Option<UserId>,
+    pub actor: String,
+    pub kind: &'static str,
+    pub action: &'static str,
+    pub target_id: String,
+    pub details: String,
+    pub at: DateTime<Utc>,
+}
+
+impl AuditInsert {
+    /// Binds the fields in order; the user's email is kept as it is now.
+    pub const SQL: &str =
+        "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, \
+        action, target_id, details, created_at) \
+        VALUES ($1, $2, $3, (SELECT email FROM users WHERE id = $3), $4, $5, $6, $7, $8, $9)";
+
+    pub fn of(entry: &NewAuditEntry) -> Result<AuditInsert, CoreError> {
+        Ok(AuditInsert {
+            workspace_id: entry.workspace_id,
+            tenant_id: entry.tenant_id,
+            user_id: entry.actor.user_id(),
+            actor: serde_json::to_string(&entry.actor).map_err(CoreError::internal)?,
+            kind: entry.kind.as_str(),
+            action: entry.action.as_str(),
+            target_id: entry.target_id.clone(),
+            details: serde_json::Value::Object(entry.details.clone()).to_string(),
+            at: Utc::now(),
+        })
+    }
+}
+
+/// Inserts the [`AuditInsert`] `$entry` through `$executor` (a pool, connection or transaction
+/// of either backend).
+macro_rules! insert_audit {
+    ($entry:expr, $executor:expr) => {{
+        let entry = &$entry;
+        sqlx::query($crate::store::AuditInsert::SQL)
+            .bind(entry.workspace_id)
+            .bind(entry.tenant_id)
+            .bind(entry.user_id)
+            .bind(&entry.actor)
+            .bind(entry.kind)
+            .bind(entry.action)
+            .bind(&entry.target_id)
+            .bind(&entry.details)
+            .bind(entry.at)
+            .execute($executor)
+            .await?;
+    }};
+}
+pub(crate) use insert_audit;
+
+/// A token-activity row as it is inserted.
+#[derive(Debug)]
+pub(super) struct TokenActivityInsert {
+    pub token_id: i64,
+    pub user_id: UserId,
+    pub scope: String,
+    pub target: String,
+    pub at: DateTime<Utc>,
+}
+
+impl TokenActivityInsert {
+    pub const SQL: &str =
+        "INSERT INTO token_activity (token_id, user_id, scope, target, created_at) VALUES ($1, $2, $3, $4, $5)";
+}
+
 impl Store {
+    /// Records `entry`, returning once it is committed (in a group commit with the entries and
+    /// token activity of other requests; see `log_writer`).
     #[tracing::instrument(skip_all)]
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), CoreError> {
-        let actor = serde_json::to_string(&entry.actor).map_err(CoreError::internal)?;
-        let details = serde_json::Value::Object(entry.details.clone()).to_string();
-        let user_id = entry.actor.user_id();
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, action, target_id, \
-             details, created_at) VALUES ($1, $2, $3, (SELECT email FROM users WHERE id = $3), $4, $5, $6, $7, $8, $9)")
-            .bind(entry.workspace_id).bind(entry.tenant_id).bind(user_id).bind(actor).bind(entry.kind.as_str())
-            .bind(entry.action.as_str()).bind(&entry.target_id).bind(details).bind(Utc::now())
-            .execute(pool).await.map(drop))?;
-        Ok(())
+        self.log_writer.write(LogRow::Audit(AuditInsert::of(entry)?)).await
     }
 
     /// A tenant's entries, newest first.
@@ -119,6 +185,8 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
+    /// Records one request of token `token_id`, returning once it is committed (grouped like
+    /// [`Store::record_audit`]).
     #[tracing::instrument(skip_all)]
     pub async fn record_token_activity(
         &self,
@@ -127,10 +195,14 @@ impl Store {
         scope: &str,
         target: &str,
     ) -> Result<(), CoreError> {
-        on_pool!(self, pool => sqlx::query(
-            "INSERT INTO token_activity (token_id, user_id, scope, target, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(token_id).bind(user_id).bind(scope).bind(target).bind(Utc::now()).execute(pool).await.map(drop))?;
-        Ok(())
+        let activity = TokenActivityInsert {
+            token_id,
+            user_id,
+            scope: scope.into(),
+            target: target.into(),
+            at: Utc::now(),
+        };
+        self.log_writer.write(LogRow::TokenActivity(activity)).await
     }
 
     /// Token activity matching `query` (its filter is the scope), newest first. `account` is the

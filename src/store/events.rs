@@ -82,6 +82,12 @@ impl RunEvents {
         self.inner.postgres.as_ref().map(|(_, channel)| channel.as_str())
     }
 
+    /// Tells this store's events apart from another store's in the same process, for registries
+    /// kept per process (tests run many stores at once).
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Hears every change from now on, from this process and (on PostgreSQL) from every other.
     pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
         self.ensure_listening();

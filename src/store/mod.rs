@@ -5,6 +5,7 @@
 mod audit;
 mod backups;
 mod events;
+mod log_writer;
 mod memberships;
 mod operations;
 mod pipelines;
@@ -19,8 +20,10 @@ mod tools;
 mod users;
 
 pub use audit::LogQuery;
+use audit::{insert_audit, AuditInsert, TokenActivityInsert};
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
+use log_writer::LogWriter;
 pub use memberships::MembershipChange;
 pub use operations::{NewRun, PastRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
@@ -48,6 +51,7 @@ pub struct Store {
     db: Db,
     events: RunEvents,
     keyring: Option<Arc<Keyring>>,
+    log_writer: Arc<LogWriter>,
 }
 
 #[derive(Clone, Debug)]
@@ -73,6 +77,28 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Runs `$body` in a transaction on whichever pool the store holds; `$tx` is the transaction.
+/// An early return (`?`) rolls it back.
+macro_rules! in_transaction {
+    ($store:expr, $tx:ident => $body:expr) => {
+        match $store.db() {
+            $crate::store::Db::Sqlite(pool) => {
+                let mut $tx = pool.begin().await?;
+                let value = $body;
+                $tx.commit().await?;
+                value
+            }
+            $crate::store::Db::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let value = $body;
+                $tx.commit().await?;
+                value
+            }
+        }
+    };
+}
+pub(crate) use in_transaction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -104,7 +130,7 @@ impl Store {
                     .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-            Ok(Store { db: Db::Sqlite(pool), events: RunEvents::local_only(), keyring: None })
+            Ok(Store::new(Db::Sqlite(pool), RunEvents::local_only()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Self::postgres(PgConnectOptions::from_str(url)?).await
         } else {
@@ -131,7 +157,11 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await?;
-        Ok(Store { db: Db::Postgres(pool), events: RunEvents::postgres(options, &schema), keyring: None })
+        Ok(Store::new(Db::Postgres(pool), RunEvents::postgres(options, &schema)))
+    }
+
+    fn new(db: Db, events: RunEvents) -> Store {
+        Store { log_writer: Arc::new(LogWriter::new(db.clone())), db, events, keyring: None }
     }
 
     /// The store sealing and opening secrets with `keyring`.

@@ -1,7 +1,8 @@
 //! Operation runs: starting (an active run of the same identity is reused), claiming, heartbeats,
 //! cancelling, completing and pruning them, and the queries Monitoring lists them with.
 
-use super::{on_pool, Backend, RunChange, Store};
+use super::{in_transaction, insert_audit, on_pool, AuditInsert, Backend, RunChange, Store};
+use crate::audit::NewAuditEntry;
 use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use crate::operations::{
     Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
@@ -186,18 +187,35 @@ impl Store {
     /// loses the race reads the winner's id.
     #[tracing::instrument(skip_all)]
     pub async fn start_run(&self, new: &NewRun) -> Result<Started, CoreError> {
-        self.insert_run(new, None).await
+        self.insert_run(new, None, None).await
     }
 
     /// Like [`Store::start_run`], but a created run starts out running, claimed by `worker`: for
     /// work done while a request waits, which no worker must pick up meanwhile.
     #[tracing::instrument(skip_all)]
     pub async fn start_run_claimed(&self, new: &NewRun, worker: &str) -> Result<Started, CoreError> {
-        self.insert_run(new, Some(worker)).await
+        self.insert_run(new, Some(worker), None).await
     }
 
+    /// [`Store::start_run`] (claimed by `claimed_by` when given) that also records `entry` of
+    /// what happened: a created run and its entry commit in one transaction; a reuse writes
+    /// only its entry, in a group commit (see `log_writer`).
     #[tracing::instrument(skip_all)]
-    async fn insert_run(&self, new: &NewRun, claimed_by: Option<&str>) -> Result<Started, CoreError> {
+    pub async fn start_run_recorded(
+        &self,
+        new: &NewRun,
+        claimed_by: Option<&str>,
+        entry: &(dyn Fn(Started) -> NewAuditEntry + Sync),
+    ) -> Result<Started, CoreError> {
+        self.insert_run(new, claimed_by, Some(entry)).await
+    }
+
+    async fn insert_run(
+        &self,
+        new: &NewRun,
+        claimed_by: Option<&str>,
+        entry: Option<&(dyn Fn(Started) -> NewAuditEntry + Sync)>,
+    ) -> Result<Started, CoreError> {
         let identity = new.identity();
         let status = if claimed_by.is_some() { RunStatus::Running } else { RunStatus::Queued };
         let context = serde_json::Value::Object(new.context.clone()).to_string();
@@ -205,17 +223,36 @@ impl Store {
         let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
         // The active run can complete between our failed insert and the read: then try again.
         for _ in 0..5 {
+            // A reuse is a read: no write lock taken for a start that changes nothing.
+            let active: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
+                "SELECT id FROM operation_runs WHERE identity = $1 AND status IN ('queued', 'running')")
+                .bind(&identity).fetch_optional(pool).await)?;
+            if let Some(id) = active {
+                if let Some(entry) = entry {
+                    self.record_audit(&entry(Started::Reused(id))).await?;
+                }
+                return Ok(Started::Reused(id));
+            }
             let now = Utc::now();
             let started_at = claimed_by.map(|_| now);
-            let created: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
-                "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, retry_of, \
-                 schedule_id) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
-                 ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
-                .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
-                .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
-                .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of).bind(new.initiator.schedule_id())
-                .fetch_optional(pool).await)?;
+            let created: Option<RunId> = in_transaction!(self, tx => {
+                let created: Option<RunId> = sqlx::query_scalar(
+                    "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
+                     target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
+                     retry_of, schedule_id) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
+                     ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
+                    .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
+                    .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
+                    .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of)
+                    .bind(new.initiator.schedule_id())
+                    .fetch_optional(&mut *tx).await?;
+                if let (Some(id), Some(entry)) = (created, entry) {
+                    let row = AuditInsert::of(&entry(Started::Created(id)))?;
+                    insert_audit!(row, &mut *tx);
+                }
+                created
+            });
             if let Some(id) = created {
                 crate::metrics::run_started(new.kind);
                 if claimed_by.is_some() {
@@ -231,12 +268,6 @@ impl Store {
                 })
                 .await;
                 return Ok(Started::Created(id));
-            }
-            let active: Option<RunId> = on_pool!(self, pool => sqlx::query_scalar(
-                "SELECT id FROM operation_runs WHERE identity = $1 AND status IN ('queued', 'running')")
-                .bind(&identity).fetch_optional(pool).await)?;
-            if let Some(id) = active {
-                return Ok(Started::Reused(id));
             }
         }
         Err(CoreError::broken(format!("could not start or find an active run of identity {identity}")))

@@ -3,31 +3,10 @@
 //! transaction that starts by writing the tenant's row, so SQLite takes its write lock first.
 
 use super::operations::ChangeRow;
-use super::Store;
+use super::{in_transaction, Store};
 use crate::backups::Assignment;
 use crate::ids::TenantId;
 use crate::CoreError;
-
-/// Runs `$body` in a transaction on whichever pool the store holds; `$tx` is the transaction.
-/// An early return (`?`) rolls it back.
-macro_rules! in_transaction {
-    ($store:expr, $tx:ident => $body:expr) => {
-        match $store.db() {
-            $crate::store::Db::Sqlite(pool) => {
-                let mut $tx = pool.begin().await?;
-                let value = $body;
-                $tx.commit().await?;
-                value
-            }
-            $crate::store::Db::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
-                let value = $body;
-                $tx.commit().await?;
-                value
-            }
-        }
-    };
-}
 
 /// The lifecycle kinds, for statements that leave a tenant's lifecycle jobs alone.
 const LIFECYCLE_KINDS: &str = "('tenant.install', 'tenant.upgrade', 'tenant.disable')";

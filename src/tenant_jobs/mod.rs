@@ -7,6 +7,8 @@
 mod service;
 #[cfg(feature = "server")]
 pub use service::*;
+#[cfg(feature = "server")]
+mod watch;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -13,7 +13,6 @@ use crate::{validate, CoreError};
 use semver::Version;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 
 /// The header naming the tenant a request is about.
 pub const TENANT_HEADER: &str = "X-Okapi-Tenant";
@@ -207,7 +206,7 @@ async fn job_run(store: &Store, slug: &str, id: &str) -> Result<OperationRun, Co
     }
 }
 
-async fn job_of_run(store: &Store, id: RunId) -> Result<TenantJob, CoreError> {
+pub(super) async fn job_of_run(store: &Store, id: RunId) -> Result<TenantJob, CoreError> {
     let run =
         store.operation_run(id).await?.ok_or_else(|| CoreError::broken(format!("run {id} is missing")))?;
     Ok(to_job(&run, store.run_messages(run.id).await?))
@@ -236,34 +235,40 @@ fn to_job(run: &OperationRun, messages: Vec<String>) -> TenantJob {
 
 /// The job, answered as soon as it changes (completes, gains a message, fails) or after
 /// `wait`, whichever comes first. Changes are heard from every replica through the store's
-/// run events; a missed one is caught by re-reading when the events lag.
+/// run events, by one reader per job that every waiting request shares (see [`super::watch`]).
 pub async fn wait_for_change(
     store: &Store,
     slug: &str,
     id: &str,
     wait: Duration,
 ) -> Result<TenantJob, CoreError> {
-    let mut changes = store.events().subscribe();
     let first = job(store, slug, id).await?;
     if wait.is_zero() || first.complete {
         return Ok(first);
     }
     let run_id: RunId = first.id.parse().map_err(CoreError::internal)?;
     let deadline = tokio::time::Instant::now() + wait;
+    let mut watched = super::watch::subscribe(store, run_id);
     let _parked = Parked::new();
     loop {
-        let heard = tokio::time::timeout_at(deadline, changes.recv()).await;
-        match heard {
-            Err(_elapsed) => return job(store, slug, id).await,
-            Ok(Ok(change)) if change.run_id != run_id => continue,
-            Ok(Err(RecvError::Closed)) => return job(store, slug, id).await,
-            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
+        if let Some(now) = watched.borrow_and_update().as_deref().filter(|now| is_news(now, &first)) {
+            return Ok(now.clone());
         }
-        let now = job(store, slug, id).await?;
-        if now.complete != first.complete || now.error != first.error || now.messages != first.messages {
-            return Ok(now);
+        match tokio::time::timeout_at(deadline, watched.changed()).await {
+            Ok(Ok(())) => {}
+            Err(_) | Ok(Err(_)) => return job(store, slug, id).await,
         }
     }
+}
+
+/// Whether `now` is a later state of the job than `first`: the shared reader may have read
+/// just before the change this request's own first read already saw. A job only moves forward
+/// (messages are appended, an error appears, it completes), so an older read is never news.
+fn is_news(now: &TenantJob, first: &TenantJob) -> bool {
+    now != first
+        && now.messages.len() >= first.messages.len()
+        && (now.complete || !first.complete)
+        && (now.error.is_some() || first.error.is_none())
 }
 
 /// Requests of this process parked in [`wait_for_change`], past their first read.
