@@ -1,6 +1,12 @@
 //! A request budget per app and tenant, shared by every run in the process, kept below the
 //! limits Graph documents for Intune so throttling stays rare instead of merely handled.
 //!
+//! When Graph throttles a request anyway (429, or 503/504 with `Retry-After`), every request of
+//! that app in that tenant holds back for the wait it asked for, not only the one answered:
+//! "wait the number of seconds specified in the Retry-After header ... before making more
+//! requests" (<https://learn.microsoft.com/graph/throttling#best-practices-to-handle-throttling>).
+//! Other tenants go on.
+//!
 //! Intune limits, per app per tenant: POST/PUT/DELETE/PATCH 100 requests per 20 seconds, any
 //! request 1,000 per 20 seconds (<https://learn.microsoft.com/graph/throttling-limits>,
 //! "Intune device configuration service limits").
@@ -36,6 +42,8 @@ pub struct Budget {
 struct Sent {
     requests: VecDeque<Instant>,
     writes: VecDeque<Instant>,
+    /// Until when the provider asked this tenant to wait, and the status it answered.
+    held: Option<(Instant, u16)>,
 }
 
 /// Graph counts writes (anything but `GET`) against a tighter limit than all requests.
@@ -48,6 +56,21 @@ pub enum RequestKind {
 impl Budget {
     pub fn new(limits: BudgetLimits) -> Budget {
         Budget { limits, sent: Mutex::new(Sent::default()) }
+    }
+
+    /// The provider answered `status` and asked to wait until `until`: every request of this
+    /// budget waits until then (a later hold extends it).
+    pub fn hold(&self, until: Instant, status: u16) {
+        let mut sent = self.sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sent.held.is_none_or(|(held, _)| held < until) {
+            sent.held = Some((until, status));
+        }
+    }
+
+    /// How long requests are still held back, and the status that held them.
+    pub fn held(&self, now: Instant) -> Option<(Duration, u16)> {
+        let sent = self.sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        sent.held.filter(|(until, _)| *until > now).map(|(until, status)| (until - now, status))
     }
 
     /// Takes a place for one request now, or says how long until one is free.
@@ -123,6 +146,17 @@ mod tests {
             Err(Duration::from_secs(13))
         );
         assert!(budget.try_take(RequestKind::Write, start + Duration::from_secs(20)).is_ok());
+    }
+
+    #[test]
+    fn a_hold_holds_every_request_until_it_ends() {
+        let budget = Budget::new(BudgetLimits::default());
+        let start = Instant::now();
+        assert_eq!(budget.held(start), None);
+        budget.hold(start + Duration::from_secs(3), 429);
+        budget.hold(start + Duration::from_secs(1), 503);
+        assert_eq!(budget.held(start + Duration::from_secs(1)), Some((Duration::from_secs(2), 429)));
+        assert_eq!(budget.held(start + Duration::from_secs(3)), None);
     }
 
     #[test]

@@ -396,9 +396,13 @@ impl ProviderSession {
         }
     }
 
-    /// Waits for a place in the tenant's request budget.
+    /// Waits out a throttling hold on the tenant, then for a place in its request budget.
     async fn admit(&self, request: RequestKind) -> Result<(), ProviderError> {
         loop {
+            if let Some((wait, status)) = self.budget.held(Instant::now()) {
+                self.pause(wait, PauseReason::Throttled { status }).await?;
+                continue;
+            }
             match self.budget.try_take(request, Instant::now()) {
                 Ok(()) => return Ok(()),
                 Err(wait) => self.pause(wait, PauseReason::Budget).await?,
@@ -499,7 +503,8 @@ impl ProviderSession {
                     .min(settings.max_retry_wait);
                 let wait = wait.unwrap_or(backoff);
                 tracing::debug!(status = status.as_u16(), attempt, ?wait, "provider asks to wait; retrying");
-                self.pause(wait, PauseReason::Throttled { status: status.as_u16() }).await?;
+                // The whole tenant waits: the same app's other requests there would be throttled too.
+                self.budget.hold(Instant::now() + wait, status.as_u16());
                 continue;
             }
             if status == StatusCode::UNAUTHORIZED && !renewed {

@@ -33,6 +33,7 @@ tenantpilot_core::test_on_both_backends!(
     provider_faults_fail_runs_with_their_reason_code,
     cancelling_a_capture_stops_it_between_policies,
     a_capture_reads_several_policies_at_once,
+    throttling_holds_back_that_tenant_only,
     a_partial_restore_is_retried_for_its_failed_items_only,
 );
 
@@ -647,6 +648,43 @@ async fn a_capture_reads_several_policies_at_once(backend: Backend) {
     assert_eq!((run.outcome, run.counters.processed), (RunOutcome::Succeeded, 7), "{:?}", run.failures);
     let most = world.sim.tenant("contoso").await.most_in_flight;
     assert!((2..=5).contains(&most), "{most} requests at once");
+    world.end().await;
+}
+
+/// Issue 17 §2: a 429 holds back every request of the app in that tenant for its `Retry-After`
+/// ("wait the number of seconds specified in the Retry-After header ... before making more
+/// requests", https://learn.microsoft.com/graph/throttling#best-practices-to-handle-throttling),
+/// not only the request answered; another tenant's capture goes on meanwhile.
+async fn throttling_holds_back_that_tenant_only(backend: Backend) {
+    let world = World::new(backend).await;
+    world.sim.connect(world.store(), "contoso", 50).await;
+    world.sim.connect(world.store(), "fabrikam", 50).await;
+    let once = Fault {
+        path: Some("/assignments".into()),
+        status: Some(429),
+        retry_after_secs: Some(3),
+        times: Some(1),
+        ..Fault::default()
+    };
+    world.sim.faults("contoso", &[once]).await;
+    let fabrikam = world.store().membership(world.owner.id, "fabrikam").await.unwrap().unwrap();
+    let held = operations::start_capture(world.store(), &world.member, world.initiator()).await.unwrap().id();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while world.store().operation_run(held).await.unwrap().unwrap().context.get("progressNote").is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "contoso was never throttled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // What was already on its way may still arrive; after that, nothing until the wait is over.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = world.sim.tenant("contoso").await.requests;
+    let other = operations::start_capture(world.store(), &fabrikam, world.initiator()).await.unwrap().id();
+    let other = world.completed(other).await;
+    assert_eq!(other.outcome, RunOutcome::Succeeded, "{:?}", other.failures);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(world.sim.tenant("contoso").await.requests, before, "contoso was asked to wait");
+    assert_eq!(world.store().operation_run(held).await.unwrap().unwrap().status, RunStatus::Running);
+    let held = world.completed(held).await;
+    assert_eq!((held.outcome, held.counters.processed), (RunOutcome::Succeeded, 7), "{:?}", held.failures);
     world.end().await;
 }
 
