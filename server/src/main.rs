@@ -16,8 +16,10 @@ use tenantpilot_server::{cli, logging, provider_sim, router};
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
-    logging::init(args.log_format);
-    match run(args).await {
+    let telemetry = logging::init(args.log_format);
+    let outcome = run(args).await;
+    telemetry.shutdown().await;
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The whole chain on one line: "cannot listen on …: Address already in use".

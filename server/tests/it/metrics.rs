@@ -2,7 +2,8 @@
 //! platform admin's session or token with the metrics scope, or (where set) a scraper on the
 //! loopback address; the runs, HTTP requests and pool it reports move as the server works.
 //! The recorder is one per process and tests run side by side, so counts are compared as
-//! "at least", never as exact values.
+//! "at least", never as exact values. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, a real server
+//! exports its request spans as OTLP traces, the last of them on shutdown.
 
 use crate::common;
 
@@ -14,6 +15,82 @@ use tenantpilot_core::store::Backend;
 use tenantpilot_core::tokens::{self, Scope};
 
 tenantpilot_core::test_on_both_backends!(metrics_are_for_platform_admins_and_count_the_work);
+
+/// What a collector received: each POST's path, content type and body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A real `tenantpilot serve` with `OTEL_EXPORTER_OTLP_ENDPOINT` set to a collector of this
+/// test: after a request and a SIGTERM, the collector holds its span, as the OTLP/HTTP spec
+/// describes the export (https://opentelemetry.io/docs/specs/otlp/#otlphttp-request: a POST of
+/// binary protobuf, `Content-Type: application/x-protobuf`, to `{endpoint}/v1/traces`).
+// Multi-threaded: the collector must answer while the test waits for the server to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_go_to_the_otlp_endpoint_when_one_is_set() {
+    let received = Received::default();
+    let collector = {
+        let received = received.clone();
+        axum::Router::new().fallback(move |request: Request<Body>| {
+            let received = received.clone();
+            async move {
+                let path = request.uri().path().to_string();
+                let kind = request
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.to_str().unwrap_or_default().to_string());
+                let body = axum::body::to_bytes(request.into_body(), 1 << 24).await.unwrap_or_default();
+                received.lock().unwrap().push((path, kind.unwrap_or_default(), body.to_vec()));
+                StatusCode::OK
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let dir = std::env::temp_dir().join(format!("tenantpilot-otlp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_tenantpilot"))
+        .arg("serve")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("DATABASE_URL", format!("sqlite://{}", dir.join("otlp.db").display()))
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("TENANTPILOT_WORKERS", "1")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("RUST_LOG", "warn,tenantpilot_server=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tenantpilot");
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let mut answered = false;
+    for _ in 0..300 {
+        if reqwest::get(&ready).await.is_ok_and(|reply| reply.status() == 200) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let stopped = std::process::Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let exited = tokio::task::spawn_blocking(move || server.wait()).await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(answered, "the server became ready");
+    assert!(stopped.unwrap().success() && exited.unwrap().success(), "the server stopped cleanly");
+
+    let received = received.lock().unwrap();
+    let traces: Vec<_> = received.iter().filter(|(path, _, _)| path == "/v1/traces").collect();
+    assert!(
+        !traces.is_empty(),
+        "traces were posted to {{endpoint}}/v1/traces: {:?}",
+        received.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    let contains = |body: &[u8], text: &str| body.windows(text.len()).any(|window| window == text.as_bytes());
+    for (_, kind, _) in &traces {
+        assert_eq!(kind, "application/x-protobuf");
+    }
+    assert!(traces.iter().any(|(_, _, body)| contains(body, "tenantpilot")), "the service is named");
+    assert!(traces.iter().any(|(_, _, body)| contains(body, "/readyz")), "the request's span is there");
+}
 
 /// The value of the series `name{labels}` (labels in the order they are recorded), or 0.
 fn value(text: &str, series: &str) -> f64 {
