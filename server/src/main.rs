@@ -13,6 +13,10 @@ use tenantpilot_server::config::{Cli, Command, EngineArgs, SecretsCommand, Serve
 use tenantpilot_server::sessions::{self, SessionBackend};
 use tenantpilot_server::{cli, logging, provider_sim, router};
 
+/// mimalloc rather than glibc's malloc: see the README's long-poll profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
