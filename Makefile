@@ -46,6 +46,7 @@ bench:
 	scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations
 	for backend in sqlite postgres; do \
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \
+	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- backup-window $$backend || exit 1; \
 	done
 
 ## The pages' view! macros by leptosfmt (settings in leptosfmt.toml), then the rest by rustfmt.

@@ -4,17 +4,23 @@
 //!   in the store;
 //! - server-side rendering of the Monitoring page, through the real router;
 //! - what a bearer token costs a request over a session cookie, through the real router;
+//! - starts as scripts make them, through the router with a bearer token, 16 clients (new and
+//!   reused runs), beside a plain authenticated GET as the reference;
 //! - the activity logs (user actions, token activity) with 1,000,000 entries in each;
 //! - 10,000 `GET /_/tenant/{id}?wait=` long-polls held at once: the server's memory per waiting
 //!   request, and how soon after the job changes every one of them has its answer;
 //! - a nightly schedule over every tenant of a 5,000-tenant workspace, without jitter: the time
 //!   from the scheduler's look at its slot to every tenant's capture queued;
 //! - planning a restore of 300 policies (its preview reads each policy's live assignments) from
-//!   a provider simulator answering each read in 40 ms, as a real Graph round trip takes.
+//!   a provider simulator answering each read in 40 ms, as a real Graph round trip takes;
+//! - the nightly backup window: 1,000 tenants of 30 policies each captured from the simulator
+//!   answering every request in 100 ms, with the engine's settings and with the old ones.
 //!
 //! `cargo bench --bench operations -- long-poll sqlite` (or `postgres`) runs the long-poll part
-//! (`make bench` runs it on each backend after the rest); `-- restore-preview` the last part,
-//! `-- fan-out` the schedule fan-out on both backends.
+//! and `-- backup-window sqlite` (or `postgres`) the backup window (`make bench` runs both on
+//! each backend after the rest, each in a process of its own: peak memory is measured);
+//! `-- restore-preview` the preview, `-- fan-out` the schedule fan-out and `-- http-starts` the
+//! HTTP starts, on both backends.
 //! Prints a table; nothing here asserts (speed is measured, not tested).
 
 use axum::body::Body;
@@ -41,6 +47,10 @@ use tenantpilot_server::config::Cli;
 use tenantpilot_server::router;
 use tenantpilot_server::sessions::SessionBackend;
 use tower::ServiceExt;
+
+/// The server binary's allocator, so the router in this process allocates as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const STARTS: usize = 2_000;
 const AT_ONCE: usize = 16;
@@ -272,6 +282,18 @@ async fn requests(
     measure(backend, what, count, 1, call).await
 }
 
+/// The router as the server builds it from `args`, on `store`.
+async fn app_of(store: &Store, args: &[&str]) -> Router {
+    let serve = Cli::parse_from(args).serve;
+    router::build(
+        store.clone(),
+        ProviderClient::new(ClientSettings::default()),
+        SessionBackend::open(store).await.unwrap(),
+        &serve,
+        router::leptos_options(&serve),
+    )
+}
+
 async fn user(store: &Store, email: &str) -> User {
     store.user_by_email(email).await.unwrap().expect("demo user")
 }
@@ -311,14 +333,7 @@ async fn bench(backend: Backend, name: &'static str) {
     measure(name, "start: reused run (active one found, audited)", STARTS, AT_ONCE, reused).await.print();
 
     // The router in process, as the server runs it, and a browser session of the bench user.
-    let serve = Cli::parse_from(["tenantpilot"]).serve;
-    let app = router::build(
-        store.clone(),
-        ProviderClient::new(ClientSettings::default()),
-        SessionBackend::open(&store).await.unwrap(),
-        &serve,
-        router::leptos_options(&serve),
-    );
+    let app = app_of(&store, &["tenantpilot"]).await;
     let form = format!("email=bench%40demo.test&password={PASSWORD}&next=");
     let login = Request::post("/api/login")
         .header(header::HOST, "localhost")
@@ -351,6 +366,8 @@ async fn bench(backend: Backend, name: &'static str) {
         ms(&mut by_token, 0.50) - ms(&mut by_session, 0.50),
         ms(&mut by_token, 0.99) - ms(&mut by_session, 0.99)
     );
+
+    http_starts(name, &store, &app, contoso).await;
 
     let filling = Instant::now();
     let ids: Vec<TenantId> = tenants.iter().map(|tenant| tenant.id).collect();
@@ -466,6 +483,74 @@ async fn bench(backend: Backend, name: &'static str) {
     db.drop_database().await;
 }
 
+/// Starts through the router per kind (new, reused), and plain GETs beside them.
+const HTTP_STARTS: usize = 10_000;
+
+/// Starts as a script makes them: `POST …/assignments/fetch` through the router with a bearer
+/// token (hash and lookup, token-activity row, membership and capability, start and its audit
+/// entry), `AT_ONCE` clients; and a plain authenticated GET in the same way, as the reference.
+async fn http_starts(name: &'static str, store: &Store, app: &Router, contoso: TenantId) {
+    let owner = user(store, "owner@demo.test").await;
+    let (_, token) =
+        tokens::create(store, &owner, "bench", &[Scope::Api, Scope::Operations], None).await.unwrap();
+    let set = store.backup_set_for_run(contoso, RunId(1), "HTTP bench").await.unwrap();
+    let insert = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+        INSERT INTO backup_items (backup_set_id, tenant_id, policy_id, policy_name, policy_type, body, settings, \
+        scope_tags, assignments, assignments_count) \
+        SELECT $2, $3, 'http-bench-' || i, 'Bench policy', 'settingsCatalogPolicy', '{}', '[]', '[]', '[]', 0 FROM n";
+    let ids = "SELECT id FROM backup_items WHERE backup_set_id = $1 ORDER BY id";
+    let items: Vec<i64> = match store.db() {
+        Db::Sqlite(pool) => {
+            let count = HTTP_STARTS as i64;
+            sqlx::query(insert).bind(count).bind(set.id).bind(contoso).execute(pool).await.unwrap();
+            sqlx::query_scalar(ids).bind(set.id).fetch_all(pool).await.unwrap()
+        }
+        Db::Postgres(pool) => {
+            let count = HTTP_STARTS as i32;
+            sqlx::query(insert).bind(count).bind(set.id).bind(contoso).execute(pool).await.unwrap();
+            sqlx::query_scalar(ids).bind(set.id).fetch_all(pool).await.unwrap()
+        }
+    };
+    let items = std::sync::Arc::new(items);
+    let call = |method: &'static str, path_of: fn(i64) -> String, expected: u16| {
+        let (app, items, bearer) = (app.clone(), items.clone(), format!("Bearer {token}"));
+        move |n: usize| {
+            let (app, path, bearer) = (app.clone(), path_of(items[n % items.len()]), bearer.clone());
+            async move {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header(header::HOST, "localhost")
+                    .header(header::ACCEPT, "application/json")
+                    .header(header::AUTHORIZATION, bearer)
+                    .body(Body::empty())
+                    .unwrap();
+                let reply = app.oneshot(request).await.unwrap();
+                assert_eq!(reply.status(), expected, "{method} {}", reply.status());
+                reply.into_body().collect().await.unwrap();
+            }
+        }
+    };
+    let fetch = |item: i64| format!("/admin/t/contoso/backup-items/{item}/assignments/fetch");
+    let read = |item: i64| format!("/admin/t/contoso/backup-items/{item}");
+    let mut get =
+        measure(name, "HTTP GET backup item (token)", HTTP_STARTS, AT_ONCE, call("GET", read, 200)).await;
+    get.print();
+    let mut new =
+        measure(name, "HTTP start, new run (token)", HTTP_STARTS, AT_ONCE, call("POST", fetch, 202)).await;
+    new.print();
+    // Every item now has an active run (no engine here): each start reuses one.
+    let mut reused =
+        measure(name, "HTTP start, reused run (token)", HTTP_STARTS, AT_ONCE, call("POST", fetch, 202)).await;
+    reused.print();
+    let rate = |sample: &Sample| sample.latencies.len() as f64 / sample.elapsed.as_secs_f64();
+    println!(
+        "{name:<10} (HTTP starts per GET: new {:.2}, reused {:.2})",
+        rate(&new) / rate(&get),
+        rate(&reused) / rate(&get)
+    );
+}
+
 const WAITERS: usize = 10_000;
 
 /// Resident memory of this process, in KiB (Linux; 0 elsewhere).
@@ -488,14 +573,7 @@ async fn long_poll(backend: Backend, name: &'static str) {
     let admin = user(&store, "admin@demo.test").await;
     let (_, token) =
         tokens::create(&store, &admin, "bench", &[Scope::Api, Scope::TenantAdmin], None).await.unwrap();
-    let serve = Cli::parse_from(["tenantpilot", "--tenant-job-max-wait-ms", "600000"]).serve;
-    let app = router::build(
-        store.clone(),
-        ProviderClient::new(ClientSettings::default()),
-        SessionBackend::open(&store).await.unwrap(),
-        &serve,
-        router::leptos_options(&serve),
-    );
+    let app = app_of(&store, &["tenantpilot", "--tenant-job-max-wait-ms", "600000"]).await;
     let request = |method: &str, path: &str, body: &str| {
         Request::builder()
             .method(method)
@@ -533,12 +611,14 @@ async fn long_poll(backend: Backend, name: &'static str) {
     }
     let parked_in = parking.elapsed();
     let held = rss_kib();
+    perf_control("enable");
     let changed = Instant::now();
     store.add_run_message(job_id, "Data step 0.5.0: bench").await.unwrap();
     let mut latencies = Vec::with_capacity(WAITERS);
     while let Some(answered) = waiting.join_next().await {
         latencies.push(answered.unwrap() - changed);
     }
+    perf_control("disable");
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e3;
     println!(
@@ -552,6 +632,14 @@ async fn long_poll(backend: Backend, name: &'static str) {
         at(1.0),
     );
     db.drop_database().await;
+}
+
+/// Profiles only what follows under `perf record --delay=-1 --control fifo:FIFO` with
+/// `PERF_CTL_FIFO=FIFO` set (the README's long-poll profile): `enable` or `disable`.
+fn perf_control(command: &str) {
+    if let Ok(fifo) = std::env::var("PERF_CTL_FIFO") {
+        std::fs::write(fifo, format!("{command}\n")).expect("perf's control fifo");
+    }
 }
 
 /// `-- long-poll sqlite|postgres` runs only the long-poll part on one backend, in a process of
@@ -569,6 +657,24 @@ async fn main() {
     }
     if args.iter().any(|arg| arg == "restore-preview") {
         restore_preview().await;
+        return;
+    }
+    if args.iter().any(|arg| arg == "http-starts") {
+        for (backend, name) in [(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")] {
+            let db = TestDatabase::new(backend).await;
+            seed::demo(&db.store).await.unwrap();
+            let contoso = db.store.tenant_by_slug("contoso").await.unwrap().unwrap().id;
+            let app = app_of(&db.store, &["tenantpilot"]).await;
+            http_starts(name, &db.store, &app, contoso).await;
+            db.drop_database().await;
+        }
+        return;
+    }
+    if let Some(at) = args.iter().position(|arg| arg == "backup-window") {
+        match args.get(at + 1).map(String::as_str) {
+            Some("postgres") => backup_windows(Backend::Postgres, "postgres").await,
+            _ => backup_windows(Backend::Sqlite, "sqlite").await,
+        }
         return;
     }
     if args.iter().any(|arg| arg == "fan-out") {
@@ -637,6 +743,172 @@ async fn fan_out(backend: Backend, name: &str) {
         fired.len()
     );
     db.drop_database().await;
+}
+
+/// The nightly backup window: tenants, policies each, and the provider's answer time.
+const WINDOW_TENANTS: usize = 1_000;
+const WINDOW_POLICIES: usize = 30;
+const WINDOW_LATENCY_MS: u64 = 100;
+/// Tenants the old settings capture, to project their window from (all 1,000 would take 25 min).
+const OLD_SETTINGS_TENANTS: usize = 40;
+
+/// How one window went.
+struct Window {
+    tenants: usize,
+    elapsed: Duration,
+    peak_rss_kib: u64,
+    requests: u64,
+}
+
+/// Every tenant of a workspace captured from the provider simulator over HTTP, each request
+/// answered after `WINDOW_LATENCY_MS`, by an engine of `workers` lanes reading `at_once`
+/// requests at a time per capture: from the schedule's slot to the last capture completed.
+async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once: usize) -> Window {
+    use serde_json::json;
+    use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+    use tenantpilot_core::operations::RunOutcome;
+    use tenantpilot_core::provider::{NewConnection, NewCredential};
+    use tenantpilot_core::schedules::{self, Missed, ScheduleTarget};
+    use tenantpilot_core::store::{NewSchedule, RunQuery, RunScope};
+    use tenantpilot_server::provider_sim::{self, Fault};
+
+    let db = TestDatabase::new(backend).await;
+    let store = &db.store;
+    seed::demo(store).await.unwrap();
+    // The demo workspace, whose Site Admin owns the schedule; its own tenants sit this one out.
+    let owner = user(store, "owner@demo.test").await;
+    let workspace = store.workspace_by_slug("demo").await.unwrap().unwrap();
+    for tenant in store.enabled_tenants_of(workspace.id).await.unwrap() {
+        store.disable_tenant(tenant.id).await.unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(provider_sim::serve(listener, provider_sim::Fixtures::Empty, std::future::pending()));
+    let http = reqwest::Client::new();
+    let sample = provider_sim::sample_tenant("window-app", "window-secret");
+    let mut simulated = sample.clone();
+    simulated.policies = (0..WINDOW_POLICIES)
+        .map(|n| {
+            let mut policy = sample.policies[n % sample.policies.len()].clone();
+            policy.body["id"] = json!(format!("{}-{n}", policy.id()));
+            policy
+        })
+        .collect();
+    simulated.faults = vec![Fault { latency_ms: WINDOW_LATENCY_MS, ..Fault::default() }];
+    let loopback = tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap();
+    for n in 0..tenants {
+        let slug = format!("window-{n}");
+        http.put(format!("{url}/_sim/tenants/{slug}")).json(&simulated).send().await.unwrap();
+        let new = tenantpilot_core::tenancy::NewTenant {
+            workspace_slug: "demo",
+            slug: &slug,
+            name: &format!("Window {n}"),
+            external_tenant_id: None,
+        };
+        let (tenant, _) =
+            tenantpilot_core::tenancy::create_tenant(store, &Initiator::System, new).await.unwrap();
+        let connection = NewConnection {
+            base_url: &format!("{url}/beta"),
+            token_url: &format!("{url}/{slug}/oauth2/v2.0/token"),
+            client_id: "window-app",
+            scope: "",
+            credential: NewCredential::Secret("window-secret"),
+        };
+        tenantpilot_core::provider::connect(store, &loopback, &Initiator::System, &tenant, connection)
+            .await
+            .unwrap();
+    }
+    let new = NewSchedule {
+        workspace_id: workspace.id,
+        name: "Nightly backup",
+        cron: "0 2 * * *",
+        time_zone: "UTC",
+        target: ScheduleTarget::WorkspaceCapture { workspace: workspace.id },
+        jitter_minutes: 0,
+        missed: Missed::CatchUp,
+        owner_id: owner.id,
+    };
+    store.create_schedule(&new).await.unwrap();
+    let client = ProviderClient::new(ClientSettings {
+        egress: loopback,
+        requests_at_once: at_once,
+        ..ClientSettings::default()
+    });
+    let settings = EngineSettings { workers, ..EngineSettings::default() };
+    let requests_before = sim_requests(&http, &url, tenants).await;
+
+    let rss_before = rss_kib();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss_before));
+    let sampling = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let slot = (Utc::now() + Days::days(1)).date_naive().and_hms_opt(2, 0, 0).unwrap().and_utc();
+    schedules::fire_due(store, slot + Days::seconds(1)).await.unwrap();
+    let engine = EngineHandle::spawn(store.clone(), operations::all(client, None), settings, "bench");
+    let captures = RunQuery::new(RunScope::All, 1);
+    loop {
+        let active: i64 = store.active_runs().await.unwrap().iter().map(|(_, _, count)| count).sum();
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    sampling.abort();
+    engine.shutdown().await;
+    let outcomes = store.count_runs_by_outcome(&captures).await.unwrap();
+    let succeeded =
+        outcomes.iter().find(|(outcome, _)| *outcome == RunOutcome::Succeeded).map_or(0, |(_, n)| *n);
+    assert_eq!(succeeded as usize, tenants, "every capture succeeds: {outcomes:?}");
+    let requests = sim_requests(&http, &url, tenants).await - requests_before;
+    db.drop_database().await;
+    Window { tenants, elapsed, peak_rss_kib: peak.load(std::sync::atomic::Ordering::Relaxed), requests }
+}
+
+/// Graph requests the simulated tenants have answered so far.
+async fn sim_requests(http: &reqwest::Client, url: &str, tenants: usize) -> u64 {
+    let mut requests = 0;
+    for n in 0..tenants {
+        let tenant: serde_json::Value =
+            http.get(format!("{url}/_sim/tenants/window-{n}")).send().await.unwrap().json().await.unwrap();
+        requests += tenant["requests"].as_u64().unwrap_or(0);
+    }
+    requests
+}
+
+/// `make bench`'s backup window, at the engine's settings and at the settings before issue 17
+/// (4 workers, one request at a time), on one backend.
+async fn backup_windows(backend: Backend, name: &str) {
+    let defaults = tenantpilot_core::engine::EngineSettings::default().workers;
+    let at_once = ClientSettings::default().requests_at_once;
+    let now = backup_window(backend, WINDOW_TENANTS, defaults, at_once).await;
+    let old = backup_window(backend, OLD_SETTINGS_TENANTS, 4, 1).await;
+    let per_second = |window: &Window| window.tenants as f64 / window.elapsed.as_secs_f64();
+    for (label, window) in
+        [(format!("{defaults} workers, {at_once} at once"), &now), ("4 workers, 1 at once".into(), &old)]
+    {
+        println!(
+            "{name:<10} backup window, {} tenants x {WINDOW_POLICIES} policies at {WINDOW_LATENCY_MS} ms ({label}): \
+             {:.1} s, {:.2} tenants/s, {} Graph requests, peak RSS {:.0} MiB",
+            window.tenants,
+            window.elapsed.as_secs_f64(),
+            per_second(window),
+            window.requests,
+            window.peak_rss_kib as f64 / 1024.0,
+        );
+    }
+    println!(
+        "{name:<10} (the old settings' window for {WINDOW_TENANTS} tenants, projected: {:.1} min; now {:.1} min)",
+        WINDOW_TENANTS as f64 / per_second(&old) / 60.0,
+        now.elapsed.as_secs_f64() / 60.0
+    );
 }
 
 const PREVIEW_POLICIES: usize = 300;
