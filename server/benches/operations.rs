@@ -274,12 +274,18 @@ async fn requests(
                 .header(name, value)
                 .body(Body::empty())
                 .unwrap();
-            let reply = app.oneshot(request).await.unwrap();
-            assert_eq!(reply.status(), 200, "GET {path}");
-            reply.into_body().collect().await.unwrap();
+            answered(app, request, 200).await;
         }
     };
     measure(backend, what, count, 1, call).await
+}
+
+/// Sends `request` through the router and reads its answer to the end, which must be `status`.
+async fn answered(app: Router, request: Request<Body>, status: u16) {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let reply = app.oneshot(request).await.unwrap();
+    assert_eq!(reply.status(), status, "{method} {uri}");
+    reply.into_body().collect().await.unwrap();
 }
 
 /// The router as the server builds it from `args`, on `store`.
@@ -432,9 +438,7 @@ async fn bench(backend: Backend, name: &'static str) {
                     .header(header::COOKIE, cookie)
                     .body(Body::empty())
                     .unwrap();
-                let reply = app.oneshot(request).await.unwrap();
-                assert_eq!(reply.status(), 200);
-                reply.into_body().collect().await.unwrap();
+                answered(app, request, 200).await;
             }
         }
     };
@@ -525,9 +529,7 @@ async fn http_starts(name: &'static str, store: &Store, app: &Router, contoso: T
                     .header(header::AUTHORIZATION, bearer)
                     .body(Body::empty())
                     .unwrap();
-                let reply = app.oneshot(request).await.unwrap();
-                assert_eq!(reply.status(), expected, "{method} {}", reply.status());
-                reply.into_body().collect().await.unwrap();
+                answered(app, request, expected).await;
             }
         }
     };
@@ -700,8 +702,8 @@ const FAN_OUT_TENANTS: i64 = 5_000;
 /// A schedule capturing every tenant of a `FAN_OUT_TENANTS`-tenant workspace, without jitter:
 /// how long its slot takes from the scheduler's look (every 15 s) to every capture queued.
 async fn fan_out(backend: Backend, name: &str) {
-    use tenantpilot_core::schedules::{self, Missed, ScheduleTarget};
-    use tenantpilot_core::store::{NewSchedule, RunQuery, RunScope};
+    use tenantpilot_core::schedules;
+    use tenantpilot_core::store::{RunQuery, RunScope};
     let db = TestDatabase::new(backend).await;
     let store = &db.store;
     seed::demo(store).await.unwrap();
@@ -719,18 +721,7 @@ async fn fan_out(backend: Backend, name: &str) {
             sqlx::query(sql).bind(more as i32).bind(workspace).bind(Utc::now()).execute(pool).await.unwrap();
         }
     }
-    let new = NewSchedule {
-        workspace_id: workspace,
-        name: "Every tenant nightly",
-        cron: "0 2 * * *",
-        time_zone: "UTC",
-        target: ScheduleTarget::WorkspaceCapture { workspace },
-        jitter_minutes: 0,
-        missed: Missed::CatchUp,
-        owner_id: owner.id,
-    };
-    store.create_schedule(&new).await.unwrap();
-    let slot = (Utc::now() + Days::days(1)).date_naive().and_hms_opt(2, 0, 0).unwrap().and_utc();
+    let slot = nightly_capture(store, workspace, &owner).await;
     let started = Instant::now();
     let fired = schedules::fire_due(store, slot + Days::seconds(1)).await.unwrap();
     let elapsed = started.elapsed();
@@ -743,6 +734,24 @@ async fn fan_out(backend: Backend, name: &str) {
         fired.len()
     );
     db.drop_database().await;
+}
+
+/// A schedule capturing every tenant of `workspace` at 02:00 UTC without jitter, owned by
+/// `owner`; returns its next slot (tomorrow's), for the caller to fire.
+async fn nightly_capture(store: &Store, workspace: WorkspaceId, owner: &User) -> chrono::DateTime<Utc> {
+    use tenantpilot_core::schedules::{Missed, ScheduleTarget};
+    let new = tenantpilot_core::store::NewSchedule {
+        workspace_id: workspace,
+        name: "Every tenant nightly",
+        cron: "0 2 * * *",
+        time_zone: "UTC",
+        target: ScheduleTarget::WorkspaceCapture { workspace },
+        jitter_minutes: 0,
+        missed: Missed::CatchUp,
+        owner_id: owner.id,
+    };
+    store.create_schedule(&new).await.unwrap();
+    (Utc::now() + Days::days(1)).date_naive().and_hms_opt(2, 0, 0).unwrap().and_utc()
 }
 
 /// The nightly backup window: tenants, policies each, and the provider's answer time.
@@ -768,8 +777,8 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
     use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
     use tenantpilot_core::operations::RunOutcome;
     use tenantpilot_core::provider::{NewConnection, NewCredential};
-    use tenantpilot_core::schedules::{self, Missed, ScheduleTarget};
-    use tenantpilot_core::store::{NewSchedule, RunQuery, RunScope};
+    use tenantpilot_core::schedules;
+    use tenantpilot_core::store::{RunQuery, RunScope};
     use tenantpilot_server::provider_sim::{self, Fault};
 
     let db = TestDatabase::new(backend).await;
@@ -818,17 +827,7 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
             .await
             .unwrap();
     }
-    let new = NewSchedule {
-        workspace_id: workspace.id,
-        name: "Nightly backup",
-        cron: "0 2 * * *",
-        time_zone: "UTC",
-        target: ScheduleTarget::WorkspaceCapture { workspace: workspace.id },
-        jitter_minutes: 0,
-        missed: Missed::CatchUp,
-        owner_id: owner.id,
-    };
-    store.create_schedule(&new).await.unwrap();
+    let slot = nightly_capture(store, workspace.id, &owner).await;
     let client = ProviderClient::new(ClientSettings {
         egress: loopback,
         requests_at_once: at_once,
@@ -849,7 +848,6 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
         })
     };
     let started = Instant::now();
-    let slot = (Utc::now() + Days::days(1)).date_naive().and_hms_opt(2, 0, 0).unwrap().and_utc();
     schedules::fire_due(store, slot + Days::seconds(1)).await.unwrap();
     let engine = EngineHandle::spawn(store.clone(), operations::all(client, None), settings, "bench");
     let captures = RunQuery::new(RunScope::All, 1);

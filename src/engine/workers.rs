@@ -280,7 +280,7 @@ struct Pace {
     progress_every: Duration,
 }
 
-/// Executes a run that a request claimed for itself (`Store::start_run_claimed`) and waits
+/// Executes a run that a request claimed for itself (`engine::start_now`) and waits
 /// for, as a worker would: with heartbeats, and in a task of its own, so a client that goes
 /// away does not cut it short. Returns the run as it ended.
 pub async fn run_now(

@@ -443,7 +443,7 @@ impl ProviderSession {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let sent = std::time::Instant::now();
+            let sent = Instant::now();
             let response = match request.send().await {
                 Ok(response) => response,
                 Err(error) if EgressClient::refusal(&error).is_some() => {

@@ -1,7 +1,7 @@
 //! The activity logs' group commit. Audit entries and token-activity rows are written by one
 //! writer per store, which takes every row waiting at that moment into one transaction; each
-//! caller returns once the transaction holding its row has committed. Under load, 16 requests
-//! share one commit instead of queueing for 16 (on SQLite, one writer at a time).
+//! caller returns once the transaction holding its row has committed. Concurrent requests share
+//! a commit instead of queueing for one each (on SQLite, one writer at a time).
 
 use super::{insert_audit, AuditInsert, Db, TokenActivityInsert};
 use crate::CoreError;
@@ -54,8 +54,9 @@ impl LogWriter {
                 Err(mpsc::error::SendError(back)) => waiting = back,
             }
         }
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| CoreError::broken("the activity logs are written from within a runtime"))?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            CoreError::broken("the activity logs must be written from within a tokio runtime")
+        })?;
         let (sender, receiver) = mpsc::unbounded_channel();
         runtime.spawn(commit_in_groups(self.db.clone(), receiver));
         sender.send(waiting).map_err(|_| CoreError::broken("the activity log writer did not start"))?;

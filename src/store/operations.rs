@@ -190,16 +190,10 @@ impl Store {
         self.insert_run(new, None, None).await
     }
 
-    /// Like [`Store::start_run`], but a created run starts out running, claimed by `worker`: for
-    /// work done while a request waits, which no worker must pick up meanwhile.
-    #[tracing::instrument(skip_all)]
-    pub async fn start_run_claimed(&self, new: &NewRun, worker: &str) -> Result<Started, CoreError> {
-        self.insert_run(new, Some(worker), None).await
-    }
-
-    /// [`Store::start_run`] (claimed by `claimed_by` when given) that also records `entry` of
-    /// what happened: a created run and its entry commit in one transaction; a reuse writes
-    /// only its entry, in a group commit (see `log_writer`).
+    /// [`Store::start_run`] that also records `entry` of what happened: a created run and its
+    /// entry commit in one transaction; a reuse writes only its entry, in a group commit (see
+    /// `log_writer`). With `claimed_by`, a created run starts out running, claimed by that
+    /// worker: for work done while a request waits, which no worker must pick up meanwhile.
     #[tracing::instrument(skip_all)]
     pub async fn start_run_recorded(
         &self,

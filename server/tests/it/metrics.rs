@@ -88,12 +88,15 @@ async fn traces_go_to_the_otlp_endpoint_when_one_is_set() {
     for (_, kind, _) in &traces {
         assert_eq!(kind, "application/x-protobuf");
     }
-    assert!(traces.iter().any(|(_, _, body)| contains(body, "tenantpilot")), "the service is named");
+    // The resource's `service.name` attribute as protobuf encodes it (key, then the AnyValue's
+    // string): the SDK would otherwise name the service `unknown_service`.
+    let service_name = "service.name\x12\x0d\x0a\x0btenantpilot";
+    assert!(traces.iter().any(|(_, _, body)| contains(body, service_name)), "the service is named");
     assert!(traces.iter().any(|(_, _, body)| contains(body, "/readyz")), "the request's span is there");
 }
 
 /// The value of the series `name{labels}` (labels in the order they are recorded), or 0.
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
 }
 

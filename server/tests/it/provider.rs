@@ -288,12 +288,8 @@ async fn throttling_is_retried_as_the_graph_sdk_does() {
     // Ten attempts in all, then the failure; /metrics counts each throttled answer (at least:
     // the recorder is the process's, shared with the tests beside this one).
     let recorder = tenantpilot_server::api::metrics::recorder();
-    let throttled = || {
-        let text = recorder.render();
-        text.lines()
-            .find_map(|line| line.strip_prefix("tenantpilot_provider_throttled_total{status=\"429\"} "))
-            .map_or(0.0, |value| value.parse::<f64>().unwrap())
-    };
+    let throttled =
+        || crate::metrics::value(&recorder.render(), "tenantpilot_provider_throttled_total{status=\"429\"}");
     let counted = throttled();
     sim.faults("contoso", &[Fault { retry_after_secs: Some(0), ..fault("deviceConfigurations", 429) }]).await;
     let before = requests().await;
