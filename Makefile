@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export LEPTOS_OUTPUT_NAME := $(shell sed -n 's/^output-name = "\(.*\)"/\1/p' Cargo.toml)
 TOOLS := source target/tools.env
 
-.PHONY: run test test-rust test-e2e bench bootstrap build-release fmt lint
+.PHONY: run test test-rust test-e2e bench bench-peers bootstrap build-release fmt lint
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -47,7 +47,13 @@ bench:
 	for backend in sqlite postgres; do \
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- backup-window $$backend || exit 1; \
+	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- live-feed $$backend || exit 1; \
 	done
+
+## TenantPilot's engine beside graphile-worker on the same PostgreSQL, in the same run: no-op
+## jobs' enqueue rate (32 adders), drain rate and enqueue-to-start latency, with the ratios.
+bench-peers:
+	scripts/with-postgres.sh server/benches/peers/run.sh
 
 ## The pages' view! macros by leptosfmt (settings in leptosfmt.toml), then the rest by rustfmt.
 fmt:

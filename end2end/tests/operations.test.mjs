@@ -329,8 +329,13 @@ for (const javaScriptEnabled of [true, false]) {
         assert.equal(reply.status(), 202);
         const { operationRunId } = await reply.json();
         await page.locator(`tr[data-run="${operationRunId}"]`).waitFor({ timeout: 10_000 });
+        // Listed now: its later changes are patched into the row from the pushed summary,
+        // without loading the list again (issue 17 §3).
+        const listLoads = { count: 0 };
+        page.on('request', (request) => { if (request.url().includes('/api/monitoring')) listLoads.count += 1; });
         await page.locator(`tr[data-run="${operationRunId}"] .badge[data-outcome=succeeded]`).waitFor({ timeout: 20_000 });
         assert.equal(navigations.count, 0);
+        assert.equal(listLoads.count, 0, 'the row was patched in place');
         await context.close();
       });
     }

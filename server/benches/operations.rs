@@ -14,11 +14,15 @@
 //! - planning a restore of 300 policies (its preview reads each policy's live assignments) from
 //!   a provider simulator answering each read in 40 ms, as a real Graph round trip takes;
 //! - the nightly backup window: 1,000 tenants of 30 policies each captured from the simulator
-//!   answering every request in 100 ms, with the engine's settings and with the old ones.
+//!   answering every request in 100 ms, with the engine's settings and with the old ones;
+//! - the live feed: 500 dashboards (SSE clients over HTTP) open during a 200-tenant capture,
+//!   patching in place as the page does now and reloading as it did before: the server's CPU
+//!   seconds per minute, change-to-delivery p50/p99, bytes per subscriber.
 //!
-//! `cargo bench --bench operations -- long-poll sqlite` (or `postgres`) runs the long-poll part
-//! and `-- backup-window sqlite` (or `postgres`) the backup window (`make bench` runs both on
-//! each backend after the rest, each in a process of its own: peak memory is measured);
+//! `cargo bench --bench operations -- long-poll sqlite` (or `postgres`) runs the long-poll part,
+//! `-- backup-window sqlite` the backup window and `-- live-feed sqlite` the live feed (`make
+//! bench` runs the three on each backend after the rest, each in a process of its own: peak
+//! memory is measured);
 //! `-- restore-preview` the preview, `-- fan-out` the schedule fan-out and `-- http-starts` the
 //! HTTP starts, on both backends.
 //! Prints a table; nothing here asserts (speed is measured, not tested).
@@ -679,6 +683,13 @@ async fn main() {
         }
         return;
     }
+    if let Some(at) = args.iter().position(|arg| arg == "live-feed") {
+        match args.get(at + 1).map(String::as_str) {
+            Some("postgres") => live_feeds(Backend::Postgres, "postgres").await,
+            _ => live_feeds(Backend::Sqlite, "sqlite").await,
+        }
+        return;
+    }
     if args.iter().any(|arg| arg == "fan-out") {
         fan_out(Backend::Sqlite, "sqlite").await;
         fan_out(Backend::Postgres, "postgres").await;
@@ -769,23 +780,15 @@ struct Window {
     requests: u64,
 }
 
-/// Every tenant of a workspace captured from the provider simulator over HTTP, each request
-/// answered after `WINDOW_LATENCY_MS`, by an engine of `workers` lanes reading `at_once`
-/// requests at a time per capture: from the schedule's slot to the last capture completed.
-async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once: usize) -> Window {
+/// The demo workspace with `tenants` more tenants of `WINDOW_POLICIES` policies each, connected
+/// to a provider simulator (started here) that answers every request after `WINDOW_LATENCY_MS`;
+/// the workspace's own tenants sit out. Returns the simulator's address.
+async fn simulated_fleet(store: &Store, tenants: usize) -> String {
     use serde_json::json;
-    use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
-    use tenantpilot_core::operations::RunOutcome;
     use tenantpilot_core::provider::{NewConnection, NewCredential};
-    use tenantpilot_core::schedules;
-    use tenantpilot_core::store::{RunQuery, RunScope};
     use tenantpilot_server::provider_sim::{self, Fault};
 
-    let db = TestDatabase::new(backend).await;
-    let store = &db.store;
     seed::demo(store).await.unwrap();
-    // The demo workspace, whose Site Admin owns the schedule; its own tenants sit this one out.
-    let owner = user(store, "owner@demo.test").await;
     let workspace = store.workspace_by_slug("demo").await.unwrap().unwrap();
     for tenant in store.enabled_tenants_of(workspace.id).await.unwrap() {
         store.disable_tenant(tenant.id).await.unwrap();
@@ -804,7 +807,6 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
         })
         .collect();
     simulated.faults = vec![Fault { latency_ms: WINDOW_LATENCY_MS, ..Fault::default() }];
-    let loopback = tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap();
     for n in 0..tenants {
         let slug = format!("window-{n}");
         http.put(format!("{url}/_sim/tenants/{slug}")).json(&simulated).send().await.unwrap();
@@ -823,13 +825,37 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
             scope: "",
             credential: NewCredential::Secret("window-secret"),
         };
-        tenantpilot_core::provider::connect(store, &loopback, &Initiator::System, &tenant, connection)
+        tenantpilot_core::provider::connect(store, &loopback(), &Initiator::System, &tenant, connection)
             .await
             .unwrap();
     }
+    url
+}
+
+/// Egress to the simulator only.
+fn loopback() -> tenantpilot_core::egress::EgressPolicy {
+    tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap()
+}
+
+/// Every tenant of a workspace captured from the provider simulator over HTTP, each request
+/// answered after `WINDOW_LATENCY_MS`, by an engine of `workers` lanes reading `at_once`
+/// requests at a time per capture: from the schedule's slot to the last capture completed.
+async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once: usize) -> Window {
+    use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+    use tenantpilot_core::operations::RunOutcome;
+    use tenantpilot_core::schedules;
+    use tenantpilot_core::store::{RunQuery, RunScope};
+
+    let db = TestDatabase::new(backend).await;
+    let store = &db.store;
+    let url = simulated_fleet(store, tenants).await;
+    let http = reqwest::Client::new();
+    // The demo workspace's Site Admin owns the schedule.
+    let owner = user(store, "owner@demo.test").await;
+    let workspace = store.workspace_by_slug("demo").await.unwrap().unwrap();
     let slot = nightly_capture(store, workspace.id, &owner).await;
     let client = ProviderClient::new(ClientSettings {
-        egress: loopback,
+        egress: loopback(),
         requests_at_once: at_once,
         ..ClientSettings::default()
     });
@@ -907,6 +933,291 @@ async fn backup_windows(backend: Backend, name: &str) {
         WINDOW_TENANTS as f64 / per_second(&old) / 60.0,
         now.elapsed.as_secs_f64() / 60.0
     );
+}
+
+/// The live feed: tenants captured while dashboards hold their streams open.
+const FEED_TENANTS: usize = 200;
+const FEED_SUBSCRIBERS: usize = 500;
+/// How the page before reloaded: this long after the first change of a burst.
+const OLD_SETTLE: Duration = Duration::from_millis(300);
+/// How the page reloads now, when a run enters it: at most this often.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// What a dashboard does with a pushed change.
+#[derive(Clone, Copy, PartialEq)]
+enum Dashboard {
+    /// The page before: reloads its list 300 ms after any change.
+    Refetching,
+    /// The page now: patches known runs in place, reloads (at most once a second) when a new
+    /// run appears.
+    Patching,
+}
+
+/// A run's state as a change carries it: what a delivery is matched to its publication by.
+type Shown = (i64, String, String, i64, i64, i64);
+
+fn shown(change: &serde_json::Value) -> Option<Shown> {
+    let counters = &change["counters"];
+    Some((
+        change["runId"].as_i64()?,
+        change["status"].as_str()?.to_string(),
+        change["outcome"].as_str()?.to_string(),
+        counters["total"].as_i64()?,
+        counters["processed"].as_i64()?,
+        counters["failed"].as_i64()?,
+    ))
+}
+
+/// What the subscribers saw.
+#[derive(Default)]
+struct Deliveries {
+    /// Change (its publication) to delivery, ms.
+    latencies: Vec<f64>,
+    bytes: u64,
+    events: u64,
+    reloads: u64,
+    /// Deliveries whose publication the bench missed (its own subscription lagged).
+    unmatched: u64,
+}
+
+/// CPU seconds used so far by the threads that serve: the server's runtime (`tp-server`) and
+/// SQLite's connection threads. The clients and the simulator run on the bench's own runtime.
+fn server_cpu_secs() -> f64 {
+    // Linux counts thread time in clock ticks of 1/100 s (USER_HZ).
+    const TICKS_PER_SEC: f64 = 100.0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = &stat[open + 1..close];
+        if !(name.starts_with("tp-server") || name.starts_with("sqlx-sqlite")) {
+            continue;
+        }
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        ticks += fields.get(11).and_then(|utime| utime.parse::<u64>().ok()).unwrap_or(0);
+        ticks += fields.get(12).and_then(|stime| stime.parse::<u64>().ok()).unwrap_or(0);
+    }
+    ticks as f64 / TICKS_PER_SEC
+}
+
+/// One subscriber: its stream read to the end, each delivery timed against its publication,
+/// and the page's reloads as `dashboard` makes them (`POST /api/monitoring`, the list's data).
+async fn subscriber(
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    dashboard: Dashboard,
+    published: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Shown, Instant>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Deliveries>>,
+) {
+    let mut reply =
+        http.get(format!("{base}/admin/monitoring/events")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(reply.status(), 200, "a live stream opens");
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // The page's reloads, one at a time, as its timers ask for them; over when the reader is.
+    {
+        let (http, base, cookie, seen) = (http.clone(), base.clone(), cookie.clone(), seen.clone());
+        tokio::spawn(async move {
+            let mut last = Instant::now() - RELOAD_EVERY;
+            while reload_rx.recv().await.is_some() {
+                let wait = match dashboard {
+                    Dashboard::Refetching => OLD_SETTLE,
+                    Dashboard::Patching => RELOAD_EVERY.saturating_sub(last.elapsed()),
+                };
+                tokio::time::sleep(wait).await;
+                while reload_rx.try_recv().is_ok() {}
+                last = Instant::now();
+                let sent = http
+                    .post(format!("{base}/api/monitoring"))
+                    .header("cookie", &cookie)
+                    .header("origin", &base)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("")
+                    .send()
+                    .await;
+                // The server stops before the last dashboards do.
+                let Ok(reply) = sent else { return };
+                assert_eq!(reply.status(), 200, "the list reloads");
+                let _ = reply.bytes().await;
+                seen.lock().unwrap().reloads += 1;
+            }
+        });
+    }
+    let (mut known, mut text) = (std::collections::HashSet::new(), String::new());
+    while let Ok(Some(chunk)) = reply.chunk().await {
+        let at = Instant::now();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        let mut delivered = Vec::new();
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            let Some(data) = event.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
+            if !event.contains("event: run") {
+                continue;
+            }
+            let change: serde_json::Value = serde_json::from_str(data).unwrap();
+            let Some(state) = shown(&change) else { continue };
+            let reload = match dashboard {
+                Dashboard::Refetching => true,
+                Dashboard::Patching => known.insert(state.0),
+            };
+            if reload {
+                let _ = reload_tx.send(());
+            }
+            delivered.push(state);
+        }
+        let latencies: Vec<Option<f64>> = {
+            let published = published.lock().unwrap();
+            delivered
+                .iter()
+                .map(|state| published.get(state).map(|when| at.duration_since(*when).as_secs_f64() * 1e3))
+                .collect()
+        };
+        let mut seen = seen.lock().unwrap();
+        seen.bytes += chunk.len() as u64;
+        seen.events += latencies.len() as u64;
+        seen.unmatched += latencies.iter().filter(|latency| latency.is_none()).count() as u64;
+        seen.latencies.extend(latencies.into_iter().flatten());
+    }
+}
+
+/// `FEED_TENANTS` tenants captured from the simulator while `FEED_SUBSCRIBERS` dashboards hold
+/// their live streams open over HTTP: the server (its own runtime, so its CPU time is its own)
+/// serves the streams, the dashboards' reloads and the engine; the subscribers and the
+/// simulator run on the bench's runtime.
+async fn live_feed(backend: Backend, dashboard: Dashboard) -> (Duration, f64, Deliveries) {
+    use std::sync::{Arc, Mutex};
+    use tenantpilot_core::engine::{operations, EngineHandle, EngineSettings};
+    use tenantpilot_core::schedules;
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("tp-server")
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = server.spawn(TestDatabase::new(backend)).await.unwrap();
+    let store = db.store.clone();
+    simulated_fleet(&store, FEED_TENANTS).await;
+    let owner = user(&store, "owner@demo.test").await;
+    let workspace = store.workspace_by_slug("demo").await.unwrap().unwrap();
+    let slot = nightly_capture(&store, workspace.id, &owner).await;
+    let streams = FEED_SUBSCRIBERS.to_string();
+    let app = {
+        let store = store.clone();
+        server
+            .spawn(async move { app_of(&store, &["tenantpilot", "--live-streams-per-user", &streams]).await })
+    }
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    {
+        let app = app.clone();
+        server.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).await.unwrap();
+        });
+    }
+    // Every dashboard is a platform admin's, who sees every run.
+    accounts::create_user(&store, "bench@demo.test", Some("Bench"), PASSWORD, AccountKind::PlatformAdmin)
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(FEED_SUBSCRIBERS * 2)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = http
+        .post(format!("{base}/api/login"))
+        .header("origin", &base)
+        .header("accept", "text/html")
+        .form(&[("email", "bench@demo.test"), ("password", PASSWORD), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+
+    let published = Arc::new(Mutex::new(std::collections::HashMap::new()));
+    let recording = {
+        let (published, mut changes) = (published.clone(), store.events().subscribe());
+        tokio::spawn(async move {
+            while let Ok(change) = changes.recv().await {
+                let value = serde_json::to_value(change).unwrap();
+                let state = shown(&value).unwrap();
+                published.lock().unwrap().entry(state).or_insert_with(Instant::now);
+            }
+        })
+    };
+    let seen = Arc::new(Mutex::new(Deliveries::default()));
+    let mut subscribers = tokio::task::JoinSet::new();
+    for _ in 0..FEED_SUBSCRIBERS {
+        let (http, base, cookie) = (http.clone(), base.clone(), cookie.clone());
+        subscribers.spawn(subscriber(http, base, cookie, dashboard, published.clone(), seen.clone()));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (cpu_before, started) = (server_cpu_secs(), Instant::now());
+    let client = ProviderClient::new(ClientSettings { egress: loopback(), ..ClientSettings::default() });
+    let engine = {
+        let _inside = server.enter();
+        EngineHandle::spawn(store.clone(), operations::all(client, None), EngineSettings::default(), "bench")
+    };
+    {
+        let store = store.clone();
+        server
+            .spawn(async move { schedules::fire_due(&store, slot + Days::seconds(1)).await.unwrap() })
+            .await
+            .unwrap();
+    }
+    loop {
+        let active: i64 = store.active_runs().await.unwrap().iter().map(|(_, _, count)| count).sum();
+        if active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The last changes' deliveries, and the reloads they ask for.
+    tokio::time::sleep(RELOAD_EVERY + Duration::from_millis(500)).await;
+    let (elapsed, cpu) = (started.elapsed(), server_cpu_secs() - cpu_before);
+    subscribers.abort_all();
+    while subscribers.join_next().await.is_some() {}
+    recording.abort();
+    server.spawn(engine.shutdown()).await.unwrap();
+    server.spawn(db.drop_database()).await.unwrap();
+    server.shutdown_background();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    (elapsed, cpu, seen)
+}
+
+/// `-- live-feed sqlite|postgres`: the live feed with the dashboards as they are now, beside
+/// the same capture with dashboards as they were (reloading on every change).
+async fn live_feeds(backend: Backend, name: &str) {
+    for (dashboard, label) in [
+        (Dashboard::Patching, "patching in place, reloads <= 1/s"),
+        (Dashboard::Refetching, "before: reload 300 ms after a change"),
+    ] {
+        let (elapsed, cpu, mut seen) = live_feed(backend, dashboard).await;
+        seen.latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            seen.latencies.get(((seen.latencies.len().max(1) - 1) as f64 * q).round() as usize).copied()
+        };
+        let minutes = elapsed.as_secs_f64() / 60.0;
+        println!(
+            "{name:<10} live feed, {FEED_SUBSCRIBERS} dashboards, {FEED_TENANTS}-tenant capture ({label}): {:.1} s, \
+             server CPU {:.1} s/min, change to delivery p50 {:.0} ms p99 {:.0} ms, {:.0} KiB and {:.0} events \
+             per subscriber, {:.0} reloads/s{}",
+            elapsed.as_secs_f64(),
+            cpu / minutes,
+            at(0.50).unwrap_or(f64::NAN),
+            at(0.99).unwrap_or(f64::NAN),
+            seen.bytes as f64 / 1024.0 / FEED_SUBSCRIBERS as f64,
+            seen.events as f64 / FEED_SUBSCRIBERS as f64,
+            seen.reloads as f64 / elapsed.as_secs_f64(),
+            if seen.unmatched > 0 { format!(" ({} deliveries unmatched)", seen.unmatched) } else { String::new() },
+        );
+    }
 }
 
 const PREVIEW_POLICIES: usize = 300;

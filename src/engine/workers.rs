@@ -208,6 +208,7 @@ impl Claimer {
             let _ = lane_free.send(lane);
         }
         let mut running = JoinSet::new();
+        let mut lanes = Vec::new();
         'lanes: while !*self.stop.borrow() {
             let lane = tokio::select! {
                 lane = free_lanes.recv() => match lane {
@@ -216,31 +217,46 @@ impl Claimer {
                 },
                 _ = self.stop.changed() => break,
             };
-            // Reap the runs that ended, so the set holds only those in flight.
-            while running.try_join_next().is_some() {}
-            let worker = format!("{}/{lane}", self.name);
+            lanes.push(lane);
             while !*self.stop.borrow() {
+                // Every lane free at this moment claims in the same transaction.
+                while lanes.len() < CLAIMS_AT_ONCE {
+                    match free_lanes.try_recv() {
+                        Ok(lane) => lanes.push(lane),
+                        Err(_) => break,
+                    }
+                }
+                // Reap the runs that ended, so the set holds only those in flight.
+                while running.try_join_next().is_some() {}
+                let workers: Vec<String> = lanes.iter().map(|lane| format!("{}/{lane}", self.name)).collect();
                 let claimed = self
                     .store
-                    .claim_run(
-                        &worker,
+                    .claim_runs(
+                        &workers,
                         self.settings.per_tenant_limit,
                         self.settings.pipeline_limit(),
                         self.settings.pipelines_per_workspace,
                     )
                     .await;
                 match claimed {
-                    Ok(Some(run)) => {
-                        let (execution, lane_free) = (self.execution(run, worker), lane_free.clone());
-                        running.spawn(async move {
-                            execution.await;
-                            let _ = lane_free.send(lane);
-                        });
-                        continue 'lanes;
+                    Ok(runs) => {
+                        let claimed_all = runs.len() == lanes.len();
+                        // The i-th run is the i-th lane's; lanes without a run stay in `lanes`.
+                        let taken: Vec<usize> = lanes.drain(..runs.len()).collect();
+                        for ((run, lane), worker) in runs.into_iter().zip(taken).zip(workers) {
+                            let (execution, lane_free) = (self.execution(run, worker), lane_free.clone());
+                            running.spawn(async move {
+                                execution.await;
+                                let _ = lane_free.send(lane);
+                            });
+                        }
+                        if claimed_all {
+                            continue 'lanes;
+                        }
                     }
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(error = %error.detail(), worker, "cannot claim runs"),
+                    Err(error) => tracing::warn!(error = %error.detail(), "cannot claim runs"),
                 }
+                // Nothing more to claim now: the lanes left wait for a change.
                 tokio::select! {
                     _ = self.stop.changed() => {}
                     () = claimable(&mut changes) => {}
@@ -272,6 +288,10 @@ impl Claimer {
         }
     }
 }
+
+/// Runs one claim takes on at most: the lanes free at that moment, up to this many, claim in
+/// one transaction.
+const CLAIMS_AT_ONCE: usize = 32;
 
 /// How often a run beats and saves progress.
 #[derive(Clone, Copy)]

@@ -192,6 +192,39 @@ pub struct OperationRun {
     pub retry_of: Option<RunId>,
 }
 
+/// What changed, and the run's summary after the change: enough for a subscriber to decide
+/// whether it cares (tenant, pipeline, type, status) and to show the run as it now is (status,
+/// outcome, counters, times) without reading it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunChange {
+    pub run_id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
+    /// Set for a pipeline's run: who may see it depends on the pipeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<PipelineId>,
+    #[serde(rename = "type")]
+    pub kind: OperationKind,
+    pub status: RunStatus,
+    pub outcome: RunOutcome,
+    pub counters: Counters,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl RunChange {
+    /// `run` (the same run, as a page loaded it) brought up to this change.
+    pub fn apply_to(&self, run: &mut OperationRun) {
+        run.status = self.status;
+        run.outcome = self.outcome;
+        run.counters = self.counters;
+        run.started_at = self.started_at;
+        run.completed_at = self.completed_at;
+    }
+}
+
 /// A run as the Monitoring list of the assignment-operations contract shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -325,6 +358,23 @@ impl ListParams {
     }
 }
 
+impl ListParams {
+    /// Whether the run as `change` tells it matches these filters; `tenant_id` finds the id of
+    /// the filter's tenant (by slug). A filter the change cannot tell (a schedule) may match.
+    pub fn matches(&self, change: &RunChange, tenant_id: impl Fn(&str) -> Option<TenantId>) -> bool {
+        let given = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
+        let time = |value: &Option<String>| {
+            given(value).map(|text| DateTime::parse_from_rfc3339(&text).map(|at| at.with_timezone(&Utc)).ok())
+        };
+        given(&self.tenant).is_none_or(|slug| tenant_id(&slug).is_some_and(|id| change.tenant_id == Some(id)))
+            && given(&self.kind).is_none_or(|kind| kind == change.kind.as_str())
+            && given(&self.status).is_none_or(|status| status == change.status.as_str())
+            && given(&self.outcome).is_none_or(|outcome| outcome == change.outcome.as_str())
+            && time(&self.since).is_none_or(|since| since.is_some_and(|since| change.created_at >= since))
+            && time(&self.until).is_none_or(|until| until.is_some_and(|until| change.created_at <= until))
+    }
+}
+
 /// What a bulk action on Monitoring's current filter does to each run it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -437,5 +487,71 @@ mod tests {
             assert_eq!(outcome.as_str().parse::<RunOutcome>(), Ok(*outcome));
         }
         assert!("done".parse::<RunStatus>().unwrap_err().contains("queued, running, completed"));
+    }
+
+    #[test]
+    fn a_pushed_change_is_matched_against_the_filters_it_can_tell() {
+        let created = DateTime::parse_from_rfc3339("2026-11-22T08:00:00Z").unwrap().with_timezone(&Utc);
+        let change = RunChange {
+            run_id: RunId(7),
+            workspace_id: WorkspaceId(1),
+            tenant_id: Some(TenantId(3)),
+            pipeline_id: None,
+            kind: OperationKind::Capture,
+            status: RunStatus::Completed,
+            outcome: RunOutcome::Failed,
+            counters: Counters::default(),
+            created_at: created,
+            started_at: Some(created),
+            completed_at: Some(created),
+        };
+        let tenant_id = |slug: &str| (slug == "contoso").then_some(TenantId(3));
+        let matches = |params: ListParams| params.matches(&change, tenant_id);
+        assert!(matches(ListParams::default()));
+        assert!(matches(ListParams { tenant: Some("contoso".into()), ..ListParams::default() }));
+        assert!(!matches(ListParams { tenant: Some("fabrikam".into()), ..ListParams::default() }));
+        assert!(matches(ListParams { kind: Some("backup_set.capture".into()), ..ListParams::default() }));
+        assert!(!matches(ListParams { kind: Some("assignments.fetch".into()), ..ListParams::default() }));
+        assert!(!matches(ListParams { status: Some("running".into()), ..ListParams::default() }));
+        assert!(matches(ListParams { outcome: Some("failed".into()), ..ListParams::default() }));
+        assert!(matches(ListParams {
+            since: Some("2026-11-22T09:00:00+01:00".into()),
+            ..ListParams::default()
+        }));
+        assert!(!matches(ListParams { since: Some("2026-11-22T08:30:00Z".into()), ..ListParams::default() }));
+        assert!(!matches(ListParams { until: Some("2026-11-22T07:00:00Z".into()), ..ListParams::default() }));
+        // What the change cannot tell (its schedule) may match; empty fields filter nothing.
+        assert!(matches(ListParams {
+            schedule: Some("4".into()),
+            status: Some(String::new()),
+            ..ListParams::default()
+        }));
+
+        let mut run = OperationRun {
+            id: RunId(7),
+            workspace_id: WorkspaceId(1),
+            tenant_id: Some(TenantId(3)),
+            kind: OperationKind::Capture,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+            identity: String::new(),
+            target: None,
+            context: Default::default(),
+            counters: Counters { total: 5, processed: 2, failed: 0 },
+            failures: Vec::new(),
+            initiator: Initiator::System,
+            attempt: 1,
+            created_at: created,
+            started_at: Some(created),
+            completed_at: None,
+            heartbeat_at: None,
+            cancel_requested: false,
+            retry_of: None,
+        };
+        change.apply_to(&mut run);
+        assert_eq!(
+            (run.status, run.outcome, run.counters, run.completed_at),
+            (RunStatus::Completed, RunOutcome::Failed, Counters::default(), Some(created))
+        );
     }
 }

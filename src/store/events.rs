@@ -1,38 +1,31 @@
 //! Run changes, published to whoever listens. Every store method that changes a run publishes
 //! one [`RunChange`]: in process through a broadcast channel, and on PostgreSQL also through
 //! `NOTIFY`, so subscribers of every replica sharing the database hear it.
+//!
+//! PostgreSQL takes one database-wide lock for every notifying commit, held through its flush,
+//! so notifying commits go one at a time (about a thousand a second on a disk that flushes in a
+//! millisecond) and one a change would cap the engine. One task per process sends them: each
+//! `NOTIFY` carries every change that waited meanwhile.
 
-use crate::ids::{PipelineId, RunId, TenantId, WorkspaceId};
-use crate::operations::{RunOutcome, RunStatus};
+pub use crate::operations::RunChange;
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
-/// What changed: enough for a subscriber to decide whether it cares (tenant, pipeline, status)
-/// and to re-read the run if it does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunChange {
-    pub run_id: RunId,
-    pub workspace_id: WorkspaceId,
-    pub tenant_id: Option<TenantId>,
-    /// Set for a pipeline's run: who may see it depends on the pipeline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pipeline_id: Option<PipelineId>,
-    pub status: RunStatus,
-    pub outcome: RunOutcome,
-}
-
-/// A notification as it crosses PostgreSQL: the publishing process marks its own, so it does not
-/// deliver them twice.
+/// A notification as it crosses PostgreSQL: the changes one process published meanwhile, marked
+/// with that process, which does not deliver its own twice.
 #[derive(Serialize, Deserialize)]
 struct Notification {
     origin: u64,
-    #[serde(flatten)]
-    change: RunChange,
+    changes: Vec<RunChange>,
 }
+
+/// PostgreSQL refuses a payload of 8,000 bytes or more; a change takes about 300.
+const PAYLOAD_MAX: usize = 7_000;
+/// Changes one `NOTIFY` statement carries at most (in as many payloads as they need).
+const BATCH_MAX: usize = 512;
 
 /// Slow subscribers lose the oldest changes (and are told so) rather than hold memory.
 const LOCAL_CAPACITY: usize = 4096;
@@ -49,6 +42,8 @@ struct Inner {
     /// share a server, as tests do, do not hear each other).
     postgres: Option<(PgConnectOptions, String)>,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// This process's notifier (PostgreSQL), started by the first change it publishes.
+    notifier: OnceLock<mpsc::UnboundedSender<RunChange>>,
 }
 
 impl std::fmt::Debug for RunEvents {
@@ -73,7 +68,13 @@ impl RunEvents {
     fn new(postgres: Option<(PgConnectOptions, String)>) -> RunEvents {
         let (local, _) = broadcast::channel(LOCAL_CAPACITY);
         RunEvents {
-            inner: Arc::new(Inner { local, origin: rand::random(), postgres, listener: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                local,
+                origin: rand::random(),
+                postgres,
+                listener: Mutex::new(None),
+                notifier: OnceLock::new(),
+            }),
         }
     }
 
@@ -94,16 +95,18 @@ impl RunEvents {
         self.inner.local.subscribe()
     }
 
-    /// Delivers to local subscribers at once; the caller also sends `notification_payload`
-    /// through PostgreSQL when it has a channel.
-    pub(super) fn deliver_locally(&self, change: RunChange) {
+    /// Delivers to local subscribers at once, and (on PostgreSQL) hands the change to this
+    /// process's notifier for the other processes.
+    pub(super) fn publish(&self, change: RunChange, db: &super::Db) {
         // No subscriber is not an error: nobody is watching.
         let _ = self.inner.local.send(change);
-    }
-
-    pub(super) fn notification_payload(&self, change: RunChange) -> String {
-        serde_json::to_string(&Notification { origin: self.inner.origin, change })
-            .unwrap_or_else(|_| String::from("{}"))
+        let (super::Db::Postgres(pool), Some(channel)) = (db, self.channel()) else { return };
+        let notifier = self.inner.notifier.get_or_init(|| {
+            let (sender, changes) = mpsc::unbounded_channel();
+            tokio::spawn(notify(pool.clone(), channel.to_string(), self.inner.origin, changes));
+            sender
+        });
+        let _ = notifier.send(change);
     }
 
     /// The first subscriber on PostgreSQL starts one listening connection for the process.
@@ -127,6 +130,40 @@ impl RunEvents {
             }
         }
     }
+}
+
+/// Sends the changes this process publishes to the others: whatever waited while the last
+/// `NOTIFY` was under way goes in the next, in order. A lost notification is logged, not
+/// retried: the changes are committed, and subscribers re-read periodically.
+async fn notify(pool: PgPool, channel: String, origin: u64, mut changes: mpsc::UnboundedReceiver<RunChange>) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while changes.recv_many(&mut batch, BATCH_MAX).await > 0 {
+        let mut payloads = Vec::new();
+        let mut chunk = Vec::new();
+        let mut size = 0;
+        for change in batch.drain(..) {
+            let one = serde_json::to_string(&change).map_or(0, |text| text.len() + 1);
+            if size + one > PAYLOAD_MAX && !chunk.is_empty() {
+                payloads.push(payload(origin, std::mem::take(&mut chunk)));
+                size = 0;
+            }
+            chunk.push(change);
+            size += one;
+        }
+        payloads.push(payload(origin, chunk));
+        let sent = sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
+            .bind(&channel)
+            .bind(&payloads)
+            .execute(&pool)
+            .await;
+        if let Err(error) = sent {
+            tracing::warn!(%error, "cannot notify other processes of run changes");
+        }
+    }
+}
+
+fn payload(origin: u64, changes: Vec<RunChange>) -> String {
+    serde_json::to_string(&Notification { origin, changes }).unwrap_or_else(|_| String::from("{}"))
 }
 
 /// Forwards other processes' notifications to local subscribers. The listener reconnects by
@@ -158,7 +195,9 @@ async fn listen(
             match listener.recv().await {
                 Ok(message) => match serde_json::from_str::<Notification>(message.payload()) {
                     Ok(notification) if notification.origin != origin => {
-                        let _ = local.send(notification.change);
+                        for change in notification.changes {
+                            let _ = local.send(change);
+                        }
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "ignoring a malformed run notification"),

@@ -193,19 +193,8 @@ impl Store {
     }
 
     /// Tells every subscriber (here and, on PostgreSQL, in other processes) that a run changed.
-    /// A lost notification is logged, not returned: the change itself is committed, and
-    /// subscribers re-read periodically.
-    #[tracing::instrument(skip_all)]
-    pub(crate) async fn publish(&self, change: RunChange) {
-        self.events.deliver_locally(change);
-        if let (Db::Postgres(pool), Some(channel)) = (&self.db, self.events.channel()) {
-            let payload = self.events.notification_payload(change);
-            if let Err(error) =
-                sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(payload).execute(pool).await
-            {
-                tracing::warn!(%error, run = %change.run_id, "cannot notify other processes of a run change");
-            }
-        }
+    pub(crate) fn publish(&self, change: RunChange) {
+        self.events.publish(change, &self.db);
     }
 
     #[tracing::instrument(skip_all)]

@@ -8,7 +8,7 @@ use crate::operations::{
     Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
 };
 use crate::CoreError;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -100,14 +100,18 @@ pub(super) struct ChangeRow {
     target_id: Option<String>,
     status: RunStatus,
     outcome: RunOutcome,
-    /// For the metrics of a completion.
     kind: OperationKind,
+    total: i64,
+    processed: i64,
+    failed: i64,
+    created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     completed_at: Option<DateTime<Utc>>,
 }
 
 pub(super) const CHANGE_COLUMNS: &str =
-    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, started_at, completed_at";
+    "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, \
+     total, processed, failed, created_at, started_at, completed_at";
 
 impl From<ChangeRow> for RunChange {
     fn from(row: ChangeRow) -> Self {
@@ -116,8 +120,13 @@ impl From<ChangeRow> for RunChange {
             workspace_id: row.workspace_id,
             tenant_id: row.tenant_id,
             pipeline_id: crate::operations::pipeline_id(row.target_kind.as_deref(), row.target_id.as_deref()),
+            kind: row.kind,
             status: row.status,
             outcome: row.outcome,
+            counters: Counters { total: row.total, processed: row.processed, failed: row.failed },
+            created_at: row.created_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
         }
     }
 }
@@ -129,8 +138,13 @@ impl From<&OperationRun> for RunChange {
             workspace_id: run.workspace_id,
             tenant_id: run.tenant_id,
             pipeline_id: run.target.as_ref().and_then(RunTarget::pipeline_id),
+            kind: run.kind,
             status: run.status,
             outcome: run.outcome,
+            counters: run.counters,
+            created_at: run.created_at,
+            started_at: run.started_at,
+            completed_at: run.completed_at,
         }
     }
 }
@@ -149,7 +163,7 @@ macro_rules! change_run {
     ($store:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
         let row: Option<ChangeRow> =
             on_pool!($store, pool => sqlx::query_as($sql)$(.bind($arg))*.fetch_optional(pool).await)?;
-        $store.publish_change(row).await
+        $store.publish_change(row)
     }};
 }
 
@@ -227,7 +241,8 @@ impl Store {
                 }
                 return Ok(Started::Reused(id));
             }
-            let now = Utc::now();
+            // To the microsecond, as PostgreSQL keeps it: the pushed change says what is stored.
+            let now = Utc::now().trunc_subsecs(6);
             let started_at = claimed_by.map(|_| now);
             let created: Option<RunId> = in_transaction!(self, tx => {
                 let created: Option<RunId> = sqlx::query_scalar(
@@ -257,10 +272,14 @@ impl Store {
                     workspace_id: new.workspace_id,
                     tenant_id: new.tenant_id,
                     pipeline_id: new.target.as_ref().and_then(RunTarget::pipeline_id),
+                    kind: new.kind,
                     status,
                     outcome: RunOutcome::Pending,
-                })
-                .await;
+                    counters: Counters::default(),
+                    created_at: now,
+                    started_at,
+                    completed_at: None,
+                });
                 return Ok(Started::Created(id));
             }
         }
@@ -301,8 +320,7 @@ impl Store {
     }
 
     /// Publishes the change a `change_run!` statement made; false when it matched no run.
-    #[tracing::instrument(skip_all)]
-    pub(super) async fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
+    pub(super) fn publish_change(&self, row: Option<ChangeRow>) -> Result<bool, CoreError> {
         match row {
             Some(row) => {
                 // Every way a run completes passes here once.
@@ -310,20 +328,14 @@ impl Store {
                     let ran = row.started_at.map(|started| crate::metrics::between(started, completed));
                     crate::metrics::run_completed(row.kind, row.outcome, ran);
                 }
-                self.publish(row.into()).await;
+                self.publish(row.into());
                 Ok(true)
             }
             None => Ok(false),
         }
     }
 
-    /// Claims the oldest queued run whose tenant has fewer than `per_tenant_limit` running,
-    /// marking it running for `worker`. On PostgreSQL claims take turns through a transaction
-    /// lock, so the tenant limit holds exactly however many workers claim at once (each claim
-    /// is one short statement); SQLite has one writer, so the statement is atomic as it is.
-    /// Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run at
-    /// once: the claiming process keeps a worker for those.
-    #[tracing::instrument(skip_all)]
+    /// [`claim_runs`](Self::claim_runs) for one worker.
     pub async fn claim_run(
         &self,
         worker: &str,
@@ -331,6 +343,27 @@ impl Store {
         pipeline_limit: i64,
         pipelines_per_workspace: i64,
     ) -> Result<Option<OperationRun>, CoreError> {
+        let workers = [worker.to_string()];
+        let mut runs =
+            self.claim_runs(&workers, per_tenant_limit, pipeline_limit, pipelines_per_workspace).await?;
+        Ok(runs.pop())
+    }
+
+    /// Claims, for each of `workers` in turn, the oldest queued run whose tenant has fewer than
+    /// `per_tenant_limit` running, marking it running for that worker; stops at the first
+    /// worker that finds none. The claims share one transaction (one commit for them all); on
+    /// PostgreSQL claims take turns through a transaction lock, so the tenant limit holds
+    /// exactly however many processes claim at once, and each claim sees the ones before it.
+    /// Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run at
+    /// once: the claiming process keeps a worker for those.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim_runs(
+        &self,
+        workers: &[String],
+        per_tenant_limit: i64,
+        pipeline_limit: i64,
+        pipelines_per_workspace: i64,
+    ) -> Result<Vec<OperationRun>, CoreError> {
         let sql = format!(
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
              heartbeat_at = $1, claimed_by = $2 \
@@ -345,23 +378,14 @@ impl Store {
              AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
         let now = Utc::now();
-        let row = match self.db() {
-            super::Db::Sqlite(pool) => {
-                sqlx::query_as::<_, RunRow>(&sql)
-                    .bind(now)
-                    .bind(worker)
-                    .bind(per_tenant_limit)
-                    .bind(pipeline_limit)
-                    .bind(OperationKind::Pipeline)
-                    .bind(pipelines_per_workspace)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            super::Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                // Released at commit; the UPDATE's own snapshot, taken after the lock, sees
+        let rows: Vec<RunRow> = in_transaction!(self, tx => {
+            if self.backend() == Backend::Postgres {
+                // Released at commit; each UPDATE's own snapshot, taken after the lock, sees
                 // every earlier claim.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+            }
+            let mut rows = Vec::with_capacity(workers.len());
+            for worker in workers {
                 let row = sqlx::query_as::<_, RunRow>(&sql)
                     .bind(now)
                     .bind(worker)
@@ -371,40 +395,39 @@ impl Store {
                     .bind(pipelines_per_workspace)
                     .fetch_optional(&mut *tx)
                     .await?;
-                tx.commit().await?;
-                row
+                let Some(row) = row else { break };
+                rows.push(row);
             }
-        };
-        let Some(run) = row.map(OperationRun::try_from).transpose()? else { return Ok(None) };
-        crate::metrics::run_claimed(run.kind, crate::metrics::between(run.created_at, now));
-        self.publish(RunChange::from(&run)).await;
-        Ok(Some(run))
+            rows
+        });
+        let runs = rows.into_iter().map(OperationRun::try_from).collect::<Result<Vec<_>, _>>()?;
+        for run in &runs {
+            crate::metrics::run_claimed(run.kind, crate::metrics::between(run.created_at, now));
+            self.publish(RunChange::from(run));
+        }
+        Ok(runs)
     }
 
     /// Records progress and that the worker is alive. Returns whether the run should stop: a
     /// cancel was requested, or the run is no longer running (e.g. reconciled as stale).
     #[tracing::instrument(skip_all)]
     pub async fn heartbeat_run(&self, id: RunId, counters: Counters) -> Result<bool, CoreError> {
-        type Row = (WorkspaceId, Option<TenantId>, Option<String>, Option<String>, bool);
-        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Beat {
+            #[sqlx(flatten)]
+            change: ChangeRow,
+            cancel_requested: bool,
+        }
+        let sql = format!(
             "UPDATE operation_runs SET heartbeat_at = $2, total = $3, processed = $4, failed = $5 \
-             WHERE id = $1 AND status = 'running' \
-             RETURNING workspace_id, tenant_id, target_kind, target_id, cancel_requested")
+             WHERE id = $1 AND status = 'running' RETURNING {CHANGE_COLUMNS}, cancel_requested"
+        );
+        let beat: Option<Beat> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(id).bind(Utc::now()).bind(counters.total).bind(counters.processed).bind(counters.failed)
             .fetch_optional(pool).await)?;
-        let Some((workspace_id, tenant_id, target_kind, target_id, cancel_requested)) = row else {
-            return Ok(true);
-        };
-        self.publish(RunChange {
-            run_id: id,
-            workspace_id,
-            tenant_id,
-            pipeline_id: crate::operations::pipeline_id(target_kind.as_deref(), target_id.as_deref()),
-            status: RunStatus::Running,
-            outcome: RunOutcome::Pending,
-        })
-        .await;
-        Ok(cancel_requested)
+        let Some(beat) = beat else { return Ok(true) };
+        self.publish(beat.change.into());
+        Ok(beat.cancel_requested)
     }
 
     /// Appends a failure to an active run.
@@ -457,7 +480,7 @@ impl Store {
         let sql = format!("SELECT {CHANGE_COLUMNS} FROM operation_runs WHERE id = $1");
         let row: Option<ChangeRow> =
             on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
-        self.publish_change(row).await?;
+        self.publish_change(row)?;
         Ok(())
     }
 

@@ -154,7 +154,7 @@ impl Store {
         });
         let cancelled = changed.len();
         for row in changed {
-            self.publish_change(Some(row)).await?;
+            self.publish_change(Some(row))?;
         }
         Ok(cancelled)
     }

@@ -357,24 +357,20 @@ async fn every_change_is_published(backend: Backend) {
     let (workspace, t1) = tenant(&db, "t1").await;
     let mut changes = db.store.events().subscribe();
     let id = start(&db, workspace, t1, "a").await;
+    // Each change carries the run's summary as stored.
+    let summary = |run: tenantpilot_core::operations::OperationRun| RunChange::from(&run);
     let queued = next_change(&mut changes).await;
-    assert_eq!(
-        queued,
-        RunChange {
-            run_id: id,
-            workspace_id: workspace,
-            tenant_id: Some(t1),
-            pipeline_id: None,
-            status: RunStatus::Queued,
-            outcome: RunOutcome::Pending
-        }
-    );
+    assert_eq!(queued, summary(db.store.operation_run(id).await.unwrap().unwrap()));
+    assert_eq!((queued.run_id, queued.tenant_id, queued.status), (id, Some(t1), RunStatus::Queued));
     // A reuse changes nothing, so it publishes nothing; the claim is next.
     start(&db, workspace, t1, "a").await;
     db.store.claim_run("w", 2, 1, 2).await.unwrap();
-    assert_eq!(next_change(&mut changes).await.status, RunStatus::Running);
-    db.store.heartbeat_run(id, Counters { total: 2, processed: 1, failed: 0 }).await.unwrap();
-    assert_eq!(next_change(&mut changes).await.run_id, id);
+    let claimed = next_change(&mut changes).await;
+    assert_eq!(claimed, summary(db.store.operation_run(id).await.unwrap().unwrap()));
+    assert!(claimed.status == RunStatus::Running && claimed.started_at.is_some());
+    let progress = Counters { total: 2, processed: 1, failed: 0 };
+    db.store.heartbeat_run(id, progress).await.unwrap();
+    assert_eq!(next_change(&mut changes).await.counters, progress);
     db.store.cancel_run(id).await.unwrap();
     assert_eq!(next_change(&mut changes).await.run_id, id);
     db.store.complete_run(id, RunOutcome::Cancelled, Counters::default()).await.unwrap();

@@ -1,6 +1,9 @@
-//! Keeping Monitoring pages current. Pages ask for a refresh counter and refetch whenever it
-//! moves: on every run change the server pushes (server-sent events, already filtered to what
-//! the viewer may see), or, while push is unavailable, on a poll that adapts to the runs shown:
+//! Keeping Monitoring pages current. The server pushes each changed run's summary (server-sent
+//! events, already filtered to what the viewer may see, each run at most every 250 ms). A page
+//! that shows runs patches them in place and asks for a reload only when a change may alter
+//! which runs it lists; other pages reload on every change. Reloads move a refresh counter the
+//! page's data reads, at most once a second. While push is unavailable, a poll that adapts to
+//! the runs shown moves it instead:
 //! every second while the youngest active run is under 10 s old, every 5 s under a minute, then
 //! every 10 s; paused while the tab is hidden, and stopped once every shown run has completed.
 //! When the stream opens (or reopens), the page refetches once: a change made before it was
@@ -10,7 +13,8 @@
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use tenantpilot_core::operations::OperationRun;
+use std::sync::Arc;
+use tenantpilot_core::operations::{OperationRun, RunChange};
 
 /// How often to poll when push is unavailable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,17 @@ pub fn poll_for<'a>(runs: impl IntoIterator<Item = &'a OperationRun>, now: DateT
         Some(age) if age < 60 => Poll::EverySecs(5),
         Some(_) => Poll::EverySecs(10),
     }
+}
+
+/// What a page did with a pushed change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Shown in place: nothing to load.
+    Patched,
+    /// Nothing this page shows.
+    Ignored,
+    /// What the page lists may have changed (a run entered or left it): load it again.
+    Reload,
 }
 
 /// A page kept current: its data resource reads `tick()`, which moves whenever what the page
@@ -51,47 +66,90 @@ impl LiveRefresh {
         self.ticks.get()
     }
 
-    /// Follows pushed changes and polls as often as `poll` says; `poll` reads the loaded data
-    /// (a memo of it, never a signal set while rendering).
+    /// Reloads on every pushed change and polls as often as `poll` says; `poll` reads the
+    /// loaded data (a memo of it, never a signal set while rendering).
     pub fn follow(self, poll: impl Fn() -> Poll + Send + Sync + 'static) {
+        self.follow_patching(poll, |_| Applied::Reload)
+    }
+
+    /// Like [`follow`](Self::follow), but each pushed change goes to `apply` first, which
+    /// patches the loaded data in place and says whether the page must reload.
+    pub fn follow_patching(
+        self,
+        poll: impl Fn() -> Poll + Send + Sync + 'static,
+        apply: impl Fn(&RunChange) -> Applied + Send + Sync + 'static,
+    ) {
         let poll = Memo::new(move |_| poll());
+        let apply: Arc<dyn Fn(&RunChange) -> Applied + Send + Sync> = Arc::new(apply);
         #[cfg(feature = "hydrate")]
-        Effect::new(move |_| client::follow(poll.into(), self.set_ticks));
+        Effect::new(move |_| client::follow(poll.into(), self.set_ticks, apply.clone()));
         #[cfg(not(feature = "hydrate"))]
-        let _ = (poll, self.set_ticks);
+        let _ = (poll, self.set_ticks, apply);
     }
 }
 
 #[cfg(feature = "hydrate")]
 mod client {
-    use super::Poll;
+    use super::{Applied, Poll};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use std::cell::Cell;
     use std::rc::Rc;
+    use std::sync::Arc;
     use std::time::Duration;
+    use tenantpilot_core::operations::RunChange;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
-    use web_sys::EventSource;
+    use web_sys::{EventSource, MessageEvent};
 
     const EVENTS: &str = "/admin/monitoring/events";
-    /// Pushed changes come in bursts (progress of a busy run): refetch at most this often.
-    const PUSH_SETTLE: Duration = Duration::from_millis(300);
+    /// A busy fleet changes runs all the time: reload at most this often.
+    const RELOAD_EVERY_MS: f64 = 1000.0;
 
-    pub fn follow(poll: Signal<Poll>, set_ticks: WriteSignal<u64>) {
+    /// Moves the counter at once when the last reload was long enough ago, else once when it is.
+    fn reloader(bump: Rc<dyn Fn()>) -> Rc<dyn Fn()> {
+        let (last, waiting) = (Rc::new(Cell::new(f64::MIN)), Rc::new(Cell::new(false)));
+        Rc::new(move || {
+            if waiting.get() {
+                return;
+            }
+            let wait = last.get() + RELOAD_EVERY_MS - js_sys::Date::now();
+            if wait <= 0.0 {
+                last.set(js_sys::Date::now());
+                bump();
+                return;
+            }
+            waiting.set(true);
+            let (last, waiting, bump) = (last.clone(), waiting.clone(), bump.clone());
+            set_timeout(
+                move || {
+                    waiting.set(false);
+                    last.set(js_sys::Date::now());
+                    bump()
+                },
+                Duration::from_millis(wait.ceil() as u64),
+            );
+        })
+    }
+
+    pub fn follow(
+        poll: Signal<Poll>,
+        set_ticks: WriteSignal<u64>,
+        apply: Arc<dyn Fn(&RunChange) -> Applied + Send + Sync>,
+    ) {
         let pushing = Rc::new(Cell::new(false));
-        let bump = Rc::new(move || set_ticks.update(|ticks| *ticks += 1));
-        let settling = Rc::new(Cell::new(false));
+        let bump: Rc<dyn Fn()> = Rc::new(move || set_ticks.update(|ticks| *ticks += 1));
+        let reload = reloader(bump.clone());
         let source = EventSource::new(EVENTS).ok();
         let mut listeners: Vec<Closure<dyn FnMut(web_sys::Event)>> = Vec::new();
         if let Some(source) = &source {
             // Whatever changed between the page's render and the stream's start (or while the
             // browser reconnected) was not pushed: catch up once, then follow the pushes.
             let on_open = {
-                let (pushing, bump) = (pushing.clone(), bump.clone());
+                let (pushing, reload) = (pushing.clone(), reload.clone());
                 move |_| {
                     pushing.set(true);
-                    bump()
+                    reload()
                 }
             };
             // The browser reconnects by itself; until it has, polling covers.
@@ -99,20 +157,24 @@ mod client {
                 let pushing = pushing.clone();
                 move |_| pushing.set(false)
             };
-            let on_change = {
-                let (bump, settling) = (bump.clone(), settling.clone());
-                move |_| {
-                    if !settling.replace(true) {
-                        let (bump, settling) = (bump.clone(), settling.clone());
-                        set_timeout(
-                            move || {
-                                settling.set(false);
-                                bump()
-                            },
-                            PUSH_SETTLE,
-                        );
+            // A run's new summary: patched in place where the page can, else a reload.
+            let on_run = {
+                let reload = reload.clone();
+                move |event: web_sys::Event| {
+                    let change = event
+                        .dyn_ref::<MessageEvent>()
+                        .and_then(|message| message.data().as_string())
+                        .and_then(|data| serde_json::from_str::<RunChange>(&data).ok());
+                    match change.map(|change| apply(&change)) {
+                        Some(Applied::Patched | Applied::Ignored) => {}
+                        Some(Applied::Reload) | None => reload(),
                     }
                 }
+            };
+            // Changes were missed: only a reload tells what they were.
+            let on_resync = {
+                let reload = reload.clone();
+                move |_| reload()
             };
             // The server ended the stream for good (signed out, or too many open): no reconnecting;
             // polling covers from here.
@@ -127,8 +189,8 @@ mod client {
                 ("open", Closure::<dyn FnMut(web_sys::Event)>::new(on_open)),
                 ("error", Closure::new(on_error)),
                 ("closed", Closure::new(on_closed)),
-                ("run", Closure::new(on_change.clone())),
-                ("resync", Closure::new(on_change)),
+                ("run", Closure::new(on_run)),
+                ("resync", Closure::new(on_resync)),
             ] {
                 let _ = source.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
                 listeners.push(listener);

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
 use tenantpilot_core::access::TokenRequirement;
-use tenantpilot_core::ids::UserId;
+use tenantpilot_core::ids::{RunId, UserId};
 use tenantpilot_core::metrics;
 use tenantpilot_core::model::User;
 use tenantpilot_core::operations::Entitlement;
@@ -214,8 +214,19 @@ enum StreamCredential {
     Token(i64),
 }
 
+/// Under a burst a stream sends each run's latest state at most this often, not every change.
+const COALESCE: Duration = Duration::from_millis(250);
+/// Runs a stream holds back at most; past this it sends `resync` instead (bounded memory).
+const PENDING_MAX: usize = 1024;
+
 struct Feed {
     changes: broadcast::Receiver<RunChange>,
+    /// The latest state of each run changed within the current window, sent when it closes.
+    pending: HashMap<RunId, RunChange>,
+    /// Sent before anything else is read.
+    ready: VecDeque<RunChange>,
+    /// The current window's end: a change before it waits for it; after it, goes at once.
+    window_until: tokio::time::Instant,
     state: AppState,
     user: User,
     caller: StreamCredential,
@@ -236,13 +247,19 @@ fn closing(reason: &str) -> Event {
 }
 
 impl Feed {
-    /// The next event for this stream: a change this user may hear about, `resync` when changes
-    /// were missed, `closed` before the server ends it; `None` once it has ended.
+    /// The next event for this stream: the latest state of a run this user may see, `resync`
+    /// when changes were missed, `closed` before the server ends it; `None` once it has ended.
+    /// A change after a quiet spell goes at once; changes within `COALESCE` of the last send
+    /// wait for the window to close, and only each run's latest state goes then.
     async fn next(&mut self) -> Option<Event> {
         if self.ended {
             return None;
         }
         loop {
+            if let Some(change) = self.ready.pop_front() {
+                return Some(Event::default().event("run").json_data(change).unwrap_or_default());
+            }
+            let holding = !self.pending.is_empty();
             tokio::select! {
                 _ = &mut self.closed => {
                     self.ended = true;
@@ -262,18 +279,36 @@ impl Feed {
                         }
                     }
                 }
+                () = tokio::time::sleep_until(self.window_until), if holding => self.send_pending(),
                 received = self.changes.recv() => match received {
                     Ok(change) if self.entitlement.sees(&change) => {
-                        return Some(Event::default().event("run").json_data(change).unwrap_or_default());
+                        self.pending.insert(change.run_id, change);
+                        if self.pending.len() > PENDING_MAX {
+                            self.pending.clear();
+                            return Some(Event::default().event("resync").data(""));
+                        }
+                        if tokio::time::Instant::now() >= self.window_until {
+                            self.send_pending();
+                        }
                     }
                     Ok(_) => {}
+                    // What is held back is stale too: the client reloads everything.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.pending.clear();
                         return Some(Event::default().event("resync").data(""));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }
         }
+    }
+
+    /// Moves what is held back to the send queue and opens the next window.
+    fn send_pending(&mut self) {
+        let mut changes: Vec<RunChange> = self.pending.drain().map(|(_, change)| change).collect();
+        changes.sort_by_key(|change| change.run_id);
+        self.ready.extend(changes);
+        self.window_until = tokio::time::Instant::now() + COALESCE;
     }
 
     /// Re-checks the caller, then reloads what they may see. `false`: they are signed out.
@@ -289,8 +324,9 @@ impl Feed {
     }
 }
 
-/// `GET /admin/monitoring/events`: server-sent events, one `run` event (`runId`, `tenantId`,
-/// `status`, `outcome`, …) per change to a run the caller may see, from any replica. Each
+/// `GET /admin/monitoring/events`: server-sent events, a `run` event with the run's summary
+/// after a change (`runId`, `tenantId`, `type`, `status`, `outcome`, `counters`, times) for
+/// each run the caller may see that changed, from any replica, each run at most every 250 ms. Each
 /// stream re-checks its caller periodically and ends once they are signed out (or the token is
 /// revoked); a person's streams beyond the cap close oldest first.
 pub async fn events(
@@ -309,6 +345,9 @@ pub async fn events(
     let (registration, closed) = streams.register(signed_in.caller.user.id);
     let feed = Feed {
         changes: store.events().subscribe(),
+        pending: HashMap::new(),
+        ready: VecDeque::new(),
+        window_until: tokio::time::Instant::now(),
         entitlement: Entitlement::load(store, &signed_in.caller.user).await?,
         state: signed_in.state.clone(),
         user: signed_in.caller.user,

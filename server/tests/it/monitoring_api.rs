@@ -22,6 +22,7 @@ tenantpilot_core::test_on_both_backends!(
     filters_and_cursor_paging,
     bad_parameters_name_the_parameter,
     events_reach_only_those_who_may_see_the_run,
+    a_burst_reaches_a_stream_as_each_runs_latest_state,
     streams_end_at_sign_out_and_token_revocation,
     a_persons_oldest_stream_closes_past_the_cap,
     hidden_runs_and_who_cancels_them,
@@ -261,6 +262,53 @@ async fn events_reach_only_those_who_may_see_the_run(backend: Backend) {
 
     let signed_out = app.json(Method::GET, "/admin/monitoring/events", None, None).await;
     assert_eq!(signed_out.status, StatusCode::UNAUTHORIZED);
+    app.db.drop_database().await;
+}
+
+/// Issue 17 §3: a pushed change carries the run's summary (type, status, outcome, counters,
+/// times), so a page shows it without reading the run again; under a burst a stream gets each
+/// run's latest state at most every 250 ms, not every intermediate change.
+async fn a_burst_reaches_a_stream_as_each_runs_latest_state(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let mut stream = open_stream(&app, &owner).await;
+    let id = run_in(&app, "contoso", "1").await;
+    let queued = next_run_event(&mut stream).await;
+    assert_eq!(queued["runId"].as_i64().map(RunId), Some(id));
+    assert_eq!(
+        (&queued["type"], &queued["status"], &queued["outcome"]),
+        (&json!("assignments.fetch"), &json!("queued"), &json!("pending"))
+    );
+    assert_eq!(queued["counters"], json!({ "total": 0, "processed": 0, "failed": 0 }));
+    assert!(queued["createdAt"].is_string() && queued["startedAt"].is_null(), "{queued}");
+
+    // A claim, 40 progress saves and the completion, as fast as the store takes them.
+    const STEPS: i64 = 40;
+    let burst = std::time::Instant::now();
+    assert_eq!(app.db.store.claim_run("test", 10, 10, 10).await.unwrap().map(|run| run.id), Some(id));
+    for processed in 1..=STEPS {
+        let counters = Counters { total: STEPS, processed, failed: 0 };
+        app.db.store.heartbeat_run(id, counters).await.unwrap();
+    }
+    let done = Counters { total: STEPS, processed: STEPS, failed: 0 };
+    app.db.store.complete_run(id, RunOutcome::Succeeded, done).await.unwrap();
+    let took = burst.elapsed();
+    let mut events = Vec::new();
+    while events.last().is_none_or(|event: &Value| event["status"] != "completed") {
+        events.push(next_run_event(&mut stream).await);
+    }
+    // One at the burst's start, then one per 250 ms window it spanned, the last one closing it.
+    let most = took.as_millis() as usize / 250 + 2;
+    assert!(
+        events.len() <= most,
+        "{} events for {} changes in {took:?}: {events:?}",
+        events.len(),
+        STEPS + 2
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"], "succeeded");
+    assert_eq!(last["counters"], json!({ "total": STEPS, "processed": STEPS, "failed": 0 }));
+    assert!(last["startedAt"].is_string() && last["completedAt"].is_string(), "{last}");
     app.db.drop_database().await;
 }
 

@@ -2,7 +2,7 @@
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{
-    local_time, poll_for, ActionSummary, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable,
+    local_time, poll_for, ActionSummary, Applied, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable,
 };
 use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
 use chrono::{DateTime, Duration, Utc};
@@ -10,8 +10,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
+use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::{BulkAction, BulkResult, ChartSpan, ListParams, RunsOverTime, BULK_MAX};
-use tenantpilot_core::operations::{OperationKind, RunOutcome, RunStatus};
+use tenantpilot_core::operations::{OperationKind, RunChange, RunOutcome, RunStatus};
 
 /// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
 /// outcome over the last day, kept current by push (or polling).
@@ -41,10 +42,23 @@ pub fn MonitoringPage() -> impl IntoView {
         move || (params.get(), chart.get(), live.tick(), retry.version().get(), bulk.version().get()),
         |(params, chart, ..)| monitoring(Some(params), chart),
     );
-    live.follow(move || match &*view.read() {
-        Some(Ok(view)) => poll_for(&view.runs, view.now),
-        _ => Poll::Stop,
-    });
+    live.follow_patching(
+        move || match &*view.read() {
+            Some(Ok(view)) => poll_for(&view.runs, view.now),
+            _ => Poll::Stop,
+        },
+        move |change| {
+            let params = params.get_untracked();
+            view.try_maybe_update(|loaded| match loaded {
+                Some(Ok(shown)) => {
+                    let applied = apply_change(shown, &params, change);
+                    (applied == Applied::Patched, applied)
+                }
+                _ => (false, Applied::Ignored),
+            })
+            .unwrap_or(Applied::Ignored)
+        },
+    );
     view! {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
@@ -63,6 +77,34 @@ pub fn MonitoringPage() -> impl IntoView {
                 view! { <Runs view params=params.get_untracked() chart=chart.get_untracked() retry bulk /> }
             }
         </Loaded>
+    }
+}
+
+/// What a pushed change does to the list shown: a listed run still in the filter is patched in
+/// place, unless it just ended in a way that may be retried (its Retry button and the bulk
+/// counts are the server's to work out); a run leaving the filter, or one entering this page,
+/// reloads it; anything else leaves it be.
+fn apply_change(shown: &mut MonitoringView, params: &ListParams, change: &RunChange) -> Applied {
+    let tenants = &shown.tenants;
+    let matches = params
+        .matches(change, |slug| tenants.iter().find(|tenant| tenant.slug == slug).map(|tenant| tenant.id));
+    if let Some(run) = shown.runs.iter_mut().find(|run| run.id == change.run_id) {
+        let ended = run.status != RunStatus::Completed && change.status == RunStatus::Completed;
+        if !matches || (ended && change.outcome != RunOutcome::Succeeded) {
+            return Applied::Reload;
+        }
+        change.apply_to(run);
+        return Applied::Patched;
+    }
+    // Newest first: this page holds the runs below its cursor and, unless it is the last,
+    // above its last row.
+    let below_cursor = params.cursor.as_deref().and_then(|cursor| cursor.parse::<RunId>().ok());
+    let on_this_page = below_cursor.is_none_or(|cursor| change.run_id < cursor)
+        && (shown.next_cursor.is_none() || shown.runs.last().is_some_and(|last| change.run_id > last.id));
+    if matches && on_this_page {
+        Applied::Reload
+    } else {
+        Applied::Ignored
     }
 }
 
