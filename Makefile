@@ -53,7 +53,7 @@ bench:
 ## TenantPilot's engine beside graphile-worker on the same PostgreSQL, in the same run: no-op
 ## jobs' enqueue rate (32 adders), drain rate and enqueue-to-start latency, with the ratios.
 bench-peers:
-	scripts/with-postgres.sh server/benches/peers/run.sh
+	scripts/with-postgres.sh benches/peers/run.sh
 
 ## The pages' view! macros by leptosfmt (settings in leptosfmt.toml), then the rest by rustfmt.
 fmt:

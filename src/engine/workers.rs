@@ -124,8 +124,9 @@ pub struct EngineHandle {
 }
 
 impl EngineHandle {
-    /// Starts the workers, the reconciler, the scheduler and the retention job. `name` tells this
-    /// process's workers apart in the runs they claim (e.g. host and pid; `name/lane`).
+    /// Starts the workers, the reconciler, the scheduler and the retention job. `name` (e.g. host
+    /// and pid) is what the runs this process claims record as their claimer; its logs name the
+    /// lane too (`name/lane`).
     pub fn spawn(store: Store, operations: Operations, settings: EngineSettings, name: &str) -> EngineHandle {
         let (stop, _) = watch::channel(false);
         let (release, _) = watch::channel(false);
@@ -228,11 +229,11 @@ impl Claimer {
                 }
                 // Reap the runs that ended, so the set holds only those in flight.
                 while running.try_join_next().is_some() {}
-                let workers: Vec<String> = lanes.iter().map(|lane| format!("{}/{lane}", self.name)).collect();
                 let claimed = self
                     .store
                     .claim_runs(
-                        &workers,
+                        &self.name,
+                        lanes.len(),
                         self.settings.per_tenant_limit,
                         self.settings.pipeline_limit(),
                         self.settings.pipelines_per_workspace,
@@ -241,9 +242,10 @@ impl Claimer {
                 match claimed {
                     Ok(runs) => {
                         let claimed_all = runs.len() == lanes.len();
-                        // The i-th run is the i-th lane's; lanes without a run stay in `lanes`.
+                        // Lanes without a run stay in `lanes`.
                         let taken: Vec<usize> = lanes.drain(..runs.len()).collect();
-                        for ((run, lane), worker) in runs.into_iter().zip(taken).zip(workers) {
+                        for (run, lane) in runs.into_iter().zip(taken) {
+                            let worker = format!("{}/{lane}", self.name);
                             let (execution, lane_free) = (self.execution(run, worker), lane_free.clone());
                             running.spawn(async move {
                                 execution.await;

@@ -335,36 +335,54 @@ impl Store {
         }
     }
 
-    /// [`claim_runs`](Self::claim_runs) for one worker.
+    /// [`claim_runs`](Self::claim_runs) of one run.
     pub async fn claim_run(
         &self,
-        worker: &str,
+        claimer: &str,
         per_tenant_limit: i64,
         pipeline_limit: i64,
         pipelines_per_workspace: i64,
     ) -> Result<Option<OperationRun>, CoreError> {
-        let workers = [worker.to_string()];
         let mut runs =
-            self.claim_runs(&workers, per_tenant_limit, pipeline_limit, pipelines_per_workspace).await?;
+            self.claim_runs(claimer, 1, per_tenant_limit, pipeline_limit, pipelines_per_workspace).await?;
         Ok(runs.pop())
     }
 
-    /// Claims, for each of `workers` in turn, the oldest queued run whose tenant has fewer than
-    /// `per_tenant_limit` running, marking it running for that worker; stops at the first
-    /// worker that finds none. The claims share one transaction (one commit for them all); on
-    /// PostgreSQL claims take turns through a transaction lock, so the tenant limit holds
-    /// exactly however many processes claim at once, and each claim sees the ones before it.
-    /// Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run at
-    /// once: the claiming process keeps a worker for those.
+    /// Claims up to `count` of the oldest queued runs whose tenants stay within
+    /// `per_tenant_limit` running, marking them running for `claimer`; oldest first. One
+    /// transaction, one commit for them all; on PostgreSQL claims take turns through a
+    /// transaction lock, so the tenant limit holds exactly however many processes claim at
+    /// once. Pipeline runs wait for runs they start, so fewer than `pipeline_limit` of them run
+    /// at once: the claiming process keeps a worker for those.
+    ///
+    /// The oldest runs are claimed in one statement; pipeline runs, and runs further back when
+    /// those in front are held by their tenants' limits, one statement each.
     #[tracing::instrument(skip_all)]
     pub async fn claim_runs(
         &self,
-        workers: &[String],
+        claimer: &str,
+        count: usize,
         per_tenant_limit: i64,
         pipeline_limit: i64,
         pipelines_per_workspace: i64,
     ) -> Result<Vec<OperationRun>, CoreError> {
-        let sql = format!(
+        // The oldest queued runs, ranked within their tenant: a run may go when its tenant's
+        // running runs and those ranked before it stay within the limit.
+        let batch = format!(
+            "WITH waiting AS (SELECT id, tenant_id, kind, created_at FROM operation_runs \
+               WHERE status = 'queued' ORDER BY created_at, id LIMIT $5), \
+             ranked AS (SELECT id, tenant_id, created_at, \
+               ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY created_at, id) AS nth FROM waiting) \
+             UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
+             heartbeat_at = $1, claimed_by = $2 \
+             WHERE id IN (SELECT ranked.id FROM ranked \
+               WHERE NOT EXISTS (SELECT 1 FROM waiting WHERE waiting.kind = $4) \
+               AND (ranked.tenant_id IS NULL OR ranked.nth + (SELECT COUNT(*) FROM operation_runs r \
+                    WHERE r.tenant_id = ranked.tenant_id AND r.status = 'running') <= $3) \
+               ORDER BY ranked.created_at, ranked.id LIMIT $6) \
+             AND status = 'queued' RETURNING {RUN_COLUMNS}"
+        );
+        let one = format!(
             "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
              heartbeat_at = $1, claimed_by = $2 \
              WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
@@ -377,18 +395,28 @@ impl Store {
                ORDER BY q.created_at, q.id LIMIT 1) \
              AND status = 'queued' RETURNING {RUN_COLUMNS}"
         );
-        let now = Utc::now();
+        let (now, wanted) = (Utc::now(), i64::try_from(count).unwrap_or(i64::MAX));
         let rows: Vec<RunRow> = in_transaction!(self, tx => {
             if self.backend() == Backend::Postgres {
-                // Released at commit; each UPDATE's own snapshot, taken after the lock, sees
+                // Released at commit; each statement's own snapshot, taken after the lock, sees
                 // every earlier claim.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
             }
-            let mut rows = Vec::with_capacity(workers.len());
-            for worker in workers {
-                let row = sqlx::query_as::<_, RunRow>(&sql)
+            let mut rows: Vec<RunRow> = sqlx::query_as(&batch)
+                .bind(now)
+                .bind(claimer)
+                .bind(per_tenant_limit)
+                .bind(OperationKind::Pipeline)
+                .bind(wanted.saturating_mul(4).max(64))
+                .bind(wanted)
+                .fetch_all(&mut *tx)
+                .await?;
+            // RETURNING keeps no order.
+            rows.sort_by_key(|row| (row.created_at, row.id));
+            while rows.len() < count {
+                let row = sqlx::query_as::<_, RunRow>(&one)
                     .bind(now)
-                    .bind(worker)
+                    .bind(claimer)
                     .bind(per_tenant_limit)
                     .bind(pipeline_limit)
                     .bind(OperationKind::Pipeline)

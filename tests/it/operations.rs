@@ -16,6 +16,7 @@ tenantpilot_core::test_on_both_backends!(
     start_reuses_the_active_run,
     concurrent_identical_starts_make_one_run,
     claims_are_oldest_first_within_the_tenant_limit,
+    one_claim_takes_many_runs_within_each_tenants_limit,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
     stale_runs_that_may_retry_go_back_to_the_queue,
@@ -130,6 +131,49 @@ async fn claims_are_oldest_first_within_the_tenant_limit(backend: Backend) {
     let run = db.store.claim_run("w2", 2, 1, 2).await.unwrap().unwrap();
     assert_eq!((run.id, run.status), (c, RunStatus::Running));
     assert!(run.started_at.is_some() && run.heartbeat_at.is_some());
+    db.drop_database().await;
+}
+
+/// The lanes free at one moment claim together: the oldest runs, as many as asked, each
+/// tenant within its limit, oldest first; a pipeline run among them is claimed as a claim of
+/// one would, with its own limits.
+async fn one_claim_takes_many_runs_within_each_tenants_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let mut first = Vec::new();
+    for item in ["a", "b", "c", "d", "e"] {
+        first.push(start(&db, workspace, t1, item).await);
+    }
+    let f = start(&db, workspace, t2, "f").await;
+    let g = start(&db, workspace, t2, "g").await;
+    start(&db, workspace, t2, "h").await;
+    let ids = |runs: Vec<tenantpilot_core::operations::OperationRun>| {
+        runs.iter().map(|run| run.id).collect::<Vec<_>>()
+    };
+    let claimed = db.store.claim_runs("p1", 10, 2, 1, 2).await.unwrap();
+    assert!(claimed.iter().all(|run| run.status == RunStatus::Running && run.started_at.is_some()));
+    assert_eq!(ids(claimed), [first[0], first[1], f, g], "two a tenant, oldest first");
+    assert!(db.store.claim_runs("p1", 10, 2, 1, 2).await.unwrap().is_empty(), "both tenants at their limit");
+    db.store.complete_run(first[0], RunOutcome::Succeeded, Counters::default()).await.unwrap();
+    assert_eq!(ids(db.store.claim_runs("p1", 10, 2, 1, 2).await.unwrap()), [first[2]]);
+
+    // A pipeline run in front: claimed first, and the runs behind it still within their limits.
+    let (other, t3) = tenant(&db, "t3").await;
+    let pipeline = NewRun {
+        workspace_id: other,
+        tenant_id: None,
+        kind: OperationKind::Pipeline,
+        target: Some(RunTarget { kind: "pipeline".into(), id: "1".into() }),
+        context: serde_json::Map::new(),
+        initiator: Initiator::System,
+        retry_of: None,
+    };
+    let pipeline = db.store.start_run(&pipeline).await.unwrap().id();
+    let x = start(&db, other, t3, "x").await;
+    let y = start(&db, other, t3, "y").await;
+    start(&db, other, t3, "z").await;
+    assert_eq!(ids(db.store.claim_runs("p2", 10, 2, 1, 2).await.unwrap()), [pipeline, x, y]);
     db.drop_database().await;
 }
 

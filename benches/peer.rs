@@ -20,6 +20,7 @@ use tenantpilot_core::store::{Backend, Db, NewRun, Store};
 use tenantpilot_core::testing::TestDatabase;
 use tokio::sync::mpsc;
 
+/// The server binary's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -203,7 +204,7 @@ async fn process(workers: usize) {
     let span = last.duration_since(first.unwrap_or(started)).as_secs_f64();
     emit(json!({
         "peer": PEER, "metric": format!("process_c{workers}"),
-        "config": format!("{workers} workers, one run per claim"),
+        "config": format!("{workers} workers, free lanes claim together"),
         "value": (count as f64 / span.max(1e-9)).round(), "unit": "jobs/s", "n": count, "outcome": outcome,
         "drained": open == 0, "wall_rate": (count as f64 / drained.as_secs_f64()).round(),
         "span_ms": (span * 1e3).round(), "load_start": load_start,

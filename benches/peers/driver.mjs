@@ -8,7 +8,7 @@
 // A peer is any command that, given a measurement name, prints one line
 //   RESULT {"peer":..., "metric":..., "config":..., "value":..., "unit":...}
 // and, given --list, prints its measurement names one per line. TenantPilot's is the release
-// build of server/benches/peer.rs, which run.sh builds and names in TENANTPILOT_PEER.
+// build of benches/peer.rs, which run.sh builds and names in TENANTPILOT_PEER.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -3,14 +3,14 @@
 # Every measurement runs in a process of its own, on a fresh schema, peers interleaved
 # measurement by measurement so that drifts in machine load hit both alike; then one table of
 # medians and the ratios TenantPilot ÷ graphile-worker.
-#   scripts/with-postgres.sh server/benches/peers/run.sh       # what `make bench-peers` runs
-#   RUNS=1 ONLY='^latency' scripts/with-postgres.sh server/benches/peers/run.sh
+#   scripts/with-postgres.sh benches/peers/run.sh       # what `make bench-peers` runs
+#   RUNS=1 ONLY='^latency' scripts/with-postgres.sh benches/peers/run.sh
 # Env: TEST_POSTGRES_URL (set by with-postgres.sh), RUNS (2), PEERS (graphile,tenantpilot),
 #      ONLY (regex on measurement names), PEERS_N (20000), PEERS_ADDERS (32),
 #      PEERS_LATENCY_SAMPLES (200), PEERS_BULK_BATCH (1000).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../../.." && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 : "${TEST_POSTGRES_URL:?run through scripts/with-postgres.sh, which points it at a PostgreSQL server}"
 RUNS="${RUNS:-2}"
 PEERS="${PEERS:-graphile,tenantpilot}"
@@ -30,15 +30,14 @@ if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.e
 fi
 echo "node: $("$NODE" --version) ($NODE)"
 
-# 3. TenantPilot's peer, a release build of server/benches/peer.rs
+# 3. TenantPilot's peer, a release build of benches/peer.rs (the core crate's)
 cd "$ROOT"
-export LEPTOS_OUTPUT_NAME="${LEPTOS_OUTPUT_NAME:-tenantpilot}"
-cargo bench -p tenantpilot-server --bench peer --no-run --locked
-TENANTPILOT_PEER="$(cargo bench -p tenantpilot-server --bench peer --no-run --locked --message-format=json 2>/dev/null |
+cargo bench -p tenantpilot-core --bench peer --no-run --locked
+TENANTPILOT_PEER="$(cargo bench -p tenantpilot-core --bench peer --no-run --locked --message-format=json 2>/dev/null |
   "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n")){try{const m=JSON.parse(l);if(m.reason==="compiler-artifact"&&m.target.name==="peer"&&m.executable)console.log(m.executable)}catch{}}})')"
 [ -x "$TENANTPILOT_PEER" ] || { echo "no peer benchmark binary was built" >&2; exit 1; }
 export TENANTPILOT_PEER
-export TENANTPILOT_VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' server/Cargo.toml | head -n1)"
+export TENANTPILOT_VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 
 OUT="$ROOT/target/bench-peers/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$OUT"
