@@ -946,6 +946,8 @@ const RELOAD_EVERY: Duration = Duration::from_secs(1);
 /// What a dashboard does with a pushed change.
 #[derive(Clone, Copy, PartialEq)]
 enum Dashboard {
+    /// Nothing: the stream alone, what the server's fan-out costs.
+    Listening,
     /// The page before: reloads its list 300 ms after any change.
     Refetching,
     /// The page now: patches known runs in place, reloads (at most once a second) when a new
@@ -1023,7 +1025,7 @@ async fn subscriber(
             while reload_rx.recv().await.is_some() {
                 let wait = match dashboard {
                     Dashboard::Refetching => OLD_SETTLE,
-                    Dashboard::Patching => RELOAD_EVERY.saturating_sub(last.elapsed()),
+                    Dashboard::Listening | Dashboard::Patching => RELOAD_EVERY.saturating_sub(last.elapsed()),
                 };
                 tokio::time::sleep(wait).await;
                 while reload_rx.try_recv().is_ok() {}
@@ -1038,8 +1040,9 @@ async fn subscriber(
                     .await;
                 // The server stops before the last dashboards do.
                 let Ok(reply) = sent else { return };
-                assert_eq!(reply.status(), 200, "the list reloads");
-                let _ = reply.bytes().await;
+                let status = reply.status();
+                let body = reply.text().await.unwrap_or_default();
+                assert_eq!(status, 200, "the list reloads: {}", body.chars().take(300).collect::<String>());
                 seen.lock().unwrap().reloads += 1;
             }
         });
@@ -1058,6 +1061,7 @@ async fn subscriber(
             let change: serde_json::Value = serde_json::from_str(data).unwrap();
             let Some(state) = shown(&change) else { continue };
             let reload = match dashboard {
+                Dashboard::Listening => false,
                 Dashboard::Refetching => true,
                 Dashboard::Patching => known.insert(state.0),
             };
@@ -1191,10 +1195,12 @@ async fn live_feed(backend: Backend, dashboard: Dashboard) -> (Duration, f64, De
     (elapsed, cpu, seen)
 }
 
-/// `-- live-feed sqlite|postgres`: the live feed with the dashboards as they are now, beside
-/// the same capture with dashboards as they were (reloading on every change).
+/// `-- live-feed sqlite|postgres`: the live feed to streams alone, to dashboards as they are
+/// now (a capture starts a fetch run per policy, so new runs keep arriving and the list
+/// reloads about once a second), and to dashboards as they were (reloading on every change).
 async fn live_feeds(backend: Backend, name: &str) {
     for (dashboard, label) in [
+        (Dashboard::Listening, "streams only"),
         (Dashboard::Patching, "patching in place, reloads <= 1/s"),
         (Dashboard::Refetching, "before: reload 300 ms after a change"),
     ] {
