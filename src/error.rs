@@ -178,18 +178,40 @@ struct InQuery {
 }
 
 /// Database errors keep their source and the query they came from; the response that reports
-/// them logs both.
+/// them logs both. No connection free within the pool's wait is the server at capacity (or its
+/// database unreachable), not a fault: 503 with `Retry-After`.
 #[cfg(feature = "server")]
 impl From<sqlx::Error> for CoreError {
     fn from(source: sqlx::Error) -> Self {
         let query = tracing::Span::current().metadata().map_or("unknown", |span| span.name());
+        if matches!(source, sqlx::Error::PoolTimedOut) {
+            tracing::warn!(query, "no database connection came free in time; answering busy");
+            return CoreError::Busy { retry_after_secs: POOL_BUSY_RETRY_AFTER_SECS };
+        }
         CoreError::internal(InQuery { query, source })
     }
 }
+
+/// What a request refused for want of a database connection is told to wait.
+#[cfg(feature = "server")]
+const POOL_BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 #[cfg(feature = "server")]
 impl From<sqlx::migrate::MigrateError> for CoreError {
     fn from(error: sqlx::migrate::MigrateError) -> Self {
         CoreError::internal(error)
+    }
+}
+
+#[cfg(all(test, feature = "server"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_free_connection_is_busy_not_internal() {
+        let busy = CoreError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!((busy.status(), busy.retry_after_secs()), (StatusCode::SERVICE_UNAVAILABLE, Some(1)));
+        let broken = CoreError::from(sqlx::Error::RowNotFound);
+        assert_eq!((broken.status(), broken.retry_after_secs()), (StatusCode::INTERNAL_SERVER_ERROR, None));
     }
 }

@@ -129,7 +129,13 @@ impl Store {
                 std::fs::create_dir_all(&dir)
                     .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            // A request waits for a connection at most this long, as on PostgreSQL; then it is
+            // answered busy (503), not left hanging.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
             Ok(Store::new(Db::Sqlite(pool), RunEvents::local_only()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Self::postgres(PgConnectOptions::from_str(url)?).await
