@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use tenantpilot_core::ids::{RunId, TenantId, WorkspaceId};
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::model::Caller;
-use tenantpilot_core::model::User;
+use tenantpilot_core::model::{Tenant, User};
 use tenantpilot_core::operations::{self, ListParams};
 use tenantpilot_core::operations::{Initiator, OperationKind, RunTarget};
 use tenantpilot_core::provider::{ClientSettings, ProviderClient};
@@ -785,7 +785,6 @@ struct Window {
 /// the workspace's own tenants sit out. Returns the simulator's address.
 async fn simulated_fleet(store: &Store, tenants: usize) -> String {
     use serde_json::json;
-    use tenantpilot_core::provider::{NewConnection, NewCredential};
     use tenantpilot_server::provider_sim::{self, Fault};
 
     seed::demo(store).await.unwrap();
@@ -793,9 +792,7 @@ async fn simulated_fleet(store: &Store, tenants: usize) -> String {
     for tenant in store.enabled_tenants_of(workspace.id).await.unwrap() {
         store.disable_tenant(tenant.id).await.unwrap();
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(provider_sim::serve(listener, provider_sim::Fixtures::Empty, std::future::pending()));
+    let url = simulator().await;
     let http = reqwest::Client::new();
     let sample = provider_sim::sample_tenant("window-app", "window-secret");
     let mut simulated = sample.clone();
@@ -818,16 +815,7 @@ async fn simulated_fleet(store: &Store, tenants: usize) -> String {
         };
         let (tenant, _) =
             tenantpilot_core::tenancy::create_tenant(store, &Initiator::System, new).await.unwrap();
-        let connection = NewConnection {
-            base_url: &format!("{url}/beta"),
-            token_url: &format!("{url}/{slug}/oauth2/v2.0/token"),
-            client_id: "window-app",
-            scope: "",
-            credential: NewCredential::Secret("window-secret"),
-        };
-        tenantpilot_core::provider::connect(store, &loopback(), &Initiator::System, &tenant, connection)
-            .await
-            .unwrap();
+        connect_simulated(store, &url, &tenant, "window-app", "window-secret").await;
     }
     url
 }
@@ -835,6 +823,41 @@ async fn simulated_fleet(store: &Store, tenants: usize) -> String {
 /// Egress to the simulator only.
 fn loopback() -> tenantpilot_core::egress::EgressPolicy {
     tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap()
+}
+
+/// A provider simulator on a port of its own, in this process, without tenants; its address.
+async fn simulator() -> String {
+    use tenantpilot_server::provider_sim;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(provider_sim::serve(listener, provider_sim::Fixtures::Empty, std::future::pending()));
+    url
+}
+
+/// Connects `tenant` to its namesake at the simulator at `url`, with a client secret.
+async fn connect_simulated(store: &Store, url: &str, tenant: &Tenant, client_id: &str, secret: &str) {
+    use tenantpilot_core::provider::{NewConnection, NewCredential};
+    let connection = NewConnection {
+        base_url: &format!("{url}/beta"),
+        token_url: &format!("{url}/{}/oauth2/v2.0/token", tenant.slug),
+        client_id,
+        scope: "",
+        credential: NewCredential::Secret(secret),
+    };
+    tenantpilot_core::provider::connect(store, &loopback(), &Initiator::System, tenant, connection)
+        .await
+        .unwrap();
+}
+
+/// Waits until no run is queued or running.
+async fn until_idle(store: &Store) {
+    loop {
+        let active: i64 = store.active_runs().await.unwrap().iter().map(|(_, _, count)| count).sum();
+        if active == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Every tenant of a workspace captured from the provider simulator over HTTP, each request
@@ -877,13 +900,7 @@ async fn backup_window(backend: Backend, tenants: usize, workers: usize, at_once
     schedules::fire_due(store, slot + Days::seconds(1)).await.unwrap();
     let engine = EngineHandle::spawn(store.clone(), operations::all(client, None), settings, "bench");
     let captures = RunQuery::new(RunScope::All, 1);
-    loop {
-        let active: i64 = store.active_runs().await.unwrap().iter().map(|(_, _, count)| count).sum();
-        if active == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_idle(store).await;
     let elapsed = started.elapsed();
     sampling.abort();
     engine.shutdown().await;
@@ -1175,13 +1192,7 @@ async fn live_feed(backend: Backend, dashboard: Dashboard) -> (Duration, f64, De
             .await
             .unwrap();
     }
-    loop {
-        let active: i64 = store.active_runs().await.unwrap().iter().map(|(_, _, count)| count).sum();
-        if active == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_idle(&store).await;
     // The last changes' deliveries, and the reloads they ask for.
     tokio::time::sleep(RELOAD_EVERY + Duration::from_millis(500)).await;
     let (elapsed, cpu) = (started.elapsed(), server_cpu_secs() - cpu_before);
@@ -1233,16 +1244,14 @@ async fn restore_preview() {
     use serde_json::json;
     use tenantpilot_core::backups::{Assignment, RestoreRequest};
     use tenantpilot_core::engine::operations;
-    use tenantpilot_core::provider::{NewConnection, NewCredential, PolicyFamily};
+    use tenantpilot_core::provider::PolicyFamily;
     use tenantpilot_core::store::CapturedPolicy;
     use tenantpilot_server::provider_sim::{self, Fault, SimPolicy};
 
     let db = TestDatabase::new(Backend::Sqlite).await;
     let store = &db.store;
     seed::demo(store).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(provider_sim::serve(listener, provider_sim::Fixtures::Empty, std::future::pending()));
+    let url = simulator().await;
     let mut tenant = provider_sim::sample_tenant("bench-app", "bench-secret");
     let target = json!({ "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": "grp-finance" });
     tenant.policies = (0..PREVIEW_POLICIES)
@@ -1257,17 +1266,7 @@ async fn restore_preview() {
     reqwest::Client::new().put(format!("{url}/_sim/tenants/contoso")).json(&tenant).send().await.unwrap();
     let owner = user(store, "owner@demo.test").await;
     let member = store.membership(owner.id, "contoso").await.unwrap().unwrap();
-    let new = NewConnection {
-        base_url: &format!("{url}/beta"),
-        token_url: &format!("{url}/contoso/oauth2/v2.0/token"),
-        client_id: "bench-app",
-        scope: "",
-        credential: NewCredential::Secret("bench-secret"),
-    };
-    let loopback = tenantpilot_core::egress::EgressPolicy::parse("127.0.0.1").unwrap();
-    tenantpilot_core::provider::connect(store, &loopback, &Initiator::System, &member.tenant, new)
-        .await
-        .unwrap();
+    connect_simulated(store, &url, &member.tenant, "bench-app", "bench-secret").await;
     let set = store.backup_set_for_run(member.tenant.id, RunId(1), "Bench").await.unwrap();
     let assignments = [Assignment { target, group_name: Some("Finance".into()), filter_name: None }];
     for policy in &tenant.policies {
@@ -1282,7 +1281,7 @@ async fn restore_preview() {
         };
         store.put_backup_item(&set, &captured).await.unwrap();
     }
-    let client = ProviderClient::new(ClientSettings { egress: loopback, ..ClientSettings::default() });
+    let client = ProviderClient::new(ClientSettings { egress: loopback(), ..ClientSettings::default() });
     let request = RestoreRequest { backup_set_id: set.id, ..RestoreRequest::default() };
     let started = Instant::now();
     let restore = operations::create_restore_run(store, &client, &member, &Caller::person(&owner), &request)

@@ -356,9 +356,7 @@ impl ListParams {
             .collect::<Vec<_>>()
             .join("&")
     }
-}
 
-impl ListParams {
     /// Whether the run as `change` tells it matches these filters; `tenant_id` finds the id of
     /// the filter's tenant (by slug). A filter the change cannot tell (a schedule) may match.
     pub fn matches(&self, change: &RunChange, tenant_id: impl Fn(&str) -> Option<TenantId>) -> bool {

@@ -7,16 +7,17 @@
 //! millisecond) and one a change would cap the engine. One task per process sends them: each
 //! `NOTIFY` carries every change that waited meanwhile.
 
+use super::task_queue::TaskQueue;
 pub use crate::operations::RunChange;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 /// A notification as it crosses PostgreSQL: the changes one process published meanwhile, marked
 /// with that process, which does not deliver its own twice.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Notification {
     origin: u64,
     changes: Vec<RunChange>,
@@ -43,7 +44,7 @@ struct Inner {
     postgres: Option<(PgConnectOptions, String)>,
     listener: Mutex<Option<JoinHandle<()>>>,
     /// This process's notifier (PostgreSQL), started by the first change it publishes.
-    notifier: OnceLock<mpsc::UnboundedSender<RunChange>>,
+    notifier: TaskQueue<RunChange>,
 }
 
 impl std::fmt::Debug for RunEvents {
@@ -73,7 +74,7 @@ impl RunEvents {
                 origin: rand::random(),
                 postgres,
                 listener: Mutex::new(None),
-                notifier: OnceLock::new(),
+                notifier: TaskQueue::new(),
             }),
         }
     }
@@ -101,12 +102,10 @@ impl RunEvents {
         // No subscriber is not an error: nobody is watching.
         let _ = self.inner.local.send(change);
         let (super::Db::Postgres(pool), Some(channel)) = (db, self.channel()) else { return };
-        let notifier = self.inner.notifier.get_or_init(|| {
-            let (sender, changes) = mpsc::unbounded_channel();
-            tokio::spawn(notify(pool.clone(), channel.to_string(), self.inner.origin, changes));
-            sender
-        });
-        let _ = notifier.send(change);
+        let (pool, channel, origin) = (pool.clone(), channel.to_string(), self.inner.origin);
+        if self.inner.notifier.send(change, |changes| notify(pool, channel, origin, changes)).is_err() {
+            tracing::warn!(run = %change.run_id, "no runtime to notify other processes of a run change on");
+        }
     }
 
     /// The first subscriber on PostgreSQL starts one listening connection for the process.
@@ -138,19 +137,18 @@ impl RunEvents {
 async fn notify(pool: PgPool, channel: String, origin: u64, mut changes: mpsc::UnboundedReceiver<RunChange>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while changes.recv_many(&mut batch, BATCH_MAX).await > 0 {
-        let mut payloads = Vec::new();
-        let mut chunk = Vec::new();
-        let mut size = 0;
+        // Each change serialised once, then joined into payloads under PostgreSQL's limit.
+        let (mut payloads, mut chunk, mut size) = (Vec::new(), Vec::<String>::new(), 0);
         for change in batch.drain(..) {
-            let one = serde_json::to_string(&change).map_or(0, |text| text.len() + 1);
-            if size + one > PAYLOAD_MAX && !chunk.is_empty() {
-                payloads.push(payload(origin, std::mem::take(&mut chunk)));
+            let Ok(one) = serde_json::to_string(&change) else { continue };
+            if !chunk.is_empty() && size + one.len() > PAYLOAD_MAX {
+                payloads.push(payload(origin, &std::mem::take(&mut chunk)));
                 size = 0;
             }
-            chunk.push(change);
-            size += one;
+            size += one.len() + 1;
+            chunk.push(one);
         }
-        payloads.push(payload(origin, chunk));
+        payloads.push(payload(origin, &chunk));
         let sent = sqlx::query("SELECT pg_notify($1, payload) FROM UNNEST($2::text[]) AS payload")
             .bind(&channel)
             .bind(&payloads)
@@ -162,8 +160,9 @@ async fn notify(pool: PgPool, channel: String, origin: u64, mut changes: mpsc::U
     }
 }
 
-fn payload(origin: u64, changes: Vec<RunChange>) -> String {
-    serde_json::to_string(&Notification { origin, changes }).unwrap_or_else(|_| String::from("{}"))
+/// A [`Notification`] of `changes` (each already JSON).
+fn payload(origin: u64, changes: &[String]) -> String {
+    format!(r#"{{"origin":{origin},"changes":[{}]}}"#, changes.join(","))
 }
 
 /// Forwards other processes' notifications to local subscribers. The listener reconnects by
@@ -208,5 +207,33 @@ async fn listen(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{RunId, TenantId, WorkspaceId};
+    use crate::operations::{Counters, OperationKind, RunOutcome, RunStatus};
+
+    #[test]
+    fn a_payload_reads_back_as_the_changes_it_carries() {
+        let change = |n: i64| RunChange {
+            run_id: RunId(n),
+            workspace_id: WorkspaceId(1),
+            tenant_id: Some(TenantId(2)),
+            pipeline_id: None,
+            kind: OperationKind::Capture,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+            counters: Counters { total: 30, processed: n, failed: 0 },
+            created_at: chrono::Utc::now(),
+            started_at: None,
+            completed_at: None,
+        };
+        let changes = [change(1), change(2)];
+        let each: Vec<String> = changes.iter().map(|change| serde_json::to_string(change).unwrap()).collect();
+        let read: Notification = serde_json::from_str(&payload(7, &each)).unwrap();
+        assert_eq!((read.origin, read.changes), (7, changes.to_vec()));
     }
 }

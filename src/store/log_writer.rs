@@ -3,9 +3,9 @@
 //! caller returns once the transaction holding its row has committed. Concurrent requests share
 //! a commit instead of queueing for one each (on SQLite, one writer at a time).
 
+use super::task_queue::TaskQueue;
 use super::{insert_audit, AuditInsert, Db, TokenActivityInsert};
 use crate::CoreError;
-use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 /// The most rows one transaction takes; more wait for the next.
@@ -26,14 +26,12 @@ struct Waiting {
 #[derive(Debug)]
 pub(super) struct LogWriter {
     db: Db,
-    /// The running writer's queue, started by the first row (a store is opened before a
-    /// runtime may exist, and a writer whose runtime ended is started again).
-    queue: Mutex<Option<mpsc::UnboundedSender<Waiting>>>,
+    queue: TaskQueue<Waiting>,
 }
 
 impl LogWriter {
     pub(super) fn new(db: Db) -> LogWriter {
-        LogWriter { db, queue: Mutex::new(None) }
+        LogWriter { db, queue: TaskQueue::new() }
     }
 
     /// Writes `row`, returning once it is committed.
@@ -46,22 +44,11 @@ impl LogWriter {
         }
     }
 
-    fn enqueue(&self, mut waiting: Waiting) -> Result<(), CoreError> {
-        let mut queue = self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(sender) = queue.as_ref() {
-            match sender.send(waiting) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::SendError(back)) => waiting = back,
-            }
-        }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            CoreError::broken("the activity logs must be written from within a tokio runtime")
-        })?;
-        let (sender, receiver) = mpsc::unbounded_channel();
-        runtime.spawn(commit_in_groups(self.db.clone(), receiver));
-        sender.send(waiting).map_err(|_| CoreError::broken("the activity log writer did not start"))?;
-        *queue = Some(sender);
-        Ok(())
+    fn enqueue(&self, waiting: Waiting) -> Result<(), CoreError> {
+        let db = self.db.clone();
+        self.queue
+            .send(waiting, |rows| commit_in_groups(db, rows))
+            .map_err(|_| CoreError::broken("the activity logs must be written from within a tokio runtime"))
     }
 }
 

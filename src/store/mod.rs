@@ -12,6 +12,7 @@ mod pipelines;
 mod providers;
 mod schedules;
 mod secrets;
+mod task_queue;
 mod tenant_jobs;
 mod tenants;
 mod throttle;

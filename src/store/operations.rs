@@ -8,7 +8,7 @@ use crate::operations::{
     Counters, Failure, Initiator, OperationKind, OperationRun, RunOutcome, RunStatus, RunTarget,
 };
 use crate::CoreError;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -241,45 +241,35 @@ impl Store {
                 }
                 return Ok(Started::Reused(id));
             }
-            // To the microsecond, as PostgreSQL keeps it: the pushed change says what is stored.
-            let now = Utc::now().trunc_subsecs(6);
-            let started_at = claimed_by.map(|_| now);
-            let created: Option<RunId> = in_transaction!(self, tx => {
-                let created: Option<RunId> = sqlx::query_scalar(
-                    "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                     target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
-                     retry_of, schedule_id) \
-                     VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
-                     ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING id")
+            let now = Utc::now();
+            let insert = format!(
+                "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
+                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
+                 retry_of, schedule_id) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
+                 ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {CHANGE_COLUMNS}"
+            );
+            // The change is published as stored (times at the database's precision).
+            let created: Option<ChangeRow> = in_transaction!(self, tx => {
+                let created: Option<ChangeRow> = sqlx::query_as(&insert)
                     .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
                     .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
-                    .bind(now).bind(started_at).bind(claimed_by).bind(new.retry_of)
+                    .bind(now).bind(claimed_by.map(|_| now)).bind(claimed_by).bind(new.retry_of)
                     .bind(new.initiator.schedule_id())
                     .fetch_optional(&mut *tx).await?;
-                if let (Some(id), Some(entry)) = (created, entry) {
-                    let row = AuditInsert::of(&entry(Started::Created(id)))?;
+                if let (Some(row), Some(entry)) = (&created, entry) {
+                    let row = AuditInsert::of(&entry(Started::Created(row.id)))?;
                     insert_audit!(row, &mut *tx);
                 }
                 created
             });
-            if let Some(id) = created {
+            if let Some(row) = created {
                 crate::metrics::run_started(new.kind);
                 if claimed_by.is_some() {
                     crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
                 }
-                self.publish(RunChange {
-                    run_id: id,
-                    workspace_id: new.workspace_id,
-                    tenant_id: new.tenant_id,
-                    pipeline_id: new.target.as_ref().and_then(RunTarget::pipeline_id),
-                    kind: new.kind,
-                    status,
-                    outcome: RunOutcome::Pending,
-                    counters: Counters::default(),
-                    created_at: now,
-                    started_at,
-                    completed_at: None,
-                });
+                let id = row.id;
+                self.publish(row.into());
                 return Ok(Started::Created(id));
             }
         }

@@ -46,6 +46,19 @@ pub enum Applied {
     Reload,
 }
 
+/// Applies a pushed change to a page's loaded data (`apply` on it; nothing before it loaded);
+/// whatever reads the data hears of it only when the change was patched in.
+pub fn patch<T>(data: &impl Update<Value = Option<T>>, apply: impl FnOnce(&mut T) -> Applied) -> Applied {
+    data.try_maybe_update(|loaded| match loaded {
+        Some(value) => {
+            let applied = apply(value);
+            (applied == Applied::Patched, applied)
+        }
+        None => (false, Applied::Ignored),
+    })
+    .unwrap_or(Applied::Ignored)
+}
+
 /// A page kept current: its data resource reads `tick()`, which moves whenever what the page
 /// shows may have changed; `follow` says how often to poll, derived from what it shows.
 #[derive(Clone, Copy)]

@@ -13,7 +13,7 @@ mod time;
 pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::AdminLayout;
 pub use gated::{GatedButton, HintedButton};
-pub use live::{poll_for, Applied, LiveRefresh, Poll};
+pub use live::{patch, poll_for, Applied, LiveRefresh, Poll};
 pub use loaded::{Loadable, Loaded};
 pub use notice::{ActionError, ActionNotice, ActionSummary};
 pub use runs::{duration, run_href, Progress, Retries, RunNotice, RunProgress, RunTable, StatusBadge};

@@ -2,7 +2,8 @@
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{
-    local_time, poll_for, ActionSummary, Applied, LiveRefresh, Loaded, Poll, Retries, RunNotice, RunTable,
+    local_time, patch, poll_for, ActionSummary, Applied, LiveRefresh, Loaded, Poll, Retries, RunNotice,
+    RunTable,
 };
 use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
 use chrono::{DateTime, Duration, Utc};
@@ -48,15 +49,10 @@ pub fn MonitoringPage() -> impl IntoView {
             _ => Poll::Stop,
         },
         move |change| {
-            let params = params.get_untracked();
-            view.try_maybe_update(|loaded| match loaded {
-                Some(Ok(shown)) => {
-                    let applied = apply_change(shown, &params, change);
-                    (applied == Applied::Patched, applied)
-                }
-                _ => (false, Applied::Ignored),
+            patch(&view, |loaded| match loaded {
+                Ok(shown) => apply_change(shown, &params.get_untracked(), change),
+                Err(_) => Applied::Ignored,
             })
-            .unwrap_or(Applied::Ignored)
         },
     );
     view! {

@@ -2,8 +2,8 @@
 //! retrying it.
 
 use crate::components::{
-    duration, poll_for, run_href, timestamp, ActionNotice, Applied, GatedButton, LiveRefresh, Loaded, Poll,
-    Progress, RunNotice, StatusBadge,
+    duration, patch, poll_for, run_href, timestamp, ActionNotice, Applied, GatedButton, LiveRefresh, Loaded,
+    Poll, Progress, RunNotice, StatusBadge,
 };
 use crate::functions::{run_detail, CancelRun, RetryRun, RunView};
 use leptos::prelude::*;
@@ -38,19 +38,18 @@ pub fn RunPage() -> impl IntoView {
         },
         // Progress is patched in place; a new status brings more (failures, what it did): reload.
         move |change| {
-            view.try_maybe_update(|loaded| match loaded {
-                Some(Some(Ok(shown))) if shown.run.id == change.run_id => {
+            patch(&view, |loaded| match loaded {
+                Some(Ok(shown)) if shown.run.id == change.run_id => {
                     if shown.run.status != change.status {
-                        return (false, Applied::Reload);
+                        return Applied::Reload;
                     }
                     change.apply_to(&mut shown.run);
                     // It changed, so its worker is alive.
                     shown.likely_stale = false;
-                    (true, Applied::Patched)
+                    Applied::Patched
                 }
-                _ => (false, Applied::Ignored),
+                _ => Applied::Ignored,
             })
-            .unwrap_or(Applied::Ignored)
         },
     );
     view! {
