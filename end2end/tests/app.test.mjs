@@ -87,7 +87,7 @@ for (const javaScriptEnabled of [true, false]) {
       await page.getByRole('button', { name: 'Add member' }).click();
       const row = page.getByRole('row').filter({ hasText: email });
       await row.locator('.badge', { hasText: 'Operator' }).waitFor();
-      if (javaScriptEnabled) await page.getByRole('status').filter({ hasText: 'Member saved.' }).waitFor();
+      await page.getByRole('status').filter({ hasText: 'Member saved.' }).waitFor();
 
       await row.getByText('Change role…').click();
       await row.locator('select[name=role]').selectOption('manager');

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod form_outcome;
 pub mod health;
 pub mod logging;
 pub mod origin;

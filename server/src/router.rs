@@ -2,6 +2,7 @@
 //! layers every request passes (request id, tracing, body limit, same-origin check, session).
 
 use crate::config::ServeArgs;
+use crate::form_outcome::form_outcome;
 use crate::origin::{same_origin, OriginPolicy};
 use crate::sessions::SessionBackend;
 use crate::{api, health};
@@ -163,6 +164,7 @@ pub fn build(
         .fallback(file_and_error_handler(shell))
         .with_state(options)
         .layer(middleware::from_fn_with_state(shared_pages, page_or_json))
+        .layer(middleware::from_fn(form_outcome))
         .layer(middleware::from_fn(api::metrics::time_requests));
 
     let layers = ServiceBuilder::new()

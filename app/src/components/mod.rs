@@ -15,7 +15,7 @@ pub use frame::AdminLayout;
 pub use gated::{GatedButton, HintedButton};
 pub use live::{patch, poll_for, Applied, LiveRefresh, Poll};
 pub use loaded::{Loadable, Loaded};
-pub use notice::{ActionError, ActionNotice, ActionSummary};
+pub use notice::{answered_in_address, last_outcome, ActionError, ActionNotice, ActionSummary};
 pub use runs::{duration, run_href, Progress, Retries, RunNotice, RunProgress, RunTable, StatusBadge};
 pub use tenant_tabs::{TenantTab, TenantTabs};
 #[cfg(feature = "ssr")]

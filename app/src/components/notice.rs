@@ -1,11 +1,54 @@
 //! A form's outcome shown under it: its last submission's error, or a note that it worked.
+//! With JavaScript the answer comes back to the form; without, the server sends the browser
+//! back to the page with the outcome in its address (`__done`, `__out`; `__path` + `__err` for
+//! an error), which these read instead.
 
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use serde::de::DeserializeOwned;
 
-/// The outcome of a form's last submission: its error, or `done` on success. Works with
-/// JavaScript off too, where the error comes back in the redirect's URL.
+/// `S`'s answer, when the page's address says a form of `S` was just posted and worked. An
+/// answer the server left out of the address (`ANSWERS_IN_ADDRESS`) reads as `null`.
+pub fn answered_in_address<S>() -> Option<S::Output>
+where
+    S: ServerFn,
+    S::Output: DeserializeOwned,
+{
+    let query = page_query()?;
+    let (mut done, mut answer) = (false, None);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "__done" => done = value == S::PATH,
+            "__out" => answer = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    done.then(|| serde_json::from_str(answer.as_deref().unwrap_or("null")).ok()).flatten()
+}
+
+/// The query of the page being shown (the request's, while the server renders it).
+fn page_query() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    return use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.uri.query().map(str::to_owned));
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    return window().location().search().ok().map(|search| search.trim_start_matches('?').to_owned());
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    None
+}
+
+/// The last outcome of `action`: its latest answer here, else the one the address tells.
+pub fn last_outcome<S>(action: ServerAction<S>) -> impl Fn() -> Option<Result<S::Output, AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + DeserializeOwned + 'static,
+{
+    let from_address = answered_in_address::<S>().map(Ok);
+    move || action.value().get().or_else(|| from_address.clone())
+}
+
+/// The outcome of a form's last submission: its error, or `done` on success.
 #[component]
 pub fn ActionNotice<S>(action: ServerAction<S>, #[prop(into)] done: String) -> impl IntoView
 where
@@ -19,11 +62,12 @@ where
 pub fn ActionSummary<S, F>(action: ServerAction<S>, summary: F) -> impl IntoView
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + DeserializeOwned + 'static,
     F: Fn(&S::Output) -> String + Send + Sync + 'static,
 {
+    let outcome = last_outcome(action);
     move || {
-        action.value().get().map(|result| match result {
+        outcome().map(|result| match result {
             Ok(output) => view! {
                 <p class="notice ok" role="status">
                     {summary(&output)}

@@ -1,6 +1,7 @@
 //! How a run looks wherever it is shown: badges, a progress bar, a duration, the toast after
 //! a start, and a compact table of runs.
 
+use super::notice::last_outcome;
 use super::time::Ago;
 use crate::error::AppError;
 use crate::functions::RetryRun;
@@ -94,8 +95,9 @@ pub fn RunNotice<S>(action: ServerAction<S>, #[prop(into)] queued: String) -> im
 where
     S: ServerFn<Output = RunId, Error = AppError> + Clone + Send + Sync + 'static,
 {
+    let outcome = last_outcome(action);
     move || {
-        action.value().get().map(|result| match result {
+        outcome().map(|result| match result {
             Ok(id) => view! {
                 <p class="notice ok toast" role="status">
                     {queued.clone()}

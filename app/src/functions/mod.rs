@@ -32,3 +32,17 @@ pub use tenant_jobs::*;
 pub use tenants::*;
 pub use tokens::*;
 pub use tools::*;
+
+use leptos::server_fn::ServerFn;
+
+/// The functions whose answer may travel in the address after a form post without JavaScript
+/// (a run id, a count, a short message; never a secret), for the page to show what it did.
+pub const ANSWERS_IN_ADDRESS: [&str; 7] = [
+    StartCapture::PATH,
+    StartFetch::PATH,
+    StartRestore::PATH,
+    RetryRun::PATH,
+    TriggerSchedule::PATH,
+    BulkRuns::PATH,
+    SubmitTenantJob::PATH,
+];

@@ -1,6 +1,8 @@
 //! A tenant's lifecycle page for platform admins: its state, lifecycle actions and jobs.
 
-use crate::components::{poll_for, run_href, timestamp, LiveRefresh, Loaded, Poll, StatusBadge};
+use crate::components::{
+    last_outcome, poll_for, run_href, timestamp, LiveRefresh, Loaded, Poll, StatusBadge,
+};
 use crate::functions::{tenant_jobs, SubmitTenantJob};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -192,8 +194,9 @@ fn ActionButton(
 /// The result of the last action: what it did, a link to its job, or why it was refused.
 #[component]
 fn JobNotice(submit: ServerAction<SubmitTenantJob>) -> impl IntoView {
+    let outcome = last_outcome(submit);
     move || {
-        submit.value().get().map(|result| match result {
+        outcome().map(|result| match result {
             Ok(submitted) => view! {
                 <p class="notice ok" role="status">
                     {submitted.message}

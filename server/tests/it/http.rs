@@ -26,6 +26,7 @@ tenantpilot_core::test_on_both_backends!(
     a_burst_of_guesses_gets_at_most_ten_password_checks,
     forwarded_addresses_count_only_from_trusted_proxies,
     pages_finish_while_other_routers_are_built,
+    forms_without_javascript_come_back_with_their_outcome,
 );
 
 /// A sign-in as a script sends it, from `peer`, with extra headers.
@@ -156,6 +157,44 @@ async fn wrong_password_is_refused_alike(backend: Backend) {
         let page = app.get(browser.location().trim_start_matches(ORIGIN), None).await;
         assert!(page.body.contains("do not match an account"), "the form shows the error with JS off");
     }
+    app.db.drop_database().await;
+}
+
+/// A form posted without JavaScript returns to its page, which says how it went: the server adds
+/// `__done` (and, for a run's start, the run id as `__out`) to the address, dropping what an
+/// earlier post left there; a failure keeps only its own `__path` + `__err`.
+async fn forms_without_javascript_come_back_with_their_outcome(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let members = "/admin/t/fabrikam/members?sort=name&__done=%2Fapi%2Fremove_member";
+    let form = "tenant=fabrikam&email=readonly@demo.test&role=operator";
+    let added =
+        app.call(Method::POST, "/api/add_member").form(form).cookie(&owner).on_page(members).send().await;
+    assert_eq!(added.status, StatusCode::FOUND, "{}", added.body);
+    assert_eq!(
+        added.location(),
+        format!("{ORIGIN}/admin/t/fabrikam/members?sort=name&__done=%2Fapi%2Fadd_member")
+    );
+    let page = app.get(added.location().trim_start_matches(ORIGIN), Some(&owner)).await;
+    assert!(page.body.contains("Member saved."), "{}", page.body);
+    assert!(!page.body.contains("Member removed."));
+
+    let form = "tenant=fabrikam&email=not-an-address&role=operator";
+    let refused = app.call(Method::POST, "/api/add_member").form(form).cookie(&owner);
+    let refused = refused.on_page(added.location().trim_start_matches(ORIGIN)).send().await;
+    let location = refused.location();
+    assert!(!location.contains("__done") && location.matches("__err=").count() == 1, "{location}");
+    let page = app.get(location.trim_start_matches(ORIGIN), Some(&owner)).await;
+    assert!(!page.body.contains("Member saved."));
+    assert!(page.body.contains("role=\"alert\""), "the error shows instead");
+
+    let started = app.call(Method::POST, "/api/start_capture").form("tenant=fabrikam").cookie(&owner);
+    let started = started.on_page("/admin/t/fabrikam/backups").send().await;
+    let (_, run) = started.location().rsplit_once("__out=").expect("the run id in the address");
+    let run: i64 = run.parse().expect("a run id");
+    let page = app.get(started.location().trim_start_matches(ORIGIN), Some(&owner)).await;
+    assert!(page.body.contains("Capture backup queued."));
+    assert!(page.body.contains(&format!("href=\"/admin/monitoring/runs/{run}\"")));
     app.db.drop_database().await;
 }
 

@@ -84,6 +84,7 @@ pub struct Call<'a> {
     form: Option<String>,
     cookie: Option<String>,
     sender: Sender,
+    page: String,
 }
 
 impl Call<'_> {
@@ -96,6 +97,12 @@ impl Call<'_> {
     /// The `Cookie` header, e.g. a session from `sign_in`.
     pub fn cookie(mut self, cookie: &str) -> Self {
         self.cookie = Some(cookie.to_string());
+        self
+    }
+
+    /// The page the form is on (the `Referer`; `/login` unless told).
+    pub fn on_page(mut self, page: &str) -> Self {
+        self.page = page.to_string();
         self
     }
 
@@ -113,8 +120,9 @@ impl Call<'_> {
         }
         if self.method != Method::GET {
             let origin = if self.sender == Sender::CrossSite { "http://evil.example" } else { ORIGIN };
-            request =
-                request.header(header::ORIGIN, origin).header(header::REFERER, format!("{origin}/login"));
+            request = request
+                .header(header::ORIGIN, origin)
+                .header(header::REFERER, format!("{origin}{}", self.page));
         }
         request = match self.sender {
             Sender::Script => request.header(header::ACCEPT, "application/json"),
@@ -150,7 +158,15 @@ impl TestApp {
     /// A request to this server, named piece by piece: `app.call(Method::POST, "/api/login")
     /// .form(&form).cookie(&cookie).by(Sender::Script).send()`. A browser's by default.
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
-        Call { app: self, method, path: path.to_string(), form: None, cookie: None, sender: Sender::Browser }
+        Call {
+            app: self,
+            method,
+            path: path.to_string(),
+            form: None,
+            cookie: None,
+            sender: Sender::Browser,
+            page: "/login".into(),
+        }
     }
 
     /// A script's request: JSON in and out, same origin.
