@@ -16,3 +16,7 @@ for file in "$pkg"/*; do
   esac
 done
 printf '%-28s %12d %12d\n' "wasm + js" "$total_raw" "$total_gz"
+# Issue 17 §1: at most 250 KB gzipped for the whole app. Printed, not enforced: a bench reports.
+goal=$((250 * 1000))
+if [ "$total_gz" -le "$goal" ]; then verdict="met"; else verdict="NOT met"; fi
+printf 'goal: wasm + js <= %d B gzipped: %s (before islands, 2026-11-30: 1,170,081 B)\n' "$goal" "$verdict"

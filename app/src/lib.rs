@@ -19,21 +19,33 @@ pub use app::{shell, App};
 /// times show in it unless the account names another.
 pub const BROWSER_ZONE_COOKIE: &str = "tenantpilot_tz";
 
-/// The browser's entry point: hydrates the server-rendered page.
+/// The browser's entry point. Pages are server-rendered; Leptos' island script calls this,
+/// then hydrates each `#[island]` of the page in turn.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    leptos::mount::hydrate_islands();
+    // A server function an island calls may send the browser elsewhere (a retry to its new
+    // run's page): with no client-side router, that is a page load.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|to| {
+        let _ = leptos::prelude::window().location().set_href(to);
+    });
     report_time_zone();
-    // Marks the page interactive, so browser tests (and anyone curious) can tell; the
+    // The islands hydrate in promise callbacks, all of which run before a timer's: then the
+    // page is interactive. Marked so browser tests (and anyone curious) can tell; the
     // `hydrated` performance mark times it from the navigation's start.
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
-    if let Some(performance) = leptos::prelude::window().performance() {
-        let _ = performance.mark("hydrated");
-    }
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+            if let Some(performance) = leptos::prelude::window().performance() {
+                let _ = performance.mark("hydrated");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }
 
 /// Tells the server the browser's time zone (`BROWSER_ZONE_COOKIE`), for the pages it renders.

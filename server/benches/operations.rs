@@ -1021,7 +1021,9 @@ fn server_cpu_secs() -> f64 {
 }
 
 /// One subscriber: its stream read to the end, each delivery timed against its publication,
-/// and the page's reloads as `dashboard` makes them (`POST /api/monitoring`, the list's data).
+/// and the page's reloads as `dashboard` makes them: the island now loads the page again and
+/// reads its data there (`GET /admin/monitoring`); the page before asked for the list's data
+/// (`POST /api/monitoring`).
 async fn subscriber(
     http: reqwest::Client,
     base: String,
@@ -1047,14 +1049,17 @@ async fn subscriber(
                 tokio::time::sleep(wait).await;
                 while reload_rx.try_recv().is_ok() {}
                 last = Instant::now();
-                let sent = http
-                    .post(format!("{base}/api/monitoring"))
-                    .header("cookie", &cookie)
-                    .header("origin", &base)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body("")
-                    .send()
-                    .await;
+                let request = match dashboard {
+                    Dashboard::Refetching => http
+                        .post(format!("{base}/api/monitoring"))
+                        .header("origin", &base)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(""),
+                    Dashboard::Listening | Dashboard::Patching => {
+                        http.get(format!("{base}/admin/monitoring")).header("accept", "text/html")
+                    }
+                };
+                let sent = request.header("cookie", &cookie).send().await;
                 // The server stops before the last dashboards do.
                 let Ok(reply) = sent else { return };
                 let status = reply.status();

@@ -1,5 +1,6 @@
 //! The `tenantpilot` server: configuration, the HTTP router (Leptos pages, server functions,
 //! JSON routes), sessions, the same-origin check, and the command line.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod cli;

@@ -1,23 +1,25 @@
-//! Keeping Monitoring pages current. The server pushes each changed run's summary (server-sent
-//! events, already filtered to what the viewer may see, each run at most every 250 ms). A page
-//! that shows runs patches them in place and asks for a reload only when a change may alter
-//! which runs it lists; other pages reload on every change. Reloads move a refresh counter the
-//! page's data reads, at most once a second. While push is unavailable, a poll that adapts to
-//! the runs shown moves it instead:
-//! every second while the youngest active run is under 10 s old, every 5 s under a minute, then
-//! every 10 s; paused while the tab is hidden, and stopped once every shown run has completed.
-//! When the stream opens (or reopens), the page refetches once: a change made before it was
-//! listening would otherwise never show.
+//! Keeping live pages current, in their islands. The server pushes each changed run's summary
+//! (server-sent events, already filtered to what the viewer may see, each run at most every
+//! 250 ms). An island that shows runs patches them in place and asks for a reload only when a
+//! change may alter which runs it lists; a `LiveRegion` reloads on every change. Reloads move a
+//! refresh counter, at most once a second; a reload loads the page again (`refreshed`, or the
+//! region's swap). While push is unavailable, a poll that adapts to the runs shown moves it
+//! instead: every second while the youngest active run is under 10 s old, every 5 s under a
+//! minute, then every 10 s; paused while the tab is hidden, and stopped once every shown run
+//! has completed. When the stream opens (or reopens), the island reloads once: a change made
+//! before it was listening would otherwise never show.
 //! A stream the server closes (`closed`: signed out, or too many open) is not reopened.
 //! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tenantpilot_core::operations::{OperationRun, RunChange};
 
 /// How often to poll when push is unavailable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Poll {
     Stop,
     EverySecs(u32),
@@ -46,17 +48,48 @@ pub enum Applied {
     Reload,
 }
 
-/// Applies a pushed change to a page's loaded data (`apply` on it; nothing before it loaded);
-/// whatever reads the data hears of it only when the change was patched in.
-pub fn patch<T>(data: &impl Update<Value = Option<T>>, apply: impl FnOnce(&mut T) -> Applied) -> Applied {
-    data.try_maybe_update(|loaded| match loaded {
-        Some(value) => {
+/// Applies a pushed change to what an island shows (`apply` on it); whatever reads it hears of
+/// it only when the change was patched in.
+pub fn patch<T: Send + Sync + 'static>(shown: RwSignal<T>, apply: impl FnOnce(&mut T) -> Applied) -> Applied {
+    shown
+        .try_maybe_update(|value| {
             let applied = apply(value);
             (applied == Applied::Patched, applied)
-        }
-        None => (false, Applied::Ignored),
-    })
-    .unwrap_or(Applied::Ignored)
+        })
+        .unwrap_or(Applied::Ignored)
+}
+
+/// What an island shows, kept current: first what the server rendered it with (its `view`
+/// prop, named so by every live island); then, each time something `changed` reads moves,
+/// what the server renders it with now. The browser loads the page again and reads the
+/// island's props from it, so it needs no other way to load a page's data (the latest load
+/// wins; a page that no longer holds the island, signed out or gone, leaves what is shown).
+pub fn refreshed<T>(island: &'static str, view: T, changed: impl Fn() + 'static) -> RwSignal<T>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let shown = RwSignal::new(view);
+    #[cfg(feature = "hydrate")]
+    {
+        let latest = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        Effect::new(move |seen: Option<()>| {
+            changed();
+            if seen.is_none() {
+                return;
+            }
+            let (this, latest) = (latest.get() + 1, latest.clone());
+            latest.set(this);
+            leptos::task::spawn_local(async move {
+                let view = client::island_view::<T>(island).await;
+                if let (Some(view), true) = (view, latest.get() == this) {
+                    shown.set(view);
+                }
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (island, changed);
+    shown
 }
 
 /// A page kept current: its data resource reads `tick()`, which moves whenever what the page
@@ -74,19 +107,19 @@ impl LiveRefresh {
         LiveRefresh { ticks, set_ticks }
     }
 
-    /// The counter, tracked: a resource whose source reads it reloads each time it moves.
+    /// The counter, tracked: whatever reads it (`refreshed`) reloads each time it moves.
     pub fn tick(&self) -> u64 {
         self.ticks.get()
     }
 
-    /// Reloads on every pushed change and polls as often as `poll` says; `poll` reads the
-    /// loaded data (a memo of it, never a signal set while rendering).
+    /// Reloads on every pushed change and polls as often as `poll` says; `poll` reads what
+    /// is shown (a memo of it, never a signal set while rendering).
     pub fn follow(self, poll: impl Fn() -> Poll + Send + Sync + 'static) {
         self.follow_patching(poll, |_| Applied::Reload)
     }
 
     /// Like [`follow`](Self::follow), but each pushed change goes to `apply` first, which
-    /// patches the loaded data in place and says whether the page must reload.
+    /// patches what is shown in place and says whether the island must reload.
     pub fn follow_patching(
         self,
         poll: impl Fn() -> Poll + Send + Sync + 'static,
@@ -102,10 +135,11 @@ impl LiveRefresh {
 }
 
 #[cfg(feature = "hydrate")]
-mod client {
+pub(super) mod client {
     use super::{Applied, Poll};
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
+    use serde::de::DeserializeOwned;
     use std::cell::Cell;
     use std::rc::Rc;
     use std::sync::Arc;
@@ -113,6 +147,8 @@ mod client {
     use tenantpilot_core::operations::RunChange;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{DomParser, Response, SupportedType};
     use web_sys::{EventSource, MessageEvent};
 
     const EVENTS: &str = "/admin/monitoring/events";
@@ -143,6 +179,36 @@ mod client {
                 Duration::from_millis(wait.ceil() as u64),
             );
         })
+    }
+
+    /// The page as the server renders it now; none when it answers otherwise (gone: 404).
+    pub async fn page_again() -> Option<web_sys::Document> {
+        let init = web_sys::RequestInit::new();
+        let headers = web_sys::Headers::new().ok()?;
+        headers.set("Accept", "text/html").ok()?;
+        init.set_headers(&headers);
+        let href = window().location().href().ok()?;
+        let response: Response =
+            JsFuture::from(window().fetch_with_str_and_init(&href, &init)).await.ok()?.dyn_into().ok()?;
+        if !response.ok() {
+            return None;
+        }
+        let page = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+        DomParser::new().ok()?.parse_from_string(&page, SupportedType::TextHtml).ok()
+    }
+
+    /// An island's props as Leptos renders them (`data-props`); the live ones name their data `view`.
+    #[derive(serde::Deserialize)]
+    struct Props<T> {
+        view: T,
+    }
+
+    /// The `view` the page, rendered again now, gives `island`.
+    pub async fn island_view<T: DeserializeOwned>(island: &str) -> Option<T> {
+        let page = page_again().await?;
+        let selector = format!("leptos-island[data-component^=\"{island}_\"]");
+        let props = page.query_selector(&selector).ok()??.get_attribute("data-props")?;
+        serde_json::from_str::<Props<T>>(&props).ok().map(|props| props.view)
     }
 
     pub fn follow(

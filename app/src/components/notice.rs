@@ -5,26 +5,34 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use serde::de::DeserializeOwned;
 
-/// `S`'s answer, when the page's address says a form of `S` was just posted and worked. An
-/// answer the server left out of the address (`ANSWERS_IN_ADDRESS`) reads as `null`.
-pub fn answered_in_address<S>() -> Option<S::Output>
+/// How a form of `S` went, when the page's address says one was just posted: its answer (one
+/// the server left out of the address, `ANSWERS_IN_ADDRESS`, reads as `null`) or its error.
+/// Read alike on the server and in an island, which has no router to ask.
+pub fn outcome_in_address<S>() -> Option<Result<S::Output, AppError>>
 where
-    S: ServerFn,
+    S: ServerFn<Error = AppError>,
     S::Output: DeserializeOwned,
 {
     let query = page_query()?;
-    let (mut done, mut answer) = (false, None);
+    let (mut done, mut answer, mut failed_here, mut error) = (false, None, false, None);
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "__done" => done = value == S::PATH,
             "__out" => answer = Some(value.into_owned()),
+            "__path" => failed_here = value == S::PATH,
+            "__err" => error = Some(value.into_owned()),
             _ => {}
         }
     }
-    done.then(|| serde_json::from_str(answer.as_deref().unwrap_or("null")).ok()).flatten()
+    match (done, failed_here, error) {
+        (_, true, Some(error)) => Some(Err(ServerFnUrlError::<AppError>::decode_err(&error))),
+        (true, ..) => serde_json::from_str(answer.as_deref().unwrap_or("null")).ok().map(Ok),
+        _ => None,
+    }
 }
 
 /// The query of the page being shown (the request's, while the server renders it).
@@ -44,7 +52,7 @@ where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + DeserializeOwned + 'static,
 {
-    let from_address = answered_in_address::<S>().map(Ok);
+    let from_address = outcome_in_address::<S>();
     move || action.value().get().or_else(|| from_address.clone())
 }
 
@@ -90,10 +98,11 @@ where
 pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
 where
     S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + DeserializeOwned + 'static,
 {
+    let outcome = last_outcome(action);
     move || {
-        action.value().get().and_then(Result::err).map(|error| {
+        outcome().and_then(Result::err).map(|error| {
             view! {
                 <p class="notice error" role="alert">
                     {error.to_string()}

@@ -12,13 +12,6 @@ use tenantpilot_core::ids::RunId;
 use tenantpilot_core::model::Tenant;
 use tenantpilot_core::operations::{Counters, OperationRun, RunOutcome, RunStatus};
 
-/// Rows of a run table the viewer may retry, and the action that retries one.
-#[derive(Clone)]
-pub struct Retries {
-    pub action: ServerAction<RetryRun>,
-    pub allowed: Vec<RunId>,
-}
-
 pub fn run_href(id: RunId) -> String {
     format!("/admin/monitoring/runs/{id}")
 }
@@ -117,14 +110,14 @@ where
 }
 
 /// A table of runs, linking to each; with `tenants` (those the viewer may see), a tenant
-/// column too (Monitoring), without it a tenant's own latest runs. With `retries`, a Retry
-/// button on the rows the viewer may retry.
+/// column too (Monitoring), without it a tenant's own latest runs. A Retry button on the rows
+/// of `retryable` (runs the viewer may retry): a plain form, whose answer is the new run's page.
 #[component]
 pub fn RunTable(
     runs: Vec<OperationRun>,
     now: DateTime<Utc>,
     #[prop(optional)] tenants: Option<Vec<Tenant>>,
-    #[prop(optional)] retries: Option<Retries>,
+    #[prop(optional)] retryable: Vec<RunId>,
 ) -> impl IntoView {
     if runs.is_empty() {
         return view! { <p class="muted">"No operations yet."</p> }.into_any();
@@ -168,15 +161,15 @@ pub fn RunTable(
                                     {tenant_cell(&run)}
                                     <td>
                                         <StatusBadge status=run.status outcome=run.outcome />
-                                        {retries
-                                            .as_ref()
-                                            .filter(|retries| retries.allowed.contains(&run.id))
-                                            .map(|retries| {
+                                        {retryable
+                                            .contains(&run.id)
+                                            .then(|| {
                                                 view! {
                                                     " "
-                                                    <ActionForm
-                                                        action=retries.action
-                                                        attr:class="inline-action"
+                                                    <form
+                                                        method="post"
+                                                        action=RetryRun::PATH
+                                                        class="inline-action"
                                                     >
                                                         <input type="hidden" name="id" value=run.id.to_string() />
                                                         <button
@@ -186,7 +179,7 @@ pub fn RunTable(
                                                         >
                                                             "Retry"
                                                         </button>
-                                                    </ActionForm>
+                                                    </form>
                                                 }
                                             })}
                                     </td>

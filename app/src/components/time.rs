@@ -119,16 +119,6 @@ fn zone_meta() -> Option<web_sys::Element> {
     document().query_selector(&format!("meta[name={ZONE_META}]")).ok()?
 }
 
-/// Draws the times of the pages met from now on in `zone` (the account's new choice).
-pub fn use_page_zone(zone: &str) {
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    if let Some(meta) = zone_meta() {
-        let _ = meta.set_attribute("content", zone);
-    }
-    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-    let _ = zone;
-}
-
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 fn zone_format(zone: &str) -> Option<js_sys::Intl::DateTimeFormat> {
     let options = js_sys::Object::new();

@@ -53,12 +53,6 @@ pub fn LoginPage() -> impl IntoView {
 pub fn AccountPage() -> impl IntoView {
     let save = ServerAction::<SetTimeZone>::new();
     let settings = Resource::new(move || save.version().get(), |_| account_settings());
-    // Pages met from here on (without loading anew) draw their times in the zone chosen.
-    Effect::new(move |_| {
-        if let Some(Ok(settings)) = settings.get() {
-            crate::components::use_page_zone(&settings.effective_zone);
-        }
-    });
     view! {
         <Title text="Your account" />
         <h1>"Your account"</h1>

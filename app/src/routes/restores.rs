@@ -1,7 +1,7 @@
 //! A restore run's page: its preview, how objects were matched, confirming, and its execution.
 
 use crate::components::{
-    poll_for, run_href, timestamp, ActionNotice, GatedButton, LiveRefresh, Loaded, Poll, Progress, RunNotice,
+    poll_for, run_href, timestamp, ActionNotice, GatedButton, LiveRegion, Loaded, Progress, RunNotice,
     StatusBadge,
 };
 use crate::functions::{restore, RemapRestore, RestoreView, StartRestore};
@@ -25,25 +25,25 @@ pub fn RestorePage() -> impl IntoView {
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
     let start = ServerAction::<StartRestore>::new();
     let remap = ServerAction::<RemapRestore>::new();
-    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (tenant.get(), id.get(), start.version().get(), remap.version().get(), live.tick()),
-        |(tenant, id, ..)| async move {
+        move || (tenant.get(), id.get()),
+        |(tenant, id)| async move {
             match id {
                 Some(id) => Some(restore(tenant, id).await),
                 None => None,
             }
         },
     );
-    live.follow(move || match &*view.read() {
-        Some(Some(Ok(view))) => poll_for(view.execution.as_ref(), view.now),
-        _ => Poll::Stop,
-    });
     view! {
         <Title text="Restore" />
         <Loaded resource=view let:view>
             {
-                view! { <Restore view start remap /> }
+                let poll = poll_for(view.execution.as_ref(), view.now);
+                view! {
+                    <LiveRegion poll>
+                        <Restore view start remap />
+                    </LiveRegion>
+                }
             }
         </Loaded>
     }

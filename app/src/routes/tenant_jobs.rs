@@ -1,8 +1,6 @@
 //! A tenant's lifecycle page for platform admins: its state, lifecycle actions and jobs.
 
-use crate::components::{
-    last_outcome, poll_for, run_href, timestamp, LiveRefresh, Loaded, Poll, StatusBadge,
-};
+use crate::components::{last_outcome, poll_for, run_href, timestamp, LiveRegion, Loaded, StatusBadge};
 use crate::functions::{tenant_jobs, SubmitTenantJob};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,19 +15,16 @@ pub fn TenantLifecyclePage() -> impl IntoView {
     let params = use_params_map();
     let slug = Signal::derive(move || params.read().get("slug").unwrap_or_default());
     let submit = ServerAction::<SubmitTenantJob>::new();
-    let live = LiveRefresh::new();
-    let view = Resource::new(
-        move || (slug.get(), submit.version().get(), live.tick()),
-        |(slug, ..)| tenant_jobs(slug),
-    );
-    live.follow(move || match &*view.read() {
-        Some(Ok(view)) => poll_for(view.jobs.iter().map(|record| &record.run), view.now),
-        _ => Poll::Stop,
-    });
+    let view = Resource::new(move || slug.get(), tenant_jobs);
     view! {
         <Loaded resource=view let:lifecycle>
             {
-                view! { <Lifecycle lifecycle submit /> }
+                let poll = poll_for(lifecycle.jobs.iter().map(|record| &record.run), lifecycle.now);
+                view! {
+                    <LiveRegion poll>
+                        <Lifecycle lifecycle submit />
+                    </LiveRegion>
+                }
             }
         </Loaded>
     }

@@ -2,7 +2,7 @@
 //! restore runs.
 
 use crate::components::{
-    poll_for, timestamp, ActionError, GatedButton, LiveRefresh, Loaded, Poll, RunNotice, RunTable, TenantTab,
+    poll_for, timestamp, ActionError, GatedButton, LiveRegion, Loaded, RunNotice, RunTable, TenantTab,
     TenantTabs,
 };
 use crate::functions::{backups, BackupsView, PlanRestore, StartCapture, StartFetch, RECENT_RUNS};
@@ -23,20 +23,17 @@ pub fn BackupsPage() -> impl IntoView {
     let capture = ServerAction::<StartCapture>::new();
     let fetch = ServerAction::<StartFetch>::new();
     let plan = ServerAction::<PlanRestore>::new();
-    let live = LiveRefresh::new();
-    let view = Resource::new(
-        move || (tenant.get(), capture.version().get(), fetch.version().get(), live.tick()),
-        |(tenant, ..)| backups(tenant),
-    );
-    live.follow(move || match &*view.read() {
-        Some(Ok(view)) => poll_for(&view.recent_runs, view.now),
-        _ => Poll::Stop,
-    });
+    let view = Resource::new(move || tenant.get(), backups);
     view! {
         <Title text="Backups & restores" />
         <Loaded resource=view let:view>
             {
-                view! { <Backups view capture fetch plan /> }
+                let poll = poll_for(&view.recent_runs, view.now);
+                view! {
+                    <LiveRegion poll>
+                        <Backups view capture fetch plan />
+                    </LiveRegion>
+                }
             }
         </Loaded>
         <ScheduleSection scope=Signal::derive(move || ScheduleScope::Tenant(tenant.get())) />

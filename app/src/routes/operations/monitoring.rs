@@ -2,21 +2,20 @@
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{
-    local_time, patch, poll_for, ActionSummary, Applied, LiveRefresh, Loaded, Poll, Retries, RunNotice,
-    RunTable,
+    local_time, patch, poll_for, refreshed, ActionSummary, Applied, LiveRefresh, Loaded, RunNotice, RunTable,
 };
 use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::{BulkAction, BulkResult, ChartSpan, ListParams, RunsOverTime, BULK_MAX};
 use tenantpilot_core::operations::{OperationKind, RunChange, RunOutcome, RunStatus};
 
 /// Every run the viewer may see, newest first: filters in the URL, cursor paging, runs by
-/// outcome over the last day, kept current by push (or polling).
+/// outcome over the last day. The list is an island, kept current by push (or polling).
 #[component]
 pub fn MonitoringPage() -> impl IntoView {
     let query = use_query_map();
@@ -36,25 +35,10 @@ pub fn MonitoringPage() -> impl IntoView {
         }
     });
     let chart = Memo::new(move |_| query.read().get("chart").filter(|span| !span.is_empty()));
-    let live = LiveRefresh::new();
-    let retry = ServerAction::<RetryRun>::new();
-    let bulk = ServerAction::<BulkRuns>::new();
-    let view = Resource::new(
-        move || (params.get(), chart.get(), live.tick(), retry.version().get(), bulk.version().get()),
-        |(params, chart, ..)| monitoring(Some(params), chart),
-    );
-    live.follow_patching(
-        move || match &*view.read() {
-            Some(Ok(view)) => poll_for(&view.runs, view.now),
-            _ => Poll::Stop,
-        },
-        move |change| {
-            patch(&view, |loaded| match loaded {
-                Ok(shown) => apply_change(shown, &params.get_untracked(), change),
-                Err(_) => Applied::Ignored,
-            })
-        },
-    );
+    let view =
+        Resource::new(move || (params.get(), chart.get()), |(params, chart)| monitoring(Some(params), chart));
+    // Forms posted from the list come back here with their outcome in the address.
+    let (retry, bulk) = (ServerAction::<RetryRun>::new(), ServerAction::<BulkRuns>::new());
     view! {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
@@ -67,12 +51,50 @@ pub fn MonitoringPage() -> impl IntoView {
         />
         <Loaded resource=view let:view>
             {
+                // The same list, its times in RFC 3339.
+                #[cfg(feature = "ssr")]
                 if let Some(query) = &view.canonical_query {
-                    go_to(format!("/admin/monitoring?{query}"));
+                    leptos_axum::redirect(&format!("/admin/monitoring?{query}"));
                 }
-                view! { <Runs view params=params.get_untracked() chart=chart.get_untracked() retry bulk /> }
+                let (params, chart) = (params.get_untracked(), chart.get_untracked());
+                view! {
+                    <MonitoringLive view=view.clone() params=params.clone() chart>
+                        <Filters view params />
+                    </MonitoringLive>
+                }
             }
         </Loaded>
+    }
+}
+
+/// The list and its chart as the browser keeps them: pushed changes patch rows in place; a
+/// change that may alter which runs are listed, or a poll, loads the list again. Its forms are
+/// plain forms. `children` are the filters, drawn by the server once.
+#[island]
+fn MonitoringLive(
+    view: MonitoringView,
+    params: ListParams,
+    chart: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    let live = LiveRefresh::new();
+    let shown = refreshed("MonitoringLive", view, move || {
+        live.tick();
+    });
+    live.follow_patching(move || shown.with(|view| poll_for(&view.runs, view.now)), {
+        let params = params.clone();
+        move |change| patch(shown, |shown| apply_change(shown, &params, change))
+    });
+    let chart_params = params.clone();
+    view! {
+        {move || {
+            shown
+                .with(|view| {
+                    view! { <RunsChart chart=view.chart.clone() params=chart_params.clone() shown=chart.clone() /> }
+                })
+        }}
+        {children()}
+        {move || shown.with(|view| view! { <Runs view=view.clone() params=params.clone() /> })}
     }
 }
 
@@ -104,28 +126,8 @@ fn apply_change(shown: &mut MonitoringView, params: &ListParams, change: &RunCha
     }
 }
 
-/// Replaces the address with `href` (the same list, its times in RFC 3339): a redirect while the
-/// server renders, a navigation in place in the browser.
-fn go_to(href: String) {
-    #[cfg(feature = "ssr")]
-    leptos_axum::redirect(&href);
-    #[cfg(not(feature = "ssr"))]
-    request_animation_frame(move || {
-        leptos_router::hooks::use_navigate()(
-            &href,
-            leptos_router::NavigateOptions { replace: true, ..Default::default() },
-        )
-    });
-}
-
 #[component]
-fn Runs(
-    view: MonitoringView,
-    params: ListParams,
-    chart: Option<String>,
-    retry: ServerAction<RetryRun>,
-    bulk: ServerAction<BulkRuns>,
-) -> impl IntoView {
+fn Runs(view: MonitoringView, params: ListParams) -> impl IntoView {
     let filtered = ListParams { cursor: None, limit: None, ..params.clone() } != ListParams::default();
     let next = view.next_cursor.map(|cursor| {
         format!(
@@ -138,11 +140,9 @@ fn Runs(
         .is_some()
         .then(|| format!("/admin/monitoring?{}", ListParams { cursor: None, ..params.clone() }.to_query()));
     view! {
-        <RunsChart chart=view.chart.clone() params=params.clone() shown=chart />
-        <Filters view=view.clone() params=params.clone() />
         <section class="bulk" aria-label="Act on every run of this filter">
-            <Bulk action=bulk what=BulkAction::Cancel count=view.bulk_cancel params=params.clone() />
-            <Bulk action=bulk what=BulkAction::Retry count=view.bulk_retry params=params.clone() />
+            <Bulk what=BulkAction::Cancel count=view.bulk_cancel params=params.clone() />
+            <Bulk what=BulkAction::Retry count=view.bulk_retry params=params.clone() />
         </section>
         {if view.runs.is_empty() {
             view! {
@@ -152,11 +152,14 @@ fn Runs(
             }
                 .into_any()
         } else {
-            let retries = Retries {
-                action: retry,
-                allowed: view.retryable.clone(),
-            };
-            view! { <RunTable runs=view.runs.clone() now=view.now tenants=view.tenants.clone() retries /> }
+            view! {
+                <RunTable
+                    runs=view.runs.clone()
+                    now=view.now
+                    tenants=view.tenants.clone()
+                    retryable=view.retryable.clone()
+                />
+            }
                 .into_any()
         }}
         <nav class="pager" aria-label="Pages">
@@ -176,7 +179,7 @@ fn Runs(
 /// One bulk action on the filter, behind a confirmation that states how many runs it takes on;
 /// nothing when there are none, a request for a narrower filter past the cap.
 #[component]
-fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: ListParams) -> impl IntoView {
+fn Bulk(what: BulkAction, count: i64, params: ListParams) -> impl IntoView {
     let (verb, runs) = match what {
         BulkAction::Cancel => ("Cancel", if count == 1 { "active run" } else { "active runs" }),
         BulkAction::Retry => ("Retry", if count == 1 { "failed run" } else { "failed runs" }),
@@ -207,7 +210,7 @@ fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: Li
     view! {
         <details class="confirm">
             <summary>{format!("{verb} {count} {runs}…")}</summary>
-            <ActionForm action=action>
+            <form method="post" action=BulkRuns::PATH>
                 <input type="hidden" name="action" value=what.as_str() />
                 {field("tenant", params.tenant)}
                 {field("type", params.kind)}
@@ -220,7 +223,7 @@ fn Bulk(action: ServerAction<BulkRuns>, what: BulkAction, count: i64, params: Li
                 <button type="submit" class=if what == BulkAction::Cancel { "danger" } else { "primary" }>
                     {format!("{verb} {count} runs")}
                 </button>
-            </ActionForm>
+            </form>
         </details>
     }
     .into_any()
@@ -389,7 +392,7 @@ fn bar_tick(start: DateTime<Utc>, span: ChartSpan) -> String {
 #[component]
 fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
     view! {
-        <Form method="GET" action="/admin/monitoring" attr:class="inline-form filters">
+        <form method="get" action="/admin/monitoring" class="inline-form filters">
             <label>
                 "Tenant"
                 <Choices
@@ -467,7 +470,7 @@ fn Filters(view: MonitoringView, params: ListParams) -> impl IntoView {
                 })}
             <button type="submit">"Filter"</button>
             <a href="/admin/monitoring">"Clear"</a>
-        </Form>
+        </form>
     }
 }
 

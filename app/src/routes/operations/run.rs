@@ -2,11 +2,12 @@
 //! retrying it.
 
 use crate::components::{
-    duration, patch, poll_for, run_href, timestamp, ActionNotice, Applied, GatedButton, LiveRefresh, Loaded,
-    Poll, Progress, RunNotice, StatusBadge,
+    duration, patch, poll_for, refreshed, run_href, timestamp, ActionNotice, Applied, GatedButton,
+    LiveRefresh, Loaded, Progress, RunNotice, StatusBadge,
 };
 use crate::functions::{run_detail, CancelRun, RetryRun, RunView};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use tenantpilot_core::ids::RunId;
@@ -19,45 +20,68 @@ use tenantpilot_core::Capability;
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Signal::derive(move || params.read().get("id").and_then(|id| id.parse::<RunId>().ok()));
-    let cancel = ServerAction::<CancelRun>::new();
-    let retry = ServerAction::<RetryRun>::new();
-    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || (id.get(), cancel.version().get(), live.tick()),
-        |(id, ..)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => Some(run_detail(id).await),
                 None => None,
             }
         },
     );
-    live.follow_patching(
-        move || match &*view.read() {
-            Some(Some(Ok(view))) => poll_for([&view.run], view.now),
-            _ => Poll::Stop,
-        },
-        // Progress is patched in place; a new status brings more (failures, what it did): reload.
-        move |change| {
-            patch(&view, |loaded| match loaded {
-                Some(Ok(shown)) if shown.run.id == change.run_id => {
-                    if shown.run.status != change.status {
-                        return Applied::Reload;
-                    }
-                    change.apply_to(&mut shown.run);
-                    // It changed, so its worker is alive.
-                    shown.likely_stale = false;
-                    Applied::Patched
-                }
-                _ => Applied::Ignored,
-            })
-        },
-    );
+    // Forms posted from the run come back here with their outcome in the address.
+    let (cancel, retry) = (ServerAction::<CancelRun>::new(), ServerAction::<RetryRun>::new());
     view! {
         <Loaded resource=view let:view>
             {
-                view! { <Run view cancel retry /> }
+                let title = title(&view.run);
+                view! {
+                    <Title text=title />
+                    <RunLive view>
+                        <ActionNotice action=cancel done="Cancel requested." />
+                        <RunNotice action=retry queued="Retry queued." />
+                    </RunLive>
+                }
             }
         </Loaded>
+    }
+}
+
+fn title(run: &OperationRun) -> String {
+    format!("{} #{}", run.kind.label(), run.id)
+}
+
+/// The run as the browser keeps it: pushed progress is patched in place; a new status (which
+/// brings more: failures, what it did), or a poll, loads it again. Its forms are plain forms;
+/// `children` (their outcome, drawn by the server) show under its heading.
+#[island]
+fn RunLive(view: RunView, children: Children) -> impl IntoView {
+    let live = LiveRefresh::new();
+    let shown = refreshed("RunLive", view, move || {
+        live.tick();
+    });
+    live.follow_patching(
+        move || shown.with(|view| poll_for([&view.run], view.now)),
+        move |change| {
+            patch(shown, |shown| {
+                if shown.run.id != change.run_id {
+                    return Applied::Ignored;
+                }
+                if shown.run.status != change.status {
+                    return Applied::Reload;
+                }
+                change.apply_to(&mut shown.run);
+                // It changed, so its worker is alive.
+                shown.likely_stale = false;
+                Applied::Patched
+            })
+        },
+    );
+    let notices = children();
+    view! {
+        {move || shown.with(|view| view! { <RunHeading run=view.run.clone() likely_stale=view.likely_stale /> })}
+        {notices}
+        {move || shown.with(|view| view! { <Run view=view.clone() /> })}
     }
 }
 
@@ -98,28 +122,19 @@ fn show_value(value: &serde_json::Value) -> String {
     }
 }
 
+/// The crumbs and the heading: what the run is and where it stands.
 #[component]
-fn Run(view: RunView, cancel: ServerAction<CancelRun>, retry: ServerAction<RetryRun>) -> impl IntoView {
-    let run = view.run.clone();
-    let title = format!("{} #{}", run.kind.label(), run.id);
-    let links = related(&run, &view.retried_by, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
-    let retry_label = if run.kind == OperationKind::Restore && run.outcome == RunOutcome::PartiallySucceeded {
-        "Retry the failed items"
-    } else {
-        "Retry"
-    };
+fn RunHeading(run: OperationRun, likely_stale: bool) -> impl IntoView {
     let active = run.status.is_active();
     view! {
-        <Title text=title.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/admin/monitoring">"Monitoring"</a>
             " / #"
             {run.id.to_string()}
         </nav>
         <h1>
-            {title} " " <StatusBadge status=run.status outcome=run.outcome />
-            {view
-                .likely_stale
+            {title(&run)} " " <StatusBadge status=run.status outcome=run.outcome />
+            {likely_stale
                 .then(|| {
                     view! {
                         " "
@@ -141,18 +156,31 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>, retry: ServerAction<Retry
                     }
                 })}
         </h1>
-        <ActionNotice action=cancel done="Cancel requested." />
-        <RunNotice action=retry queued="Retry queued." />
+    }
+}
+
+/// Retry, the facts, timeline, progress, related items, context, failures and cancel.
+#[component]
+fn Run(view: RunView) -> impl IntoView {
+    let run = view.run.clone();
+    let links = related(&run, &view.retried_by, view.tenant.as_ref().map(|tenant| tenant.slug.as_str()));
+    let retry_label = if run.kind == OperationKind::Restore && run.outcome == RunOutcome::PartiallySucceeded {
+        "Retry the failed items"
+    } else {
+        "Retry"
+    };
+    let active = run.status.is_active();
+    view! {
         {view
             .can_retry
             .then(|| {
                 view! {
-                    <ActionForm action=retry attr:class="inline-action">
+                    <form method="post" action=RetryRun::PATH class="inline-action">
                         <input type="hidden" name="id" value=run.id.to_string() />
                         <button type="submit" class="primary">
                             {retry_label}
                         </button>
-                    </ActionForm>
+                    </form>
                 }
             })}
         <dl class="facts">
@@ -293,7 +321,7 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>, retry: ServerAction<Retry
                 view! {
                     <details class="confirm">
                         <summary>"Cancel this operation…"</summary>
-                        <ActionForm action=cancel>
+                        <form method="post" action=CancelRun::PATH>
                             <input type="hidden" name="id" value=run.id.to_string() />
                             <p>
                                 "A queued run stops at once; a running one stops after the item it is working on."
@@ -304,7 +332,7 @@ fn Run(view: RunView, cancel: ServerAction<CancelRun>, retry: ServerAction<Retry
                                 label="Cancel operation"
                                 class="danger"
                             />
-                        </ActionForm>
+                        </form>
                     </details>
                 }
             })}

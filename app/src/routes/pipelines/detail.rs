@@ -1,9 +1,7 @@
 //! One pipeline's page: run, stop and reset it, follow its console, edit its steps.
 
 use super::list::StateBadge;
-use crate::components::{
-    run_href, timestamp, ActionNotice, LiveRefresh, Loaded, Poll, Progress, StatusBadge,
-};
+use crate::components::{run_href, timestamp, ActionNotice, LiveRegion, Loaded, Poll, Progress, StatusBadge};
 use crate::functions::{
     pipeline_detail, DeletePipeline, PipelineView, ResetPipeline, RunPipeline, SavePipeline, StopPipeline,
 };
@@ -38,42 +36,25 @@ pub fn PipelinePage() -> impl IntoView {
     let reset = ServerAction::<ResetPipeline>::new();
     let save = ServerAction::<SavePipeline>::new();
     let delete = ServerAction::<DeletePipeline>::new();
-    let live = LiveRefresh::new();
     let view = Resource::new(
-        move || {
-            (
-                id.get(),
-                run.version().get(),
-                stop.version().get(),
-                reset.version().get(),
-                save.version().get(),
-                live.tick(),
-            )
-        },
-        |(id, ..)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => Some(pipeline_detail(id).await),
                 None => None,
             }
         },
     );
-    live.follow(move || match &*view.read() {
-        Some(Some(Ok(view))) => pipeline_poll(view),
-        _ => Poll::Stop,
-    });
-    let console = NodeRef::<leptos::html::Ol>::new();
-    // Follow new console lines: after each refresh, scroll the console to its end.
-    Effect::new(move |_| {
-        view.track();
-        if let Some(list) = console.get() {
-            list.set_scroll_top(list.scroll_height());
-        }
-    });
     let actions = Actions { run, stop, reset, save, delete };
     view! {
         <Loaded resource=view let:view>
             {
-                view! { <Pipeline view actions console /> }
+                let poll = pipeline_poll(&view);
+                view! {
+                    <LiveRegion poll>
+                        <Pipeline view actions />
+                    </LiveRegion>
+                }
             }
         </Loaded>
         {move || {
@@ -92,7 +73,7 @@ struct Actions {
 }
 
 #[component]
-fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html::Ol>) -> impl IntoView {
+fn Pipeline(view: PipelineView, actions: Actions) -> impl IntoView {
     let pipeline = view.pipeline.clone();
     let id = pipeline.id;
     let state = pipeline.state;
@@ -190,7 +171,7 @@ fn Pipeline(view: PipelineView, actions: Actions, console: NodeRef<leptos::html:
                 None => view! { <p class="muted">"No current run."</p> }.into_any(),
             }}
             <h3>"Console" {view.console_run.map(|n| format!(" · run {n}"))}</h3>
-            <ol class="console" node_ref=console aria-live="polite">
+            <ol class="console" data-follow-end="" aria-live="polite">
                 {view
                     .console
                     .iter()
