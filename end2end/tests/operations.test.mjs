@@ -333,11 +333,9 @@ for (const javaScriptEnabled of [true, false]) {
         await page.locator(`tr[data-run="${operationRunId}"]`).waitFor({ timeout: 10_000 });
         // Listed now: its later changes are patched into the row from the pushed summary,
         // without loading the list again (issue 17 §3).
-        // The list loads again by fetching its page (the island reads its new data there).
+        // The island loads its list through the `monitoring` server function.
         const listLoads = { count: 0 };
-        page.on('request', (request) => {
-          if (request.resourceType() === 'fetch' && new URL(request.url()).pathname === '/admin/monitoring') listLoads.count += 1;
-        });
+        page.on('request', (request) => { if (new URL(request.url()).pathname === '/api/monitoring') listLoads.count += 1; });
         await page.locator(`tr[data-run="${operationRunId}"] .badge[data-outcome=succeeded]`).waitFor({ timeout: 20_000 });
         assert.equal(navigations.count, 0);
         assert.equal(listLoads.count, 0, 'the row was patched in place');

@@ -684,6 +684,11 @@ async fn main() {
         return;
     }
     if let Some(at) = args.iter().position(|arg| arg == "live-feed") {
+        // Under the dashboards' reloads some answers were 500: their cause goes to stderr
+        // (errors only, unless RUST_LOG says otherwise).
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
         match args.get(at + 1).map(String::as_str) {
             Some("postgres") => live_feeds(Backend::Postgres, "postgres").await,
             _ => live_feeds(Backend::Sqlite, "sqlite").await,
@@ -995,6 +1000,8 @@ struct Deliveries {
     bytes: u64,
     events: u64,
     reloads: u64,
+    /// Reloads answered with anything but 200.
+    failed_reloads: u64,
     /// Deliveries whose publication the bench missed (its own subscription lagged).
     unmatched: u64,
 }
@@ -1021,9 +1028,8 @@ fn server_cpu_secs() -> f64 {
 }
 
 /// One subscriber: its stream read to the end, each delivery timed against its publication,
-/// and the page's reloads as `dashboard` makes them: the island now loads the page again and
-/// reads its data there (`GET /admin/monitoring`); the page before asked for the list's data
-/// (`POST /api/monitoring`).
+/// and the page's reloads as `dashboard` makes them (`POST /api/monitoring`, the list's data, as
+/// the Monitoring island asks for it).
 async fn subscriber(
     http: reqwest::Client,
     base: String,
@@ -1049,23 +1055,31 @@ async fn subscriber(
                 tokio::time::sleep(wait).await;
                 while reload_rx.try_recv().is_ok() {}
                 last = Instant::now();
-                let request = match dashboard {
-                    Dashboard::Refetching => http
-                        .post(format!("{base}/api/monitoring"))
-                        .header("origin", &base)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .body(""),
-                    Dashboard::Listening | Dashboard::Patching => {
-                        http.get(format!("{base}/admin/monitoring")).header("accept", "text/html")
-                    }
-                };
-                let sent = request.header("cookie", &cookie).send().await;
+                let sent = http
+                    .post(format!("{base}/api/monitoring"))
+                    .header("cookie", &cookie)
+                    .header("origin", &base)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("")
+                    .send()
+                    .await;
                 // The server stops before the last dashboards do.
                 let Ok(reply) = sent else { return };
                 let status = reply.status();
                 let body = reply.text().await.unwrap_or_default();
-                assert_eq!(status, 200, "the list reloads: {}", body.chars().take(300).collect::<String>());
-                seen.lock().unwrap().reloads += 1;
+                let mut seen = seen.lock().unwrap();
+                if status == 200 {
+                    seen.reloads += 1;
+                } else {
+                    // Counted and told, not fatal: one dashboard's failure must not end its reloads.
+                    seen.failed_reloads += 1;
+                    if seen.failed_reloads <= 3 {
+                        eprintln!(
+                            "a reload answered {status}: {}",
+                            body.chars().take(300).collect::<String>()
+                        );
+                    }
+                }
             }
         });
     }
@@ -1229,7 +1243,7 @@ async fn live_feeds(backend: Backend, name: &str) {
         println!(
             "{name:<10} live feed, {FEED_SUBSCRIBERS} dashboards, {FEED_TENANTS}-tenant capture ({label}): {:.1} s, \
              server CPU {:.1} s/min, change to delivery p50 {:.0} ms p99 {:.0} ms, {:.0} KiB and {:.0} events \
-             per subscriber, {:.0} reloads/s{}",
+             per subscriber, {:.0} reloads/s ({} failed){}",
             elapsed.as_secs_f64(),
             cpu / minutes,
             at(0.50).unwrap_or(f64::NAN),
@@ -1237,6 +1251,7 @@ async fn live_feeds(backend: Backend, name: &str) {
             seen.bytes as f64 / 1024.0 / FEED_SUBSCRIBERS as f64,
             seen.events as f64 / FEED_SUBSCRIBERS as f64,
             seen.reloads as f64 / elapsed.as_secs_f64(),
+            seen.failed_reloads,
             if seen.unmatched > 0 { format!(" ({} deliveries unmatched)", seen.unmatched) } else { String::new() },
         );
     }

@@ -59,12 +59,23 @@ pub fn patch<T: Send + Sync + 'static>(shown: RwSignal<T>, apply: impl FnOnce(&m
         .unwrap_or(Applied::Ignored)
 }
 
-/// What an island shows, kept current: first what the server rendered it with (its `view`
-/// prop, named so by every live island); then, each time something `changed` reads moves,
-/// what the server renders it with now. The browser loads the page again and reads the
-/// island's props from it, so it needs no other way to load a page's data (the latest load
-/// wins; a page that no longer holds the island, signed out or gone, leaves what is shown).
-pub fn refreshed<T>(island: &'static str, view: T, changed: impl Fn() + 'static) -> RwSignal<T>
+/// How an island loads its data again: a server function's path and its arguments,
+/// form-encoded as a form would post them.
+pub struct Reload {
+    pub function: &'static str,
+    pub arguments: String,
+}
+
+/// What an island shows, kept current: first what the server rendered it with, then, each time
+/// something `changed` reads moves, what `reload` brings (the latest load wins; a failed one
+/// leaves what is shown). The browser calls the server function with a plain `fetch` and reads
+/// its JSON with the reader the island's props already use: it carries no server-function
+/// client.
+pub fn refreshed<T>(
+    view: T,
+    changed: impl Fn() + 'static,
+    reload: impl Fn() -> Reload + 'static,
+) -> RwSignal<T>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
@@ -77,10 +88,10 @@ where
             if seen.is_none() {
                 return;
             }
-            let (this, latest) = (latest.get() + 1, latest.clone());
+            let (this, latest, reload) = (latest.get() + 1, latest.clone(), reload());
             latest.set(this);
             leptos::task::spawn_local(async move {
-                let view = client::island_view::<T>(island).await;
+                let view = client::call::<T>(reload.function, &reload.arguments).await;
                 if let (Some(view), true) = (view, latest.get() == this) {
                     shown.set(view);
                 }
@@ -88,7 +99,7 @@ where
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (island, changed);
+    let _ = (changed, reload);
     shown
 }
 
@@ -197,18 +208,22 @@ pub(super) mod client {
         DomParser::new().ok()?.parse_from_string(&page, SupportedType::TextHtml).ok()
     }
 
-    /// An island's props as Leptos renders them (`data-props`); the live ones name their data `view`.
-    #[derive(serde::Deserialize)]
-    struct Props<T> {
-        view: T,
-    }
-
-    /// The `view` the page, rendered again now, gives `island`.
-    pub async fn island_view<T: DeserializeOwned>(island: &str) -> Option<T> {
-        let page = page_again().await?;
-        let selector = format!("leptos-island[data-component^=\"{island}_\"]");
-        let props = page.query_selector(&selector).ok()??.get_attribute("data-props")?;
-        serde_json::from_str::<Props<T>>(&props).ok().map(|props| props.view)
+    /// What server function `function` answers `arguments`, read from its JSON.
+    pub async fn call<T: DeserializeOwned>(function: &str, arguments: &str) -> Option<T> {
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let headers = web_sys::Headers::new().ok()?;
+        headers.set("Accept", "application/json").ok()?;
+        headers.set("Content-Type", "application/x-www-form-urlencoded").ok()?;
+        init.set_headers(&headers);
+        init.set_body(&wasm_bindgen::JsValue::from_str(arguments));
+        let response: Response =
+            JsFuture::from(window().fetch_with_str_and_init(function, &init)).await.ok()?.dyn_into().ok()?;
+        if !response.ok() {
+            return None;
+        }
+        let answer = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+        serde_json::from_str(&answer).ok()
     }
 
     pub fn follow(

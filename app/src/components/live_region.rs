@@ -27,7 +27,12 @@ pub fn LiveRegion(poll: Poll, children: Children) -> impl IntoView {
         }
     });
     view! {
-        <div class="live-region" data-live-region="" data-poll=poll_attribute(poll.get_untracked()) node_ref=region>
+        <div
+            class="live-region"
+            data-live-region=""
+            data-poll=poll_attribute(poll.get_untracked())
+            node_ref=region
+        >
             {children()}
         </div>
     }

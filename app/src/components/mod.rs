@@ -14,7 +14,7 @@ mod time;
 pub use errors::{ErrorView, Forbidden, NotFound};
 pub use frame::AdminLayout;
 pub use gated::{GatedButton, HintedButton};
-pub use live::{patch, poll_for, refreshed, Applied, LiveRefresh, Poll};
+pub use live::{patch, poll_for, refreshed, Applied, LiveRefresh, Poll, Reload};
 pub use live_region::LiveRegion;
 pub use loaded::{Loadable, Loaded};
 pub use notice::{last_outcome, outcome_in_address, ActionError, ActionNotice, ActionSummary};

@@ -7,7 +7,7 @@ use tenantpilot_core::ids::RunId;
 
 use axum::http::{header, Method, StatusCode};
 use common::contract::{self, Contract};
-use common::TestApp;
+use common::{Sender, TestApp};
 use serde_json::{json, Value};
 use tenantpilot_core::operations::{Counters, Failure, Initiator, OperationKind, RunOutcome, RunTarget};
 use tenantpilot_core::store::{Backend, NewRun};
@@ -30,6 +30,7 @@ tenantpilot_core::test_on_both_backends!(
     a_retry_is_a_new_linked_run_for_who_may_start_it,
     bulk_actions_take_every_page_of_the_filter_within_the_cap,
     the_chart_stacks_runs_over_time_by_outcome,
+    the_live_list_reloads_through_its_server_function,
 );
 
 /// Starts a run of `kind` in tenant `slug` and returns its id.
@@ -693,5 +694,24 @@ async fn the_chart_stacks_runs_over_time_by_outcome(backend: Backend) {
     let page = app.get(picked.location(), Some(&berlin)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("value=\"2026-11-30T14:00\""), "the field shows Berlin's wall clock");
+    app.db.drop_database().await;
+}
+
+/// The Monitoring island reloads its list by posting its filters to the `monitoring` server
+/// function as a form would (`params[type]=…`, what `monitoring_arguments` writes) and reading
+/// the JSON answer: the same view the page was rendered with, filtered alike.
+async fn the_live_list_reloads_through_its_server_function(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let contoso = run_in(&app, "contoso", "1").await;
+    run_in(&app, "fabrikam", "2").await;
+    let owner = app.sign_in("owner@demo.test").await;
+    let reload = app.call(Method::POST, "/api/monitoring").by(Sender::Script).cookie(&owner);
+    let reply =
+        reload.form("params%5Btenant%5D=contoso&params%5Btype%5D=assignments.fetch&chart=30d").send().await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let view: Value = serde_json::from_str(&reply.body).unwrap();
+    let runs: Vec<i64> =
+        view["runs"].as_array().unwrap().iter().map(|run| run["id"].as_i64().unwrap()).collect();
+    assert_eq!(runs, vec![contoso.0]);
     app.db.drop_database().await;
 }

@@ -2,14 +2,16 @@
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{
-    local_time, patch, poll_for, refreshed, ActionSummary, Applied, LiveRefresh, Loaded, RunNotice, RunTable,
+    local_time, patch, poll_for, refreshed, ActionSummary, Applied, LiveRefresh, Loaded, Reload, RunNotice,
+    RunTable,
 };
-use crate::functions::{monitoring, BulkRuns, MonitoringView, RetryRun};
+use crate::functions::{monitoring, BulkRuns, Monitoring, MonitoringView, RetryRun};
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use tenantpilot_core::encoding::percent_encode;
 use tenantpilot_core::ids::RunId;
 use tenantpilot_core::operations::{BulkAction, BulkResult, ChartSpan, ListParams, RunsOverTime, BULK_MAX};
 use tenantpilot_core::operations::{OperationKind, RunChange, RunOutcome, RunStatus};
@@ -51,11 +53,7 @@ pub fn MonitoringPage() -> impl IntoView {
         />
         <Loaded resource=view let:view>
             {
-                // The same list, its times in RFC 3339.
-                #[cfg(feature = "ssr")]
-                if let Some(query) = &view.canonical_query {
-                    leptos_axum::redirect(&format!("/admin/monitoring?{query}"));
-                }
+                to_canonical(&view);
                 let (params, chart) = (params.get_untracked(), chart.get_untracked());
                 view! {
                     <MonitoringLive view=view.clone() params=params.clone() chart>
@@ -65,6 +63,29 @@ pub fn MonitoringPage() -> impl IntoView {
             }
         </Loaded>
     }
+}
+
+/// The list's filters and chart as `monitoring`'s arguments, form-encoded: `params[type]=…`.
+fn monitoring_arguments(params: &ListParams, chart: Option<&str>) -> String {
+    let filters = params.to_query();
+    let filters = filters.split('&').filter_map(|pair| pair.split_once('='));
+    let chart = chart.map(|chart| ("chart", percent_encode(chart)));
+    filters
+        .map(|(name, value)| format!("params%5B{name}%5D={value}"))
+        .chain(chart.map(|(name, value)| format!("{name}={value}")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Sends the browser to the same list with its times in RFC 3339, when the address had them
+/// on the viewer's wall clock (as a `datetime-local` field sends them).
+fn to_canonical(view: &MonitoringView) {
+    #[cfg(feature = "ssr")]
+    if let Some(query) = &view.canonical_query {
+        leptos_axum::redirect(&format!("/admin/monitoring?{query}"));
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = view;
 }
 
 /// The list and its chart as the browser keeps them: pushed changes patch rows in place; a
@@ -78,9 +99,17 @@ fn MonitoringLive(
     children: Children,
 ) -> impl IntoView {
     let live = LiveRefresh::new();
-    let shown = refreshed("MonitoringLive", view, move || {
-        live.tick();
-    });
+    let reload = {
+        let arguments = monitoring_arguments(&params, chart.as_deref());
+        move || Reload { function: Monitoring::PATH, arguments: arguments.clone() }
+    };
+    let shown = refreshed(
+        view,
+        move || {
+            live.tick();
+        },
+        reload,
+    );
     live.follow_patching(move || shown.with(|view| poll_for(&view.runs, view.now)), {
         let params = params.clone();
         move |change| patch(shown, |shown| apply_change(shown, &params, change))
@@ -90,7 +119,9 @@ fn MonitoringLive(
         {move || {
             shown
                 .with(|view| {
-                    view! { <RunsChart chart=view.chart.clone() params=chart_params.clone() shown=chart.clone() /> }
+                    view! {
+                        <RunsChart chart=view.chart.clone() params=chart_params.clone() shown=chart.clone() />
+                    }
                 })
         }}
         {children()}
@@ -498,5 +529,26 @@ fn Choices(
                 })
                 .collect_view()}
         </select>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_reloads_with_the_filters_it_shows() {
+        let params = ListParams {
+            tenant: Some("contoso".into()),
+            kind: Some("assignments.fetch".into()),
+            since: Some("2026-12-01T00:00:00Z".into()),
+            ..ListParams::default()
+        };
+        assert_eq!(
+            monitoring_arguments(&params, Some("30d")),
+            "params%5Btenant%5D=contoso&params%5Btype%5D=assignments.fetch\
+             &params%5Bsince%5D=2026-12-01T00%3A00%3A00Z&chart=30d"
+        );
+        assert_eq!(monitoring_arguments(&ListParams::default(), None), "");
     }
 }

@@ -3,9 +3,9 @@
 
 use crate::components::{
     duration, patch, poll_for, refreshed, run_href, timestamp, ActionNotice, Applied, GatedButton,
-    LiveRefresh, Loaded, Progress, RunNotice, StatusBadge,
+    LiveRefresh, Loaded, Progress, Reload, RunNotice, StatusBadge,
 };
-use crate::functions::{run_detail, CancelRun, RetryRun, RunView};
+use crate::functions::{run_detail, CancelRun, RetryRun, RunDetail, RunView};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -57,9 +57,14 @@ fn title(run: &OperationRun) -> String {
 #[island]
 fn RunLive(view: RunView, children: Children) -> impl IntoView {
     let live = LiveRefresh::new();
-    let shown = refreshed("RunLive", view, move || {
-        live.tick();
-    });
+    let id = view.run.id;
+    let shown = refreshed(
+        view,
+        move || {
+            live.tick();
+        },
+        move || Reload { function: RunDetail::PATH, arguments: format!("id={id}") },
+    );
     live.follow_patching(
         move || shown.with(|view| poll_for([&view.run], view.now)),
         move |change| {
@@ -79,7 +84,9 @@ fn RunLive(view: RunView, children: Children) -> impl IntoView {
     );
     let notices = children();
     view! {
-        {move || shown.with(|view| view! { <RunHeading run=view.run.clone() likely_stale=view.likely_stale /> })}
+        {move || {
+            shown.with(|view| view! { <RunHeading run=view.run.clone() likely_stale=view.likely_stale /> })
+        }}
         {notices}
         {move || shown.with(|view| view! { <Run view=view.clone() /> })}
     }
