@@ -33,7 +33,7 @@ pub use secrets::Reseal;
 pub use tenant_jobs::{DataChange, PurgeCounts, ReferenceEntry};
 pub use tenants::{Ensured, TenantSetup};
 pub use throttle::ThrottleRow;
-pub use tokens::NewToken;
+pub use tokens::{NewToken, TOKEN_CACHE_TTL};
 pub use tools::ToolRecord;
 
 use crate::keyring::{Keyring, Purpose};
@@ -45,14 +45,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The database, the run-change events published through it, and the keys that seal the
-/// secrets it stores.
+/// The database, the run-change events published through it, the keys that seal the secrets
+/// it stores, and the tokens it read a moment ago.
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
     events: RunEvents,
     keyring: Option<Arc<Keyring>>,
     log_writer: Arc<LogWriter>,
+    token_cache: Arc<tokens::TokenCache>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,7 +169,13 @@ impl Store {
     }
 
     fn new(db: Db, events: RunEvents) -> Store {
-        Store { log_writer: Arc::new(LogWriter::new(db.clone())), db, events, keyring: None }
+        Store {
+            log_writer: Arc::new(LogWriter::new(db.clone())),
+            db,
+            events,
+            keyring: None,
+            token_cache: Default::default(),
+        }
     }
 
     /// The store sealing and opening secrets with `keyring`.

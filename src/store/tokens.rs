@@ -2,9 +2,64 @@
 
 use super::{on_pool, Store};
 use crate::ids::UserId;
+use crate::model::User;
 use crate::tokens::{ApiToken, Scope};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a token and its owner, once read, answer a script's next calls without a read.
+/// Revoking a token in this process forgets it at once; another process (a replica) sees a
+/// revocation, or a change to its owner, within this long.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Tokens remembered at most: a flood of distinct tokens costs reads, never memory.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Tokens and their owners as recently read, by secret hash.
+#[derive(Default)]
+pub(super) struct TokenCache {
+    entries: Mutex<HashMap<String, (ApiToken, User, Instant)>>,
+}
+
+/// Never the hashes or whose tokens they are: a store may be logged.
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache").finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    fn get(&self, secret_hash: &str) -> Option<(ApiToken, User)> {
+        let entries = self.entries.lock().ok()?;
+        let (token, user, read_at) = entries.get(secret_hash)?;
+        (read_at.elapsed() < TOKEN_CACHE_TTL).then(|| (token.clone(), user.clone()))
+    }
+
+    fn put(&self, secret_hash: &str, token: &ApiToken, user: &User) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= TOKEN_CACHE_MAX {
+            entries.retain(|_, (.., read_at)| read_at.elapsed() < TOKEN_CACHE_TTL);
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(secret_hash.to_owned(), (token.clone(), user.clone(), Instant::now()));
+    }
+
+    fn update(&self, id: i64, change: impl Fn(&mut ApiToken)) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.values_mut().filter(|(token, ..)| token.id == id).for_each(|(token, ..)| change(token));
+        }
+    }
+
+    fn forget(&self, id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (token, ..)| token.id != id);
+        }
+    }
+}
 
 const TOKEN_COLUMNS: &str =
     "id, user_id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
@@ -75,6 +130,18 @@ impl Store {
         row.map(TryInto::try_into).transpose()
     }
 
+    /// The token whose secret hashes to `secret_hash` and its owner, usable or not; as read at
+    /// most `TOKEN_CACHE_TTL` ago. `None` when there is no such token (or owner).
+    pub async fn token_with_owner(&self, secret_hash: &str) -> Result<Option<(ApiToken, User)>, CoreError> {
+        if let Some(found) = self.token_cache.get(secret_hash) {
+            return Ok(Some(found));
+        }
+        let Some(token) = self.token_by_hash(secret_hash).await? else { return Ok(None) };
+        let Some(user) = self.user_by_id(token.user_id).await? else { return Ok(None) };
+        self.token_cache.put(secret_hash, &token, &user);
+        Ok(Some((token, user)))
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn token_by_id(&self, id: i64) -> Result<Option<ApiToken>, CoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
@@ -101,13 +168,16 @@ impl Store {
         );
         let row: Option<TokenRow> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(id).bind(user_id).bind(Utc::now()).fetch_optional(pool).await)?;
+        self.token_cache.forget(id);
         row.map(TryInto::try_into).transpose()
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn touch_token(&self, id: i64) -> Result<(), CoreError> {
+        let now = Utc::now();
         on_pool!(self, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(id).bind(Utc::now()).execute(pool).await.map(drop))?;
+            .bind(id).bind(now).execute(pool).await.map(drop))?;
+        self.token_cache.update(id, |token| token.last_used_at = Some(now));
         Ok(())
     }
 }

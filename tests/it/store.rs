@@ -7,8 +7,10 @@ use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::Initiator;
 use tenantpilot_core::provider::{self, NewConnection, NewCredential};
 use tenantpilot_core::store::{Backend, Db, Ensured, MembershipChange};
+use tenantpilot_core::store::{Store, TOKEN_CACHE_TTL};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
+use tenantpilot_core::tokens::{self, Scope};
 use tenantpilot_core::{access, accounts, seed, throttle, Capability, CoreError, Role};
 
 tenantpilot_core::test_on_both_backends!(
@@ -20,6 +22,7 @@ tenantpilot_core::test_on_both_backends!(
     demo_seed_runs_once,
     concurrent_membership_changes_keep_an_owner,
     a_database_error_names_its_query_to_the_log_only,
+    a_revoked_token_stops_here_at_once_and_elsewhere_within_the_cache_ttl,
 );
 
 async fn users_are_unique_by_lowercased_email(backend: Backend) {
@@ -334,5 +337,30 @@ async fn a_database_error_names_its_query_to_the_log_only(backend: Backend) {
     assert!(error.detail().contains("operation_run_messages"), "{}", error.detail());
     assert_eq!(error.to_string(), "Something went wrong on our side. Please try again.");
     assert_eq!(serde_json::to_value(&error).unwrap(), serde_json::json!({ "error": "internal" }));
+    db.drop_database().await;
+}
+
+/// Issue 17 §4: a token and its owner are read once a moment (`TOKEN_CACHE_TTL`), not on every
+/// call. Revoking it in the process that checks it stops it at once; another process (a
+/// replica on the same database) stops it within the TTL.
+async fn a_revoked_token_stops_here_at_once_and_elsewhere_within_the_cache_ttl(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    seed::demo(&db.store).await.unwrap();
+    let owner = db.store.user_by_email("owner@demo.test").await.unwrap().unwrap();
+    let replica = match &db.schema {
+        Some(schema) => Store::connect_postgres_schema(&db.url, schema).await.unwrap(),
+        None => Store::connect(&db.url).await.unwrap(),
+    };
+    let (token, plain) = tokens::create(&db.store, &owner, "script", &[Scope::Api], None).await.unwrap();
+    let (_, here) = tokens::authenticate(&db.store, &plain).await.unwrap();
+    let (_, there) = tokens::authenticate(&replica, &plain).await.unwrap();
+    assert_eq!((here.id, there.id), (token.id, token.id));
+
+    tokens::revoke(&db.store, &owner, token.id).await.unwrap();
+    assert!(matches!(tokens::authenticate(&db.store, &plain).await, Err(CoreError::Unauthenticated)));
+    // The replica read it a moment ago: for at most the TTL it still answers from that read.
+    tokio::time::sleep(TOKEN_CACHE_TTL).await;
+    assert!(matches!(tokens::authenticate(&replica, &plain).await, Err(CoreError::Unauthenticated)));
+    replica.close().await;
     db.drop_database().await;
 }
