@@ -64,6 +64,27 @@ for (const javaScriptEnabled of [true, false]) {
       await context.close();
     });
 
+    if (javaScriptEnabled) {
+      test('the live page waits while someone types in it, then catches up', async () => {
+        const { context, page } = await open();
+        await create(page, `Typing (${mode})`);
+        await addStep(page, 0, 'Nap', 'wait', { seconds: 3 });
+        await page.getByRole('button', { name: 'Run', exact: true }).click();
+        await page.waitForSelector('body[data-hydrated]');
+        await page.locator('ol.console li', { hasText: 'Step 1 of 1: Nap (wait)' }).waitFor();
+        // The page changes every second while it runs; what is being typed stays.
+        const draft = page.locator('input[name="steps[1][name]"]');
+        await draft.fill('Half typed');
+        await page.waitForTimeout(4_000);
+        assert.equal(await draft.inputValue(), 'Half typed');
+        assert.equal(await page.locator('ol.console li', { hasText: 'Step 1 succeeded.' }).count(), 0, 'held back');
+        // Once the field is left, the page catches up.
+        await page.locator('h1').click();
+        await page.locator('ol.console li', { hasText: 'Step 1 succeeded.' }).waitFor({ timeout: 10_000 });
+        await context.close();
+      });
+    }
+
     test('stop a long pipeline: the current step finishes, the rest are skipped', async () => {
       const { context, page } = await open();
       await create(page, `Long (${mode})`);
