@@ -320,6 +320,26 @@ for (const javaScriptEnabled of [true, false]) {
         await context.close();
       });
 
+      test("a tenant's backups page stays put while other tenants' runs change", async () => {
+        const { context, page } = await open('owner@demo.test');
+        // Fabrikam: the tenant of the pass without JavaScript, idle while this one runs.
+        await go(page, `${env.server.base}/admin/t/fabrikam/backups`);
+        const loads = { count: 0 };
+        page.on('request', (request) => {
+          if (request.resourceType() === 'fetch' && new URL(request.url()).pathname === '/admin/t/fabrikam/backups') loads.count += 1;
+        });
+        // The stream's catch-up load once it opens, then quiet.
+        await page.waitForTimeout(2_000);
+        const before = loads.count;
+        const reply = await page.request.post(`${env.server.base}/admin/t/northwind/backup-sets/capture`, {
+          headers: { Origin: env.server.base, Accept: 'application/json' },
+        });
+        assert.equal(reply.status(), 202);
+        await page.waitForTimeout(3_000);
+        assert.equal(loads.count, before, "northwind's capture is no news on fabrikam's page");
+        await context.close();
+      });
+
       test('a run started by API shows up in an open Monitoring list by itself', async () => {
         const { context, page } = await open('owner@demo.test');
         await go(page, `${env.server.base}/admin/monitoring`);

@@ -4,16 +4,25 @@
 //! plain forms. A swap waits while someone is typing in it, and keeps open what they opened
 //! (`<details>`); lists marked `data-follow-end` (a console) stay scrolled to their end.
 
-use super::live::{LiveRefresh, Poll};
+use super::live::{Applied, LiveRefresh, Poll};
 use leptos::prelude::*;
+use tenantpilot_core::ids::TenantId;
 
 /// `children` (rendered on the server) kept current; `poll` says how often to poll for the
-/// runs it shows while push is unavailable. One per page.
+/// runs it shows while push is unavailable. A region about one `tenant` reloads for that
+/// tenant's runs only (a busy fleet's other runs do not make every open page render again).
+/// One per page.
 #[island]
-pub fn LiveRegion(poll: Poll, children: Children) -> impl IntoView {
+pub fn LiveRegion(poll: Poll, tenant: Option<TenantId>, children: Children) -> impl IntoView {
     let poll = RwSignal::new(poll);
     let live = LiveRefresh::new();
-    live.follow(move || poll.get());
+    live.follow_patching(
+        move || poll.get(),
+        move |change| match tenant {
+            Some(tenant) if change.tenant_id != Some(tenant) => Applied::Ignored,
+            _ => Applied::Reload,
+        },
+    );
     let region = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
     Effect::new(move |seen: Option<()>| {

@@ -38,9 +38,9 @@ pub fn RestorePage() -> impl IntoView {
         <Title text="Restore" />
         <Loaded resource=view let:view>
             {
-                let poll = poll_for(view.execution.as_ref(), view.now);
+                let (poll, tenant) = (poll_for(view.execution.as_ref(), view.now), view.viewer.tenant.id);
                 view! {
-                    <LiveRegion poll>
+                    <LiveRegion poll tenant=Some(tenant)>
                         <Restore view start remap />
                     </LiveRegion>
                 }

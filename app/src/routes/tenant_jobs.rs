@@ -20,8 +20,10 @@ pub fn TenantLifecyclePage() -> impl IntoView {
         <Loaded resource=view let:lifecycle>
             {
                 let poll = poll_for(lifecycle.jobs.iter().map(|record| &record.run), lifecycle.now);
+                let tenant = lifecycle.tenant.as_ref().map(|tenant| tenant.id);
+                // No tenant (purged, or not installed yet): whatever an install creates is news.
                 view! {
-                    <LiveRegion poll>
+                    <LiveRegion poll tenant>
                         <Lifecycle lifecycle submit />
                     </LiveRegion>
                 }

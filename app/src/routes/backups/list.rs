@@ -28,9 +28,9 @@ pub fn BackupsPage() -> impl IntoView {
         <Title text="Backups & restores" />
         <Loaded resource=view let:view>
             {
-                let poll = poll_for(&view.recent_runs, view.now);
+                let (poll, tenant) = (poll_for(&view.recent_runs, view.now), view.viewer.tenant.id);
                 view! {
-                    <LiveRegion poll>
+                    <LiveRegion poll tenant=Some(tenant)>
                         <Backups view capture fetch plan />
                     </LiveRegion>
                 }

@@ -51,7 +51,8 @@ pub fn PipelinePage() -> impl IntoView {
             {
                 let poll = pipeline_poll(&view);
                 view! {
-                    <LiveRegion poll>
+                    // A pipeline's steps run in any tenant: every change.
+                    <LiveRegion poll tenant=None>
                         <Pipeline view actions />
                     </LiveRegion>
                 }
