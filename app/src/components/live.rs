@@ -1,12 +1,12 @@
 //! Keeping live pages current, in their islands. The server pushes each changed run's summary
 //! (server-sent events, already filtered to what the viewer may see, each run at most every
 //! 250 ms). An island that shows runs patches them in place and asks for a reload only when a
-//! change may alter which runs it lists; a `LiveRegion` reloads on every change. Reloads move a
-//! refresh counter, at most once a second; a reload loads the page again (`refreshed`, or the
-//! region's swap). While push is unavailable, a poll that adapts to the runs shown moves it
-//! instead: every second while the youngest active run is under 10 s old, every 5 s under a
-//! minute, then every 10 s; paused while the tab is hidden, and stopped once every shown run
-//! has completed. When the stream opens (or reopens), the island reloads once: a change made
+//! change may alter which runs it lists; a `LiveRegion` reloads on every change of its tenant's
+//! runs. Reloads move a refresh counter, at most once a second: an island then calls its server
+//! function again (`refreshed`), a region loads its page again and swaps itself. While push is
+//! unavailable, a poll that adapts to the runs shown moves it instead: every second while the
+//! youngest active run is under 10 s old, every 5 s under a minute, then every 10 s; paused
+//! while the tab is hidden, and stopped once every shown run has completed. When the stream opens (or reopens), the island reloads once: a change made
 //! before it was listening would otherwise never show.
 //! A stream the server closes (`closed`: signed out, or too many open) is not reopened.
 //! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
@@ -103,8 +103,8 @@ where
     shown
 }
 
-/// A page kept current: its data resource reads `tick()`, which moves whenever what the page
-/// shows may have changed; `follow` says how often to poll, derived from what it shows.
+/// An island kept current: what it shows reloads when `tick()` moves, which it does whenever
+/// that may have changed; `follow_patching` says how often to poll, derived from what it shows.
 #[derive(Clone, Copy)]
 pub struct LiveRefresh {
     ticks: ReadSignal<u64>,
@@ -123,14 +123,9 @@ impl LiveRefresh {
         self.ticks.get()
     }
 
-    /// Reloads on every pushed change and polls as often as `poll` says; `poll` reads what
-    /// is shown (a memo of it, never a signal set while rendering).
-    pub fn follow(self, poll: impl Fn() -> Poll + Send + Sync + 'static) {
-        self.follow_patching(poll, |_| Applied::Reload)
-    }
-
-    /// Like [`follow`](Self::follow), but each pushed change goes to `apply` first, which
-    /// patches what is shown in place and says whether the island must reload.
+    /// Polls as often as `poll` says (it reads what is shown: a memo of it, never a signal set
+    /// while rendering); each pushed change goes to `apply` first, which patches what is shown
+    /// in place and says whether the island must reload.
     pub fn follow_patching(
         self,
         poll: impl Fn() -> Poll + Send + Sync + 'static,

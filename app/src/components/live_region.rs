@@ -25,16 +25,21 @@ pub fn LiveRegion(poll: Poll, tenant: Option<TenantId>, children: Children) -> i
     );
     let region = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
-    Effect::new(move |seen: Option<()>| {
-        live.tick();
-        if let Some(region) = region.get_untracked() {
-            if seen.is_none() {
-                client::follow_ends(&region);
-            } else {
-                leptos::task::spawn_local(client::swap(region, poll));
+    {
+        // Swaps may overlap (one waits while someone types): only the latest one swaps.
+        let latest = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        Effect::new(move |seen: Option<()>| {
+            live.tick();
+            if let Some(region) = region.get_untracked() {
+                if seen.is_none() {
+                    client::follow_ends(&region);
+                } else {
+                    latest.set(latest.get() + 1);
+                    leptos::task::spawn_local(client::swap(region, poll, latest.clone()));
+                }
             }
-        }
-    });
+        });
+    }
     view! {
         <div
             class="live-region"
@@ -59,6 +64,8 @@ mod client {
     use super::Poll;
     use crate::components::live::client::page_again;
     use leptos::prelude::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
     use std::time::Duration;
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
@@ -102,9 +109,14 @@ mod client {
         let _ = JsFuture::from(js_sys::Promise::new(&mut wake)).await;
     }
 
-    pub async fn swap(region: HtmlDivElement, poll: RwSignal<Poll>) {
+    /// Swaps `region` for its new rendering, unless a later swap (`latest` moved on) has begun.
+    pub async fn swap(region: HtmlDivElement, poll: RwSignal<Poll>, latest: Rc<Cell<u64>>) {
+        let this = latest.get();
         let fresh = loop {
             let Some(fresh) = region_now().await else { return };
+            if latest.get() != this {
+                return;
+            }
             if !typing_in(&region) {
                 break fresh;
             }
