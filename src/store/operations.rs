@@ -113,6 +113,46 @@ pub(super) const CHANGE_COLUMNS: &str =
     "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, \
      total, processed, failed, created_at, started_at, completed_at";
 
+/// Claims up to `$6` of the oldest queued runs in one statement (`$1` now, `$2` the claimer,
+/// `$3` the per-tenant limit, `$4` the pipeline kind, `$5` how many queued runs it looks at):
+/// ranked within their tenant, a run may go when its tenant's running runs and those ranked
+/// before it stay within the limit. It takes nothing when a pipeline run is among those looked
+/// at (their own limits are `CLAIM_ONE`'s to keep).
+static CLAIM_BATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH waiting AS (SELECT id, tenant_id, kind, created_at FROM operation_runs \
+           WHERE status = 'queued' ORDER BY created_at, id LIMIT $5), \
+         ranked AS (SELECT id, tenant_id, created_at, \
+           ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY created_at, id) AS nth FROM waiting) \
+         UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
+         heartbeat_at = $1, claimed_by = $2 \
+         WHERE id IN (SELECT ranked.id FROM ranked \
+           WHERE NOT EXISTS (SELECT 1 FROM waiting WHERE waiting.kind = $4) \
+           AND (ranked.tenant_id IS NULL OR ranked.nth + (SELECT COUNT(*) FROM operation_runs r \
+                WHERE r.tenant_id = ranked.tenant_id AND r.status = 'running') <= $3) \
+           ORDER BY ranked.created_at, ranked.id LIMIT $6) \
+         AND status = 'queued' RETURNING {RUN_COLUMNS}"
+    )
+});
+
+/// Claims the oldest queued run that may go (`$1` now, `$2` the claimer, `$3` the per-tenant
+/// limit, `$4` the pipeline limit, `$5` the pipeline kind, `$6` pipelines per workspace).
+static CLAIM_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
+         heartbeat_at = $1, claimed_by = $2 \
+         WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
+           AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
+                WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
+           AND (q.kind <> $5 OR ((SELECT COUNT(*) FROM operation_runs p \
+                WHERE p.kind = $5 AND p.status = 'running') < $4 \
+                AND (SELECT COUNT(*) FROM operation_runs w WHERE w.kind = $5 AND w.status = 'running' \
+                AND w.workspace_id = q.workspace_id) < $6)) \
+           ORDER BY q.created_at, q.id LIMIT 1) \
+         AND status = 'queued' RETURNING {RUN_COLUMNS}"
+    )
+});
+
 impl From<ChangeRow> for RunChange {
     fn from(row: ChangeRow) -> Self {
         RunChange {
@@ -356,35 +396,7 @@ impl Store {
         pipeline_limit: i64,
         pipelines_per_workspace: i64,
     ) -> Result<Vec<OperationRun>, CoreError> {
-        // The oldest queued runs, ranked within their tenant: a run may go when its tenant's
-        // running runs and those ranked before it stay within the limit.
-        let batch = format!(
-            "WITH waiting AS (SELECT id, tenant_id, kind, created_at FROM operation_runs \
-               WHERE status = 'queued' ORDER BY created_at, id LIMIT $5), \
-             ranked AS (SELECT id, tenant_id, created_at, \
-               ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY created_at, id) AS nth FROM waiting) \
-             UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
-             heartbeat_at = $1, claimed_by = $2 \
-             WHERE id IN (SELECT ranked.id FROM ranked \
-               WHERE NOT EXISTS (SELECT 1 FROM waiting WHERE waiting.kind = $4) \
-               AND (ranked.tenant_id IS NULL OR ranked.nth + (SELECT COUNT(*) FROM operation_runs r \
-                    WHERE r.tenant_id = ranked.tenant_id AND r.status = 'running') <= $3) \
-               ORDER BY ranked.created_at, ranked.id LIMIT $6) \
-             AND status = 'queued' RETURNING {RUN_COLUMNS}"
-        );
-        let one = format!(
-            "UPDATE operation_runs SET status = 'running', started_at = COALESCE(started_at, $1), \
-             heartbeat_at = $1, claimed_by = $2 \
-             WHERE id = (SELECT q.id FROM operation_runs q WHERE q.status = 'queued' \
-               AND (q.tenant_id IS NULL OR (SELECT COUNT(*) FROM operation_runs r \
-                    WHERE r.tenant_id = q.tenant_id AND r.status = 'running') < $3) \
-               AND (q.kind <> $5 OR ((SELECT COUNT(*) FROM operation_runs p \
-                    WHERE p.kind = $5 AND p.status = 'running') < $4 \
-                    AND (SELECT COUNT(*) FROM operation_runs w WHERE w.kind = $5 AND w.status = 'running' \
-                    AND w.workspace_id = q.workspace_id) < $6)) \
-               ORDER BY q.created_at, q.id LIMIT 1) \
-             AND status = 'queued' RETURNING {RUN_COLUMNS}"
-        );
+        let (batch, one) = (&*CLAIM_BATCH, &*CLAIM_ONE);
         let (now, wanted) = (Utc::now(), i64::try_from(count).unwrap_or(i64::MAX));
         let rows: Vec<RunRow> = in_transaction!(self, tx => {
             if self.backend() == Backend::Postgres {
@@ -392,7 +404,7 @@ impl Store {
                 // every earlier claim.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
             }
-            let mut rows: Vec<RunRow> = sqlx::query_as(&batch)
+            let mut rows: Vec<RunRow> = sqlx::query_as(batch)
                 .bind(now)
                 .bind(claimer)
                 .bind(per_tenant_limit)
@@ -404,7 +416,7 @@ impl Store {
             // RETURNING keeps no order.
             rows.sort_by_key(|row| (row.created_at, row.id));
             while rows.len() < count {
-                let row = sqlx::query_as::<_, RunRow>(&one)
+                let row = sqlx::query_as::<_, RunRow>(one)
                     .bind(now)
                     .bind(claimer)
                     .bind(per_tenant_limit)
@@ -961,4 +973,58 @@ impl Store {
         };
         Ok(seen.is_some())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operations::{Initiator, RunTarget};
+    use crate::tenancy::{self, NewTenant};
+    use crate::testing::TestDatabase;
+
+    async fn queue(db: &TestDatabase, tenant: &str, items: &[&str]) -> Vec<RunId> {
+        let new = NewTenant { workspace_slug: "w", slug: tenant, name: "T", external_tenant_id: None };
+        let (tenant, _) = tenancy::create_tenant(&db.store, &Initiator::System, new).await.unwrap();
+        let mut ids = Vec::new();
+        for item in items {
+            let run = NewRun {
+                workspace_id: tenant.workspace_id,
+                tenant_id: Some(tenant.id),
+                kind: OperationKind::Fetch,
+                target: Some(RunTarget { kind: "backup_item".into(), id: (*item).into() }),
+                context: serde_json::Map::new(),
+                initiator: Initiator::System,
+                retry_of: None,
+            };
+            ids.push(db.store.start_run(&run).await.unwrap().id());
+        }
+        ids
+    }
+
+    /// `claim_runs` tries the batch statement first and falls back to one run at a time; here
+    /// the batch statement alone, so that its work is not the fallback's: one statement takes
+    /// runs of two tenants within each one's limit, oldest first, and nothing past it.
+    async fn the_batch_statement_alone_keeps_each_tenants_limit(backend: Backend) {
+        let db = TestDatabase::new(backend).await;
+        let first = queue(&db, "t1", &["a", "b", "c"]).await;
+        let second = queue(&db, "t2", &["d", "e", "f"]).await;
+        let claim = |limit: i64| {
+            let store = db.store.clone();
+            async move {
+                let rows: Vec<RunRow> = on_pool!(store, pool => sqlx::query_as(&CLAIM_BATCH)
+                    .bind(Utc::now()).bind("test").bind(limit).bind(OperationKind::Pipeline)
+                    .bind(64_i64).bind(10_i64).fetch_all(pool).await)
+                .unwrap();
+                let mut ids: Vec<RunId> = rows.into_iter().map(|row| row.id).collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(claim(2).await, [first[0], first[1], second[0], second[1]]);
+        assert!(claim(2).await.is_empty(), "both tenants at their limit");
+        assert_eq!(claim(3).await, [first[2], second[2]]);
+        db.drop_database().await;
+    }
+
+    crate::test_on_both_backends!(the_batch_statement_alone_keeps_each_tenants_limit);
 }
