@@ -26,11 +26,6 @@ pub const BROWSER_ZONE_COOKIE: &str = "tenantpilot_tz";
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    // A server function an island calls may send the browser elsewhere (a retry to its new
-    // run's page): with no client-side router, that is a page load.
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|to| {
-        let _ = leptos::prelude::window().location().set_href(to);
-    });
     report_time_zone();
     // The islands hydrate in promise callbacks, all of which run before a timer's: then the
     // page is interactive. Marked so browser tests (and anyone curious) can tell; the

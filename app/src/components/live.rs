@@ -6,8 +6,9 @@
 //! function again (`refreshed`), a region loads its page again and swaps itself. While push is
 //! unavailable, a poll that adapts to the runs shown moves it instead: every second while the
 //! youngest active run is under 10 s old, every 5 s under a minute, then every 10 s; paused
-//! while the tab is hidden, and stopped once every shown run has completed. When the stream opens (or reopens), the island reloads once: a change made
-//! before it was listening would otherwise never show.
+//! while the tab is hidden, and stopped once every shown run has completed. When the stream
+//! opens (or reopens), the island reloads once: a change made before it was listening would
+//! otherwise never show.
 //! A stream the server closes (`closed`: signed out, or too many open) is not reopened.
 //! On the server (and with JavaScript off) the counter never moves: the page is rendered as is.
 
@@ -187,38 +188,37 @@ pub(super) mod client {
         })
     }
 
-    /// The page as the server renders it now; none when it answers otherwise (gone: 404).
-    pub async fn page_again() -> Option<web_sys::Document> {
+    /// The text `url` answers a request with `headers` (and, given, `body` posted); none when
+    /// it answers anything but 2xx (signed out, gone) or cannot be reached.
+    async fn text_of(url: &str, headers: &[(&str, &str)], body: Option<&str>) -> Option<String> {
         let init = web_sys::RequestInit::new();
-        let headers = web_sys::Headers::new().ok()?;
-        headers.set("Accept", "text/html").ok()?;
-        init.set_headers(&headers);
-        let href = window().location().href().ok()?;
+        let sent = web_sys::Headers::new().ok()?;
+        for (name, value) in headers {
+            sent.set(name, value).ok()?;
+        }
+        init.set_headers(&sent);
+        if let Some(body) = body {
+            init.set_method("POST");
+            init.set_body(&wasm_bindgen::JsValue::from_str(body));
+        }
         let response: Response =
-            JsFuture::from(window().fetch_with_str_and_init(&href, &init)).await.ok()?.dyn_into().ok()?;
+            JsFuture::from(window().fetch_with_str_and_init(url, &init)).await.ok()?.dyn_into().ok()?;
         if !response.ok() {
             return None;
         }
-        let page = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
+        JsFuture::from(response.text().ok()?).await.ok()?.as_string()
+    }
+
+    /// The page as the server renders it now.
+    pub async fn page_again() -> Option<web_sys::Document> {
+        let page = text_of(&window().location().href().ok()?, &[("Accept", "text/html")], None).await?;
         DomParser::new().ok()?.parse_from_string(&page, SupportedType::TextHtml).ok()
     }
 
     /// What server function `function` answers `arguments`, read from its JSON.
     pub async fn call<T: DeserializeOwned>(function: &str, arguments: &str) -> Option<T> {
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        let headers = web_sys::Headers::new().ok()?;
-        headers.set("Accept", "application/json").ok()?;
-        headers.set("Content-Type", "application/x-www-form-urlencoded").ok()?;
-        init.set_headers(&headers);
-        init.set_body(&wasm_bindgen::JsValue::from_str(arguments));
-        let response: Response =
-            JsFuture::from(window().fetch_with_str_and_init(function, &init)).await.ok()?.dyn_into().ok()?;
-        if !response.ok() {
-            return None;
-        }
-        let answer = JsFuture::from(response.text().ok()?).await.ok()?.as_string()?;
-        serde_json::from_str(&answer).ok()
+        let headers = [("Accept", "application/json"), ("Content-Type", "application/x-www-form-urlencoded")];
+        serde_json::from_str(&text_of(function, &headers, Some(arguments)).await?).ok()
     }
 
     pub fn follow(

@@ -17,7 +17,7 @@ pub use gated::{GatedButton, HintedButton};
 pub use live::{patch, poll_for, refreshed, Applied, LiveRefresh, Poll, Reload};
 pub use live_region::LiveRegion;
 pub use loaded::{Loadable, Loaded};
-pub use notice::{last_outcome, outcome_in_address, ActionError, ActionNotice, ActionSummary};
+pub use notice::{last_outcome, ActionError, ActionNotice, ActionSummary};
 pub use runs::{duration, run_href, Progress, RunNotice, RunProgress, RunTable, StatusBadge};
 pub use tenant_tabs::{TenantTab, TenantTabs};
 #[cfg(feature = "ssr")]

@@ -88,25 +88,22 @@ pub fn RunNotice<S>(action: ServerAction<S>, #[prop(into)] queued: String) -> im
 where
     S: ServerFn<Output = RunId, Error = AppError> + Clone + Send + Sync + 'static,
 {
-    let outcome = last_outcome(action);
-    move || {
-        outcome().map(|result| match result {
-            Ok(id) => view! {
-                <p class="notice ok toast" role="status">
-                    {queued.clone()}
-                    " "
-                    <a href=run_href(id)>"View run"</a>
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! {
-                <p class="notice error" role="alert">
-                    {error.to_string()}
-                </p>
-            }
-            .into_any(),
-        })
-    }
+    last_outcome(action).map(|result| match result {
+        Ok(id) => view! {
+            <p class="notice ok toast" role="status">
+                {queued.clone()}
+                " "
+                <a href=run_href(id)>"View run"</a>
+            </p>
+        }
+        .into_any(),
+        Err(error) => view! {
+            <p class="notice error" role="alert">
+                {error.to_string()}
+            </p>
+        }
+        .into_any(),
+    })
 }
 
 /// A table of runs, linking to each; with `tenants` (those the viewer may see), a tenant

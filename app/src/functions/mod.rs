@@ -35,14 +35,8 @@ pub use tools::*;
 
 use leptos::server_fn::ServerFn;
 
-/// The functions whose answer may travel in the address after a form post without JavaScript
-/// (a run id, a count, a short message; never a secret), for the page to show what it did.
-pub const ANSWERS_IN_ADDRESS: [&str; 7] = [
-    StartCapture::PATH,
-    StartFetch::PATH,
-    StartRestore::PATH,
-    RetryRun::PATH,
-    TriggerSchedule::PATH,
-    BulkRuns::PATH,
-    SubmitTenantJob::PATH,
-];
+/// The functions whose answer may travel in the address after a form post, back to the page it
+/// came from (a run id, a count, a short message; never a secret), for the page to show what it
+/// did. (A retry or "Run now" answers with its run's page instead.)
+pub const ANSWERS_IN_ADDRESS: [&str; 5] =
+    [StartCapture::PATH, StartFetch::PATH, StartRestore::PATH, BulkRuns::PATH, SubmitTenantJob::PATH];

@@ -15,10 +15,7 @@ pub fn MembersPage() -> impl IntoView {
     let add = ServerAction::<AddMember>::new();
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
-    let list = Resource::new(
-        move || (tenant.get(), add.version().get(), change.version().get(), remove.version().get()),
-        |(tenant, ..)| members(tenant),
-    );
+    let list = Resource::new(move || tenant.get(), members);
     view! {
         <Title text="Members" />
         <Loaded resource=list let:view>

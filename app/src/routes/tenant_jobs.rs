@@ -191,31 +191,28 @@ fn ActionButton(
 /// The result of the last action: what it did, a link to its job, or why it was refused.
 #[component]
 fn JobNotice(submit: ServerAction<SubmitTenantJob>) -> impl IntoView {
-    let outcome = last_outcome(submit);
-    move || {
-        outcome().map(|result| match result {
-            Ok(submitted) => view! {
-                <p class="notice ok" role="status">
-                    {submitted.message}
-                    {submitted
-                        .run
-                        .map(|id| {
-                            view! {
-                                " "
-                                <a href=run_href(id)>"View run"</a>
-                            }
-                        })}
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! {
-                <p class="notice error" role="alert">
-                    {error.to_string()}
-                </p>
-            }
-            .into_any(),
-        })
-    }
+    last_outcome(submit).map(|result| match result {
+        Ok(submitted) => view! {
+            <p class="notice ok" role="status">
+                {submitted.message}
+                {submitted
+                    .run
+                    .map(|id| {
+                        view! {
+                            " "
+                            <a href=run_href(id)>"View run"</a>
+                        }
+                    })}
+            </p>
+        }
+        .into_any(),
+        Err(error) => view! {
+            <p class="notice error" role="alert">
+                {error.to_string()}
+            </p>
+        }
+        .into_any(),
+    })
 }
 
 #[component]

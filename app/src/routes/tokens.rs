@@ -12,7 +12,7 @@ use tenantpilot_core::tokens::{ApiToken, Scope, DEFAULT_DAYS, MAX_DAYS};
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let view = Resource::new(move || (create.version().get(), revoke.version().get()), |_| my_tokens());
+    let view = Resource::new(|| (), |_| my_tokens());
     view! {
         <Title text="API tokens" />
         <h1>"API tokens"</h1>
@@ -34,25 +34,23 @@ fn Tokens(
     create: ServerAction<CreateToken>,
     revoke: ServerAction<RevokeToken>,
 ) -> impl IntoView {
-    // With JavaScript the answer carries the secret; without, the page after the post does.
-    let fresh = move || create.value().get().and_then(Result::ok).or_else(|| view.fresh.clone());
+    // A form's post comes back to this page, which shows the secret once (see `fresh_tokens`).
     let now = view.now;
     view! {
-        {move || {
-            fresh()
-                .map(|token| {
-                    view! {
-                        <section class="notice ok fresh-token" role="status">
-                            <p>
-                                <strong>"Your new token. Copy it now: it is shown only this once."</strong>
-                            </p>
-                            <p>
-                                <code class="secret">{token}</code>
-                            </p>
-                        </section>
-                    }
-                })
-        }}
+        {view
+            .fresh
+            .map(|token| {
+                view! {
+                    <section class="notice ok fresh-token" role="status">
+                        <p>
+                            <strong>"Your new token. Copy it now: it is shown only this once."</strong>
+                        </p>
+                        <p>
+                            <code class="secret">{token}</code>
+                        </p>
+                    </section>
+                }
+            })}
         <ActionError action=create />
         <ActionNotice action=revoke done="Token revoked." />
         <section class="card">

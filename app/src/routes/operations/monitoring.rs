@@ -2,7 +2,7 @@
 //! retrying one run, and cancelling or retrying every run of the filter at once.
 
 use crate::components::{
-    local_time, patch, poll_for, refreshed, ActionSummary, Applied, LiveRefresh, Loaded, Reload, RunNotice,
+    local_time, patch, poll_for, refreshed, ActionError, ActionSummary, Applied, LiveRefresh, Loaded, Reload,
     RunTable,
 };
 use crate::functions::{monitoring, BulkRuns, Monitoring, MonitoringView, RetryRun};
@@ -44,7 +44,8 @@ pub fn MonitoringPage() -> impl IntoView {
     view! {
         <Title text="Monitoring" />
         <h1>"Monitoring"</h1>
-        <RunNotice action=retry queued="Retry queued." />
+        // A retry's answer is its new run's page: only a refusal comes back here.
+        <ActionError action=retry />
         <ActionSummary
             action=bulk
             summary=|done: &BulkResult| {

@@ -2,8 +2,8 @@
 //! retrying it.
 
 use crate::components::{
-    duration, patch, poll_for, refreshed, run_href, timestamp, ActionNotice, Applied, GatedButton,
-    LiveRefresh, Loaded, Progress, Reload, RunNotice, StatusBadge,
+    duration, patch, poll_for, refreshed, run_href, timestamp, ActionError, ActionNotice, Applied,
+    GatedButton, LiveRefresh, Loaded, Progress, Reload, StatusBadge,
 };
 use crate::functions::{run_detail, CancelRun, RetryRun, RunDetail, RunView};
 use leptos::prelude::*;
@@ -39,7 +39,8 @@ pub fn RunPage() -> impl IntoView {
                     <Title text=title />
                     <RunLive view>
                         <ActionNotice action=cancel done="Cancel requested." />
-                        <RunNotice action=retry queued="Retry queued." />
+                        // A retry's answer is its new run's page: only a refusal shows here.
+                        <ActionError action=retry />
                     </RunLive>
                 }
             }

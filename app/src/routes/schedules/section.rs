@@ -2,7 +2,7 @@
 //! times (on the schedule's clock and the viewer's); creating one, pausing and resuming, "Run
 //! now", deleting. Shown on the Schedules page, a tenant's backups page and a pipeline's page.
 
-use crate::components::{ActionError, ActionNotice, ErrorView, HintedButton, RunNotice};
+use crate::components::{ActionError, ActionNotice, ErrorView, HintedButton};
 use crate::functions::{
     schedules, CreateSchedule, DeleteSchedule, PauseSchedule, ScheduleRow, SchedulesView, TriggerSchedule,
 };
@@ -39,15 +39,8 @@ pub fn ScheduleSection(scope: Signal<ScheduleScope>) -> impl IntoView {
         delete: ServerAction::new(),
     };
     let view = Resource::new(
-        move || {
-            (
-                scope.get(),
-                actions.create.version().get(),
-                actions.pause.version().get(),
-                actions.delete.version().get(),
-            )
-        },
-        |(scope, ..)| match scope {
+        move || scope.get(),
+        |scope| match scope {
             ScheduleScope::All => schedules(None, None),
             ScheduleScope::Tenant(slug) => schedules(Some(slug), None),
             ScheduleScope::Pipeline(id) => schedules(None, Some(id)),
@@ -64,7 +57,8 @@ pub fn ScheduleSection(scope: Signal<ScheduleScope>) -> impl IntoView {
             <ActionError action=actions.create />
             <ActionNotice action=actions.pause done="Saved." />
             <ActionNotice action=actions.delete done="Schedule deleted." />
-            <RunNotice action=actions.trigger queued="Run queued." />
+            // Its run's page is the answer to "Run now": only a refusal shows here.
+            <ActionError action=actions.trigger />
             <Transition fallback=|| {
                 view! { <p class="muted">"Loading…"</p> }
             }>

@@ -9,7 +9,7 @@ use leptos_meta::Title;
 #[component]
 pub fn PlatformPage() -> impl IntoView {
     let create = ServerAction::<CreateTenant>::new();
-    let overview = Resource::new(move || create.version().get(), |_| platform_overview());
+    let overview = Resource::new(|| (), |_| platform_overview());
     view! {
         <Title text="Platform" />
         <Loaded resource=overview let:workspaces>

@@ -16,10 +16,7 @@ pub fn SettingsPage() -> impl IntoView {
     let tenant = Signal::derive(move || params.read().get("tenant").unwrap_or_default());
     let save = ServerAction::<SaveConnection>::new();
     let check = ServerAction::<CheckConnection>::new();
-    let view = Resource::new(
-        move || (tenant.get(), save.version().get(), check.version().get()),
-        |(tenant, ..)| tenant_settings(tenant),
-    );
+    let view = Resource::new(move || tenant.get(), tenant_settings);
     view! {
         <Title text="Settings" />
         <Loaded resource=view let:view>

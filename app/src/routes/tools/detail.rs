@@ -16,8 +16,8 @@ pub fn ToolPage() -> impl IntoView {
     let update = ServerAction::<UpdateTool>::new();
     let delete = ServerAction::<DeleteTool>::new();
     let view = Resource::new(
-        move || (id.get(), update.version().get()),
-        |(id, _)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => Some(tool_detail(id).await),
                 None => None,
