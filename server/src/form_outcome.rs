@@ -1,11 +1,11 @@
-//! A form posted without JavaScript (or outside the browser app's interactive parts) comes back
-//! to its page by a redirect to the page it was sent from. This says in that address how the
-//! post went, so the page shows "Member saved." as it would with JavaScript: `__done=<server
-//! function path>` on success, and for the few functions whose answer is a run id or a count
-//! (`ANSWERS_IN_ADDRESS`, nothing secret) the answer itself as `__out`. A failure already comes
-//! back as `__path` + `__err` (server_fn's own). The outcome of an earlier post in the address
-//! goes, so a page shows only its latest.
+//! A form (every form is a plain form) comes back to its page by server_fn's redirect to the
+//! page it was sent from. This says in that address how the post went, so the page shows
+//! "Member saved.": `__done=<server function path>` on success, and for the few functions whose
+//! answer is a run id or a count (`ANSWERS_IN_ADDRESS`, nothing secret) the answer itself as
+//! `__out`. A failure already comes back as `__path` + `__err` (server_fn's own). The outcome
+//! of an earlier post in the address goes, so a page shows only its latest.
 
+use crate::router::accepts_html;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -19,14 +19,8 @@ const MAX_ANSWER_BYTES: usize = 512;
 
 pub async fn form_outcome(request: Request, next: Next) -> Response {
     let function = request.uri().path().to_owned();
-    let from_a_form = request.method() == Method::POST
-        && function.starts_with("/api/")
-        && request
-            .headers()
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|accept| accept.to_str().ok())
-            .any(|accept| accept.contains("text/html"));
+    let from_a_form =
+        request.method() == Method::POST && function.starts_with("/api/") && accepts_html(request.headers());
     let referer =
         request.headers().get(header::REFERER).and_then(|referer| referer.to_str().ok()).map(str::to_owned);
     let response = next.run(request).await;

@@ -95,13 +95,16 @@ fn wants_page(request: &Request<axum::body::Body>) -> bool {
 
 /// A GET that asks for HTML: a browser loading a page.
 fn asks_for_html(request: &Request<axum::body::Body>) -> bool {
-    request.method() == axum::http::Method::GET
-        && request
-            .headers()
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .any(|accept| accept.contains("text/html"))
+    request.method() == axum::http::Method::GET && accepts_html(request.headers())
+}
+
+/// Whether a request takes HTML for an answer: a browser's, not a script's.
+pub(crate) fn accepts_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("text/html"))
 }
 
 /// Sends a browser's request for a [`PAGE_OR_JSON`] address to its page; the rest go on to the

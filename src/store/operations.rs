@@ -113,6 +113,17 @@ pub(super) const CHANGE_COLUMNS: &str =
     "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, \
      total, processed, failed, created_at, started_at, completed_at";
 
+/// A new run, unless one of its identity is active; what changed, as a `ChangeRow`.
+static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
+         target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
+         retry_of, schedule_id) \
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
+         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {CHANGE_COLUMNS}"
+    )
+});
+
 /// Claims up to `$6` of the oldest queued runs in one statement (`$1` now, `$2` the claimer,
 /// `$3` the per-tenant limit, `$4` the pipeline kind, `$5` how many queued runs it looks at):
 /// ranked within their tenant, a run may go when its tenant's running runs and those ranked
@@ -282,16 +293,9 @@ impl Store {
                 return Ok(Started::Reused(id));
             }
             let now = Utc::now();
-            let insert = format!(
-                "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-                 target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
-                 retry_of, schedule_id) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
-                 ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {CHANGE_COLUMNS}"
-            );
             // The change is published as stored (times at the database's precision).
             let created: Option<ChangeRow> = in_transaction!(self, tx => {
-                let created: Option<ChangeRow> = sqlx::query_as(&insert)
+                let created: Option<ChangeRow> = sqlx::query_as(&INSERT_RUN)
                     .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
                     .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
                     .bind(now).bind(claimed_by.map(|_| now)).bind(claimed_by).bind(new.retry_of)

@@ -48,9 +48,11 @@ impl TokenCache {
         entries.insert(secret_hash.to_owned(), (token.clone(), user.clone(), Instant::now()));
     }
 
-    fn update(&self, id: i64, change: impl Fn(&mut ApiToken)) {
+    fn used(&self, id: i64, at: DateTime<Utc>) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.values_mut().filter(|(token, ..)| token.id == id).for_each(|(token, ..)| change(token));
+            entries.values_mut().filter(|(token, ..)| token.id == id).for_each(|(token, ..)| {
+                token.last_used_at = Some(at);
+            });
         }
     }
 
@@ -177,7 +179,7 @@ impl Store {
         let now = Utc::now();
         on_pool!(self, pool => sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
             .bind(id).bind(now).execute(pool).await.map(drop))?;
-        self.token_cache.update(id, |token| token.last_used_at = Some(now));
+        self.token_cache.used(id, now);
         Ok(())
     }
 }
