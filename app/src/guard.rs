@@ -6,6 +6,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use tenantpilot_core::access::{self, TokenRequirement};
 use tenantpilot_core::clock::Tz;
 use tenantpilot_core::ids::UserId;
@@ -88,7 +91,8 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
         let session = session_of(parts)?;
         if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
             let needed = parts.extensions.get::<TokenRequirement>().copied();
-            let (user, token) = bearer(&state, needed, parts.uri.path(), authorization).await?;
+            let activity = parts.extensions.get::<TokenActivityCommit>();
+            let (user, token) = bearer(&state, needed, parts.uri.path(), authorization, activity).await?;
             let initiator = Initiator::Token {
                 id: token.id,
                 user_id: user.id,
@@ -118,25 +122,54 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 /// The user and token of an `Authorization: Bearer` header, if the token may be used on the
 /// route (`needed`, what the route declared) with its scopes. Unknown, expired, revoked,
 /// malformed, or on a route for people (none declared): 401. Every request a valid token makes
-/// on a token route is recorded in its activity log (at `path`), let in or not.
+/// on a token route is recorded in its activity log (at `path`), let in or not: committed
+/// before the response when the request has an `activity` to wait for, else here.
 async fn bearer(
     state: &AppState,
     needed: Option<TokenRequirement>,
     path: &str,
     authorization: &HeaderValue,
+    activity: Option<&TokenActivityCommit>,
 ) -> Result<(User, ApiToken), CoreError> {
     let plain = authorization.to_str().ok().and_then(|value| value.strip_prefix("Bearer "));
     let (user, token) = tokens::authenticate(&state.store, plain.ok_or(CoreError::Unauthenticated)?).await?;
     let needed = needed.ok_or(CoreError::Unauthenticated)?;
     let admitted = needed.admits(&token.scopes);
     let scope = admitted.unwrap_or_else(|_| needed.principal());
-    state.store.record_token_activity(token.id, user.id, scope.as_str(), path).await?;
+    let recorded = state.store.record_token_activity(token.id, user.id, scope.as_str(), path);
+    match activity {
+        Some(activity) => activity.wait_for(recorded),
+        None => recorded.await?,
+    }
     if let Err(missing) = admitted {
         return Err(CoreError::Forbidden {
             hint: format!("This token lacks the {} scope.", missing.label()),
         });
     }
     Ok((user, token))
+}
+
+/// The token-activity rows a request's guard queued, which the response waits for (the server
+/// puts one in each request): written while the handler runs, a row shares a commit with the
+/// handler's own writes instead of taking one before them.
+#[derive(Clone, Default)]
+pub struct TokenActivityCommit(Arc<Mutex<Vec<Committing>>>);
+
+type Committing = Pin<Box<dyn Future<Output = Result<(), CoreError>> + Send>>;
+
+impl TokenActivityCommit {
+    fn wait_for(&self, row: impl Future<Output = Result<(), CoreError>> + Send + 'static) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(Box::pin(row));
+    }
+
+    /// Ends once every row queued has committed; the first error, if one failed.
+    pub async fn committed(&self) -> Result<(), CoreError> {
+        let rows = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
+        for row in rows {
+            row.await?;
+        }
+        Ok(())
+    }
 }
 
 /// A tenant member holding the capability a handler needs.

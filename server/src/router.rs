@@ -7,12 +7,14 @@ use crate::origin::{same_origin, OriginPolicy};
 use crate::sessions::SessionBackend;
 use crate::{api, health};
 use axum::http::{header, HeaderName, HeaderValue, Request};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Extension, Router};
 use leptos::prelude::*;
 use leptos_axum::{file_and_error_handler, generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::OnceLock;
-use tenantpilot_app::guard::AppState;
+use tenantpilot_app::error::AppError;
+use tenantpilot_app::guard::{AppState, TokenActivityCommit};
 use tenantpilot_app::{shell, App};
 use tenantpilot_core::provider::ProviderClient;
 use tenantpilot_core::store::Store;
@@ -58,6 +60,21 @@ async fn not_stored(request: Request<axum::body::Body>, next: middleware::Next) 
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// A request with a token is answered once the row its guard queued in the token's activity
+/// log has committed (see `TokenActivityCommit`).
+async fn token_activity_committed(
+    mut request: Request<axum::body::Body>,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let activity = TokenActivityCommit::default();
+    request.extensions_mut().insert(activity.clone());
+    let response = next.run(request).await;
+    match activity.committed().await {
+        Ok(()) => response,
+        Err(error) => AppError(error).into_response(),
+    }
 }
 
 /// A page request learns the viewer's time zone before it renders (`PageZone`): its times are
@@ -168,6 +185,7 @@ pub fn build(
         .with_state(options)
         .layer(middleware::from_fn_with_state(shared_pages, page_or_json))
         .layer(middleware::from_fn(form_outcome))
+        .layer(middleware::from_fn(token_activity_committed))
         .layer(middleware::from_fn(api::metrics::time_requests));
 
     let layers = ServiceBuilder::new()

@@ -6,7 +6,7 @@ use super::context::{RunSignals, Stop};
 use super::{Operations, RunContext};
 use crate::ids::RunId;
 use crate::operations::{Counters, Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
-use crate::store::{Reconciled, RunChange, Store};
+use crate::store::{Completion, Handed, Reconciled, RunChange, Store};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -201,72 +201,173 @@ struct Claimer {
     release: watch::Receiver<bool>,
 }
 
+/// A lane its run has left, with how that run ended when the next claim is to save it.
+struct Freed {
+    lane: usize,
+    finished: Option<Completion>,
+}
+
+/// What woke a claimer that waited for work.
+enum Woken {
+    Stopped,
+    Freed(Freed),
+    Handed(Handed),
+    MayClaim,
+}
+
 impl Claimer {
     async fn work(mut self) {
         let mut changes = self.store.events().subscribe();
-        let (lane_free, mut free_lanes) = tokio::sync::mpsc::unbounded_channel();
-        for lane in 0..self.settings.workers {
-            let _ = lane_free.send(lane);
-        }
+        let (lane_free, mut freed) = tokio::sync::mpsc::unbounded_channel::<Freed>();
+        let (handing, mut handed) = tokio::sync::mpsc::unbounded_channel::<Handed>();
+        let mut lanes: Vec<usize> = (0..self.settings.workers).rev().collect();
+        // Lanes starts took while offered, each waiting for what the start hands over.
+        let mut promised: Vec<usize> = Vec::new();
+        let mut finished: Vec<Completion> = Vec::new();
         let mut running = JoinSet::new();
-        let mut lanes = Vec::new();
-        'lanes: while !*self.stop.borrow() {
-            let lane = tokio::select! {
-                lane = free_lanes.recv() => match lane {
-                    Some(lane) => lane,
-                    None => break,
-                },
-                _ = self.stop.changed() => break,
-            };
-            lanes.push(lane);
-            while !*self.stop.borrow() {
-                // Every lane free at this moment claims in the same transaction.
-                while lanes.len() < CLAIMS_AT_ONCE {
-                    match free_lanes.try_recv() {
-                        Ok(lane) => lanes.push(lane),
-                        Err(_) => break,
+        // Whether a claim may find work: at first, after a change, a freed slot, or a while.
+        let mut look = true;
+        while !*self.stop.borrow() {
+            while let Ok(free) = freed.try_recv() {
+                lanes.push(free.lane);
+                finished.extend(free.finished);
+                look = true;
+            }
+            while let Ok(handover) = handed.try_recv() {
+                let lane = promised.pop().expect("every handover has its promised lane");
+                match handover {
+                    Handed::Run(run) => self.execute_on(&mut running, &lane_free, lane, *run),
+                    Handed::Unused => {
+                        lanes.push(lane);
+                        look = true;
                     }
                 }
-                // Reap the runs that ended, so the set holds only those in flight.
-                while running.try_join_next().is_some() {}
-                let claimed = self
-                    .store
-                    .claim_runs(
-                        &self.name,
-                        lanes.len(),
-                        self.settings.per_tenant_limit,
-                        self.settings.pipeline_limit(),
-                        self.settings.pipelines_per_workspace,
-                    )
-                    .await;
-                match claimed {
+            }
+            // Every lane free at this moment claims in the same transaction, which also saves
+            // how the runs they left ended.
+            let wanted = if look { lanes.len().min(CLAIMS_AT_ONCE) } else { 0 };
+            if wanted > 0 || !finished.is_empty() {
+                match self.complete_and_claim(&finished, wanted).await {
                     Ok(runs) => {
-                        let claimed_all = runs.len() == lanes.len();
-                        // Lanes without a run stay in `lanes`.
-                        let taken: Vec<usize> = lanes.drain(..runs.len()).collect();
-                        for (run, lane) in runs.into_iter().zip(taken) {
-                            let worker = format!("{}/{lane}", self.name);
-                            let (execution, lane_free) = (self.execution(run, worker), lane_free.clone());
-                            running.spawn(async move {
-                                execution.await;
-                                let _ = lane_free.send(lane);
-                            });
-                        }
-                        if claimed_all {
-                            continue 'lanes;
+                        look = wanted > 0 && runs.len() == wanted;
+                        for run in runs {
+                            let lane = lanes.pop().expect("no more runs claimed than lanes are free");
+                            self.execute_on(&mut running, &lane_free, lane, run);
                         }
                     }
-                    Err(error) => tracing::warn!(error = %error.detail(), "cannot claim runs"),
+                    Err(_) => look = false,
                 }
-                // Nothing more to claim now: the lanes left wait for a change.
-                tokio::select! {
-                    _ = self.stop.changed() => {}
-                    () = claimable(&mut changes) => {}
-                    () = tokio::time::sleep(self.settings.idle_poll) => {}
+                finished.clear();
+                if look {
+                    continue;
                 }
+            }
+            // Reap the runs that ended, so the set holds only those in flight.
+            while running.try_join_next().is_some() {}
+            // Nothing more to claim now: the free lanes wait for a change, offered meanwhile to
+            // the starts that make runs; the busy ones wait to end.
+            self.store.offer_idle_lanes(
+                &self.name,
+                self.settings.per_tenant_limit,
+                lanes.len(),
+                handing.clone(),
+            );
+            let woken = tokio::select! {
+                _ = self.stop.changed() => Woken::Stopped,
+                Some(free) = freed.recv() => Woken::Freed(free),
+                Some(handover) = handed.recv() => Woken::Handed(handover),
+                () = claimable(&mut changes), if !lanes.is_empty() => Woken::MayClaim,
+                () = tokio::time::sleep(self.settings.idle_poll), if !lanes.is_empty() => Woken::MayClaim,
+            };
+            let taken = self.store.withdraw_idle_lanes(&self.name);
+            promised.extend(lanes.drain(lanes.len() - taken..));
+            match woken {
+                Woken::Stopped => {}
+                Woken::Freed(free) => {
+                    lanes.push(free.lane);
+                    finished.extend(free.finished);
+                    look = true;
+                }
+                Woken::Handed(Handed::Run(run)) => {
+                    let lane = promised.pop().expect("every handover has its promised lane");
+                    self.execute_on(&mut running, &lane_free, lane, *run);
+                }
+                Woken::Handed(Handed::Unused) => {
+                    lanes.extend(promised.pop());
+                    look = true;
+                }
+                Woken::MayClaim => look = true,
+            }
+        }
+        // Runs handed over as the engine stopped go back to the queue for another process.
+        for _ in 0..promised.len() {
+            match tokio::time::timeout(self.settings.shutdown_grace, handed.recv()).await {
+                Ok(Some(Handed::Run(run))) => {
+                    if let Err(error) = self.store.release_run(run.id).await {
+                        tracing::warn!(error = %error.detail(), run = %run.id, "cannot release a run handed over while stopping");
+                    }
+                }
+                Ok(Some(Handed::Unused)) => {}
+                Ok(None) | Err(_) => break,
             }
         }
         join_all(&mut running).await;
+        // The runs that ended while the engine stopped.
+        while let Ok(free) = freed.try_recv() {
+            finished.extend(free.finished);
+        }
+        if !finished.is_empty() {
+            let _ = self.complete_and_claim(&finished, 0).await;
+        }
+    }
+
+    /// Saves `finished` and claims up to `wanted` runs in one transaction. When that fails, the
+    /// endings are saved one by one, so none waits on claims that cannot be made.
+    async fn complete_and_claim(
+        &self,
+        finished: &[Completion],
+        wanted: usize,
+    ) -> Result<Vec<OperationRun>, crate::CoreError> {
+        let claimed = self
+            .store
+            .complete_and_claim(
+                finished,
+                &self.name,
+                wanted,
+                self.settings.per_tenant_limit,
+                self.settings.pipeline_limit(),
+                self.settings.pipelines_per_workspace,
+            )
+            .await;
+        if let Err(error) = &claimed {
+            tracing::warn!(error = %error.detail(), "cannot claim runs");
+            for completion in finished {
+                let ended = Ended {
+                    id: completion.id,
+                    result: Ok(completion.outcome),
+                    counters: completion.counters,
+                };
+                ended.save(&self.store).await;
+            }
+        }
+        claimed
+    }
+
+    /// Executes `run` on `lane`, which is free again (`lane_free`) once the run has ended.
+    fn execute_on(
+        &self,
+        running: &mut JoinSet<()>,
+        lane_free: &tokio::sync::mpsc::UnboundedSender<Freed>,
+        lane: usize,
+        run: OperationRun,
+    ) {
+        let worker = format!("{}/{lane}", self.name);
+        let (store, lane_free) = (self.store.clone(), lane_free.clone());
+        let execution = self.execution(run, worker);
+        running.spawn(async move {
+            let finished = execution.await.saved_by_claim(&store).await;
+            let _ = lane_free.send(Freed { lane, finished });
+        });
     }
 
     /// Executes `run` on `worker`'s lane, as its operation says.
@@ -274,7 +375,7 @@ impl Claimer {
         &self,
         run: OperationRun,
         worker: String,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+    ) -> impl std::future::Future<Output = Ended> + Send + 'static {
         let (store, operation) = (self.store.clone(), self.operations.get(run.kind).cloned());
         let pace = Pace { heartbeat: self.settings.heartbeat, progress_every: self.settings.progress_every };
         let release = self.release.clone();
@@ -283,10 +384,9 @@ impl Claimer {
                 tracing::error!(run = %run.id, kind = %run.kind, "no operation of this kind is known to this version");
                 let stop =
                     Stop::failed("ops.unknown_type", "unknown_error", "This kind of operation is not known.");
-                finish(&store, run.id, Err(stop), run.counters).await;
-                return;
+                return Ended { id: run.id, result: Err(stop), counters: run.counters };
             };
-            execute(&store, operation, run, &worker, pace, Some(release)).await;
+            execute(&store, operation, run, &worker, pace, Some(release)).await
         }
     }
 }
@@ -314,15 +414,16 @@ pub async fn run_now(
     let defaults = EngineSettings::default();
     let pace = Pace { heartbeat: defaults.heartbeat, progress_every: defaults.progress_every };
     let task_store = store.clone();
-    let executing =
-        tokio::spawn(async move { execute(&task_store, operation, run, "request", pace, None).await });
+    let executing = tokio::spawn(async move {
+        execute(&task_store, operation, run, "request", pace, None).await.save(&task_store).await
+    });
     if let Err(error) = executing.await {
         tracing::error!(%error, run = %id, "a run executed for a request did not finish");
     }
     store.operation_run(id).await?.ok_or(crate::CoreError::NotFound)
 }
 
-/// Runs `operation` on `run` and saves how it ended. `release` tells it to give the run back
+/// Runs `operation` on `run` and says how it ended. `release` tells it to give the run back
 /// to the queue (a worker shutting down).
 async fn execute(
     store: &Store,
@@ -331,7 +432,7 @@ async fn execute(
     worker: &str,
     pace: Pace,
     release: Option<watch::Receiver<bool>>,
-) {
+) -> Ended {
     let id = run.id;
     let span = tracing::info_span!("run", %id, kind = %run.kind, worker);
     tracing::info!(parent: &span, attempt = run.attempt, "run started");
@@ -360,22 +461,46 @@ async fn execute(
         Err(Stop::Failed(_)) => "failed",
     };
     tracing::info!(parent: &span, ended, ?counters, "run ended");
-    finish(store, id, result, counters).await;
+    Ended { id, result, counters }
 }
 
-async fn finish(store: &Store, id: RunId, result: Result<RunOutcome, Stop>, counters: Counters) {
-    let saved = match result {
-        Ok(outcome) => store.complete_run(id, outcome, counters).await.map(drop),
-        Err(Stop::Cancelled) => store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop),
-        Err(Stop::Released) => store.release_run(id).await.map(drop),
-        Err(Stop::Failed(failure)) => match store.add_run_failure(id, &failure).await {
-            Ok(()) => store.complete_run(id, RunOutcome::Failed, counters).await.map(drop),
-            Err(error) => Err(error),
-        },
-    };
-    if let Err(error) = saved {
-        // The run stays running without heartbeats; the reconciler completes it.
-        tracing::error!(error = %error.detail(), run = %id, "cannot save the end of a run");
+/// How an executed run ended, not yet saved.
+struct Ended {
+    id: RunId,
+    result: Result<RunOutcome, Stop>,
+    counters: Counters,
+}
+
+impl Ended {
+    /// An outcome (or a cancel) is left for the lane's next claim to save; a failure (which
+    /// adds to the run's failures) or a release is saved now.
+    async fn saved_by_claim(self, store: &Store) -> Option<Completion> {
+        let outcome = match self.result {
+            Ok(outcome) => outcome,
+            Err(Stop::Cancelled) => RunOutcome::Cancelled,
+            Err(Stop::Released | Stop::Failed(_)) => {
+                self.save(store).await;
+                return None;
+            }
+        };
+        Some(Completion { id: self.id, outcome, counters: self.counters })
+    }
+
+    async fn save(self, store: &Store) {
+        let Ended { id, result, counters } = self;
+        let saved = match result {
+            Ok(outcome) => store.complete_run(id, outcome, counters).await.map(drop),
+            Err(Stop::Cancelled) => store.complete_run(id, RunOutcome::Cancelled, counters).await.map(drop),
+            Err(Stop::Released) => store.release_run(id).await.map(drop),
+            Err(Stop::Failed(failure)) => match store.add_run_failure(id, &failure).await {
+                Ok(()) => store.complete_run(id, RunOutcome::Failed, counters).await.map(drop),
+                Err(error) => Err(error),
+            },
+        };
+        if let Err(error) = saved {
+            // The run stays running without heartbeats; the reconciler completes it.
+            tracing::error!(error = %error.detail(), run = %id, "cannot save the end of a run");
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! The activity logs: user actions (the audit log) and token activity, recorded and listed.
 
-use super::log_writer::LogRow;
+use super::group_commit::Row;
 use super::{on_pool, Store, WORKSPACES_OF_USER};
 use crate::audit::{AuditEntry, NewAuditEntry, TokenActivity};
 use crate::ids::{TenantId, UserId, WorkspaceId};
 use crate::CoreError;
 use chrono::{DateTime, Utc};
+use std::future::Future;
 
 const ENTRY_COLUMNS: &str =
     "a.id, a.workspace_id, w.slug AS account, a.tenant_id, a.user_id, a.user_email, a.actor, \
@@ -68,7 +69,7 @@ pub struct LogQuery {
 }
 
 /// An audit entry as it is inserted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct AuditInsert {
     pub workspace_id: Option<WorkspaceId>,
     pub tenant_id: Option<TenantId>,
@@ -141,10 +142,10 @@ impl TokenActivityInsert {
 
 impl Store {
     /// Records `entry`, returning once it is committed (in a group commit with the entries and
-    /// token activity of other requests; see `log_writer`).
+    /// token activity of other requests; see `group_commit`).
     #[tracing::instrument(skip_all)]
     pub async fn record_audit(&self, entry: &NewAuditEntry) -> Result<(), CoreError> {
-        self.log_writer.write(LogRow::Audit(AuditInsert::of(entry)?)).await
+        self.group_commit.write(Row::Audit(AuditInsert::of(entry)?)).await.map(drop)
     }
 
     /// A tenant's entries, newest first.
@@ -185,16 +186,16 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Records one request of token `token_id`, returning once it is committed (grouped like
-    /// [`Store::record_audit`]).
-    #[tracing::instrument(skip_all)]
-    pub async fn record_token_activity(
+    /// Records one request of token `token_id` (grouped like [`Store::record_audit`]): queued
+    /// at once, committed when the future returned ends, so the caller can go on with its
+    /// request meanwhile and have the row share a commit with that request's own writes.
+    pub fn record_token_activity(
         &self,
         token_id: i64,
         user_id: UserId,
         scope: &str,
         target: &str,
-    ) -> Result<(), CoreError> {
+    ) -> impl Future<Output = Result<(), CoreError>> + Send + 'static {
         let activity = TokenActivityInsert {
             token_id,
             user_id,
@@ -202,7 +203,8 @@ impl Store {
             target: target.into(),
             at: Utc::now(),
         };
-        self.log_writer.write(LogRow::TokenActivity(activity)).await
+        let queued = self.group_commit.queue(Row::TokenActivity(activity));
+        async move { queued?.await.map(drop) }
     }
 
     /// Token activity matching `query` (its filter is the scope), newest first. `account` is the

@@ -5,7 +5,8 @@
 mod audit;
 mod backups;
 mod events;
-mod log_writer;
+mod group_commit;
+mod idle_lanes;
 mod memberships;
 mod operations;
 mod pipelines;
@@ -24,9 +25,10 @@ pub use audit::LogQuery;
 use audit::{insert_audit, AuditInsert, TokenActivityInsert};
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
-use log_writer::LogWriter;
+use group_commit::GroupCommit;
+pub use idle_lanes::Handed;
 pub use memberships::MembershipChange;
-pub use operations::{NewRun, PastRun, Reconciled, RunQuery, RunScope, Started};
+pub use operations::{Completion, NewRun, PastRun, Reconciled, RunQuery, RunScope, Started};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use schedules::{NewSchedule, SlotRecord};
 pub use secrets::Reseal;
@@ -52,8 +54,9 @@ pub struct Store {
     db: Db,
     events: RunEvents,
     keyring: Option<Arc<Keyring>>,
-    log_writer: Arc<LogWriter>,
+    group_commit: Arc<GroupCommit>,
     token_cache: Arc<tokens::TokenCache>,
+    idle_lanes: Arc<idle_lanes::IdleLanes>,
 }
 
 #[derive(Clone, Debug)]
@@ -170,11 +173,12 @@ impl Store {
 
     fn new(db: Db, events: RunEvents) -> Store {
         Store {
-            log_writer: Arc::new(LogWriter::new(db.clone())),
+            group_commit: Arc::new(GroupCommit::new(db.clone())),
             db,
             events,
             keyring: None,
             token_cache: Default::default(),
+            idle_lanes: Default::default(),
         }
     }
 
@@ -204,6 +208,25 @@ impl Store {
 
     pub fn events(&self) -> &RunEvents {
         &self.events
+    }
+
+    /// Offers `free` lanes of `claimer` (an engine of this process) to the starts made while it
+    /// waits for work: a start that makes a run claims it for one of them, within
+    /// `per_tenant_limit` running runs of its tenant, and hands it over through `deliver`.
+    pub fn offer_idle_lanes(
+        &self,
+        claimer: &str,
+        per_tenant_limit: i64,
+        free: usize,
+        deliver: tokio::sync::mpsc::UnboundedSender<Handed>,
+    ) {
+        self.idle_lanes.offer(claimer, per_tenant_limit, free, deliver);
+    }
+
+    /// Ends `claimer`'s offer; returns how many lanes starts took, each of which is [`Handed`]
+    /// back through the offer's `deliver`.
+    pub fn withdraw_idle_lanes(&self, claimer: &str) -> usize {
+        self.idle_lanes.withdraw(claimer)
     }
 
     /// Tells every subscriber (here and, on PostgreSQL, in other processes) that a run changed.

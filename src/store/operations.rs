@@ -1,7 +1,8 @@
 //! Operation runs: starting (an active run of the same identity is reused), claiming, heartbeats,
 //! cancelling, completing and pruning them, and the queries Monitoring lists them with.
 
-use super::{in_transaction, insert_audit, on_pool, AuditInsert, Backend, RunChange, Store};
+use super::group_commit::Row;
+use super::{in_transaction, on_pool, AuditInsert, Backend, RunChange, Store};
 use crate::audit::NewAuditEntry;
 use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use crate::operations::{
@@ -24,6 +25,26 @@ pub struct NewRun {
     pub retry_of: Option<RunId>,
 }
 
+/// A new run as the group commit inserts it (see `INSERT_RUN` for what each field does).
+#[derive(Debug)]
+pub(super) struct RunInsert {
+    pub workspace_id: WorkspaceId,
+    pub tenant_id: Option<TenantId>,
+    pub kind: OperationKind,
+    pub claimer: Option<String>,
+    pub identity: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub context: String,
+    pub initiator: String,
+    pub at: DateTime<Utc>,
+    pub retry_of: Option<RunId>,
+    pub schedule_id: Option<i64>,
+    pub tenant_limit: Option<i64>,
+    /// Recorded with the run, its target the run made.
+    pub entry: Option<AuditInsert>,
+}
+
 /// How a run that happened before ended (see [`Store::record_past_run`]).
 #[derive(Debug, Clone)]
 pub struct PastRun {
@@ -33,6 +54,15 @@ pub struct PastRun {
     pub created_at: DateTime<Utc>,
     /// From creation to completion; it started a tenth of that after creation.
     pub took: chrono::Duration,
+}
+
+/// How a run a worker executed ended: saved together with that worker's next claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Completion {
+    pub id: RunId,
+    pub outcome: RunOutcome,
+    #[serde(flatten)]
+    pub counters: Counters,
 }
 
 /// What a start did: made a new run, or found the active one with the same identity.
@@ -64,9 +94,9 @@ impl NewRun {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct RunRow {
-    id: RunId,
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct RunRow {
+    pub id: RunId,
     workspace_id: WorkspaceId,
     tenant_id: Option<TenantId>,
     kind: OperationKind,
@@ -113,14 +143,20 @@ pub(super) const CHANGE_COLUMNS: &str =
     "id, workspace_id, tenant_id, target_kind, target_id, status, outcome, kind, \
      total, processed, failed, created_at, started_at, completed_at";
 
-/// A new run, unless one of its identity is active; what changed, as a `ChangeRow`.
-static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// A new run, unless one of its identity is active; the run made. Claimed for `$4` when given
+/// (and then running from `$10`), unless its tenant already runs `$13` runs (no limit when null).
+pub(super) static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
          target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
          retry_of, schedule_id) \
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14) \
-         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {CHANGE_COLUMNS}"
+         SELECT $1, $2, $3, CASE WHEN slot.free THEN 'running' ELSE 'queued' END, 'pending', $5, $6, $7, \
+         $8, $9, $10, CASE WHEN slot.free THEN $10 END, CASE WHEN slot.free THEN $10 END, \
+         CASE WHEN slot.free THEN $4 END, $11, $12 \
+         FROM (SELECT ($4 IS NOT NULL AND ($13 IS NULL OR $2 IS NULL OR (SELECT COUNT(*) FROM operation_runs \
+           WHERE tenant_id = $2 AND status = 'running') < $13)) AS free) AS slot \
+         WHERE true \
+         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {RUN_COLUMNS}"
     )
 });
 
@@ -161,6 +197,37 @@ static CLAIM_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                 AND w.workspace_id = q.workspace_id) < $6)) \
            ORDER BY q.created_at, q.id LIMIT 1) \
          AND status = 'queued' RETURNING {RUN_COLUMNS}"
+    )
+});
+
+/// Completes the active runs of `$1` (a JSON array of [`Completion`]s) at `$2`: one statement
+/// for a batch, each backend reading the array its own way (`source`, `field`) and naming the
+/// run's columns its own way (`run`: SQLite's RETURNING sees only the updated table).
+fn complete_batch_sql(source: &str, field: fn(&str) -> String, run: &str) -> String {
+    let returning =
+        CHANGE_COLUMNS.split(',').map(|column| format!("{run}{}", column.trim())).collect::<Vec<_>>();
+    format!(
+        "UPDATE operation_runs AS r SET status = 'completed', outcome = {outcome}, completed_at = $2, \
+         total = {total}, processed = {processed}, failed = {failed} \
+         FROM {source} WHERE r.id = {id} AND r.status IN ('queued', 'running') RETURNING {returning}",
+        outcome = field("outcome"),
+        total = field("total"),
+        processed = field("processed"),
+        failed = field("failed"),
+        id = field("id"),
+        returning = returning.join(", "),
+    )
+}
+
+static COMPLETE_BATCH_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    complete_batch_sql("json_each($1) AS c", |name| format!("json_extract(c.value, '$.{name}')"), "")
+});
+
+static COMPLETE_BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    complete_batch_sql(
+        "jsonb_to_recordset($1::jsonb) AS c(id BIGINT, outcome TEXT, total BIGINT, processed BIGINT, failed BIGINT)",
+        |name| format!("c.{name}"),
+        "r.",
     )
 });
 
@@ -256,8 +323,8 @@ impl Store {
     }
 
     /// [`Store::start_run`] that also records `entry` of what happened: a created run and its
-    /// entry commit in one transaction; a reuse writes only its entry, in a group commit (see
-    /// `log_writer`). With `claimed_by`, a created run starts out running, claimed by that
+    /// entry commit in one transaction, a reuse writes only its entry; both in a group commit
+    /// shared with concurrent writers (see `group_commit`). With `claimed_by`, a created run starts out running, claimed by that
     /// worker: for work done while a request waits, which no worker must pick up meanwhile.
     #[tracing::instrument(skip_all)]
     pub async fn start_run_recorded(
@@ -276,7 +343,6 @@ impl Store {
         entry: Option<&(dyn Fn(Started) -> NewAuditEntry + Sync)>,
     ) -> Result<Started, CoreError> {
         let identity = new.identity();
-        let status = if claimed_by.is_some() { RunStatus::Running } else { RunStatus::Queued };
         let context = serde_json::Value::Object(new.context.clone()).to_string();
         let initiator = serde_json::to_string(&new.initiator).map_err(CoreError::internal)?;
         let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
@@ -292,30 +358,50 @@ impl Store {
                 }
                 return Ok(Started::Reused(id));
             }
-            let now = Utc::now();
-            // The change is published as stored (times at the database's precision).
-            let created: Option<ChangeRow> = in_transaction!(self, tx => {
-                let created: Option<ChangeRow> = sqlx::query_as(&INSERT_RUN)
-                    .bind(new.workspace_id).bind(new.tenant_id).bind(new.kind).bind(status)
-                    .bind(&identity).bind(&target_kind).bind(&target_id).bind(&context).bind(&initiator)
-                    .bind(now).bind(claimed_by.map(|_| now)).bind(claimed_by).bind(new.retry_of)
-                    .bind(new.initiator.schedule_id())
-                    .fetch_optional(&mut *tx).await?;
-                if let (Some(row), Some(entry)) = (&created, entry) {
-                    let row = AuditInsert::of(&entry(Started::Created(row.id)))?;
-                    insert_audit!(row, &mut *tx);
-                }
-                created
-            });
-            if let Some(row) = created {
-                crate::metrics::run_started(new.kind);
-                if claimed_by.is_some() {
-                    crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
-                }
-                let id = row.id;
-                self.publish(row.into());
-                return Ok(Started::Created(id));
+            // A run no caller claims goes straight to an idle lane of this process's engine, if
+            // one waits (pipeline runs keep to their own limits, which only a claim applies).
+            let lane = match claimed_by {
+                None if new.kind != OperationKind::Pipeline => self.idle_lanes.take(),
+                _ => None,
+            };
+            let claimer = claimed_by.or(lane.as_ref().map(|lane| lane.claimer.as_str()));
+            let run = RunInsert {
+                workspace_id: new.workspace_id,
+                tenant_id: new.tenant_id,
+                kind: new.kind,
+                claimer: claimer.map(str::to_string),
+                identity: identity.clone(),
+                target_kind: target_kind.clone(),
+                target_id: target_id.clone(),
+                context: context.clone(),
+                initiator: initiator.clone(),
+                at: Utc::now(),
+                retry_of: new.retry_of,
+                schedule_id: new.initiator.schedule_id(),
+                tenant_limit: lane.as_ref().map(|lane| lane.per_tenant_limit),
+                // The entry's target is the run made, known once it is inserted.
+                entry: entry
+                    .map(|entry| AuditInsert::of(&entry(Started::Created(RunId::default()))))
+                    .transpose()?,
+            };
+            // Made with its entry in a commit shared with other writers; the change is
+            // published as stored (times at the database's precision).
+            let created = self.group_commit.write(Row::Run(Box::new(run))).await?;
+            let Some(row) = created else { continue };
+            let run = OperationRun::try_from(row)?;
+            crate::metrics::run_started(new.kind);
+            if run.status == RunStatus::Running {
+                crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
             }
+            let id = run.id;
+            self.publish(RunChange::from(&run));
+            if let Some(lane) = lane.filter(|_| run.status == RunStatus::Running) {
+                if let Err(run) = lane.hand(run) {
+                    // The engine stopped meanwhile: the run waits in the queue for another.
+                    self.release_run(run).await?;
+                }
+            }
+            return Ok(Started::Created(id));
         }
         Err(CoreError::broken(format!("could not start or find an active run of identity {identity}")))
     }
@@ -391,7 +477,6 @@ impl Store {
     ///
     /// The oldest runs are claimed in one statement; pipeline runs, and runs further back when
     /// those in front are held by their tenants' limits, one statement each.
-    #[tracing::instrument(skip_all)]
     pub async fn claim_runs(
         &self,
         claimer: &str,
@@ -400,23 +485,61 @@ impl Store {
         pipeline_limit: i64,
         pipelines_per_workspace: i64,
     ) -> Result<Vec<OperationRun>, CoreError> {
+        self.complete_and_claim(
+            &[],
+            claimer,
+            count,
+            per_tenant_limit,
+            pipeline_limit,
+            pipelines_per_workspace,
+        )
+        .await
+    }
+
+    /// [`claim_runs`](Self::claim_runs), first completing the runs of `finished` in the same
+    /// transaction: a worker's end of one run and its claim of the next share a commit, and the
+    /// slots those runs held in their tenants' limits are free for the claim.
+    #[tracing::instrument(skip_all)]
+    pub async fn complete_and_claim(
+        &self,
+        finished: &[Completion],
+        claimer: &str,
+        count: usize,
+        per_tenant_limit: i64,
+        pipeline_limit: i64,
+        pipelines_per_workspace: i64,
+    ) -> Result<Vec<OperationRun>, CoreError> {
         let (batch, one) = (&*CLAIM_BATCH, &*CLAIM_ONE);
         let (now, wanted) = (Utc::now(), i64::try_from(count).unwrap_or(i64::MAX));
-        let rows: Vec<RunRow> = in_transaction!(self, tx => {
+        let complete = match self.backend() {
+            Backend::Sqlite => &*COMPLETE_BATCH_SQLITE,
+            Backend::Postgres => &*COMPLETE_BATCH_POSTGRES,
+        };
+        let finished_json = serde_json::to_string(finished).map_err(CoreError::internal)?;
+        let (completed, rows): (Vec<ChangeRow>, Vec<RunRow>) = in_transaction!(self, tx => {
             if self.backend() == Backend::Postgres {
                 // Released at commit; each statement's own snapshot, taken after the lock, sees
                 // every earlier claim.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
             }
-            let mut rows: Vec<RunRow> = sqlx::query_as(batch)
-                .bind(now)
-                .bind(claimer)
-                .bind(per_tenant_limit)
-                .bind(OperationKind::Pipeline)
-                .bind(wanted.saturating_mul(4).max(64))
-                .bind(wanted)
-                .fetch_all(&mut *tx)
-                .await?;
+            let completed: Vec<ChangeRow> = if finished.is_empty() {
+                Vec::new()
+            } else {
+                sqlx::query_as(complete).bind(&finished_json).bind(now).fetch_all(&mut *tx).await?
+            };
+            let mut rows: Vec<RunRow> = if count == 0 {
+                Vec::new()
+            } else {
+                sqlx::query_as(batch)
+                    .bind(now)
+                    .bind(claimer)
+                    .bind(per_tenant_limit)
+                    .bind(OperationKind::Pipeline)
+                    .bind(wanted.saturating_mul(4).max(64))
+                    .bind(wanted)
+                    .fetch_all(&mut *tx)
+                    .await?
+            };
             // RETURNING keeps no order.
             rows.sort_by_key(|row| (row.created_at, row.id));
             while rows.len() < count {
@@ -432,8 +555,11 @@ impl Store {
                 let Some(row) = row else { break };
                 rows.push(row);
             }
-            rows
+            (completed, rows)
         });
+        for row in completed {
+            self.publish_change(Some(row))?;
+        }
         let runs = rows.into_iter().map(OperationRun::try_from).collect::<Result<Vec<_>, _>>()?;
         for run in &runs {
             crate::metrics::run_claimed(run.kind, crate::metrics::between(run.created_at, now));
@@ -711,7 +837,7 @@ impl Store {
 }
 
 /// The transaction lock PostgreSQL claims take turns on (an arbitrary constant: "TPCLAIM").
-const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
+pub(super) const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
 
 /// What the reconciler did with a stale run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

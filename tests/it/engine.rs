@@ -20,6 +20,7 @@ tenantpilot_core::test_on_both_backends!(
     workers_run_every_queued_run_within_the_tenant_limit,
     a_process_runs_as_many_runs_at_once_as_it_has_lanes,
     a_start_wakes_an_idle_worker_at_once,
+    starts_handed_to_idle_lanes_keep_the_tenant_limit,
     item_failures_make_a_partial_outcome,
     cancelling_a_running_run_stops_it_at_the_next_item,
     a_killed_workers_run_fails_as_stale,
@@ -207,12 +208,43 @@ async fn a_start_wakes_an_idle_worker_at_once(backend: Backend) {
     let engine =
         EngineHandle::spawn(db.store.clone(), Operations::new(vec![Items::new(false)]), settings, "t");
     // Let the workers go idle first.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let id =
         engine::start(&db.store, &items(workspace, tenant, "x", json!({ "items": 1 }))).await.unwrap().id();
-    // Without the notification the worker would sleep for an hour.
+    // Without the handover the worker would sleep for an hour.
     let run = wait_for(&db.store, id, Duration::from_secs(10), completed).await;
     assert_eq!(run.outcome, RunOutcome::Succeeded);
+    // Issue 17 §7: claimed for the idle lane in the start's own transaction.
+    assert_eq!(run.started_at, Some(run.created_at));
+    engine.shutdown().await;
+    db.drop_database().await;
+}
+
+/// Starts made while lanes wait are handed to them, but never past a tenant's limit: the
+/// rest wait in the queue and run as slots free up.
+async fn starts_handed_to_idle_lanes_keep_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, tenant) = tenant(&db, "a").await;
+    let operation = Items::new(false);
+    // Lanes that only wake for a change (or a lane freed), so the first start finds them waiting.
+    let settings =
+        EngineSettings { workers: 8, per_tenant_limit: 2, idle_poll: Duration::from_secs(3600), ..fast() };
+    let engine =
+        EngineHandle::spawn(db.store.clone(), Operations::new(vec![operation.clone()]), settings, "t");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let run = items(workspace, tenant, &n.to_string(), json!({ "items": 2, "sleepMs": 50 }));
+        ids.push(engine::start(&db.store, &run).await.unwrap().id());
+    }
+    let mut handed = 0;
+    for id in ids {
+        let run = wait_for(&db.store, id, Duration::from_secs(20), completed).await;
+        assert_eq!(run.outcome, RunOutcome::Succeeded);
+        handed += usize::from(run.started_at == Some(run.created_at));
+    }
+    assert!(operation.most_at_once() <= 2, "never more than 2 runs of a tenant at once");
+    assert!((1..=2).contains(&handed), "{handed} runs handed over; the rest waited for a slot");
     engine.shutdown().await;
     db.drop_database().await;
 }

@@ -8,15 +8,20 @@ use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::{
     Counters, Failure, Initiator, OperationKind, RunOutcome, RunStatus, RunTarget,
 };
-use tenantpilot_core::store::{Backend, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started};
+use tenantpilot_core::store::{
+    Backend, Completion, Handed, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started,
+};
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
 
 tenantpilot_core::test_on_both_backends!(
     start_reuses_the_active_run,
     concurrent_identical_starts_make_one_run,
+    concurrent_starts_share_commits_each_with_its_own_audit_entry,
     claims_are_oldest_first_within_the_tenant_limit,
     one_claim_takes_many_runs_within_each_tenants_limit,
+    a_claim_first_saves_how_its_lanes_runs_ended,
+    a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
     stale_runs_that_may_retry_go_back_to_the_queue,
@@ -102,6 +107,48 @@ async fn concurrent_identical_starts_make_one_run(backend: Backend) {
     db.drop_database().await;
 }
 
+/// Issue 17 §4: concurrent starts are written by the group commit, many to a transaction, yet
+/// each created run commits with the audit entry that names it, and each reuse with its own.
+async fn concurrent_starts_share_commits_each_with_its_own_audit_entry(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    // 100 distinct targets, each started twice at once: 100 runs made, 100 reused.
+    let starts = (0..200).map(|n| {
+        let store = db.store.clone();
+        let new = fetch(workspace, t1, &(n % 100).to_string());
+        tokio::spawn(async move { tenantpilot_core::engine::start(&store, &new).await.unwrap() })
+    });
+    let results: Vec<Started> = join_all(starts).await;
+    let created: HashSet<RunId> =
+        results.iter().filter(|s| matches!(s, Started::Created(_))).map(|s| s.id()).collect();
+    assert_eq!(created.len(), 100);
+    assert_eq!(results.iter().filter(|s| matches!(s, Started::Reused(_))).count(), 100);
+    let entries = db.store.tenant_audit(t1, 1000).await.unwrap();
+    let of = |action: &str| -> Vec<RunId> {
+        entries
+            .iter()
+            .filter(|entry| entry.kind == "operation" && entry.action == action)
+            .map(|entry| RunId(entry.target_id.as_deref().unwrap().parse().unwrap()))
+            .collect()
+    };
+    let started = of("start");
+    assert_eq!(started.len(), 100, "one start entry per run made");
+    assert_eq!(started.iter().copied().collect::<HashSet<_>>(), created, "each names its own run");
+    let reused = of("reuse");
+    assert_eq!(reused.len(), 100);
+    assert!(reused.iter().all(|id| created.contains(id)), "a reuse names the run it found");
+    for id in created {
+        let run = db.store.operation_run(id).await.unwrap().unwrap();
+        let item = run.target.unwrap().id;
+        let named = entries
+            .iter()
+            .find(|entry| entry.action == "start" && entry.target_id == Some(id.to_string()))
+            .unwrap();
+        assert_eq!(named.details["target"]["id"], item.as_str(), "run {id}'s entry is about its target");
+    }
+    db.drop_database().await;
+}
+
 async fn join_all<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut results = Vec::new();
     for handle in handles.collect::<Vec<_>>() {
@@ -174,6 +221,87 @@ async fn one_claim_takes_many_runs_within_each_tenants_limit(backend: Backend) {
     let y = start(&db, other, t3, "y").await;
     start(&db, other, t3, "z").await;
     assert_eq!(ids(db.store.claim_runs("p2", 10, 2, 1, 2).await.unwrap()), [pipeline, x, y]);
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: a worker's end of one run and its claim of the next share a transaction: the
+/// runs are completed first, so the slots they held in their tenant's limit go to the claim.
+async fn a_claim_first_saves_how_its_lanes_runs_ended(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (a, b, c) = (
+        start(&db, workspace, t1, "a").await,
+        start(&db, workspace, t1, "b").await,
+        start(&db, workspace, t1, "c").await,
+    );
+    let claimed: Vec<RunId> =
+        db.store.claim_runs("p", 10, 2, 1, 2).await.unwrap().iter().map(|run| run.id).collect();
+    assert_eq!(claimed, [a, b]);
+    let mut changes = db.store.events().subscribe();
+    let finished = [
+        Completion {
+            id: a,
+            outcome: RunOutcome::PartiallySucceeded,
+            counters: Counters { total: 3, processed: 3, failed: 1 },
+        },
+        Completion {
+            id: b,
+            outcome: RunOutcome::Cancelled,
+            counters: Counters { total: 5, processed: 2, failed: 0 },
+        },
+    ];
+    let next = db.store.complete_and_claim(&finished, "p", 10, 2, 1, 2).await.unwrap();
+    assert_eq!(
+        next.iter().map(|run| run.id).collect::<Vec<_>>(),
+        [c],
+        "both of t1's slots were free for the claim"
+    );
+    for (id, outcome, counters) in
+        [(a, RunOutcome::PartiallySucceeded, (3, 3, 1)), (b, RunOutcome::Cancelled, (5, 2, 0))]
+    {
+        let run = db.store.operation_run(id).await.unwrap().unwrap();
+        assert_eq!((run.status, run.outcome), (RunStatus::Completed, outcome));
+        assert_eq!((run.counters.total, run.counters.processed, run.counters.failed), counters);
+        assert!(run.completed_at.is_some());
+        let change = changes.recv().await.unwrap();
+        assert_eq!((change.run_id, change.status), (id, RunStatus::Completed), "each ending is published");
+    }
+    // An ending saved twice (or of a run already completed elsewhere) changes nothing.
+    let before = db.store.operation_run(a).await.unwrap().unwrap();
+    let again = [Completion { id: a, outcome: RunOutcome::Failed, counters: Counters::default() }];
+    assert!(db.store.complete_and_claim(&again, "p", 0, 2, 1, 2).await.unwrap().is_empty());
+    let after = db.store.operation_run(a).await.unwrap().unwrap();
+    assert_eq!((after.outcome, after.completed_at), (before.outcome, before.completed_at));
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: while an engine's lanes wait for work, a start that makes a run claims it for
+/// one of them in its own transaction (started as it is created) and hands it over; a run
+/// whose tenant is at its limit stays queued and the lane comes back unused.
+async fn a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (deliver, mut handed) = tokio::sync::mpsc::unbounded_channel();
+    db.store.offer_idle_lanes("p", 1, 1, deliver.clone());
+    let a = start(&db, workspace, t1, "a").await;
+    let Ok(Handed::Run(run)) = handed.try_recv() else { panic!("run {a} was not handed over") };
+    assert_eq!((run.id, run.status), (a, RunStatus::Running));
+    assert_eq!(run.started_at, Some(run.created_at), "claimed as it was made");
+    // The one lane offered is taken: the next run waits in the queue.
+    let b = start(&db, workspace, t1, "b").await;
+    assert!(handed.try_recv().is_err());
+    assert_eq!(db.store.operation_run(b).await.unwrap().unwrap().status, RunStatus::Queued);
+    assert_eq!(db.store.withdraw_idle_lanes("p"), 1, "the lane taken is accounted for");
+    // t1 already runs its limit of one: the start leaves its run queued and the lane unused.
+    db.store.offer_idle_lanes("p", 1, 2, deliver);
+    let c = start(&db, workspace, t1, "c").await;
+    assert!(matches!(handed.try_recv(), Ok(Handed::Unused)));
+    let run = db.store.operation_run(c).await.unwrap().unwrap();
+    assert_eq!((run.status, run.started_at), (RunStatus::Queued, None));
+    // A reuse makes no run and takes no lane.
+    assert_eq!(db.store.start_run(&fetch(workspace, t1, "c")).await.unwrap(), Started::Reused(c));
+    assert!(handed.try_recv().is_err());
+    assert_eq!(db.store.withdraw_idle_lanes("p"), 1);
     db.drop_database().await;
 }
 

@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::Json;
 use axum::{Extension, Router};
 use tenantpilot_app::error::contracts::PipelineApiError;
+use tenantpilot_app::guard::TokenActivityCommit;
 use tenantpilot_core::access::TokenRequirement;
 use tenantpilot_core::audit;
 use tenantpilot_core::audit::{LogPage, TokenActivity, UserAction};
@@ -19,8 +20,13 @@ pub async fn actions(
 
 pub async fn tokens(
     PipelineCaller(signed_in): PipelineCaller,
+    activity: Option<Extension<TokenActivityCommit>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogPage<TokenActivity>>, PipelineApiError> {
+    // The log a token reads shows this very request too.
+    if let Some(Extension(activity)) = activity {
+        activity.committed().await?;
+    }
     Ok(Json(audit::token_activity(&signed_in.state.store, &signed_in.caller.user, query.as_deref()).await?))
 }
 

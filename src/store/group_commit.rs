@@ -1,0 +1,175 @@
+//! The store's group commit. New runs (each with its audit entry), audit entries and
+//! token-activity rows are written by one writer per store, which takes every row waiting at
+//! that moment into one transaction; each caller returns once the transaction holding its row
+//! has committed. Concurrent requests share a commit instead of queueing for one each (on
+//! SQLite, one writer at a time; on PostgreSQL, a few transactions commit at once).
+
+use super::operations::{RunInsert, RunRow, CLAIM_LOCK, INSERT_RUN};
+use super::task_queue::TaskQueue;
+use super::{insert_audit, AuditInsert, Db, TokenActivityInsert};
+use crate::CoreError;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// The most rows one transaction takes; more wait for the next.
+const MOST_AT_ONCE: usize = 512;
+
+/// A row to insert.
+#[derive(Debug)]
+pub(super) enum Row {
+    Audit(AuditInsert),
+    TokenActivity(TokenActivityInsert),
+    /// A run, unless one of its identity is active; its audit entry, if any, names the run made.
+    Run(Box<RunInsert>),
+}
+
+/// What inserting a row gave: the run made, if it was a run that was made.
+type Inserted = Result<Option<RunRow>, CoreError>;
+
+struct Waiting {
+    row: Row,
+    committed: oneshot::Sender<Inserted>,
+}
+
+#[derive(Debug)]
+pub(super) struct GroupCommit {
+    db: Db,
+    queue: TaskQueue<Waiting>,
+}
+
+impl GroupCommit {
+    pub(super) fn new(db: Db) -> GroupCommit {
+        GroupCommit { db, queue: TaskQueue::new() }
+    }
+
+    /// Writes `row`, returning once it is committed: the run made, for a [`Row::Run`] that made one.
+    pub(super) async fn write(&self, row: Row) -> Inserted {
+        self.queue(row)?.await
+    }
+
+    /// Queues `row` at once; the future returned ends once it is committed.
+    pub(super) fn queue(
+        &self,
+        row: Row,
+    ) -> Result<impl Future<Output = Inserted> + Send + 'static, CoreError> {
+        let (committed, done) = oneshot::channel();
+        let db = self.db.clone();
+        self.queue
+            .send(Waiting { row, committed }, |rows| commit_in_groups(db, rows))
+            .map_err(|_| CoreError::broken("the store must be written from within a tokio runtime"))?;
+        Ok(async move {
+            done.await
+                .unwrap_or_else(|_| Err(CoreError::broken("the store's writer stopped before committing")))
+        })
+    }
+}
+
+/// How many transactions may be committing at once: SQLite has one writer anyway, while
+/// PostgreSQL commits in parallel, and a single writer's statements, one round trip each,
+/// would bound every start.
+fn writers(db: &Db) -> usize {
+    match db {
+        Db::Sqlite(_) => 1,
+        Db::Postgres(_) => 8,
+    }
+}
+
+/// Until the store is dropped: every row waiting, in one transaction, while a writer is free
+/// (rows gather meanwhile).
+async fn commit_in_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Waiting>) {
+    let free = Arc::new(Semaphore::new(writers(&db)));
+    loop {
+        let Ok(writer) = free.clone().acquire_owned().await else { return };
+        let mut group = Vec::with_capacity(MOST_AT_ONCE);
+        if queue.recv_many(&mut group, MOST_AT_ONCE).await == 0 {
+            return;
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            commit(&db, group).await;
+            drop(writer);
+        });
+    }
+}
+
+/// `group` in one transaction. When that fails, each of its rows is tried alone, so one bad
+/// row fails only its own caller.
+async fn commit(db: &Db, mut group: Vec<Waiting>) {
+    let rows: Vec<&Row> = group.iter().map(|waiting| &waiting.row).collect();
+    match insert_all(db, &rows).await {
+        Ok(made) => {
+            for (waiting, made) in group.into_iter().zip(made) {
+                let _ = waiting.committed.send(Ok(made));
+            }
+        }
+        Err(error) if group.len() == 1 => {
+            if let Some(waiting) = group.pop() {
+                let _ = waiting.committed.send(Err(error.into()));
+            }
+        }
+        Err(_) => {
+            for waiting in group {
+                let alone = insert_all(db, &[&waiting.row]).await;
+                let _ =
+                    waiting.committed.send(alone.map(|mut made| made.pop().flatten()).map_err(Into::into));
+            }
+        }
+    }
+}
+
+/// Inserts `rows` in one transaction; what each made, in order.
+#[rustfmt::skip]
+async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx::Error> {
+    // A run claimed within its tenant's limit takes the claims' turn first (see `claim_runs`).
+    let claims = rows.iter().any(|row| matches!(row, Row::Run(run) if run.tenant_limit.is_some()));
+    // Runs go in in the order of their identities: on PostgreSQL a run waits for a concurrent
+    // transaction's run of the same identity, so two groups never wait for each other.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&at| match rows[at] {
+        Row::Run(run) => Some(&run.identity),
+        _ => None,
+    });
+    macro_rules! insert_in_one_transaction {
+        ($pool:expr, $lock:expr) => {{
+            let mut tx = $pool.begin().await?;
+            if $lock {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
+            }
+            let mut made: Vec<Option<RunRow>> = rows.iter().map(|_| None).collect();
+            for &at in &order {
+                made[at] = match rows[at] {
+                    Row::Audit(entry) => {
+                        insert_audit!(entry, &mut *tx);
+                        None
+                    }
+                    Row::TokenActivity(activity) => {
+                        sqlx::query(TokenActivityInsert::SQL)
+                            .bind(activity.token_id).bind(activity.user_id).bind(&activity.scope)
+                            .bind(&activity.target).bind(activity.at).execute(&mut *tx).await?;
+                        None
+                    }
+                    Row::Run(run) => {
+                        let created: Option<RunRow> = sqlx::query_as(&INSERT_RUN)
+                            .bind(run.workspace_id).bind(run.tenant_id).bind(run.kind).bind(&run.claimer)
+                            .bind(&run.identity).bind(&run.target_kind).bind(&run.target_id)
+                            .bind(&run.context).bind(&run.initiator).bind(run.at).bind(run.retry_of)
+                            .bind(run.schedule_id).bind(run.tenant_limit)
+                            .fetch_optional(&mut *tx).await?;
+                        if let (Some(created), Some(entry)) = (&created, &run.entry) {
+                            let entry = AuditInsert { target_id: created.id.to_string(), ..entry.clone() };
+                            insert_audit!(entry, &mut *tx);
+                        }
+                        created
+                    }
+                };
+            }
+            tx.commit().await?;
+            Ok(made)
+        }};
+    }
+    match db {
+        Db::Sqlite(pool) => insert_in_one_transaction!(pool, false),
+        Db::Postgres(pool) => insert_in_one_transaction!(pool, claims),
+    }
+}
