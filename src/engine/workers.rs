@@ -215,50 +215,75 @@ enum Woken {
     MayClaim,
 }
 
+/// A claimer's lanes between runs.
+struct Lanes {
+    free: Vec<usize>,
+    /// Lanes starts took while offered, each waiting for what the start hands over.
+    promised: Vec<usize>,
+    /// How the runs that freed lanes ended, for the next claim to save.
+    finished: Vec<Completion>,
+    /// Whether a claim may find work: at first, after a change, a freed slot, or a while.
+    look: bool,
+}
+
+impl Lanes {
+    fn freed(&mut self, free: Freed) {
+        self.free.push(free.lane);
+        self.finished.extend(free.finished);
+        self.look = true;
+    }
+
+    /// The promised lane a start's handover is for, with the run it is to execute, if any.
+    fn handed(&mut self, handover: Handed) -> Option<(usize, OperationRun)> {
+        let lane = self.promised.pop().expect("every handover has its promised lane");
+        match handover {
+            Handed::Run(run) => Some((lane, *run)),
+            Handed::Unused => {
+                self.freed(Freed { lane, finished: None });
+                None
+            }
+        }
+    }
+}
+
 impl Claimer {
     async fn work(mut self) {
         let mut changes = self.store.events().subscribe();
         let (lane_free, mut freed) = tokio::sync::mpsc::unbounded_channel::<Freed>();
         let (handing, mut handed) = tokio::sync::mpsc::unbounded_channel::<Handed>();
-        let mut lanes: Vec<usize> = (0..self.settings.workers).rev().collect();
-        // Lanes starts took while offered, each waiting for what the start hands over.
-        let mut promised: Vec<usize> = Vec::new();
-        let mut finished: Vec<Completion> = Vec::new();
+        let mut lanes = Lanes {
+            free: (0..self.settings.workers).rev().collect(),
+            promised: Vec::new(),
+            finished: Vec::new(),
+            look: true,
+        };
         let mut running = JoinSet::new();
-        // Whether a claim may find work: at first, after a change, a freed slot, or a while.
-        let mut look = true;
         while !*self.stop.borrow() {
             while let Ok(free) = freed.try_recv() {
-                lanes.push(free.lane);
-                finished.extend(free.finished);
-                look = true;
+                lanes.freed(free);
             }
             while let Ok(handover) = handed.try_recv() {
-                let lane = promised.pop().expect("every handover has its promised lane");
-                match handover {
-                    Handed::Run(run) => self.execute_on(&mut running, &lane_free, lane, *run),
-                    Handed::Unused => {
-                        lanes.push(lane);
-                        look = true;
-                    }
+                if let Some((lane, run)) = lanes.handed(handover) {
+                    self.execute_on(&mut running, &lane_free, lane, run);
                 }
             }
             // Every lane free at this moment claims in the same transaction, which also saves
             // how the runs they left ended.
-            let wanted = if look { lanes.len().min(CLAIMS_AT_ONCE) } else { 0 };
-            if wanted > 0 || !finished.is_empty() {
-                match self.complete_and_claim(&finished, wanted).await {
+            let wanted = if lanes.look { lanes.free.len().min(CLAIMS_AT_ONCE) } else { 0 };
+            if wanted > 0 || !lanes.finished.is_empty() {
+                lanes.look = match self.complete_and_claim(&lanes.finished, wanted).await {
                     Ok(runs) => {
-                        look = wanted > 0 && runs.len() == wanted;
+                        let claimed_all = wanted > 0 && runs.len() == wanted;
                         for run in runs {
-                            let lane = lanes.pop().expect("no more runs claimed than lanes are free");
+                            let lane = lanes.free.pop().expect("no more runs claimed than lanes are free");
                             self.execute_on(&mut running, &lane_free, lane, run);
                         }
+                        claimed_all
                     }
-                    Err(_) => look = false,
-                }
-                finished.clear();
-                if look {
+                    Err(_) => false,
+                };
+                lanes.finished.clear();
+                if lanes.look {
                     continue;
                 }
             }
@@ -269,38 +294,32 @@ impl Claimer {
             self.store.offer_idle_lanes(
                 &self.name,
                 self.settings.per_tenant_limit,
-                lanes.len(),
+                lanes.free.len(),
                 handing.clone(),
             );
             let woken = tokio::select! {
                 _ = self.stop.changed() => Woken::Stopped,
                 Some(free) = freed.recv() => Woken::Freed(free),
                 Some(handover) = handed.recv() => Woken::Handed(handover),
-                () = claimable(&mut changes), if !lanes.is_empty() => Woken::MayClaim,
-                () = tokio::time::sleep(self.settings.idle_poll), if !lanes.is_empty() => Woken::MayClaim,
+                () = claimable(&mut changes), if !lanes.free.is_empty() => Woken::MayClaim,
+                () = tokio::time::sleep(self.settings.idle_poll), if !lanes.free.is_empty() => Woken::MayClaim,
             };
             let taken = self.store.withdraw_idle_lanes(&self.name);
-            promised.extend(lanes.drain(lanes.len() - taken..));
+            let kept = lanes.free.len() - taken;
+            lanes.promised.extend(lanes.free.drain(kept..));
             match woken {
                 Woken::Stopped => {}
-                Woken::Freed(free) => {
-                    lanes.push(free.lane);
-                    finished.extend(free.finished);
-                    look = true;
+                Woken::Freed(free) => lanes.freed(free),
+                Woken::Handed(handover) => {
+                    if let Some((lane, run)) = lanes.handed(handover) {
+                        self.execute_on(&mut running, &lane_free, lane, run);
+                    }
                 }
-                Woken::Handed(Handed::Run(run)) => {
-                    let lane = promised.pop().expect("every handover has its promised lane");
-                    self.execute_on(&mut running, &lane_free, lane, *run);
-                }
-                Woken::Handed(Handed::Unused) => {
-                    lanes.extend(promised.pop());
-                    look = true;
-                }
-                Woken::MayClaim => look = true,
+                Woken::MayClaim => lanes.look = true,
             }
         }
         // Runs handed over as the engine stopped go back to the queue for another process.
-        for _ in 0..promised.len() {
+        for _ in 0..lanes.promised.len() {
             match tokio::time::timeout(self.settings.shutdown_grace, handed.recv()).await {
                 Ok(Some(Handed::Run(run))) => {
                     if let Err(error) = self.store.release_run(run.id).await {
@@ -314,10 +333,10 @@ impl Claimer {
         join_all(&mut running).await;
         // The runs that ended while the engine stopped.
         while let Ok(free) = freed.try_recv() {
-            finished.extend(free.finished);
+            lanes.freed(free);
         }
-        if !finished.is_empty() {
-            let _ = self.complete_and_claim(&finished, 0).await;
+        if !lanes.finished.is_empty() {
+            let _ = self.complete_and_claim(&lanes.finished, 0).await;
         }
     }
 

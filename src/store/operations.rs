@@ -511,10 +511,7 @@ impl Store {
     ) -> Result<Vec<OperationRun>, CoreError> {
         let (batch, one) = (&*CLAIM_BATCH, &*CLAIM_ONE);
         let (now, wanted) = (Utc::now(), i64::try_from(count).unwrap_or(i64::MAX));
-        let complete = match self.backend() {
-            Backend::Sqlite => &*COMPLETE_BATCH_SQLITE,
-            Backend::Postgres => &*COMPLETE_BATCH_POSTGRES,
-        };
+        let complete = self.complete_batch();
         let finished_json = serde_json::to_string(finished).map_err(CoreError::internal)?;
         let (completed, rows): (Vec<ChangeRow>, Vec<RunRow>) = in_transaction!(self, tx => {
             if self.backend() == Backend::Postgres {
@@ -785,21 +782,17 @@ impl Store {
         outcome: RunOutcome,
         counters: Counters,
     ) -> Result<bool, CoreError> {
-        let sql = format!(
-            "UPDATE operation_runs SET status = 'completed', outcome = $2, completed_at = $3, \
-             total = $4, processed = $5, failed = $6 \
-             WHERE id = $1 AND status IN ('queued', 'running') RETURNING {CHANGE_COLUMNS}"
-        );
-        change_run!(
-            self,
-            &sql,
-            id,
-            outcome.as_str(),
-            Utc::now(),
-            counters.total,
-            counters.processed,
-            counters.failed
-        )
+        let one =
+            serde_json::to_string(&[Completion { id, outcome, counters }]).map_err(CoreError::internal)?;
+        change_run!(self, self.complete_batch(), one, Utc::now())
+    }
+
+    /// The statement that completes a batch of runs, in this backend's words.
+    fn complete_batch(&self) -> &'static str {
+        match self.backend() {
+            Backend::Sqlite => &COMPLETE_BATCH_SQLITE,
+            Backend::Postgres => &COMPLETE_BATCH_POSTGRES,
+        }
     }
 
     /// Records a run that happened before (the demo workspace's history): made as `new` would be,
