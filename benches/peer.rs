@@ -94,13 +94,15 @@ impl Bench {
         }
     }
 
-    /// The engine with `workers` lanes, all of which may run this one tenant's jobs.
+    /// The engine with `workers` lanes, all of which may run this one tenant's jobs. Runs the
+    /// engine holds ahead of its lanes count in their tenant's limit, so the limit is twice the
+    /// lanes (graphile-worker has no such limit).
     fn engine(&self, workers: usize) -> (EngineHandle, mpsc::UnboundedReceiver<Instant>) {
         let (done, ran) = mpsc::unbounded_channel();
         let operations = Operations::new(vec![Arc::new(NoOp { done })]);
         let settings = EngineSettings {
             workers,
-            per_tenant_limit: workers as i64,
+            per_tenant_limit: 2 * workers as i64,
             retention: None,
             ..EngineSettings::default()
         };

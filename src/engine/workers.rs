@@ -8,9 +8,10 @@ use crate::ids::RunId;
 use crate::operations::{Counters, Failure, OperationKind, OperationRun, RunOutcome, RunStatus};
 use crate::store::{Completion, Handed, Reconciled, RunChange, Store};
 use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
@@ -207,12 +208,33 @@ struct Freed {
     finished: Option<Completion>,
 }
 
-/// What woke a claimer that waited for work.
+/// What woke a claimer that waited.
 enum Woken {
     Stopped,
     Freed(Freed),
     Handed(Handed),
+    Claimed(Claimed),
     MayClaim,
+    Polled,
+}
+
+/// How many runs a claim asks for: for free lanes, and to hold ahead of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wanted {
+    lanes: usize,
+    ahead: usize,
+}
+
+impl Wanted {
+    fn total(self) -> usize {
+        self.lanes + self.ahead
+    }
+}
+
+/// What a claim brought back: the runs, and how many it asked for.
+struct Claimed {
+    runs: Result<Vec<OperationRun>, crate::CoreError>,
+    wanted: Wanted,
 }
 
 /// A claimer's lanes between runs.
@@ -224,12 +246,21 @@ struct Lanes {
     finished: Vec<Completion>,
     /// Whether a claim may find work: at first, after a change, a freed slot, or a while.
     look: bool,
+    /// Runs claimed ahead of a free lane, oldest first, each with when it was claimed: a lane
+    /// that frees takes the next at once instead of waiting for a claim's commit.
+    ahead: VecDeque<(OperationRun, Instant)>,
+    /// Runs to keep claimed ahead: as many lanes as freed during the last claim, so only
+    /// lanes that turn over faster than a claim commits get them.
+    ahead_target: usize,
+    /// Lanes freed since the claim in flight was sent.
+    turnover: usize,
 }
 
 impl Lanes {
     fn freed(&mut self, free: Freed) {
         self.free.push(free.lane);
         self.finished.extend(free.finished);
+        self.turnover += 1;
         self.look = true;
     }
 
@@ -244,6 +275,39 @@ impl Lanes {
             }
         }
     }
+
+    /// Pairs free lanes with runs claimed ahead.
+    fn next_runs(&mut self) -> Vec<(usize, OperationRun)> {
+        let mut next = Vec::new();
+        while !self.free.is_empty() {
+            let Some((run, _)) = self.ahead.pop_front() else { break };
+            let lane = self.free.pop().expect("a free lane");
+            next.push((lane, run));
+        }
+        next
+    }
+
+    /// Runs to claim now: for the free lanes that no held run will take, and to hold ahead
+    /// (up to the target, less those held beyond the free lanes).
+    fn wanted(&self) -> Wanted {
+        if !self.look {
+            return Wanted { lanes: 0, ahead: 0 };
+        }
+        let (free, held) = (self.free.len(), self.ahead.len());
+        let lanes = free.saturating_sub(held).min(CLAIMS_AT_ONCE);
+        let ahead = self.ahead_target.saturating_sub(held.saturating_sub(free)).min(CLAIMS_AT_ONCE);
+        Wanted { lanes, ahead }
+    }
+
+    /// Runs claimed ahead that no lane took within `AHEAD_TTL`: back to the queue, where any
+    /// process's free lane may take them (they hold their tenants' slots meanwhile).
+    fn overdue(&mut self, now: Instant) -> Vec<RunId> {
+        let mut overdue = Vec::new();
+        while self.ahead.front().is_some_and(|(_, claimed)| now.duration_since(*claimed) >= AHEAD_TTL) {
+            overdue.extend(self.ahead.pop_front().map(|(run, _)| run.id));
+        }
+        overdue
+    }
 }
 
 impl Claimer {
@@ -256,8 +320,14 @@ impl Claimer {
             promised: Vec::new(),
             finished: Vec::new(),
             look: true,
+            ahead: VecDeque::new(),
+            ahead_target: 0,
+            turnover: 0,
         };
         let mut running = JoinSet::new();
+        // One claim at a time, in a task of its own: lanes keep taking runs claimed ahead
+        // while it commits.
+        let mut claiming: Option<JoinHandle<Claimed>> = None;
         while !*self.stop.borrow() {
             while let Ok(free) = freed.try_recv() {
                 lanes.freed(free);
@@ -267,46 +337,51 @@ impl Claimer {
                     self.execute_on(&mut running, &lane_free, lane, run);
                 }
             }
+            for (lane, run) in lanes.next_runs() {
+                self.execute_on(&mut running, &lane_free, lane, run);
+            }
+            self.release(lanes.overdue(Instant::now())).await;
             // Every lane free at this moment claims in the same transaction, which also saves
             // how the runs they left ended.
-            let wanted = if lanes.look { lanes.free.len().min(CLAIMS_AT_ONCE) } else { 0 };
-            if wanted > 0 || !lanes.finished.is_empty() {
-                lanes.look = match self.complete_and_claim(&lanes.finished, wanted).await {
-                    Ok(runs) => {
-                        let claimed_all = wanted > 0 && runs.len() == wanted;
-                        for run in runs {
-                            let lane = lanes.free.pop().expect("no more runs claimed than lanes are free");
-                            self.execute_on(&mut running, &lane_free, lane, run);
-                        }
-                        claimed_all
-                    }
-                    Err(_) => false,
-                };
-                lanes.finished.clear();
-                if lanes.look {
-                    continue;
-                }
+            let wanted = lanes.wanted();
+            if claiming.is_none() && (wanted.total() > 0 || !lanes.finished.is_empty()) {
+                let finished = std::mem::take(&mut lanes.finished);
+                claiming = Some(tokio::spawn(self.claim(finished, wanted)));
+                lanes.look = false;
+                lanes.turnover = 0;
             }
             // Reap the runs that ended, so the set holds only those in flight.
             while running.try_join_next().is_some() {}
-            // Nothing more to claim now: the free lanes wait for a change, offered meanwhile to
-            // the starts that make runs; the busy ones wait to end.
-            self.store.offer_idle_lanes(
-                &self.name,
-                self.settings.per_tenant_limit,
-                lanes.free.len(),
-                handing.clone(),
-            );
+            // Nothing to claim: the free lanes wait for a change, offered meanwhile to the
+            // starts that make runs; the busy ones wait to end.
+            let idle = claiming.is_none() && lanes.ahead.is_empty();
+            if idle {
+                self.store.offer_idle_lanes(
+                    &self.name,
+                    self.settings.per_tenant_limit,
+                    lanes.free.len(),
+                    handing.clone(),
+                );
+            }
             let woken = tokio::select! {
                 _ = self.stop.changed() => Woken::Stopped,
                 Some(free) = freed.recv() => Woken::Freed(free),
                 Some(handover) = handed.recv() => Woken::Handed(handover),
+                claimed = async { claiming.as_mut().expect("a claim in flight").await }, if claiming.is_some() => {
+                    Woken::Claimed(claimed.unwrap_or_else(|error| Claimed {
+                        runs: Err(crate::CoreError::internal(error)),
+                        wanted: Wanted { lanes: 0, ahead: 0 },
+                    }))
+                }
                 () = claimable(&mut changes), if !lanes.free.is_empty() => Woken::MayClaim,
-                () = tokio::time::sleep(self.settings.idle_poll), if !lanes.free.is_empty() => Woken::MayClaim,
+                () = tokio::time::sleep(self.settings.idle_poll.min(AHEAD_TTL)),
+                    if !lanes.free.is_empty() || !lanes.ahead.is_empty() => Woken::Polled,
             };
-            let taken = self.store.withdraw_idle_lanes(&self.name);
-            let kept = lanes.free.len() - taken;
-            lanes.promised.extend(lanes.free.drain(kept..));
+            if idle {
+                let taken = self.store.withdraw_idle_lanes(&self.name);
+                let kept = lanes.free.len() - taken;
+                lanes.promised.extend(lanes.free.drain(kept..));
+            }
             match woken {
                 Woken::Stopped => {}
                 Woken::Freed(free) => lanes.freed(free),
@@ -315,17 +390,31 @@ impl Claimer {
                         self.execute_on(&mut running, &lane_free, lane, run);
                     }
                 }
+                Woken::Claimed(Claimed { runs, wanted }) => {
+                    claiming = None;
+                    if let Ok(runs) = runs {
+                        lanes.look |= wanted.total() > 0 && runs.len() == wanted.total();
+                        let now = Instant::now();
+                        lanes.ahead.extend(runs.into_iter().map(|run| (run, now)));
+                    }
+                    lanes.ahead_target = lanes.turnover.min(CLAIMS_AT_ONCE);
+                }
                 Woken::MayClaim => lanes.look = true,
+                Woken::Polled => lanes.look |= !lanes.free.is_empty(),
             }
         }
-        // Runs handed over as the engine stopped go back to the queue for another process.
+        // Runs claimed, handed over or held ahead as the engine stopped go back to the queue
+        // for another process.
+        if let Some(claim) = claiming.take() {
+            if let Ok(Claimed { runs: Ok(runs), .. }) = claim.await {
+                lanes.ahead.extend(runs.into_iter().map(|run| (run, Instant::now())));
+            }
+        }
+        let held: Vec<RunId> = lanes.ahead.drain(..).map(|(run, _)| run.id).collect();
+        self.release(held).await;
         for _ in 0..lanes.promised.len() {
             match tokio::time::timeout(self.settings.shutdown_grace, handed.recv()).await {
-                Ok(Some(Handed::Run(run))) => {
-                    if let Err(error) = self.store.release_run(run.id).await {
-                        tracing::warn!(error = %error.detail(), run = %run.id, "cannot release a run handed over while stopping");
-                    }
-                }
+                Ok(Some(Handed::Run(run))) => self.release(vec![run.id]).await,
                 Ok(Some(Handed::Unused)) => {}
                 Ok(None) | Err(_) => break,
             }
@@ -336,40 +425,52 @@ impl Claimer {
             lanes.freed(free);
         }
         if !lanes.finished.is_empty() {
-            let _ = self.complete_and_claim(&lanes.finished, 0).await;
+            let _ = self.claim(std::mem::take(&mut lanes.finished), Wanted { lanes: 0, ahead: 0 }).await;
+        }
+    }
+
+    /// Puts runs this claimer holds but will not execute back in the queue.
+    async fn release(&self, runs: Vec<RunId>) {
+        for run in runs {
+            if let Err(error) = self.store.release_run(run).await {
+                tracing::warn!(error = %error.detail(), %run, "cannot release a run to the queue");
+            }
         }
     }
 
     /// Saves `finished` and claims up to `wanted` runs in one transaction. When that fails, the
     /// endings are saved one by one, so none waits on claims that cannot be made.
-    async fn complete_and_claim(
+    fn claim(
         &self,
-        finished: &[Completion],
-        wanted: usize,
-    ) -> Result<Vec<OperationRun>, crate::CoreError> {
-        let claimed = self
-            .store
-            .complete_and_claim(
-                finished,
-                &self.name,
-                wanted,
-                self.settings.per_tenant_limit,
-                self.settings.pipeline_limit(),
-                self.settings.pipelines_per_workspace,
-            )
-            .await;
-        if let Err(error) = &claimed {
-            tracing::warn!(error = %error.detail(), "cannot claim runs");
-            for completion in finished {
-                let ended = Ended {
-                    id: completion.id,
-                    result: Ok(completion.outcome),
-                    counters: completion.counters,
-                };
-                ended.save(&self.store).await;
+        finished: Vec<Completion>,
+        wanted: Wanted,
+    ) -> impl std::future::Future<Output = Claimed> + Send + 'static {
+        let (store, name, settings) = (self.store.clone(), self.name.clone(), self.settings.clone());
+        async move {
+            let runs = store
+                .complete_and_claim(
+                    &finished,
+                    &name,
+                    wanted.lanes,
+                    wanted.ahead,
+                    settings.per_tenant_limit,
+                    settings.pipeline_limit(),
+                    settings.pipelines_per_workspace,
+                )
+                .await;
+            if let Err(error) = &runs {
+                tracing::warn!(error = %error.detail(), "cannot claim runs");
+                for completion in finished {
+                    let ended = Ended {
+                        id: completion.id,
+                        result: Ok(completion.outcome),
+                        counters: completion.counters,
+                    };
+                    ended.save(&store).await;
+                }
             }
+            Claimed { runs, wanted }
         }
-        claimed
     }
 
     /// Executes `run` on `lane`, which is free again (`lane_free`) once the run has ended.
@@ -410,9 +511,13 @@ impl Claimer {
     }
 }
 
-/// Runs one claim takes on at most: the lanes free at that moment, up to this many, claim in
-/// one transaction.
+/// Runs one claim takes on at most for free lanes, and as many again to hold ahead: the lanes
+/// free at that moment claim in one transaction.
 const CLAIMS_AT_ONCE: usize = 32;
+
+/// A run claimed ahead goes back to the queue when no lane of this process took it within this
+/// long (long runs keep every lane busy); its heartbeat is not due before `stale_after`.
+const AHEAD_TTL: Duration = Duration::from_secs(2);
 
 /// How often a run beats and saves progress.
 #[derive(Clone, Copy)]
@@ -655,5 +760,84 @@ async fn prune(store: Store, retention: chrono::Duration, every: Duration, mut s
             _ = stop.changed() => return,
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::WorkspaceId;
+    use crate::operations::Initiator;
+
+    fn claimed(id: i64) -> OperationRun {
+        OperationRun {
+            id: RunId(id),
+            workspace_id: WorkspaceId(1),
+            tenant_id: None,
+            kind: OperationKind::Fetch,
+            status: RunStatus::Running,
+            outcome: RunOutcome::Pending,
+            identity: format!("run-{id}"),
+            target: None,
+            context: serde_json::Map::new(),
+            counters: Counters::default(),
+            failures: Vec::new(),
+            initiator: Initiator::System,
+            attempt: 1,
+            created_at: Utc::now(),
+            started_at: Some(Utc::now()),
+            completed_at: None,
+            heartbeat_at: Some(Utc::now()),
+            cancel_requested: false,
+            retry_of: None,
+        }
+    }
+
+    fn lanes(free: &[usize], ahead: &[i64], at: Instant) -> Lanes {
+        Lanes {
+            free: free.to_vec(),
+            promised: Vec::new(),
+            finished: Vec::new(),
+            look: true,
+            ahead: ahead.iter().map(|&id| (claimed(id), at)).collect(),
+            ahead_target: 0,
+            turnover: 0,
+        }
+    }
+
+    #[test]
+    fn a_lane_that_frees_takes_the_oldest_run_claimed_ahead_without_a_claim() {
+        let mut lanes = lanes(&[], &[7, 8], Instant::now());
+        assert!(lanes.next_runs().is_empty(), "no lane is free");
+        lanes.freed(Freed { lane: 3, finished: None });
+        let next: Vec<(usize, RunId)> =
+            lanes.next_runs().into_iter().map(|(lane, run)| (lane, run.id)).collect();
+        assert_eq!(next, [(3, RunId(7))]);
+        assert_eq!(lanes.ahead.len(), 1);
+        assert_eq!(lanes.turnover, 1, "a freed lane counts towards what to hold ahead");
+    }
+
+    #[test]
+    fn a_claim_asks_for_the_free_lanes_and_what_to_hold_ahead_less_what_is_held() {
+        let mut lanes = lanes(&[0, 1, 2], &[7], Instant::now());
+        assert_eq!(lanes.wanted(), Wanted { lanes: 2, ahead: 0 }, "three free lanes, one run held");
+        lanes.ahead_target = 4;
+        assert_eq!(lanes.wanted(), Wanted { lanes: 2, ahead: 4 });
+        lanes.free.clear();
+        assert_eq!(lanes.wanted(), Wanted { lanes: 0, ahead: 3 }, "the run held counts towards the target");
+        lanes.free = (0..200).collect();
+        let most = Wanted { lanes: CLAIMS_AT_ONCE, ahead: 4 };
+        assert_eq!(lanes.wanted(), most, "one claim takes a bounded batch");
+        lanes.look = false;
+        assert_eq!(lanes.wanted().total(), 0, "nothing to find until something changes");
+    }
+
+    #[test]
+    fn runs_claimed_ahead_that_no_lane_takes_in_time_go_back() {
+        let now = Instant::now();
+        let mut lanes = lanes(&[], &[7, 8], now - AHEAD_TTL);
+        lanes.ahead.push_back((claimed(9), now));
+        assert_eq!(lanes.overdue(now), [RunId(7), RunId(8)]);
+        assert_eq!(lanes.ahead.iter().map(|(run, _)| run.id).collect::<Vec<_>>(), [RunId(9)]);
     }
 }

@@ -4,9 +4,9 @@
 //! has committed. Concurrent requests share a commit instead of queueing for one each (on
 //! SQLite, one writer at a time; on PostgreSQL, a few transactions commit at once).
 
-use super::operations::{RunInsert, RunRow, CLAIM_LOCK, INSERT_RUN};
+use super::operations::{RunInsert, RunRow, INSERT_RUN, INSERT_RUN_RECORDED_POSTGRES};
 use super::task_queue::TaskQueue;
-use super::{insert_audit, AuditInsert, Db, TokenActivityInsert};
+use super::{insert_audit, AuditInsert, Db, TokenActivityInsert, BEGIN_CLAIMS_TURN};
 use crate::CoreError;
 use std::future::Future;
 use std::sync::Arc;
@@ -131,11 +131,11 @@ async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx:
         _ => None,
     });
     macro_rules! insert_in_one_transaction {
-        ($pool:expr, $lock:expr) => {{
-            let mut tx = $pool.begin().await?;
-            if $lock {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *tx).await?;
-            }
+        ($pool:expr, $lock:expr, $postgres:expr) => {{
+            let mut tx = match $lock {
+                true => $pool.begin_with(BEGIN_CLAIMS_TURN.as_str()).await?,
+                false => $pool.begin().await?,
+            };
             let mut made: Vec<Option<RunRow>> = rows.iter().map(|_| None).collect();
             for &at in &order {
                 made[at] = match rows[at] {
@@ -150,13 +150,24 @@ async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx:
                         None
                     }
                     Row::Run(run) => {
-                        let created: Option<RunRow> = sqlx::query_as(&INSERT_RUN)
+                        let (sql, entry_with_run) = match &run.entry {
+                            Some(entry) if $postgres => (INSERT_RUN_RECORDED_POSTGRES.as_str(), Some(entry)),
+                            _ => (INSERT_RUN.as_str(), None),
+                        };
+                        let query = sqlx::query_as(sql)
                             .bind(run.workspace_id).bind(run.tenant_id).bind(run.kind).bind(&run.claimer)
                             .bind(&run.identity).bind(&run.target_kind).bind(&run.target_id)
                             .bind(&run.context).bind(&run.initiator).bind(run.at).bind(run.retry_of)
-                            .bind(run.schedule_id).bind(run.tenant_limit)
-                            .fetch_optional(&mut *tx).await?;
-                        if let (Some(created), Some(entry)) = (&created, &run.entry) {
+                            .bind(run.schedule_id).bind(run.tenant_limit);
+                        let query = match entry_with_run {
+                            Some(entry) => query
+                                .bind(entry.workspace_id).bind(entry.tenant_id).bind(entry.user_id)
+                                .bind(&entry.actor).bind(entry.kind).bind(entry.action).bind(&entry.details)
+                                .bind(entry.at),
+                            None => query,
+                        };
+                        let created: Option<RunRow> = query.fetch_optional(&mut *tx).await?;
+                        if let (Some(created), Some(entry), None) = (&created, &run.entry, entry_with_run) {
                             let entry = AuditInsert { target_id: created.id.to_string(), ..entry.clone() };
                             insert_audit!(entry, &mut *tx);
                         }
@@ -169,7 +180,7 @@ async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx:
         }};
     }
     match db {
-        Db::Sqlite(pool) => insert_in_one_transaction!(pool, false),
-        Db::Postgres(pool) => insert_in_one_transaction!(pool, claims),
+        Db::Sqlite(pool) => insert_in_one_transaction!(pool, false, false),
+        Db::Postgres(pool) => insert_in_one_transaction!(pool, claims, true),
     }
 }

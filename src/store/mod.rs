@@ -41,7 +41,7 @@ pub use tools::ToolRecord;
 use crate::keyring::{Keyring, Purpose};
 use crate::CoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -84,9 +84,13 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// Runs `$body` in a transaction on whichever pool the store holds; `$tx` is the transaction.
-/// An early return (`?`) rolls it back.
+/// An early return (`?`) rolls it back. With `claims_turn`, a PostgreSQL transaction first
+/// takes the claims' turn (see [`BEGIN_CLAIMS_TURN`]).
 macro_rules! in_transaction {
     ($store:expr, $tx:ident => $body:expr) => {
+        $crate::store::in_transaction!($store, claims_turn = false, $tx => $body)
+    };
+    ($store:expr, claims_turn = $turn:expr, $tx:ident => $body:expr) => {
         match $store.db() {
             $crate::store::Db::Sqlite(pool) => {
                 let mut $tx = pool.begin().await?;
@@ -95,7 +99,10 @@ macro_rules! in_transaction {
                 value
             }
             $crate::store::Db::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = match $turn {
+                    true => pool.begin_with($crate::store::BEGIN_CLAIMS_TURN.as_str()).await?,
+                    false => pool.begin().await?,
+                };
                 let value = $body;
                 $tx.commit().await?;
                 value
@@ -104,6 +111,35 @@ macro_rules! in_transaction {
     };
 }
 pub(crate) use in_transaction;
+
+/// Begins a PostgreSQL transaction that takes the turn claims take (a transaction lock, released
+/// at commit), in the same round trip as its `BEGIN`. Each later statement's snapshot, taken
+/// after the lock, sees every earlier claim.
+pub(crate) static BEGIN_CLAIMS_TURN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("BEGIN; SELECT pg_advisory_xact_lock({})", operations::CLAIM_LOCK));
+
+/// sqlx pings a pooled connection before every use by default: one more round trip (on SQLite,
+/// a hand-off to the connection's thread and back) for every query. Only a connection idle this
+/// long is pinged first, as one that a restarted server may have dropped.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// A pool of `max` connections, each pinged before use only after `PING_WHEN_IDLE_FOR`. A
+/// request waits for a connection at most 10 s; then it is answered busy (503), not left hanging.
+fn pool_options<DB: sqlx::Database>(max: u32) -> sqlx::pool::PoolOptions<DB> {
+    use sqlx::Connection;
+    sqlx::pool::PoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|connection: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -134,13 +170,7 @@ impl Store {
                 std::fs::create_dir_all(&dir)
                     .map_err(|source| ConnectError::Directory { path: dir.display().to_string(), source })?;
             }
-            // A request waits for a connection at most this long, as on PostgreSQL; then it is
-            // answered busy (503), not left hanging.
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
+            let pool = pool_options::<sqlx::Sqlite>(8).connect_with(options).await?;
             Ok(Store::new(Db::Sqlite(pool), RunEvents::local_only()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Self::postgres(PgConnectOptions::from_str(url)?).await
@@ -162,11 +192,7 @@ impl Store {
 
     #[tracing::instrument(skip_all)]
     async fn postgres(options: PgConnectOptions) -> Result<Store, ConnectError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await?;
+        let pool = pool_options::<sqlx::Postgres>(16).connect_with(options.clone()).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&pool).await?;
         Ok(Store::new(Db::Postgres(pool), RunEvents::postgres(options, &schema)))
     }

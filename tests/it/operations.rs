@@ -21,6 +21,7 @@ tenantpilot_core::test_on_both_backends!(
     claims_are_oldest_first_within_the_tenant_limit,
     one_claim_takes_many_runs_within_each_tenants_limit,
     a_claim_first_saves_how_its_lanes_runs_ended,
+    runs_held_ahead_keep_the_tenant_limit_and_come_from_the_oldest,
     a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
@@ -250,7 +251,7 @@ async fn a_claim_first_saves_how_its_lanes_runs_ended(backend: Backend) {
             counters: Counters { total: 5, processed: 2, failed: 0 },
         },
     ];
-    let next = db.store.complete_and_claim(&finished, "p", 10, 2, 1, 2).await.unwrap();
+    let next = db.store.complete_and_claim(&finished, "p", 10, 0, 2, 1, 2).await.unwrap();
     assert_eq!(
         next.iter().map(|run| run.id).collect::<Vec<_>>(),
         [c],
@@ -269,9 +270,34 @@ async fn a_claim_first_saves_how_its_lanes_runs_ended(backend: Backend) {
     // An ending saved twice (or of a run already completed elsewhere) changes nothing.
     let before = db.store.operation_run(a).await.unwrap().unwrap();
     let again = [Completion { id: a, outcome: RunOutcome::Failed, counters: Counters::default() }];
-    assert!(db.store.complete_and_claim(&again, "p", 0, 2, 1, 2).await.unwrap().is_empty());
+    assert!(db.store.complete_and_claim(&again, "p", 0, 0, 2, 1, 2).await.unwrap().is_empty());
     let after = db.store.operation_run(a).await.unwrap().unwrap();
     assert_eq!((after.outcome, after.completed_at), (before.outcome, before.completed_at));
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: a claim may take runs for its process to hold ahead of its lanes. They are
+/// running (claimed) from then on, so they count in their tenant's limit, and they come from the
+/// oldest runs only: a claim for no free lane never looks further back.
+async fn runs_held_ahead_keep_the_tenant_limit_and_come_from_the_oldest(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (_, t2) = tenant(&db, "t2").await;
+    let a = start(&db, workspace, t1, "a").await;
+    let b = start(&db, workspace, t1, "b").await;
+    let _held_back = start(&db, workspace, t1, "c").await;
+    let d = start(&db, workspace, t2, "d").await;
+    let ids = |runs: Vec<tenantpilot_core::operations::OperationRun>| {
+        runs.iter().map(|run| run.id).collect::<Vec<_>>()
+    };
+    let claimed = db.store.complete_and_claim(&[], "p", 1, 5, 2, 1, 2).await.unwrap();
+    assert_eq!(ids(claimed), [a, b, d], "one for the lane, two held ahead; t1 at its limit of 2");
+    for id in [a, b, d] {
+        let run = db.store.operation_run(id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Running);
+    }
+    let e = start(&db, workspace, t2, "e").await;
+    assert_eq!(ids(db.store.complete_and_claim(&[], "p", 0, 1, 2, 1, 2).await.unwrap()), [e]);
     db.drop_database().await;
 }
 
