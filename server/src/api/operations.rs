@@ -16,7 +16,7 @@ use futures_util::Stream;
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tenantpilot_app::error::AppError;
 use tenantpilot_app::guard::{AppState, SignedIn, Via, SIGNED_IN_AT, USER_ID};
@@ -140,6 +140,8 @@ struct LiveInner {
     /// Per user, oldest first: each stream's id and the way to tell it to close.
     open: Mutex<HashMap<UserId, VecDeque<OpenStream>>>,
     next_id: AtomicU64,
+    /// The windows [`fan_out`] sends, once the first stream has started it.
+    windows: OnceLock<broadcast::Sender<Fanned>>,
 }
 
 impl LiveStreams {
@@ -150,8 +152,19 @@ impl LiveStreams {
                 settings,
                 open: Mutex::default(),
                 next_id: AtomicU64::new(1),
+                windows: OnceLock::new(),
             }),
         }
+    }
+
+    /// The coalesced changes for a new stream; the first starts the fan-out of this process.
+    fn windows(&self, store: &tenantpilot_core::store::Store) -> broadcast::Receiver<Fanned> {
+        let windows = self.inner.windows.get_or_init(|| {
+            let (windows, _) = broadcast::channel(WINDOWS_BEHIND_MAX);
+            tokio::spawn(fan_out(store.events().subscribe(), windows.clone()));
+            windows
+        });
+        windows.subscribe()
     }
 
     /// Counts a new stream of `user_id`; past the cap, their oldest is told to close.
@@ -216,17 +229,74 @@ enum StreamCredential {
 
 /// Under a burst a stream sends each run's latest state at most this often, not every change.
 const COALESCE: Duration = Duration::from_millis(250);
-/// Runs a stream holds back at most; past this it sends `resync` instead (bounded memory).
-const PENDING_MAX: usize = 1024;
+/// Runs one window holds at most; past this every stream is sent `resync` instead.
+const PENDING_MAX: usize = 4096;
+/// Windows a stream may fall behind by before it is sent `resync` (bounded memory).
+const WINDOWS_BEHIND_MAX: usize = 64;
+
+/// A run's latest state in a window, with its event data, serialised once for every stream.
+struct Shared {
+    change: RunChange,
+    data: Arc<str>,
+}
+
+/// What the fan-out sends every stream: a closed window's changes (each run once, in run
+/// order), or word that changes were missed.
+#[derive(Clone)]
+enum Fanned {
+    Window(Arc<[Shared]>),
+    Resync,
+}
+
+/// Coalesces this process's run changes for all its streams: a change after a quiet spell goes
+/// at once; changes within `COALESCE` of the last window wait for the next one, and only each
+/// run's latest state goes then. One task hears every change and serialises it once, and a
+/// stream wakes once a window, not once a change.
+async fn fan_out(mut changes: broadcast::Receiver<RunChange>, windows: broadcast::Sender<Fanned>) {
+    let mut pending: HashMap<RunId, RunChange> = HashMap::new();
+    let mut window_until = tokio::time::Instant::now();
+    let close = |pending: &mut HashMap<RunId, RunChange>, window_until: &mut tokio::time::Instant| {
+        let mut window: Vec<Shared> = pending
+            .drain()
+            .map(|(_, change)| {
+                let data = serde_json::to_string(&change).unwrap_or_default();
+                Shared { change, data: data.into() }
+            })
+            .collect();
+        window.sort_by_key(|shared| shared.change.run_id);
+        // None listening is not an error: streams come and go.
+        let _ = windows.send(Fanned::Window(window.into()));
+        *window_until = tokio::time::Instant::now() + COALESCE;
+    };
+    loop {
+        let holding = !pending.is_empty();
+        tokio::select! {
+            () = tokio::time::sleep_until(window_until), if holding => close(&mut pending, &mut window_until),
+            received = changes.recv() => match received {
+                Ok(change) => {
+                    pending.insert(change.run_id, change);
+                    if pending.len() > PENDING_MAX {
+                        pending.clear();
+                        let _ = windows.send(Fanned::Resync);
+                    } else if tokio::time::Instant::now() >= window_until {
+                        close(&mut pending, &mut window_until);
+                    }
+                }
+                // What is held back is stale too: every client reloads everything.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    pending.clear();
+                    let _ = windows.send(Fanned::Resync);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
 
 struct Feed {
-    changes: broadcast::Receiver<RunChange>,
-    /// The latest state of each run changed within the current window, sent when it closes.
-    pending: HashMap<RunId, RunChange>,
-    /// Sent before anything else is read.
-    ready: VecDeque<RunChange>,
-    /// The current window's end: a change before it waits for it; after it, goes at once.
-    window_until: tokio::time::Instant,
+    windows: broadcast::Receiver<Fanned>,
+    /// This stream's part of the last window, sent before the next is read.
+    ready: VecDeque<Arc<str>>,
     state: AppState,
     user: User,
     caller: StreamCredential,
@@ -247,19 +317,17 @@ fn closing(reason: &str) -> Event {
 }
 
 impl Feed {
-    /// The next event for this stream: the latest state of a run this user may see, `resync`
-    /// when changes were missed, `closed` before the server ends it; `None` once it has ended.
-    /// A change after a quiet spell goes at once; changes within `COALESCE` of the last send
-    /// wait for the window to close, and only each run's latest state goes then.
+    /// The next event for this stream: the latest state of a run this user may see (as
+    /// [`fan_out`] coalesces them), `resync` when changes were missed, `closed` before the
+    /// server ends it; `None` once it has ended.
     async fn next(&mut self) -> Option<Event> {
         if self.ended {
             return None;
         }
         loop {
-            if let Some(change) = self.ready.pop_front() {
-                return Some(Event::default().event("run").json_data(change).unwrap_or_default());
+            if let Some(data) = self.ready.pop_front() {
+                return Some(Event::default().event("run").data(&*data));
             }
-            let holding = !self.pending.is_empty();
             tokio::select! {
                 _ = &mut self.closed => {
                     self.ended = true;
@@ -279,36 +347,18 @@ impl Feed {
                         }
                     }
                 }
-                () = tokio::time::sleep_until(self.window_until), if holding => self.send_pending(),
-                received = self.changes.recv() => match received {
-                    Ok(change) if self.entitlement.sees(&change) => {
-                        self.pending.insert(change.run_id, change);
-                        if self.pending.len() > PENDING_MAX {
-                            self.pending.clear();
-                            return Some(Event::default().event("resync").data(""));
-                        }
-                        if tokio::time::Instant::now() >= self.window_until {
-                            self.send_pending();
-                        }
+                received = self.windows.recv() => match received {
+                    Ok(Fanned::Window(window)) => {
+                        let seen = window.iter().filter(|shared| self.entitlement.sees(&shared.change));
+                        self.ready.extend(seen.map(|shared| shared.data.clone()));
                     }
-                    Ok(_) => {}
-                    // What is held back is stale too: the client reloads everything.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        self.pending.clear();
+                    Ok(Fanned::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         return Some(Event::default().event("resync").data(""));
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }
         }
-    }
-
-    /// Moves what is held back to the send queue and opens the next window.
-    fn send_pending(&mut self) {
-        let mut changes: Vec<RunChange> = self.pending.drain().map(|(_, change)| change).collect();
-        changes.sort_by_key(|change| change.run_id);
-        self.ready.extend(changes);
-        self.window_until = tokio::time::Instant::now() + COALESCE;
     }
 
     /// Re-checks the caller, then reloads what they may see. `false`: they are signed out.
@@ -344,10 +394,8 @@ pub async fn events(
     let every = streams.inner.settings.recheck;
     let (registration, closed) = streams.register(signed_in.caller.user.id);
     let feed = Feed {
-        changes: store.events().subscribe(),
-        pending: HashMap::new(),
+        windows: streams.windows(store),
         ready: VecDeque::new(),
-        window_until: tokio::time::Instant::now(),
         entitlement: Entitlement::load(store, &signed_in.caller.user).await?,
         state: signed_in.state.clone(),
         user: signed_in.caller.user,
