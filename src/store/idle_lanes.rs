@@ -84,19 +84,6 @@ impl IdleLanes {
         offers.swap_remove(at).taken
     }
 
-    /// Puts back a lane a start took but needed not (its run was active already) while its
-    /// offer stands, so the engine is not woken for nothing; otherwise it goes back as
-    /// [`Handed::Unused`].
-    pub(super) fn give_back(&self, mut lane: Lane) {
-        let mut offers = self.offers();
-        let Some(deliver) = &lane.deliver else { return };
-        let offer = offers.iter_mut().find(|offer| offer.taken > 0 && offer.deliver.same_channel(deliver));
-        if let Some(offer) = offer {
-            offer.taken -= 1;
-            lane.deliver = None;
-        }
-    }
-
     pub(super) fn take(&self) -> Option<Lane> {
         let mut offers = self.offers();
         let offer = offers.iter_mut().find(|offer| offer.free > offer.taken)?;
