@@ -189,8 +189,9 @@ pub(super) static INSERT_RUN_RECORDED_POSTGRES: std::sync::LazyLock<String> = st
 /// Claims up to `$6` of the oldest queued runs in one statement (`$1` now, `$2` the claimer,
 /// `$3` the per-tenant limit, `$4` the pipeline kind, `$5` how many queued runs it looks at):
 /// ranked within their tenant, a run may go when its tenant's running runs and those ranked
-/// before it stay within the limit (each tenant's running runs counted once, not per run). It takes nothing when a pipeline run is among those looked
-/// at (their own limits are `CLAIM_ONE`'s to keep).
+/// before it stay within the limit (each tenant's running runs counted once, not per run). It
+/// takes nothing when a pipeline run is among those looked at (their own limits are
+/// `CLAIM_ONE`'s to keep).
 static CLAIM_BATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH waiting AS (SELECT id, tenant_id, kind, created_at FROM operation_runs \
@@ -382,35 +383,29 @@ impl Store {
         };
         // The active run can complete between our failed insert and the read: then try again.
         for _ in 0..5 {
-            // A reuse is a read: no write lock taken for a start that changes nothing. (Reading
-            // and inserting at once on PostgreSQL took about 0.1 ms off a new run's start, but
-            // every reuse then also took a write transaction: reused starts halved.)
-            let active = self.active_run_of(&identity).await?;
-            let created = match active {
-                Some(_) => None,
-                None => self.create_run(new, &identity, &fields, claimed_by).await?,
-            };
-            if let Some((run, lane)) = created {
-                crate::metrics::run_started(new.kind);
-                if run.status == RunStatus::Running {
-                    crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
-                }
-                let id = run.id;
-                self.publish(RunChange::from(&run));
-                if let Some(lane) = lane.filter(|_| run.status == RunStatus::Running) {
-                    if let Err(run) = lane.hand(run) {
-                        // The engine stopped meanwhile: the run waits in the queue for another.
-                        self.release_run(run).await?;
-                    }
-                }
-                return Ok(Started::Created(id));
-            }
-            if let Some(id) = active {
+            // A reuse is a read: no write lock taken for a start that changes nothing.
+            if let Some(id) = self.active_run_of(&identity).await? {
                 if let Some(entry) = entry {
                     self.record_audit(&entry(Started::Reused(id))).await?;
                 }
                 return Ok(Started::Reused(id));
             }
+            let Some((run, lane)) = self.create_run(new, &identity, &fields, claimed_by).await? else {
+                continue;
+            };
+            crate::metrics::run_started(new.kind);
+            if run.status == RunStatus::Running {
+                crate::metrics::run_claimed(new.kind, std::time::Duration::ZERO);
+            }
+            let id = run.id;
+            self.publish(RunChange::from(&run));
+            if let Some(lane) = lane.filter(|_| run.status == RunStatus::Running) {
+                if let Err(run) = lane.hand(run) {
+                    // The engine stopped meanwhile: the run waits in the queue for another.
+                    self.release_run(run).await?;
+                }
+            }
+            return Ok(Started::Created(id));
         }
         Err(CoreError::broken(format!("could not start or find an active run of identity {identity}")))
     }
