@@ -206,6 +206,8 @@ struct Claimer {
 struct Freed {
     lane: usize,
     finished: Option<Completion>,
+    /// The run took less than [`QUICK_RUN`]: lanes like this one are worth holding runs for.
+    quick: bool,
 }
 
 /// What woke a claimer that waited.
@@ -249,10 +251,12 @@ struct Lanes {
     /// Runs claimed ahead of a free lane, oldest first, each with when it was claimed: a lane
     /// that frees takes the next at once instead of waiting for a claim's commit.
     ahead: VecDeque<(OperationRun, Instant)>,
-    /// Runs to keep claimed ahead: as many lanes as freed during the last claim, so only
-    /// lanes that turn over faster than a claim commits get them.
+    /// Runs to keep claimed ahead: as many lanes as quick runs freed during the last claim, so
+    /// only lanes that turn over about as fast as a claim commits get them. A held run shows as
+    /// running before a lane starts it; behind quick runs that is a moment, behind long ones
+    /// (a wave of captures ending at once) it would be seconds, then a release back to queued.
     ahead_target: usize,
-    /// Lanes freed since the claim in flight was sent.
+    /// Lanes freed by quick runs since the claim in flight was sent.
     turnover: usize,
 }
 
@@ -260,7 +264,7 @@ impl Lanes {
     fn freed(&mut self, free: Freed) {
         self.free.push(free.lane);
         self.finished.extend(free.finished);
-        self.turnover += 1;
+        self.turnover += usize::from(free.quick);
         self.look = true;
     }
 
@@ -270,10 +274,20 @@ impl Lanes {
         match handover {
             Handed::Run(run) => Some((lane, *run)),
             Handed::Unused => {
-                self.freed(Freed { lane, finished: None });
+                self.freed(Freed { lane, finished: None, quick: false });
                 None
             }
         }
+    }
+
+    /// Takes what a claim brought back: its runs wait for lanes (the next free ones take them),
+    /// and the quick turnover while it committed sets how many to hold from now on.
+    fn claimed(&mut self, Claimed { runs, wanted }: Claimed, now: Instant) {
+        if let Ok(runs) = runs {
+            self.look |= wanted.total() > 0 && runs.len() == wanted.total();
+            self.ahead.extend(runs.into_iter().map(|run| (run, now)));
+        }
+        self.ahead_target = self.turnover.min(CLAIMS_AT_ONCE);
     }
 
     /// Pairs free lanes with runs claimed ahead.
@@ -390,14 +404,9 @@ impl Claimer {
                         self.execute_on(&mut running, &lane_free, lane, run);
                     }
                 }
-                Woken::Claimed(Claimed { runs, wanted }) => {
+                Woken::Claimed(claimed) => {
                     claiming = None;
-                    if let Ok(runs) = runs {
-                        lanes.look |= wanted.total() > 0 && runs.len() == wanted.total();
-                        let now = Instant::now();
-                        lanes.ahead.extend(runs.into_iter().map(|run| (run, now)));
-                    }
-                    lanes.ahead_target = lanes.turnover.min(CLAIMS_AT_ONCE);
+                    lanes.claimed(claimed, Instant::now());
                 }
                 Woken::MayClaim => lanes.look = true,
                 Woken::Polled => lanes.look |= !lanes.free.is_empty(),
@@ -485,8 +494,11 @@ impl Claimer {
         let (store, lane_free) = (self.store.clone(), lane_free.clone());
         let execution = self.execution(run, worker);
         running.spawn(async move {
-            let finished = execution.await.saved_by_claim(&store).await;
-            let _ = lane_free.send(Freed { lane, finished });
+            let started = Instant::now();
+            let ended = execution.await;
+            let quick = started.elapsed() < QUICK_RUN;
+            let finished = ended.saved_by_claim(&store).await;
+            let _ = lane_free.send(Freed { lane, finished, quick });
         });
     }
 
@@ -514,6 +526,10 @@ impl Claimer {
 /// Runs one claim takes on at most for free lanes, and as many again to hold ahead: the lanes
 /// free at that moment claim in one transaction.
 const CLAIMS_AT_ONCE: usize = 32;
+
+/// Runs shorter than this free their lanes fast enough to hold runs ahead for them: a run
+/// held behind them waits about this long at most, under the live feed's 250 ms window.
+const QUICK_RUN: Duration = Duration::from_millis(100);
 
 /// A run claimed ahead goes back to the queue when no lane of this process took it within this
 /// long (long runs keep every lane busy); its heartbeat is not due before `stale_after`.
@@ -809,12 +825,31 @@ mod tests {
     fn a_lane_that_frees_takes_the_oldest_run_claimed_ahead_without_a_claim() {
         let mut lanes = lanes(&[], &[7, 8], Instant::now());
         assert!(lanes.next_runs().is_empty(), "no lane is free");
-        lanes.freed(Freed { lane: 3, finished: None });
+        lanes.freed(Freed { lane: 3, finished: None, quick: true });
         let next: Vec<(usize, RunId)> =
             lanes.next_runs().into_iter().map(|(lane, run)| (lane, run.id)).collect();
         assert_eq!(next, [(3, RunId(7))]);
         assert_eq!(lanes.ahead.len(), 1);
-        assert_eq!(lanes.turnover, 1, "a freed lane counts towards what to hold ahead");
+        assert_eq!(lanes.turnover, 1, "a lane a quick run freed counts towards what to hold ahead");
+    }
+
+    #[test]
+    fn only_lanes_that_quick_runs_free_have_runs_held_for_them() {
+        let now = Instant::now();
+        let mut lanes = lanes(&[], &[], now);
+        let nothing = || Claimed { runs: Ok(Vec::new()), wanted: Wanted { lanes: 0, ahead: 0 } };
+        for lane in 0..32 {
+            lanes.freed(Freed { lane, finished: None, quick: false });
+        }
+        lanes.claimed(nothing(), now);
+        assert_eq!(lanes.wanted(), Wanted { lanes: 32, ahead: 0 }, "a wave of long runs ending at once");
+        lanes.free.clear();
+        lanes.turnover = 0;
+        for lane in 0..3 {
+            lanes.freed(Freed { lane, finished: None, quick: lane > 0 });
+        }
+        lanes.claimed(nothing(), now);
+        assert_eq!(lanes.wanted(), Wanted { lanes: 3, ahead: 2 }, "two quick runs ended during the claim");
     }
 
     #[test]

@@ -23,6 +23,7 @@ tenantpilot_core::test_on_both_backends!(
     a_claim_first_saves_how_its_lanes_runs_ended,
     runs_held_ahead_keep_the_tenant_limit_and_come_from_the_oldest,
     a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit,
+    handovers_racing_claims_keep_the_tenant_limit,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
     stale_runs_that_may_retry_go_back_to_the_queue,
@@ -328,6 +329,45 @@ async fn a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit(backen
     assert_eq!(db.store.start_run(&fetch(workspace, t1, "c")).await.unwrap(), Started::Reused(c));
     assert!(handed.try_recv().is_err());
     assert_eq!(db.store.withdraw_idle_lanes("p"), 1);
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: starts that claim their new runs for idle lanes, racing claims of the runs
+/// already queued, keep the tenant's limit. On PostgreSQL such a start takes the claims' turn
+/// before the statement that counts the tenant's running runs, whose snapshot must see every
+/// claim committed before it: a statement's snapshot is taken as it starts, before any lock it
+/// would take (https://www.postgresql.org/docs/15/transaction-iso.html#XACT-READ-COMMITTED).
+async fn handovers_racing_claims_keep_the_tenant_limit(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    for round in 0..5 {
+        for item in 0..4 {
+            start(&db, workspace, t1, &format!("queued-{round}-{item}")).await;
+        }
+        // Kept open: a handover the engine no longer takes would put its run back in the queue.
+        let (deliver, _handed) = tokio::sync::mpsc::unbounded_channel();
+        db.store.offer_idle_lanes("p", 1, 64, deliver);
+        let claims = (0..4).map(|_| {
+            let store = db.store.clone();
+            tokio::spawn(async move { store.complete_and_claim(&[], "c", 1, 0, 1, 1, 2).await.unwrap() })
+        });
+        let starts = (0..8).map(|item| {
+            let (store, new) = (db.store.clone(), fetch(workspace, t1, &format!("new-{round}-{item}")));
+            tokio::spawn(async move { store.start_run(&new).await.unwrap() })
+        });
+        tokio::join!(join_all(claims), join_all(starts));
+        db.store.withdraw_idle_lanes("p");
+        let running = RunQuery {
+            status: Some(RunStatus::Running),
+            tenant_id: Some(t1),
+            ..RunQuery::new(RunScope::All, 100)
+        };
+        let running = db.store.list_runs(&running).await.unwrap();
+        assert_eq!(running.len(), 1, "round {round}: one of t1's runs at a time, claimed or handed over");
+        let done =
+            Completion { id: running[0].id, outcome: RunOutcome::Succeeded, counters: Counters::default() };
+        db.store.complete_and_claim(&[done], "c", 0, 0, 1, 1, 2).await.unwrap();
+    }
     db.drop_database().await;
 }
 
