@@ -575,6 +575,16 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// Token-activity rows committed so far.
+async fn token_activity_rows(store: &Store) -> i64 {
+    let count = "SELECT COUNT(*) FROM token_activity";
+    match store.db() {
+        Db::Sqlite(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+        Db::Postgres(pool) => sqlx::query_scalar(count).fetch_one(pool).await,
+    }
+    .expect("count token activity")
+}
+
 /// `WAITERS` long-polls on one active job through the real router (in process, so the memory
 /// measured is the server's alone), then one change that must wake them all.
 async fn long_poll(backend: Backend, name: &'static str) {
@@ -603,7 +613,7 @@ async fn long_poll(backend: Backend, name: &'static str) {
     let location = created.headers()[header::LOCATION].to_str().unwrap().to_string();
     let job_id: RunId = location.rsplit('/').next().unwrap().parse().unwrap();
 
-    let before = rss_kib();
+    let (before, activity_before) = (rss_kib(), token_activity_rows(&store).await);
     let parking = Instant::now();
     let mut waiting = tokio::task::JoinSet::new();
     for _ in 0..WAITERS {
@@ -616,8 +626,12 @@ async fn long_poll(backend: Backend, name: &'static str) {
             answered
         });
     }
-    // Parked: subscribed to changes and past the first read, so the change below is news to each.
-    while tenant_jobs::parked_waits() < WAITERS {
+    // Parked: subscribed to changes and past the first read, so the change below is news to each;
+    // and held, as a long-poll is: each request's token-activity row committed (its answer would
+    // otherwise wait for the commits of those let in after it, which is admission, not fan-out).
+    while tenant_jobs::parked_waits() < WAITERS
+        || token_activity_rows(&store).await < activity_before + WAITERS as i64
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let parked_in = parking.elapsed();
