@@ -10,6 +10,7 @@ use super::{insert_audit, AuditInsert, Db, TokenActivityInsert, BEGIN_CLAIMS_TUR
 use crate::CoreError;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The most rows one transaction takes; more wait for the next.
@@ -76,8 +77,12 @@ fn writers(db: &Db) -> usize {
 }
 
 /// Until the store is dropped: every row waiting, in one transaction, while a writer is free
-/// (rows gather meanwhile).
+/// (rows gather meanwhile). On SQLite a checkpointer runs beside it for as long.
 async fn commit_in_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Waiting>) {
+    let mut beside = tokio::task::JoinSet::new();
+    if let Db::Sqlite(pool) = &db {
+        beside.spawn(checkpoint_wal(pool.clone()));
+    }
     let free = Arc::new(Semaphore::new(writers(&db)));
     loop {
         let Ok(writer) = free.clone().acquire_owned().await else { return };
@@ -90,6 +95,27 @@ async fn commit_in_groups(db: Db, mut queue: mpsc::UnboundedReceiver<Waiting>) {
             commit(&db, group).await;
             drop(writer);
         });
+    }
+}
+
+/// How often SQLite's write-ahead log is copied back into the database (see [`checkpoint_wal`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies what SQLite's write-ahead log holds back into the database file every
+/// [`CHECKPOINT_EVERY`], on a connection of its own, without waiting for readers or writers
+/// (`PASSIVE`). SQLite otherwise checkpoints in the commit that grows the log past 1,000 pages
+/// (https://www.sqlite.org/wal.html#automatic_checkpoint): that commit's writer copies and
+/// syncs the whole log while every request waiting on the one writer waits too. The store's
+/// connections leave that to this task up to [`super::WAL_AUTOCHECKPOINT_PAGES`] (a safety
+/// net). It runs with the group commit, from the first row a store writes through it.
+async fn checkpoint_wal(pool: sqlx::SqlitePool) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(%error, "cannot checkpoint the write-ahead log");
+        }
     }
 }
 

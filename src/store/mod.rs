@@ -153,6 +153,10 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// A commit that grows SQLite's write-ahead log past this many pages (40 MiB at 4 KiB) copies
+/// it back itself; below that, the group commit's checkpointer does it beside the writer.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
 impl Store {
     /// Opens the database at `url` (`sqlite://path` or `postgres://…`). A SQLite file and its
     /// directory are created when missing and run in WAL mode.
@@ -164,7 +168,8 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
             let parent = options.get_filename().parent().map(ToOwned::to_owned);
             if let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
                 std::fs::create_dir_all(&dir)

@@ -371,6 +371,31 @@ async fn handovers_racing_claims_keep_the_tenant_limit(backend: Backend) {
     db.drop_database().await;
 }
 
+/// Issue 17 §4: on SQLite, what the group commit writes reaches the database file within
+/// about a second, copied by the checkpointer beside the writer. SQLite would otherwise leave
+/// it in the write-ahead log until the store's automatic checkpoint at 10,000 pages, in a
+/// writer's commit (https://www.sqlite.org/wal.html#automatic_checkpoint).
+#[tokio::test]
+async fn sqlite_write_ahead_log_is_checkpointed_beside_the_writer() {
+    tenantpilot_core::testing::within_deadline("sqlite_wal_checkpoint", async {
+        let db = TestDatabase::new(Backend::Sqlite).await;
+        let (workspace, t1) = tenant(&db, "t1").await;
+        let file = db.sqlite_file().expect("a SQLite file").to_path_buf();
+        let size = || std::fs::metadata(&file).expect("the database file").len();
+        let before = size();
+        for item in 0..300 {
+            start(&db, workspace, t1, &format!("run-{item}")).await;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while size() <= before {
+            assert!(std::time::Instant::now() < deadline, "the runs stayed in the write-ahead log");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        db.drop_database().await;
+    })
+    .await;
+}
+
 async fn cancel_and_heartbeat(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
