@@ -4,7 +4,7 @@
 //! has committed. Concurrent requests share a commit instead of queueing for one each (on
 //! SQLite, one writer at a time; on PostgreSQL, a few transactions commit at once).
 
-use super::operations::{RunInsert, RunRow, INSERT_RUN, INSERT_RUN_RECORDED_POSTGRES};
+use super::operations::{bind_run_insert, RunInsert, RunRow, INSERT_RUN, INSERT_RUN_RECORDED_POSTGRES};
 use super::task_queue::TaskQueue;
 use super::{insert_audit, AuditInsert, Db, TokenActivityInsert, BEGIN_CLAIMS_TURN};
 use crate::CoreError;
@@ -187,18 +187,7 @@ async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx:
                         Some(entry) if $postgres => (INSERT_RUN_RECORDED_POSTGRES.as_str(), Some(entry)),
                         _ => (INSERT_RUN.as_str(), None),
                     };
-                    let query = sqlx::query_as(sql)
-                        .bind(run.workspace_id).bind(run.tenant_id).bind(run.kind).bind(&run.claimer)
-                        .bind(&run.identity).bind(&run.target_kind).bind(&run.target_id)
-                        .bind(&run.context).bind(&run.initiator).bind(run.at).bind(run.retry_of)
-                        .bind(run.schedule_id).bind(run.tenant_limit);
-                    let query = match entry_with_run {
-                        Some(entry) => query
-                            .bind(entry.workspace_id).bind(entry.tenant_id).bind(entry.user_id)
-                            .bind(&entry.actor).bind(entry.kind).bind(entry.action).bind(&entry.details)
-                            .bind(entry.at),
-                        None => query,
-                    };
+                    let query = bind_run_insert!(sqlx::query_as(sql), run, entry_with_run);
                     let created: Option<RunRow> = query.fetch_optional(&mut *$conn).await?;
                     if let (Some(created), Some(entry), None) = (&created, &run.entry, entry_with_run) {
                         let entry = AuditInsert { target_id: created.id.to_string(), ..entry.clone() };

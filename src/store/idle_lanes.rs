@@ -1,6 +1,7 @@
 //! Lanes of this process's engine that wait for work. A start that makes a new run while one
-//! waits claims the run for it in the start's own transaction and hands it over: one commit
-//! from start to execution, instead of the start's and then a claim's.
+//! waits claims the run for it in the start's own write (on PostgreSQL, one statement that
+//! also reads the active run) and hands it over: one commit from start to execution, instead
+//! of the start's and then a claim's.
 
 use crate::ids::RunId;
 use crate::operations::OperationRun;

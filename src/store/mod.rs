@@ -28,7 +28,7 @@ pub use events::{RunChange, RunEvents};
 use group_commit::GroupCommit;
 pub use idle_lanes::Handed;
 pub use memberships::MembershipChange;
-pub use operations::{Completion, NewRun, PastRun, Reconciled, RunQuery, RunScope, Started};
+pub use operations::{Completion, NewRun, PastRun, Reconciled, RunQuery, RunScope, Started, CLAIM_LOCK};
 pub use pipelines::{NotBegun, PipelineFields, PipelineRecord};
 pub use schedules::{NewSchedule, SlotRecord};
 pub use secrets::Reseal;

@@ -3,7 +3,7 @@
 
 use super::group_commit::Row;
 use super::idle_lanes::Lane;
-use super::{in_transaction, on_pool, AuditInsert, Backend, RunChange, Store};
+use super::{in_transaction, on_pool, AuditInsert, Backend, Db, RunChange, Store};
 use crate::audit::NewAuditEntry;
 use crate::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use crate::operations::{
@@ -46,11 +46,63 @@ pub(super) struct RunInsert {
     pub entry: Option<AuditInsert>,
 }
 
+/// Binds the [`RunInsert`] `$run` to `$query` as [`INSERT_RUN`] numbers its parameters, then
+/// its audit entry's (`$14`..`$21`) when `$entry` (an `Option<&AuditInsert>`) holds one.
+#[rustfmt::skip]
+macro_rules! bind_run_insert {
+    ($query:expr, $run:expr, $entry:expr) => {{
+        let run: &$crate::store::operations::RunInsert = $run;
+        let query = $query
+            .bind(run.workspace_id).bind(run.tenant_id).bind(run.kind).bind(&run.claimer)
+            .bind(&run.identity).bind(&run.target_kind).bind(&run.target_id)
+            .bind(&run.context).bind(&run.initiator).bind(run.at).bind(run.retry_of)
+            .bind(run.schedule_id).bind(run.tenant_limit);
+        match $entry {
+            Some(entry) => query
+                .bind(entry.workspace_id).bind(entry.tenant_id).bind(entry.user_id)
+                .bind(&entry.actor).bind(entry.kind).bind(entry.action).bind(&entry.details)
+                .bind(entry.at),
+            None => query,
+        }
+    }};
+}
+pub(super) use bind_run_insert;
+
 /// A new run's fields as stored, serialised once for all of a start's tries.
 struct RunFields {
     context: String,
     initiator: String,
     entry: Option<AuditInsert>,
+}
+
+impl RunInsert {
+    /// `new` as inserted: claimed for the caller that claims it, or for `lane` within its
+    /// tenant's limit.
+    fn of(
+        new: &NewRun,
+        identity: &str,
+        fields: &RunFields,
+        claimed_by: Option<&str>,
+        lane: Option<&Lane>,
+    ) -> RunInsert {
+        let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
+        RunInsert {
+            workspace_id: new.workspace_id,
+            tenant_id: new.tenant_id,
+            kind: new.kind,
+            claimer: claimed_by.or(lane.map(|lane| lane.claimer.as_str())).map(str::to_string),
+            identity: identity.to_string(),
+            target_kind,
+            target_id,
+            context: fields.context.clone(),
+            initiator: fields.initiator.clone(),
+            at: Utc::now(),
+            retry_of: new.retry_of,
+            schedule_id: new.initiator.schedule_id(),
+            tenant_limit: lane.map(|lane| lane.per_tenant_limit),
+            entry: fields.entry.clone(),
+        }
+    }
 }
 
 /// How a run that happened before ended (see [`Store::record_past_run`]).
@@ -154,17 +206,9 @@ pub(super) const CHANGE_COLUMNS: &str =
 /// A new run, unless one of its identity is active; the run made. Claimed for `$4` when given
 /// (and then running from `$10`), unless its tenant already runs `$13` runs (no limit when null).
 pub(super) static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
-         target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
-         retry_of, schedule_id) \
-         SELECT $1, $2, $3, CASE WHEN slot.free THEN 'running' ELSE 'queued' END, 'pending', $5, $6, $7, \
-         $8, $9, $10, CASE WHEN slot.free THEN $10 END, CASE WHEN slot.free THEN $10 END, \
-         CASE WHEN slot.free THEN $4 END, $11, $12 \
-         FROM (SELECT ($4 IS NOT NULL AND ($13 IS NULL OR $2 IS NULL OR (SELECT COUNT(*) FROM operation_runs \
-           WHERE tenant_id = $2 AND status = 'running') < $13)) AS free) AS slot \
-         WHERE true \
-         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {RUN_COLUMNS}"
+    insert_run_sql(
+        "(SELECT COUNT(*) FROM operation_runs WHERE tenant_id = $2 AND status = 'running')",
+        "true",
     )
 });
 
@@ -172,19 +216,88 @@ pub(super) static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock:
 /// [`AuditInsert::SQL`](super::AuditInsert::SQL) binds them, less the target: the run made), in
 /// one PostgreSQL statement: one round trip fewer for every start. (SQLite has no `INSERT` in
 /// `WITH`.)
-pub(super) static INSERT_RUN_RECORDED_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(
-    || {
-        format!(
-        "WITH run AS ({insert}), \
+pub(super) static INSERT_RUN_RECORDED_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        with_entry_postgres(&format!("run AS ({})", *INSERT_RUN), &format!("SELECT {RUN_COLUMNS} FROM run"))
+    });
+
+/// A start on PostgreSQL for an idle lane of this process (`$4`), all in one autocommitted
+/// statement: reads the active run of its identity (`$5`), or makes the run, claimed within its
+/// tenant's limit (`$13`) counted in the claims' turn (see `running_runs_in_claims_turn` in the
+/// migrations). Returns the run made (`made`) or the active one; none when a concurrent start
+/// of the same identity won between the read and the insert. One round trip from start to
+/// execution, where a transaction takes four.
+static START_ON_LANE_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| start_on_lane_sql(false));
+
+/// [`START_ON_LANE_POSTGRES`] that also records the run made's audit entry (`$14`..`$21`).
+static START_ON_LANE_RECORDED_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| start_on_lane_sql(true));
+
+/// [`INSERT_RUN`]'s statement, with the tenant's running runs counted by `running`, making the
+/// run only if `made_if` holds.
+fn insert_run_sql(running: &str, made_if: &str) -> String {
+    format!(
+        "INSERT INTO operation_runs (workspace_id, tenant_id, kind, status, outcome, identity, \
+         target_kind, target_id, context, initiator, created_at, started_at, heartbeat_at, claimed_by, \
+         retry_of, schedule_id) \
+         SELECT $1, $2, $3, CASE WHEN slot.free THEN 'running' ELSE 'queued' END, 'pending', $5, $6, $7, \
+         $8, $9, $10, CASE WHEN slot.free THEN $10 END, CASE WHEN slot.free THEN $10 END, \
+         CASE WHEN slot.free THEN $4 END, $11, $12 \
+         FROM (SELECT ($4 IS NOT NULL AND ($13 IS NULL OR $2 IS NULL OR {running} < $13)) AS free) AS slot \
+         WHERE {made_if} \
+         ON CONFLICT (identity) WHERE status IN ('queued', 'running') DO NOTHING RETURNING {RUN_COLUMNS}"
+    )
+}
+
+/// `WITH {ctes}` (one of them `run`, the run made), the run's audit entry, then `select`.
+fn with_entry_postgres(ctes: &str, select: &str) -> String {
+    format!(
+        "WITH {ctes}, \
          entry AS (INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, \
            action, target_id, details, created_at) \
            SELECT $14, $15, $16, (SELECT email FROM users WHERE id = $16), $17, $18, $19, run.id::text, $20, $21 \
            FROM run) \
-         SELECT {RUN_COLUMNS} FROM run",
-        insert = *INSERT_RUN
+         {select}"
     )
-    },
-);
+}
+
+/// What [`START_ON_LANE_POSTGRES`] returns: the run made, or the active one.
+#[derive(sqlx::FromRow)]
+struct OnLaneRow {
+    made: bool,
+    #[sqlx(flatten)]
+    run: RunRow,
+}
+
+/// Runs [`START_ON_LANE_POSTGRES`] for `run` (its recorded form when `run` has an entry).
+async fn start_on_lane(pool: &sqlx::PgPool, run: &RunInsert) -> Result<Option<OnLaneRow>, sqlx::Error> {
+    let sql = match run.entry {
+        Some(_) => START_ON_LANE_RECORDED_POSTGRES.as_str(),
+        None => START_ON_LANE_POSTGRES.as_str(),
+    };
+    bind_run_insert!(sqlx::query_as(sql), run, run.entry.as_ref()).fetch_optional(pool).await
+}
+
+/// [`START_ON_LANE_POSTGRES`]'s statement; `recorded` adds the run's audit entry.
+fn start_on_lane_sql(recorded: bool) -> String {
+    let insert = insert_run_sql(
+        &format!("running_runs_in_claims_turn($2, {CLAIM_LOCK})"),
+        "NOT EXISTS (SELECT 1 FROM active)",
+    );
+    let ctes = format!(
+        "active AS (SELECT {RUN_COLUMNS} FROM operation_runs \
+           WHERE identity = $5 AND status IN ('queued', 'running')), \
+         run AS ({insert})"
+    );
+    let select = format!(
+        "SELECT true AS made, {RUN_COLUMNS} FROM run UNION ALL SELECT false, {RUN_COLUMNS} FROM active"
+    );
+    match recorded {
+        true => with_entry_postgres(&ctes, &select),
+        false => format!("WITH {ctes} {select}"),
+    }
+}
 
 /// Claims up to `$6` of the oldest queued runs in one statement (`$1` now, `$2` the claimer,
 /// `$3` the per-tenant limit, `$4` the pipeline kind, `$5` how many queued runs it looks at):
@@ -381,17 +494,33 @@ impl Store {
                 .map(|entry| AuditInsert::of(&entry(Started::Created(RunId::default()))))
                 .transpose()?,
         };
+        let reused = |id| async move {
+            if let Some(entry) = entry {
+                self.record_audit(&entry(Started::Reused(id))).await?;
+            }
+            Ok(Started::Reused(id))
+        };
         // The active run can complete between our failed insert and the read: then try again.
         for _ in 0..5 {
-            // A reuse is a read: no write lock taken for a start that changes nothing.
-            if let Some(id) = self.active_run_of(&identity).await? {
-                if let Some(entry) = entry {
-                    self.record_audit(&entry(Started::Reused(id))).await?;
+            let (run, lane) = match self.postgres_lane(new, claimed_by) {
+                Some((pool, lane)) => {
+                    let run = RunInsert::of(new, &identity, &fields, None, Some(&lane));
+                    match start_on_lane(pool, &run).await? {
+                        None => continue,
+                        Some(row) if !row.made => return reused(row.run.id).await,
+                        Some(row) => (OperationRun::try_from(row.run)?, Some(lane)),
+                    }
                 }
-                return Ok(Started::Reused(id));
-            }
-            let Some((run, lane)) = self.create_run(new, &identity, &fields, claimed_by).await? else {
-                continue;
+                None => {
+                    // A reuse is a read: no write lock taken for a start that changes nothing.
+                    if let Some(id) = self.active_run_of(&identity).await? {
+                        return reused(id).await;
+                    }
+                    let Some(made) = self.create_run(new, &identity, &fields, claimed_by).await? else {
+                        continue;
+                    };
+                    made
+                }
             };
             crate::metrics::run_started(new.kind);
             if run.status == RunStatus::Running {
@@ -418,11 +547,28 @@ impl Store {
         Ok(active)
     }
 
+    /// An idle lane of this process's engine for a run no caller claims, when one waits (pipeline
+    /// runs keep to their own limits, which only a claim applies).
+    fn idle_lane(&self, new: &NewRun, claimed_by: Option<&str>) -> Option<Lane> {
+        match claimed_by {
+            None if new.kind != OperationKind::Pipeline => self.idle_lanes.take(),
+            _ => None,
+        }
+    }
+
+    /// On PostgreSQL, an idle lane a start may make its run for in one statement (see
+    /// [`START_ON_LANE_POSTGRES`]): when the engine idles, nothing shares its commit anyway.
+    fn postgres_lane(&self, new: &NewRun, claimed_by: Option<&str>) -> Option<(&sqlx::PgPool, Lane)> {
+        match &self.db {
+            Db::Postgres(pool) => Some((pool, self.idle_lane(new, claimed_by)?)),
+            Db::Sqlite(_) => None,
+        }
+    }
+
     /// Makes `new` with its audit entry, in a commit shared with other writers, unless a run of
     /// its identity is active; the run as stored (times at the database's precision). A run no
-    /// caller claims is claimed for an idle lane of this process's engine, if one waits
-    /// (pipeline runs keep to their own limits, which only a claim applies), and comes back
-    /// with the lane to hand it to.
+    /// caller claims is claimed for an idle lane of this process's engine, if one waits, and
+    /// comes back with the lane to hand it to.
     async fn create_run(
         &self,
         new: &NewRun,
@@ -430,28 +576,8 @@ impl Store {
         fields: &RunFields,
         claimed_by: Option<&str>,
     ) -> Result<Option<(OperationRun, Option<Lane>)>, CoreError> {
-        let lane = match claimed_by {
-            None if new.kind != OperationKind::Pipeline => self.idle_lanes.take(),
-            _ => None,
-        };
-        let claimer = claimed_by.or(lane.as_ref().map(|lane| lane.claimer.as_str()));
-        let (target_kind, target_id) = new.target.as_ref().map(|t| (t.kind.clone(), t.id.clone())).unzip();
-        let run = RunInsert {
-            workspace_id: new.workspace_id,
-            tenant_id: new.tenant_id,
-            kind: new.kind,
-            claimer: claimer.map(str::to_string),
-            identity: identity.to_string(),
-            target_kind,
-            target_id,
-            context: fields.context.clone(),
-            initiator: fields.initiator.clone(),
-            at: Utc::now(),
-            retry_of: new.retry_of,
-            schedule_id: new.initiator.schedule_id(),
-            tenant_limit: lane.as_ref().map(|lane| lane.per_tenant_limit),
-            entry: fields.entry.clone(),
-        };
+        let lane = self.idle_lane(new, claimed_by);
+        let run = RunInsert::of(new, identity, fields, claimed_by, lane.as_ref());
         let Some(row) = self.group_commit.write(Row::Run(Box::new(run))).await? else { return Ok(None) };
         Ok(Some((OperationRun::try_from(row)?, lane)))
     }
@@ -880,7 +1006,7 @@ impl Store {
 }
 
 /// The transaction lock PostgreSQL claims take turns on (an arbitrary constant: "TPCLAIM").
-pub(super) const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
+pub const CLAIM_LOCK: i64 = 0x0054_5043_4C41_494D;
 
 /// What the reconciler did with a stale run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use tenantpilot_core::operations::{
     Counters, Failure, Initiator, OperationKind, RunOutcome, RunStatus, RunTarget,
 };
 use tenantpilot_core::store::{
-    Backend, Completion, Handed, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started,
+    Backend, Completion, Db, Handed, NewRun, Reconciled, RunChange, RunQuery, RunScope, Started, CLAIM_LOCK,
 };
 use tenantpilot_core::tenancy::{self, NewTenant};
 use tenantpilot_core::testing::TestDatabase;
@@ -24,6 +24,7 @@ tenantpilot_core::test_on_both_backends!(
     runs_held_ahead_keep_the_tenant_limit_and_come_from_the_oldest,
     a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit,
     handovers_racing_claims_keep_the_tenant_limit,
+    racing_starts_for_idle_lanes_make_one_run_each_and_record_every_start,
     cancel_and_heartbeat,
     stale_runs_fail_and_keep_their_failures,
     stale_runs_that_may_retry_go_back_to_the_queue,
@@ -325,10 +326,74 @@ async fn a_start_hands_its_run_to_an_offered_lane_within_the_tenant_limit(backen
     assert!(matches!(handed.try_recv(), Ok(Handed::Unused)));
     let run = db.store.operation_run(c).await.unwrap().unwrap();
     assert_eq!((run.status, run.started_at), (RunStatus::Queued, None));
-    // A reuse makes no run and takes no lane.
+    // A reuse makes no run. On PostgreSQL, where a start with a lane waiting reads and makes
+    // its run in one statement, it took a lane and gives it back unused.
     assert_eq!(db.store.start_run(&fetch(workspace, t1, "c")).await.unwrap(), Started::Reused(c));
-    assert!(handed.try_recv().is_err());
-    assert_eq!(db.store.withdraw_idle_lanes("p"), 1);
+    let lanes_taken = match backend {
+        Backend::Sqlite => {
+            assert!(handed.try_recv().is_err(), "a reuse takes no lane");
+            1
+        }
+        Backend::Postgres => {
+            assert!(matches!(handed.try_recv(), Ok(Handed::Unused)));
+            2
+        }
+    };
+    assert_eq!(db.store.withdraw_idle_lanes("p"), lanes_taken);
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: starts racing to make the same runs while lanes wait (on PostgreSQL each reads,
+/// claims and inserts in one statement) make one run per identity, each claimed for a lane it
+/// was handed to or left queued, and each start is recorded, made or reused; every lane a start
+/// took comes back, with its run or unused.
+async fn racing_starts_for_idle_lanes_make_one_run_each_and_record_every_start(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let (deliver, mut handed) = tokio::sync::mpsc::unbounded_channel();
+    db.store.offer_idle_lanes("p", 100, 64, deliver);
+    // 50 targets, each started four times at once.
+    let starts = (0..200).map(|n| {
+        let store = db.store.clone();
+        let new = fetch(workspace, t1, &(n % 50).to_string());
+        tokio::spawn(async move { tenantpilot_core::engine::start(&store, &new).await.unwrap() })
+    });
+    let results: Vec<Started> = join_all(starts).await;
+    let created: HashSet<RunId> =
+        results.iter().filter(|s| matches!(s, Started::Created(_))).map(|s| s.id()).collect();
+    assert_eq!(created.len(), 50, "one run per target");
+    let taken = db.store.withdraw_idle_lanes("p");
+    let mut handed_runs = HashSet::new();
+    for _ in 0..taken {
+        match handed.try_recv() {
+            Ok(Handed::Run(run)) => {
+                assert_eq!((run.status, run.started_at), (RunStatus::Running, Some(run.created_at)));
+                assert!(created.contains(&run.id), "run {} was handed over but not made", run.id);
+                handed_runs.insert(run.id);
+            }
+            Ok(Handed::Unused) => {}
+            Err(error) => panic!("a lane taken did not come back: {error}"),
+        }
+    }
+    assert!(!handed_runs.is_empty(), "runs made while lanes wait are handed over");
+    for &id in &created {
+        let run = db.store.operation_run(id).await.unwrap().unwrap();
+        let expected = if handed_runs.contains(&id) { RunStatus::Running } else { RunStatus::Queued };
+        assert_eq!(run.status, expected, "run {id}");
+    }
+    let entries = db.store.tenant_audit(t1, 1000).await.unwrap();
+    let of = |action: &str| -> Vec<RunId> {
+        entries
+            .iter()
+            .filter(|entry| entry.kind == "operation" && entry.action == action)
+            .map(|entry| RunId(entry.target_id.as_deref().unwrap().parse().unwrap()))
+            .collect()
+    };
+    assert_eq!(of("start").into_iter().collect::<HashSet<_>>(), created, "each run made is recorded once");
+    assert_eq!(of("start").len(), 50);
+    let reused = of("reuse");
+    assert_eq!(reused.len(), 150, "each reuse is recorded");
+    assert!(reused.iter().all(|id| created.contains(id)), "a reuse names the run it found");
     db.drop_database().await;
 }
 
@@ -368,6 +433,53 @@ async fn handovers_racing_claims_keep_the_tenant_limit(backend: Backend) {
             Completion { id: running[0].id, outcome: RunOutcome::Succeeded, counters: Counters::default() };
         db.store.complete_and_claim(&[done], "c", 0, 0, 1, 1, 2).await.unwrap();
     }
+    db.drop_database().await;
+}
+
+/// Issue 17 §7: on PostgreSQL a start for an idle lane makes its run in one statement, whose
+/// snapshot is taken as it starts; it counts its tenant's running runs once it has the claims'
+/// turn, in a query of a VOLATILE PL/pgSQL function, which takes a fresh snapshot
+/// (https://www.postgresql.org/docs/15/xfunc-volatility.html). So a claim that commits while
+/// the start waits for its turn counts.
+#[tokio::test]
+async fn a_handover_counts_the_claims_committed_while_it_waited_for_their_turn() {
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let (workspace, t1) = tenant(&db, "t1").await;
+    let queued = start(&db, workspace, t1, "queued").await;
+    let Db::Postgres(pool) = db.store.db() else { unreachable!("a PostgreSQL test database") };
+    // A claim in flight: it has the claims' turn and took t1's one slot, not yet committed.
+    let mut claim = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CLAIM_LOCK).execute(&mut *claim).await.unwrap();
+    sqlx::query(
+        "UPDATE operation_runs SET status = 'running', started_at = $2, claimed_by = 'c' WHERE id = $1",
+    )
+    .bind(queued)
+    .bind(Utc::now())
+    .execute(&mut *claim)
+    .await
+    .unwrap();
+    let (deliver, mut handed) = tokio::sync::mpsc::unbounded_channel();
+    db.store.offer_idle_lanes("p", 1, 1, deliver);
+    let (store, new) = (db.store.clone(), fetch(workspace, t1, "new"));
+    let starting = tokio::spawn(async move { store.start_run(&new).await.unwrap() });
+    // The start's statement waits for the claims' turn (its snapshot taken by then).
+    let waits = "SELECT COUNT(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND NOT l.granted \
+                 AND a.query LIKE '%running_runs_in_claims_turn%' AND a.query NOT LIKE '%pg_locks%'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(waits).fetch_one(pool).await.unwrap() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the start never waited for the claims' turn");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    claim.commit().await.unwrap();
+    let made = starting.await.unwrap().id();
+    assert!(matches!(handed.recv().await, Some(Handed::Unused)), "t1 is at its limit: the lane comes back");
+    let run = db.store.operation_run(made).await.unwrap().unwrap();
+    assert_eq!(
+        (run.status, run.started_at),
+        (RunStatus::Queued, None),
+        "the claim committed meanwhile counts"
+    );
     db.drop_database().await;
 }
 
