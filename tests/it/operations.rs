@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 use serde_json::json;
 use std::collections::HashSet;
+use tenantpilot_core::audit::AuditEntry;
 use tenantpilot_core::ids::{PipelineId, RunId, TenantId, UserId, WorkspaceId};
 use tenantpilot_core::model::AccountKind;
 use tenantpilot_core::operations::{
@@ -116,30 +117,10 @@ async fn concurrent_starts_share_commits_each_with_its_own_audit_entry(backend: 
     let db = TestDatabase::new(backend).await;
     let (workspace, t1) = tenant(&db, "t1").await;
     // 100 distinct targets, each started twice at once: 100 runs made, 100 reused.
-    let starts = (0..200).map(|n| {
-        let store = db.store.clone();
-        let new = fetch(workspace, t1, &(n % 100).to_string());
-        tokio::spawn(async move { tenantpilot_core::engine::start(&store, &new).await.unwrap() })
-    });
-    let results: Vec<Started> = join_all(starts).await;
-    let created: HashSet<RunId> =
-        results.iter().filter(|s| matches!(s, Started::Created(_))).map(|s| s.id()).collect();
+    let created = start_each_at_once(&db, workspace, t1, 100, 2).await;
     assert_eq!(created.len(), 100);
-    assert_eq!(results.iter().filter(|s| matches!(s, Started::Reused(_))).count(), 100);
     let entries = db.store.tenant_audit(t1, 1000).await.unwrap();
-    let of = |action: &str| -> Vec<RunId> {
-        entries
-            .iter()
-            .filter(|entry| entry.kind == "operation" && entry.action == action)
-            .map(|entry| RunId(entry.target_id.as_deref().unwrap().parse().unwrap()))
-            .collect()
-    };
-    let started = of("start");
-    assert_eq!(started.len(), 100, "one start entry per run made");
-    assert_eq!(started.iter().copied().collect::<HashSet<_>>(), created, "each names its own run");
-    let reused = of("reuse");
-    assert_eq!(reused.len(), 100);
-    assert!(reused.iter().all(|id| created.contains(id)), "a reuse names the run it found");
+    assert_starts_recorded(&entries, &created, 100);
     for id in created {
         let run = db.store.operation_run(id).await.unwrap().unwrap();
         let item = run.target.unwrap().id;
@@ -352,15 +333,7 @@ async fn racing_starts_for_idle_lanes_make_one_run_each_and_record_every_start(b
     let (workspace, t1) = tenant(&db, "t1").await;
     let (deliver, mut handed) = tokio::sync::mpsc::unbounded_channel();
     db.store.offer_idle_lanes("p", 100, 64, deliver);
-    // 50 targets, each started four times at once.
-    let starts = (0..200).map(|n| {
-        let store = db.store.clone();
-        let new = fetch(workspace, t1, &(n % 50).to_string());
-        tokio::spawn(async move { tenantpilot_core::engine::start(&store, &new).await.unwrap() })
-    });
-    let results: Vec<Started> = join_all(starts).await;
-    let created: HashSet<RunId> =
-        results.iter().filter(|s| matches!(s, Started::Created(_))).map(|s| s.id()).collect();
+    let created = start_each_at_once(&db, workspace, t1, 50, 4).await;
     assert_eq!(created.len(), 50, "one run per target");
     let taken = db.store.withdraw_idle_lanes("p");
     let mut handed_runs = HashSet::new();
@@ -381,7 +354,35 @@ async fn racing_starts_for_idle_lanes_make_one_run_each_and_record_every_start(b
         let expected = if handed_runs.contains(&id) { RunStatus::Running } else { RunStatus::Queued };
         assert_eq!(run.status, expected, "run {id}");
     }
-    let entries = db.store.tenant_audit(t1, 1000).await.unwrap();
+    assert_starts_recorded(&db.store.tenant_audit(t1, 1000).await.unwrap(), &created, 150);
+    db.drop_database().await;
+}
+
+/// `copies` concurrent `engine::start`s of each of `targets` targets of `tenant`; the runs made.
+/// Each start made a run or reused one.
+async fn start_each_at_once(
+    db: &TestDatabase,
+    workspace: WorkspaceId,
+    tenant: TenantId,
+    targets: usize,
+    copies: usize,
+) -> HashSet<RunId> {
+    let starts = (0..targets * copies).map(|n| {
+        let store = db.store.clone();
+        let new = fetch(workspace, tenant, &(n % targets).to_string());
+        tokio::spawn(async move { tenantpilot_core::engine::start(&store, &new).await.unwrap() })
+    });
+    let results: Vec<Started> = join_all(starts).await;
+    let created: HashSet<RunId> =
+        results.iter().filter(|s| matches!(s, Started::Created(_))).map(|s| s.id()).collect();
+    let reused = results.iter().filter(|s| matches!(s, Started::Reused(_))).count();
+    assert_eq!(created.len() + reused, targets * copies);
+    created
+}
+
+/// Each run in `created` has one start entry naming it, and `reused` reuse entries name runs
+/// made.
+fn assert_starts_recorded(entries: &[AuditEntry], created: &HashSet<RunId>, reused: usize) {
     let of = |action: &str| -> Vec<RunId> {
         entries
             .iter()
@@ -389,12 +390,12 @@ async fn racing_starts_for_idle_lanes_make_one_run_each_and_record_every_start(b
             .map(|entry| RunId(entry.target_id.as_deref().unwrap().parse().unwrap()))
             .collect()
     };
-    assert_eq!(of("start").into_iter().collect::<HashSet<_>>(), created, "each run made is recorded once");
-    assert_eq!(of("start").len(), 50);
-    let reused = of("reuse");
-    assert_eq!(reused.len(), 150, "each reuse is recorded");
-    assert!(reused.iter().all(|id| created.contains(id)), "a reuse names the run it found");
-    db.drop_database().await;
+    let started = of("start");
+    assert_eq!(started.len(), created.len(), "one start entry per run made");
+    assert_eq!(&started.into_iter().collect::<HashSet<_>>(), created, "each names its own run");
+    let reuses = of("reuse");
+    assert_eq!(reuses.len(), reused, "each reuse is recorded");
+    assert!(reuses.iter().all(|id| created.contains(id)), "a reuse names the run it found");
 }
 
 /// Issue 17 §7: starts that claim their new runs for idle lanes, racing claims of the runs
