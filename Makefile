@@ -39,10 +39,14 @@ test-e2e:
 	cd end2end && TENANTPILOT_BIN=../target/debug/tenantpilot npm test
 
 ## Speed numbers (release build), on SQLite and PostgreSQL; see the README for the latest.
-## First what the browser downloads (wasm, js, css; raw and gzipped) from the release build.
+## First what the browser downloads (wasm, js, css; raw and gzipped) from the release build,
+## and Monitoring's time to interactive on it (the browser suite's measurement).
 bench:
+	@scripts/bootstrap.sh --test
 	$(TOOLS) && cargo leptos build --release
 	scripts/page-weight.sh
+	cd end2end && TENANTPILOT_BIN=../target/release/tenantpilot \
+	  node --test --test-name-pattern='time to interactive' tests/operations.test.mjs
 	scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations
 	for backend in sqlite postgres; do \
 	  scripts/with-postgres.sh cargo bench -p tenantpilot-server --bench operations -- long-poll $$backend || exit 1; \

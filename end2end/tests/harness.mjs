@@ -12,6 +12,8 @@ import { chromium } from 'playwright-core';
 // Paths are relative to end2end/; the server runs from the repository root (its site files).
 const ROOT = resolve('..');
 const BIN = resolve(process.env.TENANTPILOT_BIN ?? '../target/debug/tenantpilot');
+/** Which build the suite runs, as its measurements name it. */
+export const BUILD = BIN.includes('/release/') ? 'release build' : 'debug build';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 async function waitUntil(what, ready, child, output) {
