@@ -83,11 +83,10 @@ pub(super) struct AuditInsert {
 }
 
 impl AuditInsert {
-    /// Binds the fields in order; the user's email is kept as it is now.
-    pub const SQL: &str =
-        "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, \
-        action, target_id, details, created_at) \
-        VALUES ($1, $2, $3, (SELECT email FROM users WHERE id = $3), $4, $5, $6, $7, $8, $9)";
+    /// The head of the entries' `INSERT` (see `group_commit`), before their `VALUES`: the
+    /// fields in order, with the user's email as it is now after the user.
+    pub const INTO: &str = "INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, \
+        type, action, target_id, details, created_at) ";
 
     pub fn of(entry: &NewAuditEntry) -> Result<AuditInsert, CoreError> {
         Ok(AuditInsert {
@@ -104,27 +103,6 @@ impl AuditInsert {
     }
 }
 
-/// Inserts the [`AuditInsert`] `$entry` through `$executor` (a pool, connection or transaction
-/// of either backend).
-macro_rules! insert_audit {
-    ($entry:expr, $executor:expr) => {{
-        let entry = &$entry;
-        sqlx::query($crate::store::AuditInsert::SQL)
-            .bind(entry.workspace_id)
-            .bind(entry.tenant_id)
-            .bind(entry.user_id)
-            .bind(&entry.actor)
-            .bind(entry.kind)
-            .bind(entry.action)
-            .bind(&entry.target_id)
-            .bind(&entry.details)
-            .bind(entry.at)
-            .execute($executor)
-            .await?;
-    }};
-}
-pub(crate) use insert_audit;
-
 /// A token-activity row as it is inserted.
 #[derive(Debug)]
 pub(super) struct TokenActivityInsert {
@@ -136,8 +114,8 @@ pub(super) struct TokenActivityInsert {
 }
 
 impl TokenActivityInsert {
-    pub const SQL: &str =
-        "INSERT INTO token_activity (token_id, user_id, scope, target, created_at) VALUES ($1, $2, $3, $4, $5)";
+    /// The head of the rows' `INSERT` (see `group_commit`), before their `VALUES`.
+    pub const INTO: &str = "INSERT INTO token_activity (token_id, user_id, scope, target, created_at) ";
 }
 
 impl Store {

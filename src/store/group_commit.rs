@@ -6,8 +6,9 @@
 
 use super::operations::{bind_run_insert, RunInsert, RunRow, INSERT_RUN, INSERT_RUN_RECORDED_POSTGRES};
 use super::task_queue::TaskQueue;
-use super::{insert_audit, AuditInsert, Db, TokenActivityInsert, BEGIN_CLAIMS_TURN};
+use super::{AuditInsert, Db, TokenActivityInsert, BEGIN_CLAIMS_TURN};
 use crate::CoreError;
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,57 +170,76 @@ async fn insert_all(db: &Db, rows: &[&Row]) -> Result<Vec<Option<RunRow>>, sqlx:
         Row::Run(run) => Some(&run.identity),
         _ => None,
     });
-    macro_rules! insert_row {
-        ($row:expr, $conn:ident, $postgres:expr) => {
-            match $row {
-                Row::Audit(entry) => {
-                    insert_audit!(entry, &mut *$conn);
-                    None
-                }
-                Row::TokenActivity(activity) => {
-                    sqlx::query(TokenActivityInsert::SQL)
-                        .bind(activity.token_id).bind(activity.user_id).bind(&activity.scope)
-                        .bind(&activity.target).bind(activity.at).execute(&mut *$conn).await?;
-                    None
-                }
-                Row::Run(run) => {
-                    let (sql, entry_with_run) = match &run.entry {
-                        Some(entry) if $postgres => (INSERT_RUN_RECORDED_POSTGRES.as_str(), Some(entry)),
-                        _ => (INSERT_RUN.as_str(), None),
-                    };
-                    let query = bind_run_insert!(sqlx::query_as(sql), run, entry_with_run);
-                    let created: Option<RunRow> = query.fetch_optional(&mut *$conn).await?;
-                    if let (Some(created), Some(entry), None) = (&created, &run.entry, entry_with_run) {
-                        let entry = AuditInsert { target_id: created.id.to_string(), ..entry.clone() };
-                        insert_audit!(entry, &mut *$conn);
+    // Runs one by one (each may be made or not); audit entries (theirs on SQLite, which has no
+    // `INSERT` in `WITH`) and token-activity rows in one statement per table: on SQLite each
+    // statement is a hop to the one writer's thread, which bounds every write.
+    macro_rules! insert_rows {
+        ($conn:ident, $db:ty, $postgres:expr) => {{
+            let mut made: Vec<Option<RunRow>> = rows.iter().map(|_| None).collect();
+            let mut entries: Vec<Cow<'_, AuditInsert>> = Vec::new();
+            let mut activity: Vec<&TokenActivityInsert> = Vec::new();
+            for &at in &order {
+                match rows[at] {
+                    Row::Audit(entry) => entries.push(Cow::Borrowed(entry)),
+                    Row::TokenActivity(row) => activity.push(row),
+                    Row::Run(run) => {
+                        let (sql, entry_with_run) = match &run.entry {
+                            Some(entry) if $postgres => (INSERT_RUN_RECORDED_POSTGRES.as_str(), Some(entry)),
+                            _ => (INSERT_RUN.as_str(), None),
+                        };
+                        let query = bind_run_insert!(sqlx::query_as(sql), run, entry_with_run);
+                        let created: Option<RunRow> = query.fetch_optional(&mut *$conn).await?;
+                        if let (Some(created), Some(entry), None) = (&created, &run.entry, entry_with_run) {
+                            let target_id = created.id.to_string();
+                            entries.push(Cow::Owned(AuditInsert { target_id, ..entry.clone() }));
+                        }
+                        made[at] = created;
                     }
-                    created
                 }
             }
-        };
+            // A group holds at most `MOST_AT_ONCE` rows: well within either database's limit
+            // of bound parameters.
+            if !entries.is_empty() {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(AuditInsert::INTO);
+                insert.push_values(&entries, |mut values, entry| {
+                    values.push_bind(entry.workspace_id).push_bind(entry.tenant_id).push_bind(entry.user_id)
+                        .push("(SELECT email FROM users WHERE id = ").push_bind_unseparated(entry.user_id)
+                        .push_unseparated(")")
+                        .push_bind(entry.actor.as_str()).push_bind(entry.kind).push_bind(entry.action)
+                        .push_bind(entry.target_id.as_str()).push_bind(entry.details.as_str()).push_bind(entry.at);
+                });
+                insert.build().execute(&mut *$conn).await?;
+            }
+            if !activity.is_empty() {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(TokenActivityInsert::INTO);
+                insert.push_values(&activity, |mut values, row| {
+                    values.push_bind(row.token_id).push_bind(row.user_id).push_bind(row.scope.as_str())
+                        .push_bind(row.target.as_str()).push_bind(row.at);
+                });
+                insert.build().execute(&mut *$conn).await?;
+            }
+            made
+        }};
     }
     macro_rules! insert_in_one_transaction {
-        ($pool:expr, $postgres:expr) => {{
+        ($pool:expr, $db:ty, $postgres:expr) => {{
             if let [row] = rows {
                 if one_statement(row, $postgres) {
                     let mut conn = $pool.acquire().await?;
-                    return Ok(vec![insert_row!(*row, conn, $postgres)]);
+                    return Ok(insert_rows!(conn, $db, $postgres));
                 }
             }
             let mut tx = match claims && $postgres {
                 true => $pool.begin_with(BEGIN_CLAIMS_TURN.as_str()).await?,
                 false => $pool.begin().await?,
             };
-            let mut made: Vec<Option<RunRow>> = rows.iter().map(|_| None).collect();
-            for &at in &order {
-                made[at] = insert_row!(rows[at], tx, $postgres);
-            }
+            let made = insert_rows!(tx, $db, $postgres);
             tx.commit().await?;
             Ok(made)
         }};
     }
     match db {
-        Db::Sqlite(pool) => insert_in_one_transaction!(pool, false),
-        Db::Postgres(pool) => insert_in_one_transaction!(pool, true),
+        Db::Sqlite(pool) => insert_in_one_transaction!(pool, sqlx::Sqlite, false),
+        Db::Postgres(pool) => insert_in_one_transaction!(pool, sqlx::Postgres, true),
     }
 }

@@ -22,7 +22,7 @@ mod tools;
 mod users;
 
 pub use audit::LogQuery;
-use audit::{insert_audit, AuditInsert, TokenActivityInsert};
+use audit::{AuditInsert, TokenActivityInsert};
 pub use backups::{CapturedPolicy, NewRestoreRun};
 pub use events::{RunChange, RunEvents};
 use group_commit::GroupCommit;

@@ -212,8 +212,8 @@ pub(super) static INSERT_RUN: std::sync::LazyLock<String> = std::sync::LazyLock:
     )
 });
 
-/// [`INSERT_RUN`] and, when it makes the run, the run's audit entry (`$14`..`$21`, as
-/// [`AuditInsert::SQL`](super::AuditInsert::SQL) binds them, less the target: the run made), in
+/// [`INSERT_RUN`] and, when it makes the run, the run's audit entry (`$14`..`$21`, its fields in
+/// [`AuditInsert::INTO`](super::AuditInsert::INTO)'s order, less the target: the run made), in
 /// one PostgreSQL statement: one round trip fewer for every start. (SQLite has no `INSERT` in
 /// `WITH`.)
 pub(super) static INSERT_RUN_RECORDED_POSTGRES: std::sync::LazyLock<String> =
