@@ -254,11 +254,11 @@ fn insert_run_sql(running: &str, made_if: &str) -> String {
 fn with_entry_postgres(ctes: &str, select: &str) -> String {
     format!(
         "WITH {ctes}, \
-         entry AS (INSERT INTO audit_entries (workspace_id, tenant_id, user_id, user_email, actor, type, \
-           action, target_id, details, created_at) \
+         entry AS ({into} \
            SELECT $14, $15, $16, (SELECT email FROM users WHERE id = $16), $17, $18, $19, run.id::text, $20, $21 \
            FROM run) \
-         {select}"
+         {select}",
+        into = AuditInsert::INTO
     )
 }
 
